@@ -1,0 +1,36 @@
+# Two commands for a fresh clone: `make run` and `make test`. Both create .venv once and reuse it.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# The CPU build keeps set-up fast; on a machine with an NVIDIA GPU use `make run TORCH=torch`
+# (or any CUDA build) and `--device auto` will pick the GPU.
+TORCH  ?= torch==2.13.0
+
+.PHONY: run test lint bench sysdeps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check "$(TORCH)"
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[dev]"
+	@touch $(STAMP)
+
+# Qt needs a few shared libraries that minimal Debian images lack; install them only when missing.
+sysdeps:
+	@sh packaging/ensure-sysdeps.sh
+
+run: $(STAMP) sysdeps
+	$(VENV)/bin/latentlab gui
+
+test: $(STAMP) sysdeps
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check latentlab tests benchmarks
+
+bench: $(STAMP) sysdeps
+	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/preview_latency.py
+	$(PY) benchmarks/metrics_speed.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

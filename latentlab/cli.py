@@ -1,0 +1,204 @@
+"""``latentlab`` command line: parse, call the core, print. Subcommands register themselves below."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_CANCELLED = 130
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def _device_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda or cuda:N")
+
+
+def _json_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def _trust_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--trust", action="store_true",
+                   help="allow files that carry code (TorchScript, full pickles); only for files you trust")
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, sort_keys=True, default=str))
+
+
+# --- gui ----------------------------------------------------------------------------------------------------
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    from latentlab.ui.app import main as gui_main
+
+    argv = [str(c) for c in args.checkpoints]
+    if args.device:
+        argv += ["--device", args.device]
+    if args.session:
+        argv += ["--session", args.session]
+    return gui_main(argv)
+
+
+# --- info -----------------------------------------------------------------------------------------------------
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from latentlab.core.checkpoint import file_sha256, format_card, open_checkpoint, read_card, sniff_format
+
+    path = Path(args.file)
+    fmt = sniff_format(path) if path.is_file() and path.stat().st_size else None
+    if fmt == "safetensors" and not args.arch:
+        card = read_card(path)
+        if not card:
+            raise_usage(f"{path}: a .safetensors file without a latentlab model card; pass --arch to inspect it")
+        out = {"file": str(path), "sha256": file_sha256(path), "format": "safetensors", "card": card}
+    else:
+        ck = open_checkpoint(path, arch=args.arch, trust=args.trust, device="cpu")
+        out = {"file": str(path), "sha256": ck.sha256, "format": ck.format, "card": ck.card}
+    if args.json:
+        _print_json(out)
+    else:
+        print(f"file: {out['file']}\nformat: {out['format']}\nsha256: {out['sha256']}")
+        print(format_card(out["card"]))
+    return 0
+
+
+# --- train -----------------------------------------------------------------------------------------------------
+
+def _parse_kv(items: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise_usage(f"expected KEY=VALUE, got {item!r}")
+        k, v = item.split("=", 1)
+        try:
+            out[k] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k] = v
+    return out
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from latentlab.core.jobs import JobContext, TextProgress
+    from latentlab.core.train import TrainConfig, train_to_file
+
+    objective = _parse_kv(args.set)
+    for key in ("beta", "gamma"):
+        if getattr(args, key) is not None:
+            objective[key] = getattr(args, key)
+    config = TrainConfig(
+        arch=args.arch, dataset=args.dataset, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+        seed=args.seed, latent_dim=args.latent_dim, device=args.device, name=args.name, objective=objective,
+        network=_parse_kv(args.net), threads=args.threads,
+    )
+    recipe = "latentlab " + " ".join(shlex.quote(a) for a in args.argv) if args.record_recipe else None
+    bar = TextProgress(label=f"train {args.arch}")
+    path = train_to_file(config, args.out, JobContext(progress=bar), recipe=recipe)
+    bar.done()
+    print(f"wrote {path}")
+    return 0
+
+
+# --- parser -----------------------------------------------------------------------------------------------------
+
+class UsageError(Exception):
+    pass
+
+
+def raise_usage(msg: str) -> None:
+    raise UsageError(msg)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from latentlab import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="latentlab", description="A laboratory for the latent spaces of trained generative models.",
+    )
+    parser.add_argument("--version", action="version", version=f"latentlab {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("gui", help="open the app (on the shipped demo models when no checkpoint is given)")
+    p.add_argument("checkpoints", nargs="*", help="checkpoints to open")
+    p.add_argument("--session", help="a .llab session file to restore")
+    _device_arg(p)
+    p.set_defaults(func=cmd_gui)
+
+    p = sub.add_parser("info", help="print a checkpoint's model card")
+    p.add_argument("file")
+    p.add_argument("--arch", help="architecture, for plain state_dict files")
+    _trust_arg(p)
+    _json_arg(p)
+    p.set_defaults(func=cmd_info)
+
+    from latentlab.core.data import BUILTIN
+    from latentlab.core.zoo import ARCHS
+
+    p = sub.add_parser("train", help="train a zoo model on a factor dataset",
+                       description="Archs: " + "; ".join(f"{a.name}: {a.summary}" for a in ARCHS.values()))
+    p.add_argument("--arch", required=True, choices=sorted(ARCHS))
+    p.add_argument("--dataset", default="dsprites", help=f"{', '.join(BUILTIN)}, or a .npz/.h5 original file")
+    p.add_argument("--steps", type=int, default=10000)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, help="learning rate (default: the arch's)")
+    p.add_argument("--latent-dim", type=int, default=10)
+    p.add_argument("--beta", type=float, help="KL / TC weight for the archs that have one")
+    p.add_argument("--gamma", type=float, help="gamma for FactorVAE / annealed VAE")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other objective hyper-parameter")
+    p.add_argument("--net", action="append", metavar="KEY=VALUE", help="network hyper-parameter (base, hidden, ...)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--name", help="model name shown in the app")
+    p.add_argument("--threads", type=int, help="CPU threads for torch")
+    p.add_argument("--no-recipe", dest="record_recipe", action="store_false",
+                   help="do not store this command line in the card")
+    p.add_argument("--out", required=True, help="output .safetensors file")
+    _device_arg(p)
+    p.set_defaults(func=cmd_train)
+
+    for register in _EXTRA_PARSERS:
+        register(sub)
+    return parser
+
+
+# Later subcommands (metrics, directions, flows, export, ...) add themselves here.
+_EXTRA_PARSERS: list[Callable[[Any], None]] = []
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
+    args.argv = argv
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        args = parser.parse_args(["gui", *argv])
+        args.argv = argv
+    from latentlab.core.checkpoint import CheckpointError
+    from latentlab.core.data import DatasetFileError
+    from latentlab.core.device import DeviceError
+    from latentlab.core.jobs import JobCancelled
+
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"latentlab {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (CheckpointError, DatasetFileError, DeviceError, FileNotFoundError, ValueError) as exc:
+        print(f"latentlab {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except (KeyboardInterrupt, JobCancelled):
+        print(f"\nlatentlab {args.command}: cancelled; nothing was written", file=sys.stderr)
+        return EXIT_CANCELLED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

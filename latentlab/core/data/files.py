@@ -1,0 +1,102 @@
+"""Readers for the original dataset files, for users who have them.
+
+- dSprites: ``dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz`` with ``imgs`` (N, 64, 64) uint8,
+  ``latents_values`` and ``latents_classes`` (N, 6: colour, shape, scale, orientation, x, y).
+- 3D Shapes: ``3dshapes.h5`` with ``images`` (N, 64, 64, 3) uint8 and ``labels`` (N, 6) float.
+
+Both files list every factor combination in C order (last factor fastest); the factor grid is read from
+the file itself, so smaller files in the same layout work too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from latentlab.core.data.base import FactorDataset
+
+
+class DatasetFileError(ValueError):
+    pass
+
+
+def _check_grid(path: Path, classes: np.ndarray) -> tuple[int, ...]:
+    sizes = tuple(int(c.max()) + 1 for c in classes.T)
+    expected = int(np.prod(sizes))
+    if len(classes) != expected:
+        raise DatasetFileError(f"{path}: {len(classes)} rows but the factor grid {sizes} has {expected}")
+    strides = np.concatenate([np.cumprod(np.asarray(sizes)[::-1])[::-1][1:], [1]])
+    if not np.array_equal(classes @ strides, np.arange(len(classes))):
+        raise DatasetFileError(f"{path}: rows are not in factor-grid order (last factor fastest)")
+    return sizes
+
+
+class DSpritesFile(FactorDataset):
+    """The original dSprites .npz (or one in its layout)."""
+
+    name = "dsprites"
+    factor_names = ("shape", "scale", "orientation", "posX", "posY")
+    image_shape = (1, 64, 64)
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            with np.load(self.path, allow_pickle=False) as z:
+                imgs, classes, values = z["imgs"], z["latents_classes"], z["latents_values"]
+        except KeyError as exc:
+            raise DatasetFileError(f"{self.path}: not a dSprites file (missing array {exc})") from exc
+        except (OSError, ValueError) as exc:
+            raise DatasetFileError(f"{self.path}: cannot read as .npz: {exc}") from exc
+        if imgs.ndim != 3 or classes.ndim != 2 or classes.shape[1] != 6:
+            raise DatasetFileError(f"{self.path}: unexpected shapes imgs {imgs.shape}, latents_classes {classes.shape}")
+        classes, values = classes[:, 1:].astype(np.int64), values[:, 1:]  # drop the constant colour column
+        self.factor_sizes = _check_grid(self.path, classes)
+        self._imgs = imgs
+        self._values = [np.unique(values[:, k]) if k else np.arange(self.factor_sizes[0], dtype=float)
+                        for k in range(5)]
+        self.image_shape = (1, *imgs.shape[1:])
+
+    def factor_values(self, k: int) -> np.ndarray:
+        return self._values[k]
+
+    def _render(self, factors: np.ndarray) -> np.ndarray:
+        idx = factors @ self._strides()
+        return self._imgs[idx][:, None].astype(np.float32)
+
+
+class Shapes3DFile(FactorDataset):
+    """The original 3dshapes.h5 (or one in its layout). Images are read lazily from the HDF5 file."""
+
+    name = "shapes3d"
+    factor_names = ("floor_hue", "wall_hue", "object_hue", "scale", "shape", "orientation")
+    image_shape = (3, 64, 64)
+
+    def __init__(self, path: str | Path):
+        import h5py
+
+        self.path = Path(path)
+        try:
+            self._h5 = h5py.File(self.path, "r")
+            labels = self._h5["labels"][()]
+            self._images = self._h5["images"]
+        except KeyError as exc:
+            raise DatasetFileError(f"{self.path}: not a 3D Shapes file (missing dataset {exc})") from exc
+        except OSError as exc:
+            raise DatasetFileError(f"{self.path}: cannot read as HDF5: {exc}") from exc
+        self._values = [np.unique(labels[:, k]) for k in range(labels.shape[1])]
+        classes = np.stack([np.searchsorted(v, labels[:, k]) for k, v in enumerate(self._values)], 1)
+        self.factor_sizes = _check_grid(self.path, classes)
+        self.image_shape = (self._images.shape[3], *self._images.shape[1:3])
+
+    def factor_values(self, k: int) -> np.ndarray:
+        return self._values[k]
+
+    def _render(self, factors: np.ndarray) -> np.ndarray:
+        idx = factors @ self._strides()
+        order = np.argsort(idx)  # h5py wants increasing indices
+        uniq, inverse = np.unique(idx[order], return_inverse=True)
+        block = self._images[uniq]
+        out = np.empty((len(idx), *block.shape[1:]), dtype=np.uint8)
+        out[order] = block[inverse]
+        return out.transpose(0, 3, 1, 2).astype(np.float32) / 255.0

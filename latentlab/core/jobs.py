@@ -1,0 +1,82 @@
+"""The cancellable-job protocol shared by training, metrics, flows, direction finding and export.
+
+A long-running core function takes a ``JobContext``; it reports ``progress(fraction, message)``, may hand
+over intermediate results with ``partial(obj)``, and polls ``should_stop()`` at safe points, raising
+``JobCancelled`` (via ``ctx.check()``) when the user asked it to stop. The UI and the CLI provide the three
+callables; scripts can pass nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class JobCancelled(Exception):
+    """The user stopped the job; whatever it was writing has been discarded."""
+
+
+def _noop_progress(fraction: float, message: str = "") -> None:
+    pass
+
+
+def _noop_partial(obj: Any) -> None:
+    pass
+
+
+def _never() -> bool:
+    return False
+
+
+@dataclass
+class JobContext:
+    progress: Callable[[float, str], None] = _noop_progress
+    partial: Callable[[Any], None] = _noop_partial
+    should_stop: Callable[[], bool] = _never
+
+    def check(self) -> None:
+        if self.should_stop():
+            raise JobCancelled()
+
+    def sub(self, start: float, end: float) -> JobContext:
+        """A context whose progress 0..1 maps onto start..end of this one (for jobs made of stages)."""
+        span = end - start
+        return JobContext(lambda f, m="": self.progress(start + span * min(max(f, 0.0), 1.0), m),
+                          self.partial, self.should_stop)
+
+
+def ensure_context(ctx: JobContext | None) -> JobContext:
+    return ctx if ctx is not None else JobContext()
+
+
+@dataclass
+class TextProgress:
+    """A terminal progress bar for the CLI (stderr, redrawn at most ~10 times a second)."""
+
+    label: str = ""
+    width: int = 30
+    stream: Any = field(default_factory=lambda: sys.stderr)
+    _last: float = 0.0
+    _start: float = field(default_factory=time.monotonic)
+
+    def __call__(self, fraction: float, message: str = "") -> None:
+        now = time.monotonic()
+        if fraction < 1.0 and now - self._last < 0.1:
+            return
+        self._last = now
+        fraction = min(max(fraction, 0.0), 1.0)
+        filled = int(round(self.width * fraction))
+        elapsed = now - self._start
+        eta = elapsed / fraction - elapsed if fraction > 0.01 else float("nan")
+        eta_s = f" eta {eta:5.0f}s" if eta == eta else ""
+        bar = "#" * filled + "-" * (self.width - filled)
+        self.stream.write(f"\r{self.label} [{bar}] {100 * fraction:5.1f}% {elapsed:5.0f}s{eta_s} {message[:60]:<60}")
+        if fraction >= 1.0:
+            self.stream.write("\n")
+        self.stream.flush()
+
+    def done(self) -> None:
+        self(1.0, "done")

@@ -1,0 +1,212 @@
+"""Latent -> pixels, off the GUI thread.
+
+``Renderer.render`` turns a ``RenderRequest`` into a ``RenderResult`` and never raises: a bad latent, a
+broken model or an exhausted GPU come back as ``result.error`` so the view can show it and carry on.
+
+``RenderWorker`` is one thread with a one-slot mailbox per view: submitting replaces whatever that view had
+pending (latest wins), so a fast slider drag never queues stale work. Among views with pending work the
+lowest ``priority`` goes first, which lets the live preview cut in between the rows of a traversal grid.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from latentlab.core.device import is_oom
+from latentlab.core.model import LatentModel, device_of
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RenderRequest:
+    view: str
+    z: np.ndarray  # (D,) or (B, D)
+    seq: int = 0
+    model_token: int = 0
+    priority: int = 0
+    created: float = field(default_factory=time.perf_counter)
+    tag: Any = None  # passed through untouched (e.g. the grid row)
+
+
+@dataclass
+class RenderResult:
+    view: str
+    seq: int
+    model_token: int
+    image: np.ndarray | None  # uint8 (H, W) / (H, W, 3), or (B, H, W[, 3]) for a batch
+    error: str | None = None
+    decode_ms: float = 0.0
+    created: float = 0.0
+    finished: float = 0.0
+    z: np.ndarray | None = None
+    notice: str | None = None  # e.g. "GPU out of memory; rendering on the CPU"
+    tag: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(B, C, H, W) floats in [0, 1] -> uint8 (B, H, W) for one channel, (B, H, W, 3) for three."""
+    x = images.detach().float().clamp_(0.0, 1.0).mul_(255.0).round_().to(torch.uint8)
+    x = x.permute(0, 2, 3, 1).cpu().numpy()
+    return x[..., 0] if x.shape[-1] == 1 else x
+
+
+class Renderer:
+    """Decodes latents with one model. Thread-safe as long as one thread calls ``render`` at a time."""
+
+    def __init__(self, model: LatentModel):
+        self.model = model
+
+    def decode(self, z: np.ndarray) -> tuple[np.ndarray, float]:
+        zt = torch.as_tensor(np.asarray(z, dtype=np.float32))
+        batch = zt.ndim == 2
+        zt = zt if batch else zt[None]
+        dev = device_of(self.model)
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            out = self.model.decode(zt.to(dev))
+            img = to_uint8(out)
+        ms = (time.perf_counter() - t0) * 1e3
+        return (img if batch else img[0]), ms
+
+    def check_latent(self, z: np.ndarray) -> str | None:
+        d = self.model.info.latent_dim
+        arr = np.asarray(z)
+        if arr.ndim not in (1, 2) or arr.shape[-1] != d:
+            return f"latent has shape {arr.shape}; this model takes {d} dimensions"
+        if not np.issubdtype(arr.dtype, np.number):
+            return f"latent has dtype {arr.dtype}, not numbers"
+        if not np.isfinite(arr).all():
+            return "latent contains NaN or infinite values"
+        return None
+
+    def render(self, req: RenderRequest) -> RenderResult:
+        res = RenderResult(req.view, req.seq, req.model_token, None, created=req.created, z=req.z, tag=req.tag)
+        try:
+            problem = self.check_latent(req.z)
+            if problem:
+                res.error = problem
+                return res
+            try:
+                res.image, res.decode_ms = self.decode(req.z)
+            except Exception as exc:
+                if not is_oom(exc) or device_of(self.model).type != "cuda":
+                    raise
+                torch.cuda.empty_cache()
+                self.model = self.model.to("cpu")
+                res.notice = "GPU out of memory: the model moved to the CPU"
+                log.warning(res.notice)
+                res.image, res.decode_ms = self.decode(req.z)
+            bad = _bad_output(res.image)
+            if bad:
+                res.error, res.image = bad, None
+        except Exception as exc:  # errors are data here: the view shows them and keeps running
+            log.debug("render failed", exc_info=True)
+            res.error = f"{type(exc).__name__}: {exc}"
+            res.image = None
+        finally:
+            res.finished = time.perf_counter()
+        return res
+
+
+def _bad_output(img: np.ndarray | None) -> str | None:
+    if img is None:
+        return "the model returned nothing"
+    if img.ndim < 2:
+        return f"the model returned an array of shape {img.shape}, not an image"
+    return None
+
+
+class RenderWorker:
+    """One render thread; latest-wins mailbox per view; results go to ``on_result`` on the worker thread.
+
+    The callback must be cheap and thread-safe (the UI bridge just emits a queued Qt signal).
+    """
+
+    _ids = itertools.count()
+
+    def __init__(self, on_result: Callable[[RenderResult], None], name: str | None = None):
+        self._on_result = on_result
+        self._cond = threading.Condition()
+        self._pending: dict[str, RenderRequest] = {}
+        self._renderer: Renderer | None = None
+        self._token = 0
+        self._stopping = False
+        self.decodes = 0  # how many requests were actually rendered (tests check coalescing with it)
+        self._thread = threading.Thread(target=self._run, name=name or f"latentlab-render-{next(self._ids)}",
+                                        daemon=True)
+        self._thread.start()
+
+    # --- called from any thread ------------------------------------------------------------------------------
+    def set_model(self, model: LatentModel | None, token: int) -> None:
+        """Switch models; pending work for the previous model is dropped."""
+        with self._cond:
+            self._renderer = Renderer(model) if model is not None else None
+            self._token = token
+            self._pending = {v: r for v, r in self._pending.items() if r.model_token == token}
+
+    def submit(self, req: RenderRequest) -> None:
+        with self._cond:
+            if self._stopping:
+                return
+            self._pending[req.view] = req
+            self._cond.notify()
+
+    def cancel(self, view_prefix: str = "") -> None:
+        with self._cond:
+            self._pending = {v: r for v, r in self._pending.items() if not v.startswith(view_prefix)}
+
+    def pending_views(self) -> list[str]:
+        with self._cond:
+            return list(self._pending)
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        with self._cond:
+            self._stopping = True
+            self._pending.clear()
+            self._cond.notify_all()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # --- the worker thread -----------------------------------------------------------------------------------
+    def _take(self) -> tuple[RenderRequest, Renderer] | None:
+        with self._cond:
+            while not self._stopping and (not self._pending or self._renderer is None):
+                self._cond.wait()
+            if self._stopping:
+                return None
+            view = min(self._pending, key=lambda v: (self._pending[v].priority, self._pending[v].created))
+            req = self._pending.pop(view)
+            return req, self._renderer  # type: ignore[return-value]
+
+    def _run(self) -> None:
+        while True:
+            taken = self._take()
+            if taken is None:
+                return
+            req, renderer = taken
+            if req.model_token != self._token:
+                continue
+            res = renderer.render(req)
+            self.decodes += 1
+            try:
+                self._on_result(res)
+            except Exception:  # a failing consumer must not kill the render thread
+                log.exception("render result handler failed")

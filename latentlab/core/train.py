@@ -1,0 +1,140 @@
+"""The training loop behind ``latentlab train``: any zoo arch on any factor dataset, seeded, cancellable."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from latentlab.core.checkpoint import make_card, save_checkpoint
+from latentlab.core.data import FactorDataset, get_dataset
+from latentlab.core.device import resolve_device
+from latentlab.core.jobs import JobContext, ensure_context
+from latentlab.core.model import ModelInfo
+from latentlab.core.zoo import ARCHS, build_network, build_objective
+from latentlab.core.zoo.objectives import optimizer_for
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    arch: str = "beta_vae"
+    dataset: str = "dsprites"
+    steps: int = 1000
+    batch_size: int = 64
+    lr: float | None = None  # None: the arch's default
+    seed: int = 0
+    latent_dim: int = 10
+    device: str = "auto"
+    name: str | None = None
+    objective: dict[str, Any] = field(default_factory=dict)  # objective hyper-parameters (beta, gamma, ...)
+    network: dict[str, Any] = field(default_factory=dict)  # network hyper-parameters (base, hidden, ...)
+    log_every: int = 50
+    threads: int | None = None
+
+
+@dataclass
+class TrainResult:
+    model: torch.nn.Module
+    card: dict[str, Any]
+    history: list[dict[str, float]]
+
+
+def _batches(dataset: FactorDataset, batch_size: int, rng: np.random.Generator):
+    while True:
+        f = dataset.sample_factors(batch_size, rng)
+        yield torch.from_numpy(dataset.images(f))
+
+
+def train(config: TrainConfig, ctx: JobContext | None = None, dataset: FactorDataset | None = None) -> TrainResult:
+    """Train ``config.arch`` on ``config.dataset`` and return the model with its filled-in card."""
+    ctx = ensure_context(ctx)
+    if config.arch not in ARCHS:
+        raise ValueError(f"unknown arch {config.arch!r}; choose one of {', '.join(ARCHS)}")
+    if config.steps < 1 or config.batch_size < 2:
+        raise ValueError("steps must be >= 1 and batch_size >= 2")
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    data = dataset if dataset is not None else get_dataset(config.dataset)
+    if hasattr(data, "precompute"):
+        ctx.progress(0.0, "preparing the dataset renderer")
+        data.precompute()
+
+    c, h, w = data.image_shape
+    arch = ARCHS[config.arch]
+    name = config.name or f"{config.arch}-{data.name}"
+    net_hp = {"latent_dim": config.latent_dim, "channels": c, "image_size": h, **config.network}
+    model = build_network(arch.network, **net_hp)
+    prior = "codebook" if arch.network == "qlae" else "normal"
+    model.info = ModelInfo(name, config.latent_dim, (c, h, w), prior=prior, dataset=data.name,
+                           factor_names=tuple(data.factor_names))
+    model.to(device)
+    # channels_last makes the CPU convolutions ~1.5x faster and costs nothing on CUDA.
+    model.to(memory_format=torch.channels_last)
+    objective = build_objective(config.arch, **config.objective)
+    objective.setup(model, config.steps, data.num_samples)
+    lr = config.lr if config.lr is not None else arch.lr
+    opt = optimizer_for(objective, model, lr)
+
+    history: list[dict[str, float]] = []
+    recent: deque[dict[str, float]] = deque(maxlen=100)
+    batches = _batches(data, config.batch_size, rng)
+    t0 = time.monotonic()
+    model.train()
+    for step in range(1, config.steps + 1):
+        ctx.check()
+        x = next(batches).to(device).contiguous(memory_format=torch.channels_last)
+        loss, logs = objective.loss(model, x, step)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"the loss became {loss.item()} at step {step}; try a lower learning rate")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if objective.has_aux:
+            x2 = next(batches).to(device).contiguous(memory_format=torch.channels_last)
+            logs.update(objective.aux_step(model, x, x2))
+        recent.append(logs)
+        if step % config.log_every == 0 or step == config.steps:
+            mean = {k: float(np.mean([r[k] for r in recent if k in r])) for k in logs}
+            history.append({"step": step, **mean})
+            ctx.partial({"step": step, **mean})
+            ctx.progress(step / config.steps, f"step {step}  " + "  ".join(f"{k} {v:.4g}" for k, v in mean.items()))
+    model.eval()
+    model.to(memory_format=torch.contiguous_format)
+    final = {k: round(v, 5) for k, v in history[-1].items() if k != "step"} if history else {}
+    training = {
+        "arch": config.arch,
+        "objective": arch.objective,
+        "objective_hparams": objective.hparams,
+        "steps": config.steps,
+        "batch_size": config.batch_size,
+        "lr": lr,
+        "seed": config.seed,
+        "dataset": data.name,
+        "factor_names": list(data.factor_names),
+        "final_losses": final,
+        "seconds": round(time.monotonic() - t0, 1),
+        "device": str(device),
+        "torch": torch.__version__,
+    }
+    card = make_card(model, training=training, config=asdict(config))
+    return TrainResult(model=model, card=card, history=history)
+
+
+def train_to_file(config: TrainConfig, out: str | Path, ctx: JobContext | None = None, recipe: str | None = None) -> Path:
+    """Train and save atomically; ``recipe`` (the command line) is kept in the card."""
+    result = train(config, ctx)
+    card = dict(result.card)
+    if recipe:
+        card["recipe"] = recipe
+    return save_checkpoint(result.model.cpu(), out, card)

@@ -1,0 +1,79 @@
+"""Built-in architectures and training objectives.
+
+An *arch* (what ``latentlab train --arch`` takes) pairs a network with an objective: ``beta_vae`` is the
+conv VAE network trained with the beta-VAE loss. A checkpoint records the network (``architecture``) and
+its hyper-parameters, so any arch's checkpoint reopens without knowing the objective.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from latentlab.core.zoo.models import NETWORKS, GaussianVAE, QuantizedAE, ZooModel
+from latentlab.core.zoo.objectives import OBJECTIVES, Objective
+
+
+@dataclass(frozen=True)
+class Arch:
+    name: str
+    network: str
+    objective: str
+    summary: str
+    lr: float = 5e-4
+
+
+ARCHS: dict[str, Arch] = {
+    a.name: a
+    for a in (
+        Arch("vae", "conv_vae", "vae", "VAE (beta = 1)"),
+        Arch("beta_vae", "conv_vae", "beta_vae", "beta-VAE (Higgins et al. 2017)"),
+        Arch("beta_tcvae", "conv_vae", "beta_tcvae", "beta-TCVAE (Chen et al. 2018)"),
+        Arch("factor_vae", "conv_vae", "factor_vae", "FactorVAE with its TC discriminator (Kim & Mnih 2018)"),
+        Arch("dip_vae_i", "conv_vae", "dip_vae_i", "DIP-VAE-I (Kumar et al. 2018)"),
+        Arch("dip_vae_ii", "conv_vae", "dip_vae_ii", "DIP-VAE-II (Kumar et al. 2018)"),
+        Arch("annealed_vae", "conv_vae", "annealed_vae", "annealed-capacity VAE (Burgess et al. 2018)"),
+        Arch("qlae", "qlae", "qlae", "quantized-latent autoencoder (Hsu et al. 2023)", lr=1e-3),
+    )
+}
+
+NETWORK_KEYS = {
+    "conv_vae": ("latent_dim", "channels", "image_size", "base", "hidden", "likelihood"),
+    "qlae": ("latent_dim", "channels", "image_size", "base", "hidden", "n_values", "likelihood"),
+}
+
+
+class UnknownArchitecture(ValueError):
+    pass
+
+
+def network_name(arch_or_network: str) -> str:
+    """Accept an arch (``beta_vae``) or a network (``conv_vae``) and return the network name."""
+    if arch_or_network in NETWORKS:
+        return arch_or_network
+    if arch_or_network in ARCHS:
+        return ARCHS[arch_or_network].network
+    raise UnknownArchitecture(
+        f"unknown architecture {arch_or_network!r}; built-in: {', '.join(sorted(set(ARCHS) | set(NETWORKS)))}"
+    )
+
+
+def build_network(arch_or_network: str, **hparams: Any) -> ZooModel:
+    name = network_name(arch_or_network)
+    keys = NETWORK_KEYS[name]
+    unknown = set(hparams) - set(keys) - {"info"}
+    if unknown:
+        raise ValueError(f"{name}: unknown network hyper-parameter(s) {sorted(unknown)}; known: {list(keys)}")
+    return NETWORKS[name](**hparams)
+
+
+def build_objective(arch: str, **hparams: Any) -> Objective:
+    if arch not in ARCHS:
+        raise UnknownArchitecture(f"unknown arch {arch!r}; choose one of {', '.join(ARCHS)}")
+    return OBJECTIVES[ARCHS[arch].objective](**hparams)
+
+
+__all__ = [
+    "ARCHS", "Arch", "GaussianVAE", "QuantizedAE", "ZooModel", "build_network", "build_objective",
+    "network_name", "UnknownArchitecture", "OBJECTIVES", "NETWORKS",
+]

@@ -3,36 +3,27 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+from latentlab.commands.common import (
+    UsageError,
+    device_arg,
+    json_arg,
+    parse_kv,
+    print_json,
+    raise_usage,
+    trust_arg,
+)
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_CANCELLED = 130
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
-
-
-def _device_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda or cuda:N")
-
-
-def _json_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
-
-
-def _trust_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--trust", action="store_true",
-                   help="allow files that carry code (TorchScript, full pickles); only for files you trust")
-
-
-def _print_json(obj: Any) -> None:
-    print(json.dumps(obj, indent=2, sort_keys=True, default=str))
 
 
 # --- gui ----------------------------------------------------------------------------------------------------
@@ -64,7 +55,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         ck = open_checkpoint(path, arch=args.arch, trust=args.trust, device="cpu")
         out = {"file": str(path), "sha256": ck.sha256, "format": ck.format, "card": ck.card}
     if args.json:
-        _print_json(out)
+        print_json(out)
     else:
         print(f"file: {out['file']}\nformat: {out['format']}\nsha256: {out['sha256']}")
         print(format_card(out["card"]))
@@ -73,31 +64,18 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 # --- train -----------------------------------------------------------------------------------------------------
 
-def _parse_kv(items: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items or []:
-        if "=" not in item:
-            raise_usage(f"expected KEY=VALUE, got {item!r}")
-        k, v = item.split("=", 1)
-        try:
-            out[k] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k] = v
-    return out
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     from latentlab.core.jobs import JobContext, TextProgress
     from latentlab.core.train import TrainConfig, train_to_file
 
-    objective = _parse_kv(args.set)
+    objective = parse_kv(args.set)
     for key in ("beta", "gamma"):
         if getattr(args, key) is not None:
             objective[key] = getattr(args, key)
     config = TrainConfig(
         arch=args.arch, dataset=args.dataset, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
         seed=args.seed, latent_dim=args.latent_dim, device=args.device, name=args.name, objective=objective,
-        network=_parse_kv(args.net), threads=args.threads,
+        network=parse_kv(args.net), threads=args.threads,
     )
     recipe = "latentlab " + " ".join(shlex.quote(a) for a in args.argv) if args.record_recipe else None
     bar = TextProgress(label=f"train {args.arch}")
@@ -108,14 +86,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 # --- parser -----------------------------------------------------------------------------------------------------
-
-class UsageError(Exception):
-    pass
-
-
-def raise_usage(msg: str) -> None:
-    raise UsageError(msg)
-
 
 def build_parser() -> argparse.ArgumentParser:
     from latentlab import __version__
@@ -130,14 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gui", help="open the app (on the shipped demo models when no checkpoint is given)")
     p.add_argument("checkpoints", nargs="*", help="checkpoints to open")
     p.add_argument("--session", help="a .llab session file to restore")
-    _device_arg(p)
+    device_arg(p)
     p.set_defaults(func=cmd_gui)
 
     p = sub.add_parser("info", help="print a checkpoint's model card")
     p.add_argument("file")
     p.add_argument("--arch", help="architecture, for plain state_dict files")
-    _trust_arg(p)
-    _json_arg(p)
+    trust_arg(p)
+    json_arg(p)
     p.set_defaults(func=cmd_info)
 
     from latentlab.core.data import BUILTIN
@@ -161,16 +131,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-recipe", dest="record_recipe", action="store_false",
                    help="do not store this command line in the card")
     p.add_argument("--out", required=True, help="output .safetensors file")
-    _device_arg(p)
+    device_arg(p)
     p.set_defaults(func=cmd_train)
 
-    for register in _EXTRA_PARSERS:
-        register(sub)
+    import importlib
+
+    from latentlab.commands import MODULES
+
+    for name in MODULES:
+        try:
+            module = importlib.import_module(f"latentlab.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"latentlab.commands.{name}":
+                raise
+            continue  # that feature is not part of this build
+        module.register(sub)
     return parser
-
-
-# Later subcommands (metrics, directions, flows, export, ...) add themselves here.
-_EXTRA_PARSERS: list[Callable[[Any], None]] = []
 
 
 def main(argv: list[str] | None = None) -> int:

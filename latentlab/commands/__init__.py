@@ -1,0 +1,7 @@
+"""CLI subcommands beyond gui/info/train, one module each; each module defines ``register(subparsers)``.
+
+Keeping them apart lets each feature own its command-line surface while ``cli.py`` stays a thin
+dispatcher.
+"""
+
+MODULES = ("metrics", "directions", "flows", "export", "encode", "bench", "sweep")

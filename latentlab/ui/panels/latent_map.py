@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from latentlab.ui.job_runner import JobRunner
@@ -102,7 +102,9 @@ class LatentMapPanel(QWidget):
         self.runner.cancelled.connect(lambda: self.method.setCurrentText("PCA"))
         state.currentModelChanged.connect(self._on_model)
         state.analysisChanged.connect(self._on_analysis)
-        state.latentChanged.connect(lambda _s: self._move_marker())
+        # The marker follows the latent at display rate, not on every slider event.
+        self._marker_timer = QTimer(self, singleShot=True, interval=33, timeout=self._move_marker)
+        state.latentChanged.connect(lambda _s: self._marker_timer.isActive() or self._marker_timer.start())
 
     # --- data -----------------------------------------------------------------------------------------------
     def _on_model(self, entry) -> None:

@@ -285,6 +285,12 @@ class LatentSlidersPanel(QWidget):
 
     def _sync_values(self, source: str) -> None:
         z = self.state.z
+        if source.startswith("slider:") and not (self.state.current and self.state.current.quantized):
+            # Only that dimension changed, and its slider already shows it: update its spin box alone.
+            j = int(source.split(":", 1)[1])
+            if j < len(self.rows) and j < len(z):
+                self.row(j).set_value(float(z[j]))
+            return
         for row in self.rows:
             if row.dim < len(z):
                 row.set_value(float(z[row.dim]))

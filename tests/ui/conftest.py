@@ -51,7 +51,7 @@ def decoded(model, z) -> np.ndarray:
         return to_uint8(model.decode(torch.as_tensor(np.asarray(z, np.float32))[None]))[0]
 
 
-def wait_for_frame(qtbot, win, z, timeout=10000):
+def wait_for_frame(qtbot, win, z, timeout=30000):
     """Wait until the preview shows the frame of exactly ``z``."""
     def shown():
         res = win.preview.last_result

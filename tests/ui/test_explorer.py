@@ -53,7 +53,7 @@ def test_fast_slider_changes_coalesce_and_the_last_value_is_shown(qtbot, window)
     window.state.add_model(entry)
     window.grid.setVisible(False)  # only the preview renders in this test
     window.grid._timer.stop()
-    qtbot.waitUntil(lambda: window.preview.last_result is not None, timeout=10000)
+    qtbot.waitUntil(lambda: window.preview.last_result is not None, timeout=30000)
     start_calls = model.calls
     slider = window.sliders.row(0).slider
     for i in range(100):
@@ -131,14 +131,14 @@ def test_encode_sample_sets_the_posterior_mean(qtbot, window, tiny_ckpt):
     images, _ = entry.dataset.sample(1, 3)
     with torch.inference_mode():
         expected = entry.model.encode(torch.from_numpy(images)).mean[0].numpy()
-    qtbot.waitUntil(lambda: np.allclose(window.state.z, expected, atol=1e-6), timeout=10000)
+    qtbot.waitUntil(lambda: np.allclose(window.state.z, expected, atol=1e-6), timeout=30000)
 
 
 def test_broken_checkpoint_shows_an_error_and_the_app_keeps_working(qtbot, window, tmp_path, tiny_ckpt):
     bad = tmp_path / "broken.safetensors"
     bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
     window.open_paths([bad])
-    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=10000)
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=30000)
     assert "broken.safetensors" in window.banner.text and window.banner.level == "error"
     entry = open_and_wait(qtbot, window, tiny_ckpt)
     assert entry.name and window.state.current is entry
@@ -154,11 +154,11 @@ def test_untrusted_file_asks_and_opens_only_when_trusted(qtbot, window, tmp_path
     window.models.trustRequested.disconnect()
     window.models.trustRequested.connect(window._ask_trust)
     window.open_paths([path])
-    qtbot.waitUntil(lambda: bool(asked), timeout=10000)
+    qtbot.waitUntil(lambda: bool(asked), timeout=30000)
     assert window.state.current is None
     assert asked[0][0] == path and "refused" in asked[0][1]
     window.models.open_trusted(path)
-    qtbot.waitUntil(lambda: window.state.current is not None, timeout=10000)
+    qtbot.waitUntil(lambda: window.state.current is not None, timeout=30000)
     assert window.state.current.checkpoint.format == "pickle"
 
 
@@ -176,7 +176,7 @@ def test_traversal_grid_renders_and_a_click_jumps_there(qtbot, window, tiny_ckpt
     window.grid.dims_edit.setText("1,3")
     window.grid.steps.setValue(5)
     window.grid.refresh()
-    qtbot.waitUntil(lambda: len(window.grid._tiles) == 2, timeout=10000)
+    qtbot.waitUntil(lambda: len(window.grid._tiles) == 2, timeout=30000)
     img = window.grid.composed_image()
     assert img.shape == (2 * 64 + 2, 5 * 64 + 4 * 2)
     target = window.grid.grid_z[1, 4].copy()
@@ -187,7 +187,7 @@ def test_traversal_grid_renders_and_a_click_jumps_there(qtbot, window, tiny_ckpt
 def test_latent_map_click_loads_that_samples_latent(qtbot, window, tiny_ckpt):
     entry = open_and_wait(qtbot, window, tiny_ckpt)
     wait_for_analysis(qtbot, window)
-    qtbot.waitUntil(lambda: window.latent_map.embedding is not None, timeout=10000)
+    qtbot.waitUntil(lambda: window.latent_map.embedding is not None, timeout=30000)
     assert len(window.latent_map.embedding) == len(entry.encoded.mean)
     window.latent_map.select_point(10)
     assert np.array_equal(window.state.z, entry.encoded.mean[10])

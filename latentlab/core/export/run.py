@@ -112,7 +112,8 @@ def export_video(plan: FramePlan, out: str | os.PathLike, options: ExportOptions
     times = StageTimes()
     layout = layout_for(plan, opts.size, opts.gap, even=opts.format == "mp4")
     frames = TimedFrames(iter_frames(plan, layout, labels=opts.labels, resample=opts.resample,
-                                     background=opts.background, batch_size=opts.batch_size, ctx=ctx, times=times))
+                                     background=opts.background, batch_size=opts.batch_size,
+                                     ctx=ctx.sub(0.0, 0.99), times=times))
     if opts.format == "mp4":
         n = write_mp4(frames, out, opts.fps, crf=opts.crf, preset=opts.preset)
     elif opts.format == "gif":
@@ -147,7 +148,7 @@ def export_grid(plan: GridPlan, out: str | os.PathLike, options: ExportOptions |
     t0 = time.perf_counter()
     times = StageTimes()
     image = render_grid(plan, grid_scale_for(plan, opts), opts.grid_padding, labels=opts.labels,
-                        background=opts.background, batch_size=opts.batch_size, ctx=ctx, times=times)
+                        background=opts.background, batch_size=opts.batch_size, ctx=ctx.sub(0.0, 0.95), times=times)
     ctx.check()
     t1 = time.perf_counter()
     write_png(image, out)

@@ -199,6 +199,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.size < 0:
         raise_usage("--size must be >= 0")
     frames = args.frames if args.frames is not None else max(1, round(args.fps * args.seconds))
+    opts = ExportOptions(format=fmt, fps=args.fps, size=args.size or None, labels=args.labels,
+                         resample=args.resample, gap=args.gap, batch_size=args.batch_size, crf=args.crf,
+                         preset=args.preset, grid_scale=args.scale, grid_padding=args.padding)
+    opts.validate()  # before any checkpoint is opened or latent decoded
     models, titles = [], []
     for f in [args.file, *args.compare]:
         ck = open_checkpoint(f, arch=args.arch, trust=args.trust, device=args.device)
@@ -206,9 +210,6 @@ def cmd_export(args: argparse.Namespace) -> int:
         # Snapshots of one run share a model name: tell them apart by file name.
         titles.append(ck.info.name if ck.info.name not in titles else ck.path.stem)
     plan = build_plan(args, models, titles, fmt, frames)
-    opts = ExportOptions(format=fmt, fps=args.fps, size=args.size or None, labels=args.labels,
-                         resample=args.resample, gap=args.gap, batch_size=args.batch_size, crf=args.crf,
-                         preset=args.preset, grid_scale=args.scale, grid_padding=args.padding)
     bar = TextProgress(label=f"export {fmt}")
     result = export(plan, args.out, opts, JobContext(progress=bar))
     if args.json:

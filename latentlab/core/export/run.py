@@ -22,6 +22,7 @@ from latentlab.core.export.writers import (
 from latentlab.core.jobs import JobContext, ensure_context
 
 FORMATS = ("mp4", "gif", "png", "grid")
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 SUFFIXES = {"mp4": ".mp4", "gif": ".gif", "png": "", "grid": ".png"}
 
 
@@ -54,6 +55,10 @@ class ExportOptions:
             raise ValueError(f"size must be positive, got {self.size}")
         if self.resample not in RESAMPLE:
             raise ValueError(f"resample must be one of {', '.join(RESAMPLE)}")
+        if self.preset not in X264_PRESETS:
+            raise ValueError(f"preset must be one of {', '.join(X264_PRESETS)}, got {self.preset!r}")
+        if not 0 <= self.crf <= 51:
+            raise ValueError(f"crf must be between 0 (lossless) and 51, got {self.crf}")
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         if self.gap < 0 or self.grid_padding < 0:

@@ -247,3 +247,14 @@ def test_path_resampling_keeps_the_ends_and_keyframe_captions_name_the_keys():
     keys = [np.zeros(2), np.ones(2), np.full(2, 2.0)]
     kz, kc = keyframe_traversal(keys, 5, "lerp", "linear", names=["A", "B", "C"])
     assert np.allclose(kz[2], 1.0) and kc[0] == "A -> B  0%" and kc[-1] == "B -> C  100%"
+
+
+def test_direction_objects_are_swept_by_their_own_rule():
+    class Curved:
+        name = "bend"
+
+        def sweep(self, z, alphas):
+            return np.stack([z + np.array([a, a * a, 0], np.float32) for a in alphas])
+
+    z, caps = direction_traversal(np.zeros(3, np.float32), Curved(), 8, 2.0)
+    assert np.allclose(z[2], [2, 4, 0]) and caps[2] == "bend a = +2.00"

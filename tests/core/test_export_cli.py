@@ -91,3 +91,20 @@ def test_bad_input_is_a_message_not_a_traceback(ckpts, tmp_path, capsys, argv, c
     err = capsys.readouterr().err
     assert text in err and "Traceback" not in err
     assert not (tmp_path / "o.gif").exists()
+
+
+def test_direction_from_a_latentlab_direction_file(ckpts, tmp_path):
+    pytest.importorskip("latentlab.core.directions.io", reason="the directions feature is not in this build")
+    from latentlab.core.directions import Direction, DirectionSet, save_directions
+
+    ds = DirectionSet(4, [Direction("smile", "test", {}, vector=np.array([1, 0, 0, 0], np.float32)),
+                          Direction("tilt", "test", {}, vector=np.array([0, 0, 3, 4], np.float32))])
+    save_directions(ds, tmp_path / "d.safetensors")
+    _, a, _ = ckpts
+    assert run(a, "--kind", "direction", "--direction", f"{tmp_path / 'd.safetensors'}:tilt", "--span", "2",
+               "--format", "png", "--size", "0", "--frames", "8", "--out", tmp_path / "f") == 0
+    caps = json.loads((tmp_path / "f" / "frames.json").read_text())["captions"]
+    assert caps[0] == "tilt a = +0.00" and caps[2] == "tilt a = +2.00"
+    assert run(a, "--kind", "direction", "--direction", tmp_path / "d.safetensors", "--frames", "4",
+               "--out", tmp_path / "x.gif") == 1  # two directions in the file: which one?
+    assert not (tmp_path / "x.gif").exists()

@@ -62,7 +62,9 @@ def _pick(arrays: dict[str, np.ndarray], key: str | None, path: Path) -> tuple[n
         if key in arrays:
             return arrays[key], key
         only = arrays.get("")
-        if only is not None and only.ndim == 2 and key.lstrip("-").isdigit():
+        if only is not None and only.ndim >= 2 and key.lstrip("-").isdigit():
+            if not -len(only) <= int(key) < len(only):
+                raise ValueError(f"{path}: row {key} out of range (it has {len(only)})")
             return only[int(key)], f"{path.stem}[{key}]"
         raise ValueError(f"{path}: no entry {key!r}; it has {', '.join(k for k in arrays if k) or 'one unnamed array'}")
     if len(arrays) != 1:
@@ -87,6 +89,8 @@ def load_latents(spec: str | os.PathLike, latent_dim: int | None = None) -> tupl
     arr = _float_array(arr, path)
     if arr.ndim == 3 and arr.shape[0] == 1:
         arr = arr[0]
+    if arr.ndim == 3:  # one path per row, as `latentlab flows traverse --save-path` writes
+        raise ValueError(f"{path}: holds {arr.shape[0]} latent paths; pick one with {path}:ROW")
     if arr.ndim != 2:
         raise ValueError(f"{path}: a latent path must be a (steps, D) array, got shape {arr.shape}")
     if latent_dim is not None and arr.shape[1] != latent_dim:
@@ -144,9 +148,35 @@ def load_vector(spec: str | os.PathLike, latent_dim: int | None = None, what: st
     return arr, name
 
 
-def load_direction(spec: str | os.PathLike, latent_dim: int | None = None) -> tuple[np.ndarray, str]:
-    """One direction vector and its name, from ``FILE:NAME`` or a file holding a single vector."""
+def load_direction(spec: str | os.PathLike, latent_dim: int | None = None) -> tuple[Any, str]:
+    """A direction and its name: from a latentlab direction file (``dirs.safetensors:NAME``, a Direction object
+    that ``direction_traversal`` sweeps, curved fields included), or a plain vector (.npy, FILE.npz:NAME, .json).
+    """
+    path, key = split_spec(str(spec))
+    if path.suffix.lower() == ".safetensors":
+        return _direction_from_file(path, key, latent_dim)
     arr, name = load_vector(spec, latent_dim, "direction")
     if not np.any(arr):
         raise ValueError(f"{spec}: the direction is all zeros")
     return arr, name
+
+
+def _direction_from_file(path: Path, key: str | None, latent_dim: int | None) -> tuple[Any, str]:
+    try:
+        from latentlab.core.directions.io import load_directions
+    except ImportError:
+        raise ValueError(f"{path}: this latentlab cannot read direction files; export the vector as .npy") from None
+    directions = load_directions(path)
+    if latent_dim is not None and directions.latent_dim != latent_dim:
+        raise ValueError(f"{path}: its directions have {directions.latent_dim} dimensions, the model {latent_dim}")
+    if key is None:
+        if len(directions) != 1:
+            raise ValueError(f"{path} holds {len(directions)} directions ({', '.join(directions.names)}): "
+                             f"pick one with {path}:NAME")
+        d = directions[0]
+    else:
+        try:
+            d = directions[int(key)] if key.isdigit() and key not in directions.names else directions[key]
+        except (KeyError, IndexError) as exc:
+            raise ValueError(f"{path}: {exc.args[0] if exc.args else exc}") from None
+    return d, d.name

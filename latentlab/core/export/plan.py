@@ -217,17 +217,30 @@ def dimension_traversal(z: np.ndarray, dims: Sequence[int], frames: int, lo: np.
     return np.concatenate(out), captions
 
 
-def direction_traversal(z: np.ndarray, vector: np.ndarray, frames: int, span: float = 3.0,
-                        name: str = "direction") -> tuple[np.ndarray, list[str]]:
-    """(frames, D): z + a * vector, a going 0 -> +span -> -span -> 0 at constant speed; captions."""
-    v = np.asarray(vector, dtype=np.float32).reshape(-1)
+def direction_traversal(z: np.ndarray, direction: Any, frames: int, span: float = 3.0,
+                        name: str | None = None) -> tuple[np.ndarray, list[str]]:
+    """(frames, D): z moved by a * direction, a going 0 -> +span -> -span -> 0 at constant speed; captions.
+
+    ``direction`` is a vector, or a direction object with ``sweep(z, alphas)`` (latentlab.core.directions),
+    which also covers curved directions (fields) that are integrated rather than added.
+    """
     z = np.asarray(z, dtype=np.float32)
-    if v.shape != z.shape:
-        raise ValueError(f"the direction has {v.size} dimensions, the latent {z.size}")
-    if not np.isfinite(v).all():
-        raise ValueError("the direction contains NaN or infinite values")
     alphas = _loop_values(0.0, span, -span, frames)
-    return z[None] + alphas[:, None] * v[None], [f"{name} a = {a:+.2f}" for a in alphas]
+    sweep = getattr(direction, "sweep", None)
+    if callable(sweep):
+        latents = np.asarray(sweep(z, alphas), dtype=np.float32)
+        name = name or str(getattr(direction, "name", "direction"))
+        if latents.shape != (frames, z.size):
+            raise ValueError(f"direction {name!r} gave latents of shape {latents.shape}, expected {(frames, z.size)}")
+    else:
+        v = np.asarray(direction, dtype=np.float32).reshape(-1)
+        if v.shape != z.shape:
+            raise ValueError(f"the direction has {v.size} dimensions, the latent {z.size}")
+        if not np.isfinite(v).all():
+            raise ValueError("the direction contains NaN or infinite values")
+        latents = z[None] + alphas[:, None] * v[None]
+        name = name or "direction"
+    return latents, [f"{name} a = {a:+.2f}" for a in alphas]
 
 
 def resample_path(path: np.ndarray, frames: int | None = None, name: str = "path") -> tuple[np.ndarray, list[str]]:

@@ -24,6 +24,7 @@ from latentlab.core.session import Session, SessionError, load_session
 
 log = logging.getLogger(__name__)
 
+AUTOSAVE_DELAY_S = 3.0  # how long after a change the UI should autosave (its QTimer's single-shot delay)
 _RUNNING = "running-"
 _CRASHED = "crashed-"
 
@@ -179,4 +180,4 @@ class Autosave:
         self._last = None
 
 
-__all__ = ["Autosave", "Recovery", "SessionError", "pid_alive", "process_start_ticks"]
+__all__ = ["AUTOSAVE_DELAY_S", "Autosave", "Recovery", "SessionError", "pid_alive", "process_start_ticks"]

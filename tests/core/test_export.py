@@ -258,3 +258,19 @@ def test_direction_objects_are_swept_by_their_own_rule():
 
     z, caps = direction_traversal(np.zeros(3, np.float32), Curved(), 8, 2.0)
     assert np.allclose(z[2], [2, 4, 0]) and caps[2] == "bend a = +2.00"
+
+
+def test_preview_frame_is_the_frame_the_export_writes(tmp_path):
+    from latentlab.core.export import preview_frame
+
+    plan = plan_of(PatternModel(), 10)
+    opts = ExportOptions(format="png", size=24, labels=True)
+    export(plan, tmp_path / "f", opts)
+    assert np.array_equal(preview_frame(plan, opts, 7), np.asarray(Image.open(tmp_path / "f" / "frame_00007.png")))
+
+
+def test_a_folder_is_not_a_video_file(tmp_path):
+    (tmp_path / "v.mp4").mkdir()
+    with pytest.raises(ValueError, match="is a folder"):
+        export(plan_of(PatternModel(), 4), tmp_path / "v.mp4", ExportOptions())
+    assert [p.name for p in tmp_path.iterdir()] == ["v.mp4"]

@@ -20,13 +20,23 @@ from latentlab.core.export.plan import (
     strip_cells,
     traversal_cells,
 )
-from latentlab.core.export.run import FORMATS, ExportOptions, ExportResult, export, export_grid, export_video
+from latentlab.core.export.run import (
+    FORMATS,
+    SUFFIXES,
+    ExportOptions,
+    ExportResult,
+    export,
+    export_grid,
+    export_video,
+    preview_frame,
+    preview_grid,
+)
 from latentlab.core.export.writers import gif_durations_ms, write_gif, write_mp4, write_png, write_png_folder
 
 __all__ = [
-    "FORMATS", "ExportOptions", "ExportResult", "FramePlan", "GridPlan", "GridTrack", "StageTimes", "Track",
+    "FORMATS", "SUFFIXES", "ExportOptions", "ExportResult", "FramePlan", "GridPlan", "GridTrack", "StageTimes", "Track",
     "dimension_traversal", "direction_traversal", "export", "export_grid", "export_video", "gif_durations_ms",
-    "iter_frames", "keyframe_traversal", "latent_range", "layout_for", "map_latents", "render_grid",
+    "iter_frames", "keyframe_traversal", "latent_range", "layout_for", "map_latents", "preview_frame", "preview_grid", "render_grid",
     "resample_path", "resize_batch", "strip_cells", "traversal_cells", "upscale_nearest", "write_gif",
     "write_mp4", "write_png", "write_png_folder",
 ]

@@ -55,6 +55,12 @@ class FramePlan:
     def __len__(self) -> int:
         return len(self.tracks[0].latents)
 
+    def slice(self, start: int, stop: int) -> FramePlan:
+        """Frames ``start:stop`` as a plan of their own (a preview, a shorter export)."""
+        tracks = [Track(t.model, t.latents[start:stop], t.title) for t in self.tracks]
+        caps = self.captions[start:stop] if self.captions is not None else None
+        return FramePlan(tracks, caps, dict(self.meta))
+
     @classmethod
     def for_models(cls, models: Sequence[LatentModel], latents: np.ndarray, captions: list[str] | None = None,
                    alignments: Sequence[Alignment | None] | None = None, titles: Sequence[str] | None = None,

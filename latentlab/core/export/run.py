@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from latentlab.core.export.frames import RESAMPLE, StageTimes, iter_frames, layout_for, render_grid
 from latentlab.core.export.plan import FramePlan, GridPlan
 from latentlab.core.export.writers import (
@@ -113,6 +115,8 @@ def export_video(plan: FramePlan, out: str | os.PathLike, options: ExportOptions
     out = Path(out)
     if opts.format == "png":
         check_dir_target(out)  # fail before decoding anything
+    elif out.is_dir():
+        raise ValueError(f"{out} is a folder; give a file name ending in {SUFFIXES[opts.format]}")
     t0 = time.perf_counter()
     times = StageTimes()
     layout = layout_for(plan, opts.size, opts.gap, even=opts.format == "mp4")
@@ -134,6 +138,24 @@ def export_video(plan: FramePlan, out: str | os.PathLike, options: ExportOptions
                         max(0.0, total - frames.produce_s), total, _size_on_disk(out), dict(plan.meta))
 
 
+def preview_frame(plan: FramePlan, options: ExportOptions | None = None, index: int = 0) -> np.ndarray:
+    """Frame ``index`` exactly as ``export_video`` would write it (for an export dialog's preview)."""
+    opts = options or ExportOptions()
+    if not -len(plan) <= index < len(plan):
+        raise IndexError(f"frame {index} out of range 0..{len(plan) - 1}")
+    index %= len(plan)
+    layout = layout_for(plan, opts.size, opts.gap, even=opts.format == "mp4")
+    return next(iter_frames(plan.slice(index, index + 1), layout, labels=opts.labels, resample=opts.resample,
+                            background=opts.background, batch_size=1))
+
+
+def preview_grid(plan: GridPlan, options: ExportOptions | None = None) -> np.ndarray:
+    """The grid image ``export_grid`` would write, without writing it."""
+    opts = options or ExportOptions(format="grid")
+    return render_grid(plan, grid_scale_for(plan, opts), opts.grid_padding, labels=opts.labels,
+                       background=opts.background, batch_size=opts.batch_size)
+
+
 def grid_scale_for(plan: GridPlan, options: ExportOptions) -> int:
     if options.grid_scale is not None:
         return int(options.grid_scale)
@@ -150,6 +172,8 @@ def export_grid(plan: GridPlan, out: str | os.PathLike, options: ExportOptions |
     opts.validate()
     ctx = ensure_context(ctx)
     out = Path(out)
+    if out.is_dir():
+        raise ValueError(f"{out} is a folder; give a file name ending in .png")
     t0 = time.perf_counter()
     times = StageTimes()
     image = render_grid(plan, grid_scale_for(plan, opts), opts.grid_padding, labels=opts.labels,

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from latentlab.core.autosave import Autosave, process_start_ticks
 from latentlab.core.session import (
     Bookmark,
     DirectionRef,
@@ -29,6 +28,7 @@ from latentlab.core.session import (
     save_session,
     search_folder,
 )
+from latentlab.core.session.autosave import Autosave, process_start_ticks
 from tests.helpers import tiny_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -220,7 +220,7 @@ def test_a_killed_process_leaves_an_autosave_that_restores(tmp_path):
     saved = save_session(s, tmp_path / "to-autosave.llab")
     script = textwrap.dedent(f"""
         import os, signal
-        from latentlab.core.autosave import Autosave
+        from latentlab.core.session.autosave import Autosave
         from latentlab.core.session import load_session
         a = Autosave({str(folder)!r})
         a.begin()

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from latentlab.core.paths import atomic_write_bytes, data_dir
-from latentlab.core.session import Session, SessionError, load_session
+from latentlab.core.session.records import Session, SessionError, load_session
 
 log = logging.getLogger(__name__)
 

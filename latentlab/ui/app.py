@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 import traceback
+from pathlib import Path
 
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("checkpoints", nargs="*")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--trust", action="store_true", help="trust the given files (they may carry code)")
+    parser.add_argument("--session", help="a .llab session file to restore")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
@@ -84,9 +86,15 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow(device=device)
     install_excepthook(lambda: window)
     window.show()
-    if args.checkpoints:
+    if not args.session and not args.checkpoints:
+        # Declining to restore a crashed session still leaves the user something to look at.
+        window.sessions.declined.connect(window.open_demo_models)
+    recoveries = window.sessions.begin(ask=not args.session)
+    if args.session:
+        window.sessions.open(Path(args.session))
+    elif args.checkpoints:
         window.open_paths(args.checkpoints, trust=args.trust)
-    else:
+    elif not recoveries:
         window.open_demo_models()
     return app.exec()
 

@@ -30,6 +30,7 @@ from latentlab.ui.panels.model_browser import ModelBrowserPanel
 from latentlab.ui.panels.preview import PreviewPanel
 from latentlab.ui.panels.sliders import LatentSlidersPanel
 from latentlab.ui.render_bridge import RenderBridge
+from latentlab.ui.session_io import SessionController
 from latentlab.ui.state import ExplorerState
 from latentlab.ui.widgets import JobStrip, MessageBanner
 
@@ -104,6 +105,7 @@ class MainWindow(QMainWindow):
         self.dataset.encodeRequested.connect(self.encode_image)
         self.encoder.finished.connect(lambda z: self.state.set_latent(z, "encode"))
         self.encoder.failed.connect(lambda msg: self.show_message("error", f"encoding failed: {msg}"))
+        self.sessions = SessionController(self, self.state)
         self._show_device(device)
         self._on_model(None)
 
@@ -131,6 +133,11 @@ class MainWindow(QMainWindow):
         f = bar.addMenu("&File")
         self._action(f, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open, "Open a checkpoint")
         self._action(f, "Open &demo models", self.open_demo_models, None, "Open the shipped demo checkpoints")
+        f.addSeparator()
+        self._action(f, "Open &session…", lambda: self.sessions.open(), QKeySequence("Ctrl+Shift+O"),
+                     "Restore a saved .llab session")
+        self._action(f, "&Save session", lambda: self.sessions.save(), QKeySequence.StandardKey.Save)
+        self._action(f, "Save session &as…", lambda: self.sessions.save_as(), QKeySequence("Ctrl+Shift+S"))
         f.addSeparator()
         self._action(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         e = bar.addMenu("&Edit")
@@ -253,6 +260,7 @@ class MainWindow(QMainWindow):
         return ok
 
     def closeEvent(self, ev) -> None:
+        self.sessions.end()  # a clean exit leaves no autosave behind
         self.shutdown()
         super().closeEvent(ev)
 

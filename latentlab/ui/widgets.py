@@ -67,7 +67,8 @@ class ImageCanvas(pg.GraphicsLayoutWidget):
         self.image.setImage(img, levels=(0, 255), autoLevels=False)
         if shape != self._shape or autorange:
             self._shape = shape
-            self.view.autoRange(padding=0.02)
+            # Only the image decides the range: the overlay text has no finite bounds in a hidden view.
+            self.view.autoRange(items=[self.image], padding=0.02)
 
     def set_overlay(self, text: str) -> None:
         self.overlay.setText(text)
@@ -86,7 +87,7 @@ class ImageCanvas(pg.GraphicsLayoutWidget):
             return
         h, w = self._shape
         if factor is None:
-            self.view.autoRange(padding=0.02)
+            self.view.autoRange(items=[self.image], padding=0.02)
             return
         vw, vh = max(1, self.view.width()), max(1, self.view.height())
         cx, cy = w / 2, h / 2

@@ -23,7 +23,9 @@ from latentlab.core.encode import encode_images
 from latentlab.ui.job_runner import JobRunner, shutdown_all
 from latentlab.ui.models import ModelManager, demo_model_paths
 from latentlab.ui.panels.bookmarks import BookmarksPanel
+from latentlab.ui.panels.compare import ComparePanel
 from latentlab.ui.panels.dataset_strip import DatasetStripPanel
+from latentlab.ui.panels.export_dialog import ExportDialog
 from latentlab.ui.panels.grid import TraversalGridPanel
 from latentlab.ui.panels.latent_map import LatentMapPanel
 from latentlab.ui.panels.model_browser import ModelBrowserPanel
@@ -74,6 +76,9 @@ class MainWindow(QMainWindow):
         self.latent_map = LatentMapPanel(self.state)
         self.dataset = DatasetStripPanel(self.state)
         self.bookmarks = BookmarksPanel(self.state)
+        self.compare = ComparePanel(self.state)
+        # Panels that can feed a latent path to the export dialog register a name -> (frames -> latents, captions).
+        self.export_sources: dict = {}
 
         self.docks: dict[str, QDockWidget] = {}
         left = Qt.DockWidgetArea.LeftDockWidgetArea
@@ -85,7 +90,10 @@ class MainWindow(QMainWindow):
         self._dock("Traversal grid", self.grid, bottom)
         self._dock("Latent map", self.latent_map, bottom)
         self._dock("Dataset", self.dataset, bottom)
+        self._dock("Compare", self.compare, bottom)
         self.tabifyDockWidget(self.docks["Latent map"], self.docks["Dataset"])
+        self.tabifyDockWidget(self.docks["Traversal grid"], self.docks["Compare"])
+        self.docks["Traversal grid"].raise_()
         self.docks["Latent map"].raise_()
         self.resizeDocks([self.docks["Models"], self.docks["Latent sliders"]], [260, 420], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["Traversal grid"]], [300], Qt.Orientation.Vertical)
@@ -138,6 +146,9 @@ class MainWindow(QMainWindow):
                      "Restore a saved .llab session")
         self._action(f, "&Save session", lambda: self.sessions.save(), QKeySequence.StandardKey.Save)
         self._action(f, "Save session &as…", lambda: self.sessions.save_as(), QKeySequence("Ctrl+Shift+S"))
+        f.addSeparator()
+        self._action(f, "&Export video or grid…", self.export_dialog, QKeySequence("Ctrl+E"),
+                     "Traversal videos (MP4, GIF, PNG frames) and figure grids")
         f.addSeparator()
         self._action(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         e = bar.addMenu("&Edit")
@@ -252,9 +263,18 @@ class MainWindow(QMainWindow):
         self.open_paths(paths)
         ev.acceptProposedAction()
 
+    def export_dialog(self) -> ExportDialog | None:
+        if self.state.current is None:
+            self.show_message("warning", "open a model to export from")
+            return None
+        dlg = ExportDialog(self)
+        dlg.show()
+        return dlg
+
     def shutdown(self) -> bool:
         """Stop every worker thread; True when all of them ended."""
-        ok = self.models.shutdown()
+        ok = self.compare.shutdown()
+        ok = self.models.shutdown() and ok
         ok = shutdown_all() and ok
         ok = self.bridge.stop() and ok
         return ok
@@ -268,7 +288,8 @@ class MainWindow(QMainWindow):
         QMessageBox.information(self, "Keyboard shortcuts", (
             "Ctrl+O  open a checkpoint\nCtrl+Z / Ctrl+Shift+Z  undo / redo the latent\n0  reset the latent to zero\n"
             "R  random prior sample\nE  encode a dataset sample\nCtrl+B  bookmark the current latent\n"
-            "F  fit the preview; Ctrl+1/2/4/8  pixel-exact zoom\nEsc  cancel the focused panel's computation"))
+            "F  fit the preview; Ctrl+1/2/4/8  pixel-exact zoom\nCtrl+E  export a video or grid\n"
+            "Ctrl+S / Ctrl+Shift+O  save / open a session\nEsc  cancel the focused panel's computation"))
 
     def _about(self) -> None:
         QMessageBox.about(self, "About latentlab", f"latentlab {__version__}\nA laboratory for the latent spaces "

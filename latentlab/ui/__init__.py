@@ -1,0 +1,6 @@
+"""The PySide6 app. The only package that imports Qt, pyqtgraph or superqt."""
+
+import pyqtgraph as _pg
+
+# Images are (rows, columns[, channels]) numpy arrays everywhere in latentlab.
+_pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)

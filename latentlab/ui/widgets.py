@@ -18,8 +18,6 @@ from PySide6.QtWidgets import (
 
 from latentlab.ui.job_runner import JobRunner
 
-pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
-
 
 def to_qimage(img: np.ndarray) -> QImage:
     """uint8 (H, W) or (H, W, 3) -> a QImage that owns a copy of the pixels."""

@@ -24,7 +24,7 @@ from latentlab.core.metrics.base import View
 from latentlab.core.metrics.info import normalized_entropy
 
 ESTIMATORS = ("fast", "gbt")
-DEFAULTS: dict[str, Any] = {"estimator": "fast", "fast_stages": 20, "fast_learning_rate": 0.5, "n_jobs": 2}
+DEFAULTS: dict[str, Any] = {"estimator": "fast", "fast_stages": 100, "fast_learning_rate": 0.1, "n_jobs": 2}
 
 
 def dci_from_importance(r: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
@@ -49,20 +49,6 @@ def _fit_gbt(x, y, x_test, y_test, seed: int):
             float(np.mean(model.predict(x_test) == y_test)))
 
 
-def hist_gain_importances(model) -> np.ndarray:
-    """Total split gain per feature over every tree of a fitted HistGradientBoosting model."""
-    predictors = getattr(model, "_predictors", None)
-    if predictors is None:
-        raise RuntimeError("this scikit-learn's HistGradientBoosting has no _predictors; use --dci-estimator gbt")
-    gain = np.zeros(model.n_features_in_)
-    for stage in predictors:
-        for tree in stage:
-            nodes = tree.nodes
-            split = ~nodes["is_leaf"].astype(bool)
-            np.add.at(gain, nodes["feature_idx"][split], np.maximum(nodes["gain"][split], 0.0))
-    return gain / gain.sum() if gain.sum() > 0 else gain
-
-
 def tie_groups(x: np.ndarray, max_bins: int = 255) -> list[np.ndarray]:
     """Columns that no binned threshold split can tell apart (equal, or monotone images of each other).
 
@@ -83,21 +69,16 @@ def tie_groups(x: np.ndarray, max_bins: int = 255) -> list[np.ndarray]:
 
 
 def _fit_fast(x, y, x_test, y_test, seed: int, stages: int, lr: float):
-    from sklearn.ensemble import HistGradientBoostingClassifier
     from threadpoolctl import threadpool_limits
 
-    # One OpenMP thread per model: the parallelism is over factors, and OpenMP teams on a busy 2-core
-    # machine spend more time waiting at barriers than computing on trees this small.
+    from latentlab.core.metrics.boosting import boost_importances
+
     groups = tie_groups(x)
     reps = np.array([g[0] for g in groups])
+    # One OpenMP thread per model: the parallelism is over factors, and OpenMP teams on a busy 2-core
+    # machine spend more time waiting at barriers than computing on trees this small.
     with threadpool_limits(1, user_api="openmp"):
-        model = HistGradientBoostingClassifier(
-            learning_rate=lr, max_iter=stages, max_depth=3, max_leaf_nodes=8, min_samples_leaf=1,
-            l2_regularization=0.0, early_stopping=False, random_state=seed,
-        ).fit(x[:, reps], y)
-        acc_train = float(np.mean(model.predict(x[:, reps]) == y))
-        acc_test = float(np.mean(model.predict(x_test[:, reps]) == y_test))
-    gain = hist_gain_importances(model)
+        gain, acc_train, acc_test = boost_importances(x[:, reps], y, x_test[:, reps], y_test, stages, lr)
     importance = np.zeros(x.shape[1])
     for g, share in zip(groups, gain, strict=True):
         importance[g] = share / len(g)
@@ -114,7 +95,7 @@ def _fit_one(estimator, x, y, x_test, y_test, seed, stages, lr):
 
 
 def importance_matrix(z_train, y_train, z_test, y_test, estimator: str = "fast", seed: int = 0, n_jobs: int = 1,
-                      stages: int = 20, lr: float = 0.5, ctx=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                      stages: int = 100, lr: float = 0.1, ctx=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per factor a boosted-tree classifier on the latents -> (R latents x factors, train acc, test acc)."""
     if estimator not in ESTIMATORS:
         raise ValueError(f"DCI estimator must be one of {ESTIMATORS}, got {estimator!r}")

@@ -11,13 +11,13 @@ from typing import Any
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.feature_selection import mutual_info_classif
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 from sklearn.preprocessing import StandardScaler
 
 from latentlab.core.metrics.base import View
-from latentlab.core.metrics.info import entropy
+from latentlab.core.metrics.info import entropy, mutual_info_matrix
+from latentlab.core.metrics.knn_mi import mutual_info_classif_1d
 
 DEFAULTS: dict[str, Any] = {"n_neighbors": 10, "active_fraction": 1 / 20, "max_iter": 100}
 
@@ -37,23 +37,24 @@ def active_latents(z: np.ndarray, discrete: bool, fraction: float) -> np.ndarray
 
 
 def nmi_matrix(z: np.ndarray, s: np.ndarray, discrete: bool, n_neighbors: int, seed: int) -> np.ndarray:
-    """(factors x latents) I(s_i; z_j) / H(s_i), kNN estimator for continuous latents, plug-in for discrete."""
+    """(factors x latents) I(s_i; z_j) / H(s_i), kNN estimator for continuous latents, plug-in for discrete.
+
+    The kNN estimate equals scikit-learn's ``mutual_info_classif(..., n_neighbors, random_state=seed)``.
+    """
     k, d = s.shape[1], z.shape[1]
     out = np.zeros((k, d))
     if d == 0:
         return out
     h = entropy(s)
     if discrete:
-        x = _label_encode(np.asarray(z))
+        mi = mutual_info_matrix(_label_encode(np.asarray(z)), s).T
     else:
         std = z.std(axis=0)
         x = (z - z.mean(axis=0)) / np.where(std > 0, std, 1.0)
+        mi = np.stack([mutual_info_classif_1d(x, s[:, i], n_neighbors, seed) for i in range(k)])
     for i in range(k):
-        if h[i] <= 0:
-            continue
-        mi = mutual_info_classif(x, s[:, i], discrete_features=discrete, n_neighbors=n_neighbors,
-                                 random_state=seed)
-        out[i] = np.clip(mi / h[i], 0.0, 1.0)
+        if h[i] > 0:
+            out[i] = np.clip(mi[i] / h[i], 0.0, 1.0)
     return out
 
 

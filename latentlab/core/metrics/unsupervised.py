@@ -32,7 +32,8 @@ def compute(view: View, params: dict[str, Any], ctx) -> dict[str, Any]:
     cov = np.atleast_2d(np.cov(zv, rowvar=False)) if zv.shape[1] else np.zeros((0, 0))
     tc = gaussian_total_correlation(cov) if zv.shape[1] else 0.0
     d = z.shape[1]
-    mi = mutual_info_matrix(discretize(z, params["num_bins"]), discretize(z, params["num_bins"])) if d else np.zeros((0, 0))
+    binned = discretize(z, params["num_bins"])
+    mi = mutual_info_matrix(binned, binned) if d else np.zeros((0, 0))
     off = mi[~np.eye(d, dtype=bool)] if d > 1 else np.zeros(0)
     corr = np.corrcoef(zv, rowvar=False) if zv.shape[1] > 1 else np.eye(zv.shape[1])
     return {

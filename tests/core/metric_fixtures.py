@@ -64,7 +64,15 @@ class LinearCode(nn.Module):
 
 
 def rotation(k: int, seed: int = 0) -> np.ndarray:
-    """A random orthogonal matrix with every entry mixing factors (no near-axis-aligned column)."""
+    """An orthogonal matrix that mixes every factor into every latent with equal weight where it can.
+
+    For k a power of two, a normalised Hadamard matrix (all entries +-1/sqrt(k)): the most mixed code there
+    is. Otherwise a random rotation.
+    """
+    if k & (k - 1) == 0:
+        from scipy.linalg import hadamard
+
+        return hadamard(k) / np.sqrt(k)
     q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((k, k)))
     return q
 

@@ -49,21 +49,17 @@ def _fit_gbt(x, y, x_test, y_test, seed: int):
             float(np.mean(model.predict(x_test) == y_test)))
 
 
-def tie_groups(x: np.ndarray, max_bins: int = 255) -> list[np.ndarray]:
-    """Columns that no binned threshold split can tell apart (equal, or monotone images of each other).
+def tie_groups(x: np.ndarray) -> list[np.ndarray]:
+    """Groups of columns that no threshold split can tell apart: equal, or monotone images of each other.
 
     Exact boosting breaks such ties at random at every node, so in expectation it shares their importance
-    equally; histogram boosting would always pick the first column. Grouping them and sharing the group's
-    importance restores the exact behaviour (it is what makes duplicated latents lower completeness).
+    equally; a histogram grower would always pick the first column. Fitting one column per group and sharing
+    the group's importance restores the exact behaviour (it is what makes duplicated latents lower completeness).
     """
     groups: dict[bytes, list[int]] = {}
     for j in range(x.shape[1]):
-        col = x[:, j]
-        edges = np.unique(np.quantile(col, np.linspace(0, 1, max_bins + 1)[1:-1]))
-        codes = np.searchsorted(edges, col, side="right").astype(np.int32)
-        _, dense = np.unique(codes, return_inverse=True)
-        flipped = dense.max() - dense
-        key = min(dense.astype(np.int32).tobytes(), flipped.astype(np.int32).tobytes())
+        dense = np.unique(x[:, j], return_inverse=True)[1].astype(np.int64)
+        key = min(dense.tobytes(), (dense.max() - dense).tobytes())
         groups.setdefault(key, []).append(j)
     return [np.asarray(g) for g in groups.values()]
 

@@ -31,13 +31,15 @@ def mutual_info_pair(a: np.ndarray, b: np.ndarray) -> float:
     """I(a; b) in nats for two integer label vectors (the plug-in estimator)."""
     la, na = _labels(a)
     lb, nb = _labels(b)
+    if na < 2 or nb < 2:
+        return 0.0  # a constant carries no information (exactly, not up to rounding)
     n = len(la)
     joint = np.bincount(la * nb + lb, minlength=na * nb).reshape(na, nb).astype(np.float64) / n
     pa = joint.sum(axis=1, keepdims=True)
     pb = joint.sum(axis=0, keepdims=True)
     nz = joint > 0
     mi = float(np.sum(joint[nz] * (np.log(joint[nz]) - np.log((pa @ pb)[nz]))))
-    return max(mi, 0.0)  # rounding can leave -1e-17
+    return mi if mi > 1e-12 else 0.0  # rounding leaves +-1e-16 where there is nothing
 
 
 def mutual_info_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -31,6 +31,7 @@ lint: $(STAMP)
 bench: $(STAMP) sysdeps
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/preview_latency.py
 	$(PY) benchmarks/metrics_speed.py
+	$(PY) benchmarks/export_speed.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -36,6 +36,8 @@ def cmd_gui(args: argparse.Namespace) -> int:
         argv += ["--device", args.device]
     if args.session:
         argv += ["--session", args.session]
+    if args.trust:
+        argv.append("--trust")
     return gui_main(argv)
 
 
@@ -100,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gui", help="open the app (on the shipped demo models when no checkpoint is given)")
     p.add_argument("checkpoints", nargs="*", help="checkpoints to open")
     p.add_argument("--session", help="a .llab session file to restore")
+    trust_arg(p)
     device_arg(p)
     p.set_defaults(func=cmd_gui)
 

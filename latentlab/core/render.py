@@ -146,6 +146,8 @@ class RenderWorker:
         self._token = 0
         self._stopping = False
         self.decodes = 0  # how many requests were actually rendered (tests check coalescing with it)
+        # Held while rendering; others hold it to change the model under the worker (e.g. move devices).
+        self.busy = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=name or f"latentlab-render-{next(self._ids)}",
                                         daemon=True)
         self._thread.start()
@@ -204,7 +206,8 @@ class RenderWorker:
             req, renderer = taken
             if req.model_token != self._token:
                 continue
-            res = renderer.render(req)
+            with self.busy:
+                res = renderer.render(req)
             self.decodes += 1
             try:
                 self._on_result(res)

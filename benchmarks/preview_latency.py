@@ -1,0 +1,189 @@
+"""Slider-to-pixels latency of the live preview, measured on the real window offscreen.
+
+For each demo model: simulated drags of 500 slider value changes, each posted to the event loop as fast as
+it takes them. Prints (a) latency p50/p95 of the frames shown, (b) the longest GUI-thread stall (gap
+between ticks of a 1 ms heartbeat timer), (c) frames shown per second, (d) the bare batch-1 decode time of
+the same model in the same run, and the ratio of (a) to (d); then checks the targets: p95 <= 2 x decode +
+5 ms, no stall over 20 ms, and every drag ends showing exactly the final slider value.
+
+    QT_QPA_PLATFORM=offscreen python benchmarks/preview_latency.py [CHECKPOINT ...] [--changes 500] [--drags 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("LATENTLAB_HOME", tempfile.mkdtemp(prefix="latentlab-bench-"))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer  # noqa: E402
+
+from latentlab.ui.app import make_app  # noqa: E402
+from latentlab.ui.main_window import MainWindow  # noqa: E402
+from latentlab.ui.models import demo_model_paths  # noqa: E402
+
+
+def bare_decode_ms(model, n: int = 200) -> float:
+    z = torch.zeros(1, model.info.latent_dim, device=next(model.parameters()).device)
+    with torch.inference_mode():
+        for _ in range(20):
+            model.decode(z)
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            model.decode(z)
+            times.append(time.perf_counter() - t0)
+    return 1e3 * float(np.median(times))
+
+
+def spin(app, seconds: float) -> None:
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
+
+
+def wait_until(app, cond, timeout: float = 60.0) -> bool:
+    t0 = time.monotonic()
+    while not cond():
+        if time.monotonic() - t0 > timeout:
+            return False
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        time.sleep(0.001)
+    return True
+
+
+class Heartbeat:
+    """A 1 ms timer; the largest gap between its ticks is the longest time the GUI thread was busy."""
+
+    def __init__(self) -> None:
+        self.timer = QTimer(interval=1)
+        self.clock = QElapsedTimer()
+        self.max_gap_ms = 0.0
+        self.last = 0.0
+        self.timer.timeout.connect(self._tick)
+
+    def start(self) -> None:
+        self.max_gap_ms = 0.0
+        self.clock.start()
+        self.last = 0.0
+        self.timer.start()
+
+    def _tick(self) -> None:
+        now = self.clock.nsecsElapsed() / 1e6
+        self.max_gap_ms = max(self.max_gap_ms, now - self.last)
+        self.last = now
+
+    def stop(self) -> float:
+        self.timer.stop()
+        return self.max_gap_ms
+
+
+def drag(app, win: MainWindow, dim: int, changes: int) -> dict:
+    """Post ``changes`` slider changes one event-loop turn apart; collect what the preview showed."""
+    row = win.sliders.row(dim)
+    lo, hi = row.slider.minimum(), row.slider.maximum()
+    values = np.linspace(lo * 0.9, hi * 0.9, changes)
+    shown: list[tuple[float, float]] = []  # (latency ms, shown time)
+
+    def on_frame(res, when):
+        shown.append((1e3 * (when - res.created), when))
+
+    win.preview.frameShown.connect(on_frame)
+    beat = Heartbeat()
+    state = {"i": 0}
+    done = {"flag": False}
+
+    def step():
+        i = state["i"]
+        if i >= changes:
+            done["flag"] = True
+            return
+        row.slider.setValue(float(values[i]))
+        state["i"] = i + 1
+        QTimer.singleShot(0, step)
+
+    spin(app, 0.3)
+    beat.start()
+    t0 = time.perf_counter()
+    QTimer.singleShot(0, step)
+    wait_until(app, lambda: done["flag"], 120)
+    final_z = win.state.z.copy()
+
+    def final_shown():
+        res = win.preview.last_result
+        return res is not None and res.z is not None and np.array_equal(res.z, final_z)
+
+    ok = wait_until(app, final_shown, 30)
+    t1 = time.perf_counter()
+    stall = beat.stop()
+    win.preview.frameShown.disconnect(on_frame)
+    row.slider.sliderReleased.emit()
+    lat = np.array([s[0] for s in shown])
+    exact = ok and np.array_equal(win.preview.shown_image(), _decoded(win, final_z))
+    return {"latencies": lat, "stall": stall, "fps": len(shown) / (t1 - t0), "final_exact": bool(exact),
+            "frames": len(shown), "seconds": t1 - t0}
+
+
+def _decoded(win: MainWindow, z: np.ndarray) -> np.ndarray:
+    from latentlab.core.render import to_uint8
+
+    with torch.inference_mode():
+        return to_uint8(win.state.current.model.decode(torch.from_numpy(z)[None]))[0]
+
+
+def bench(path: Path, changes: int, drags: int) -> bool:
+    app = make_app()
+    win = MainWindow(device="cpu")
+    win.show()
+    win.open_paths([path])
+    if not wait_until(app, lambda: win.state.current is not None, 60):
+        print(f"{path}: could not open ({win.banner.text})")
+        return False
+    entry = win.state.current
+    wait_until(app, lambda: entry.encoded is not None or not entry.encodes or entry.analysis_error, 120)
+    spin(app, 1.0)  # let the first grid and map renders settle
+    decode_ms = bare_decode_ms(entry.model)
+    results = [drag(app, win, d % entry.latent_dim, changes) for d in range(drags)]
+    lat = np.concatenate([r["latencies"] for r in results])
+    p50, p95 = np.percentile(lat, [50, 95])
+    stall = max(r["stall"] for r in results)
+    fps = float(np.mean([r["fps"] for r in results]))
+    exact = all(r["final_exact"] for r in results)
+    target = 2 * decode_ms + 5
+    print(f"\n{path.name}  ({entry.latent_dim} latents, {drags} drags x {changes} changes, torch threads "
+          f"{torch.get_num_threads()})")
+    print(f"  (d) bare batch-1 decode        {decode_ms:7.2f} ms")
+    print(f"  (a) slider-to-pixels latency   p50 {p50:7.2f} ms   p95 {p95:7.2f} ms   "
+          f"(p95 / decode = {p95 / decode_ms:.2f}x; target <= {target:.1f} ms)")
+    print(f"  (b) longest GUI-thread stall   {stall:7.2f} ms   (target <= 20 ms)")
+    print(f"  (c) frames shown per second    {fps:7.1f}   ({sum(r['frames'] for r in results)} frames)")
+    print(f"  every drag ends on exactly the final value: {'yes' if exact else 'NO'}")
+    ok = p95 <= target and stall <= 20 and exact
+    print(f"  targets met: {'yes' if ok else 'NO'}")
+    win.close()
+    return ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoints", nargs="*", type=Path)
+    parser.add_argument("--changes", type=int, default=500)
+    parser.add_argument("--drags", type=int, default=3)
+    args = parser.parse_args()
+    paths = args.checkpoints or demo_model_paths()
+    if not paths:
+        print("no checkpoints given and no demo models found")
+        return 2
+    results = [bench(p, args.changes, args.drags) for p in paths]
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

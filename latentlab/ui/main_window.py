@@ -1,0 +1,296 @@
+"""The explorer window: docks and menus only. Each panel lives in its own module."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from latentlab import __version__
+from latentlab.core.encode import encode_images
+from latentlab.ui.job_runner import JobRunner, shutdown_all
+from latentlab.ui.models import ModelManager, demo_model_paths
+from latentlab.ui.panels.bookmarks import BookmarksPanel
+from latentlab.ui.panels.compare import ComparePanel
+from latentlab.ui.panels.dataset_strip import DatasetStripPanel
+from latentlab.ui.panels.export_dialog import ExportDialog
+from latentlab.ui.panels.grid import TraversalGridPanel
+from latentlab.ui.panels.latent_map import LatentMapPanel
+from latentlab.ui.panels.model_browser import ModelBrowserPanel
+from latentlab.ui.panels.preview import PreviewPanel
+from latentlab.ui.panels.sliders import LatentSlidersPanel
+from latentlab.ui.render_bridge import RenderBridge
+from latentlab.ui.session_io import SessionController
+from latentlab.ui.state import ExplorerState
+from latentlab.ui.widgets import JobStrip, MessageBanner
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FILTER = "Checkpoints (*.safetensors *.pt *.pth *.ckpt *.pkl *.bin *.tinymodel);;All files (*)"
+
+
+def _encode_one(ctx, model, image: np.ndarray) -> np.ndarray:
+    mean, _, _ = encode_images(model, image, ctx=ctx)
+    return mean[0]
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, device: str = "cpu"):
+        super().__init__()
+        self.setWindowTitle("latentlab")
+        self.resize(1440, 900)
+        self.setAcceptDrops(True)
+        self.setDockNestingEnabled(True)
+        self.state = ExplorerState(self)
+        self.state.device = device
+        self.bridge = RenderBridge(self)
+        self.models = ModelManager(self.state, self.bridge.worker.busy, self)
+        self.encoder = JobRunner(self, "encode")
+
+        self.banner = MessageBanner()
+        self.preview = PreviewPanel(self.state, self.bridge)
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.banner)
+        lay.addWidget(self.preview, 1)
+        lay.addWidget(JobStrip(self.models.loader))
+        lay.addWidget(JobStrip(self.models.analyser))
+        self.setCentralWidget(central)
+
+        self.browser = ModelBrowserPanel(self.state, self.models)
+        self.sliders = LatentSlidersPanel(self.state)
+        self.grid = TraversalGridPanel(self.state, self.bridge)
+        self.latent_map = LatentMapPanel(self.state)
+        self.dataset = DatasetStripPanel(self.state)
+        self.bookmarks = BookmarksPanel(self.state)
+        self.compare = ComparePanel(self.state)
+        # Panels that can feed a latent path to the export dialog register a name -> (frames -> latents, captions).
+        self.export_sources: dict = {}
+
+        self.docks: dict[str, QDockWidget] = {}
+        left = Qt.DockWidgetArea.LeftDockWidgetArea
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        self._dock("Models", self.browser, left)
+        self._dock("Bookmarks", self.bookmarks, left)
+        self._dock("Latent sliders", self.sliders, right)
+        self._dock("Traversal grid", self.grid, bottom)
+        self._dock("Latent map", self.latent_map, bottom)
+        self._dock("Dataset", self.dataset, bottom)
+        self._dock("Compare", self.compare, bottom)
+        self.tabifyDockWidget(self.docks["Latent map"], self.docks["Dataset"])
+        self.tabifyDockWidget(self.docks["Traversal grid"], self.docks["Compare"])
+        self.docks["Traversal grid"].raise_()
+        self.docks["Latent map"].raise_()
+        self.resizeDocks([self.docks["Models"], self.docks["Latent sliders"]], [260, 420], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["Traversal grid"]], [300], Qt.Orientation.Vertical)
+
+        self.device_label = QLabel()
+        self.model_label = QLabel()
+        self.statusBar().addPermanentWidget(self.model_label)
+        self.statusBar().addPermanentWidget(self.device_label)
+        self._build_menus()
+
+        self.state.currentModelChanged.connect(self._on_model)
+        self.state.deviceChanged.connect(self._show_device)
+        self.state.message.connect(self.show_message)
+        self.models.trustRequested.connect(self._ask_trust)
+        self.browser.openRequested.connect(self.open_dialog)
+        self.sliders.encodeRequested.connect(self.encode_random_sample)
+        self.dataset.encodeRequested.connect(self.encode_image)
+        self.encoder.finished.connect(lambda z: self.state.set_latent(z, "encode"))
+        self.encoder.failed.connect(lambda msg: self.show_message("error", f"encoding failed: {msg}"))
+        self.sessions = SessionController(self, self.state)
+        self._show_device(device)
+        self._on_model(None)
+
+    # --- layout --------------------------------------------------------------------------------------------------
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title.replace(" ", "_"))
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        self.docks[title] = dock
+        return dock
+
+    def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        act = QAction(text, self)
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+        if tip:
+            act.setStatusTip(tip)
+        act.triggered.connect(slot)
+        menu.addAction(act)
+        return act
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        f = bar.addMenu("&File")
+        self._action(f, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open, "Open a checkpoint")
+        self._action(f, "Open &demo models", self.open_demo_models, None, "Open the shipped demo checkpoints")
+        f.addSeparator()
+        self._action(f, "Open &session…", lambda: self.sessions.open(), QKeySequence("Ctrl+Shift+O"),
+                     "Restore a saved .llab session")
+        self._action(f, "&Save session", lambda: self.sessions.save(), QKeySequence.StandardKey.Save)
+        self._action(f, "Save session &as…", lambda: self.sessions.save_as(), QKeySequence("Ctrl+Shift+S"))
+        f.addSeparator()
+        self._action(f, "&Export video or grid…", self.export_dialog, QKeySequence("Ctrl+E"),
+                     "Traversal videos (MP4, GIF, PNG frames) and figure grids")
+        f.addSeparator()
+        self._action(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        e = bar.addMenu("&Edit")
+        self.undo_action = self._action(e, "&Undo", self.state.undo, QKeySequence("Ctrl+Z"))
+        self.redo_action = self._action(e, "&Redo", self.state.redo, QKeySequence("Ctrl+Shift+Z"))
+        e.addSeparator()
+        self._action(e, "Reset latent to &zero", self.state.reset_all, QKeySequence("0"))
+        self._action(e, "&Random prior sample", self.sliders._random, QKeySequence("R"))
+        self._action(e, "&Encode a dataset sample", self.encode_random_sample, QKeySequence("E"))
+        self._action(e, "Add &bookmark", self.bookmarks.add_current, QKeySequence("Ctrl+B"))
+        v = bar.addMenu("&View")
+        for dock in self.docks.values():
+            v.addAction(dock.toggleViewAction())
+        v.addSeparator()
+        self._action(v, "Zoom to &fit", lambda: self.preview.canvas.zoom_to(None), QKeySequence("F"))
+        for k in (1, 2, 4, 8):
+            self._action(v, f"Zoom {k}×", lambda _=False, k=k: self.preview.canvas.zoom_to(k), QKeySequence(f"Ctrl+{k}"))
+        h = bar.addMenu("&Help")
+        self._action(h, "&Keyboard shortcuts", self._shortcuts)
+        self._action(h, "&About latentlab", self._about)
+        self.state.historyChanged.connect(self._sync_history)
+        self._sync_history()
+
+    def _sync_history(self) -> None:
+        self.undo_action.setEnabled(self.state.history.can_undo)
+        self.redo_action.setEnabled(self.state.history.can_redo)
+
+    # --- models --------------------------------------------------------------------------------------------------
+    def open_paths(self, paths, trust: bool = False) -> None:
+        for i, p in enumerate(paths):
+            self.models.open(Path(p), trust=trust, select=(i == 0))
+
+    def open_demo_models(self) -> None:
+        paths = demo_model_paths()
+        if not paths:
+            self.show_message("warning", "no demo models found (the models/ folder is empty)")
+        self.open_paths(paths)
+
+    def open_dialog(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open checkpoint", str(Path.cwd()), CHECKPOINT_FILTER)
+        self.open_paths(paths)
+
+    def _ask_trust(self, path: Path, reason: str) -> None:
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Run code from this file?")
+        box.setText(f"<b>{path.name}</b> contains code that runs when it is opened.")
+        box.setInformativeText(
+            "Opening it lets the file do anything your user account can do. Only continue if you trust "
+            "where it came from.\n\n" + reason)
+        trust = box.addButton("Trust and open", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        if box.clickedButton() is trust:
+            self.models.open_trusted(path)
+        else:
+            self.show_message("info", f"{path.name} was not opened")
+
+    def _on_model(self, entry) -> None:
+        self.bridge.set_model(entry.model if entry else None, entry.token if entry else 0)
+        if entry is None:
+            self.model_label.setText("no model")
+            self.setWindowTitle("latentlab")
+        else:
+            info = entry.model.info
+            self.model_label.setText(f"{entry.name} · {info.latent_dim} latents · {entry.checkpoint.format}")
+            self.setWindowTitle(f"latentlab — {entry.name}")
+        # The new model's first frame.
+        QTimer.singleShot(0, self.preview.request)
+
+    def _show_device(self, device: str) -> None:
+        self.device_label.setText(f"device: {device}")
+
+    # --- encoding ------------------------------------------------------------------------------------------------
+    def encode_image(self, image: np.ndarray, description: str = "") -> None:
+        entry = self.state.current
+        if entry is None:
+            return
+        if not entry.encodes:
+            self.show_message("warning", f"{entry.name} has no encoder: use inversion to find a latent for an image")
+            return
+        self.encoder.start(_encode_one, entry.model, image, label="encoding")
+        if description:
+            self.statusBar().showMessage(f"encoded: {description}", 5000)
+
+    def encode_random_sample(self) -> None:
+        entry = self.state.current
+        if entry is None:
+            return
+        ds = entry.dataset
+        if ds is None:
+            self.show_message("warning", "this model names no dataset to sample from")
+            return
+        seed = self.sliders.seed.value()
+        images, factors = ds.sample(1, seed)
+        self.sliders.seed.setValue(seed + 1)
+        self.encode_image(images, ds.describe(factors)[0])
+
+    # --- messages, drops, shutdown ------------------------------------------------------------------------------------
+    def show_message(self, level: str, text: str) -> None:
+        log.log(logging.ERROR if level == "error" else logging.INFO, text)
+        self.banner.show_message(level, text)
+        self.statusBar().showMessage(text, 8000)
+
+    def dragEnterEvent(self, ev) -> None:
+        if ev.mimeData().hasUrls() and any(u.isLocalFile() for u in ev.mimeData().urls()):
+            ev.acceptProposedAction()
+
+    def dropEvent(self, ev) -> None:
+        paths = [u.toLocalFile() for u in ev.mimeData().urls() if u.isLocalFile()]
+        self.open_paths(paths)
+        ev.acceptProposedAction()
+
+    def export_dialog(self) -> ExportDialog | None:
+        if self.state.current is None:
+            self.show_message("warning", "open a model to export from")
+            return None
+        dlg = ExportDialog(self)
+        dlg.show()
+        return dlg
+
+    def shutdown(self) -> bool:
+        """Stop every worker thread; True when all of them ended."""
+        ok = self.compare.shutdown()
+        ok = self.models.shutdown() and ok
+        ok = shutdown_all() and ok
+        ok = self.bridge.stop() and ok
+        return ok
+
+    def closeEvent(self, ev) -> None:
+        self.sessions.end()  # a clean exit leaves no autosave behind
+        self.shutdown()
+        super().closeEvent(ev)
+
+    def _shortcuts(self) -> None:
+        QMessageBox.information(self, "Keyboard shortcuts", (
+            "Ctrl+O  open a checkpoint\nCtrl+Z / Ctrl+Shift+Z  undo / redo the latent\n0  reset the latent to zero\n"
+            "R  random prior sample\nE  encode a dataset sample\nCtrl+B  bookmark the current latent\n"
+            "F  fit the preview; Ctrl+1/2/4/8  pixel-exact zoom\nCtrl+E  export a video or grid\n"
+            "Ctrl+S / Ctrl+Shift+O  save / open a session\nEsc  cancel the focused panel's computation"))
+
+    def _about(self) -> None:
+        QMessageBox.about(self, "About latentlab", f"latentlab {__version__}\nA laboratory for the latent spaces "
+                          "of trained generative models.")

@@ -1,0 +1,87 @@
+"""Bookmarks: name and save the current latent, list them, restore one."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
+
+from latentlab.ui.state import Bookmark, ExplorerState
+
+
+class BookmarksPanel(QWidget):
+    def __init__(self, state: ExplorerState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.name = QLineEdit()
+        self.name.setPlaceholderText("name for the current latent")
+        self.add = QPushButton("Add")
+        self.add.setToolTip("Bookmark the current latent (Ctrl+B)")
+        self.list = QListWidget()
+        self.list.setToolTip("Double-click to restore; F2 to rename; Delete to remove")
+        self.restore = QPushButton("Restore")
+        self.delete = QPushButton("Delete")
+        row = QHBoxLayout()
+        row.addWidget(self.name, 1)
+        row.addWidget(self.add)
+        row2 = QHBoxLayout()
+        row2.addWidget(self.restore)
+        row2.addWidget(self.delete)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addLayout(row)
+        lay.addWidget(self.list, 1)
+        lay.addLayout(row2)
+        self.add.clicked.connect(self.add_current)
+        self.name.returnPressed.connect(self.add_current)
+        self.restore.clicked.connect(self._restore_selected)
+        self.delete.clicked.connect(self._delete_selected)
+        self.list.itemDoubleClicked.connect(lambda item: self._restore(item))
+        self.list.itemChanged.connect(self._renamed)
+        state.bookmarksChanged.connect(self.refresh)
+        state.currentModelChanged.connect(lambda _e: self.refresh())
+
+    def add_current(self) -> Bookmark | None:
+        bm = self.state.add_bookmark(self.name.text())
+        self.name.clear()
+        return bm
+
+    def refresh(self) -> None:
+        self.list.blockSignals(True)
+        self.list.clear()
+        for bm in self.state.bookmarks_for_current():
+            item = QListWidgetItem(bm.name)
+            item.setData(Qt.ItemDataRole.UserRole, bm)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+            preview = ", ".join(f"{v:+.2f}" for v in bm.z[:6]) + (" …" if len(bm.z) > 6 else "")
+            item.setToolTip(f"z = [{preview}]")
+            self.list.addItem(item)
+        self.list.blockSignals(False)
+        has = self.state.current is not None
+        self.add.setEnabled(has)
+
+    def _bookmark(self, item: QListWidgetItem | None) -> Bookmark | None:
+        return None if item is None else item.data(Qt.ItemDataRole.UserRole)
+
+    def _restore(self, item: QListWidgetItem) -> None:
+        bm = self._bookmark(item)
+        if bm is not None:
+            self.state.restore_bookmark(bm)
+
+    def _restore_selected(self) -> None:
+        self._restore(self.list.currentItem())
+
+    def _delete_selected(self) -> None:
+        bm = self._bookmark(self.list.currentItem())
+        if bm is not None:
+            self.state.remove_bookmark(bm)
+
+    def _renamed(self, item: QListWidgetItem) -> None:
+        bm = self._bookmark(item)
+        if bm is not None and item.text().strip():
+            bm.name = item.text().strip()
+
+    def keyPressEvent(self, ev) -> None:
+        if ev.key() == Qt.Key.Key_Delete:
+            self._delete_selected()
+        else:
+            super().keyPressEvent(ev)

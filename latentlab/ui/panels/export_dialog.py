@@ -1,0 +1,280 @@
+"""File > Export: traversal videos (MP4, GIF, PNG frames) and figure grids of the current model or the compare set.
+
+Sources: dimensions of the current latent, a keyframe path through bookmarks, directions and flow paths
+(offered by their panels through ``window.export_sources``), and the compare view's models side by side.
+The export runs in the background with progress and Cancel; the file appears only when complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+)
+
+from latentlab.core.export import ExportOptions, FramePlan, GridPlan, export, preview_frame, preview_grid
+from latentlab.core.export.plan import dimension_traversal, keyframe_traversal, traversal_cells
+from latentlab.core.traversal import EASINGS
+from latentlab.ui.job_runner import JobRunner
+from latentlab.ui.panels.grid import parse_dims
+from latentlab.ui.widgets import ImageCanvas, JobStrip
+
+FORMATS = [("MP4 video (H.264)", "mp4"), ("GIF animation", "gif"), ("PNG frames (folder)", "png"),
+           ("PNG figure grid", "grid")]
+# A source turns (frames) into (latents (T, D), captions) for the current model.
+PathSource = Callable[[int], tuple[np.ndarray, list[str]]]
+
+
+class ExportDialog(QDialog):
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.state = window.state
+        self.setWindowTitle("Export")
+        self.setMinimumWidth(720)
+        self.kind = QComboBox()
+        self.kind.addItem("Traversal along dimensions", "dims")
+        if len(self.state.bookmarks_for_current()) >= 2:
+            self.kind.addItem("Keyframe path through bookmarks", "keyframes")
+        for name in getattr(window, "export_sources", {}):
+            self.kind.addItem(name, f"source:{name}")
+        compare = getattr(window, "compare", None)
+        if compare is not None and len(compare.entries()) > 1:
+            self.kind.addItem("Compared models side by side (dimensions)", "compare")
+        self.format = QComboBox()
+        for label, key in FORMATS:
+            self.format.addItem(label, key)
+        self.dims = QLineEdit()
+        self.dims.setPlaceholderText("active dims (e.g. 0,2,5-7)")
+        self.fps = QSpinBox()
+        self.fps.setRange(1, 60)
+        self.fps.setValue(30)
+        self.seconds = QDoubleSpinBox()
+        self.seconds.setRange(0.5, 120)
+        self.seconds.setValue(4.0)
+        self.seconds.setSuffix(" s")
+        self.size = QSpinBox()
+        self.size.setRange(32, 2048)
+        self.size.setValue(256)
+        self.size.setSuffix(" px")
+        self.size.setToolTip("Each panel's longer side; small images are enlarged with nearest-neighbour pixels")
+        self.labels = QCheckBox("burn in labels (dimension name and value)")
+        self.interp = QComboBox()
+        self.interp.addItems(["slerp", "lerp"])
+        self.easing = QComboBox()
+        self.easing.addItems(list(EASINGS))
+        self.steps = QSpinBox()
+        self.steps.setRange(2, 25)
+        self.steps.setValue(9)
+        self.out = QLineEdit(str(Path.cwd() / "traversal.mp4"))
+        browse = QPushButton("…")
+        browse.clicked.connect(self._browse)
+        out_row = QHBoxLayout()
+        out_row.addWidget(self.out, 1)
+        out_row.addWidget(browse)
+        form = QFormLayout()
+        form.addRow("What", self.kind)
+        form.addRow("Format", self.format)
+        form.addRow("Dimensions", self.dims)
+        form.addRow("Frame rate", self.fps)
+        form.addRow("Duration", self.seconds)
+        form.addRow("Size", self.size)
+        form.addRow("Grid steps", self.steps)
+        form.addRow("Keyframes", self._pair(self.interp, self.easing))
+        form.addRow("", self.labels)
+        form.addRow("Save to", out_row)
+        self.preview = ImageCanvas()
+        self.preview.setMinimumSize(300, 300)
+        self.note = QLabel("")
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: #9aa3ad;")
+        self.runner = JobRunner(self, "export")
+        self.export_button = QPushButton("Export")
+        self.export_button.setDefault(True)
+        close = QPushButton("Close")
+        close.clicked.connect(self.reject)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.export_button)
+        buttons.addWidget(close)
+        left = QVBoxLayout()
+        left.addLayout(form)
+        left.addWidget(self.note)
+        left.addStretch(1)
+        body = QHBoxLayout()
+        body.addLayout(left, 3)
+        body.addWidget(self.preview, 2)
+        lay = QVBoxLayout(self)
+        lay.addLayout(body, 1)
+        lay.addWidget(JobStrip(self.runner))
+        lay.addLayout(buttons)
+        for w in (self.kind, self.format, self.interp, self.easing):
+            w.currentIndexChanged.connect(self._changed)
+        for w in (self.fps, self.seconds, self.size, self.steps):
+            w.valueChanged.connect(self._changed)
+        self.labels.toggled.connect(self._changed)
+        self.dims.editingFinished.connect(self._changed)
+        self.export_button.clicked.connect(self.start)
+        self.runner.finished.connect(self._done)
+        self.runner.failed.connect(lambda m: self._set_note(f"⚠ export failed: {m}; nothing was written", True))
+        self.runner.cancelled.connect(lambda: self._set_note("cancelled; nothing was written", True))
+        self.runner.busyChanged.connect(lambda busy: self.export_button.setEnabled(not busy))
+        self.result = None
+        self._changed()
+
+    @staticmethod
+    def _pair(a, b):
+        row = QHBoxLayout()
+        row.addWidget(a)
+        row.addWidget(b)
+        return row
+
+    # --- building the plan --------------------------------------------------------------------------------------
+    def options(self) -> ExportOptions:
+        return ExportOptions(format=self.format.currentData(), fps=float(self.fps.value()), size=self.size.value(),
+                             labels=self.labels.isChecked())
+
+    def frames(self) -> int:
+        return max(2, int(round(self.fps.value() * self.seconds.value())))
+
+    def _dims(self) -> list[int]:
+        entry = self.state.current
+        text = self.dims.text().strip()
+        if text:
+            return parse_dims(text, entry.latent_dim)
+        act = entry.activity
+        dims = [j for j in range(entry.latent_dim) if act is None or act.labels[j] != "passive"]
+        return dims[:10]
+
+    def plan(self) -> FramePlan | GridPlan:
+        entry = self.state.current
+        if entry is None:
+            raise ValueError("open a model first")
+        kind = self.kind.currentData()
+        fmt = self.format.currentData()
+        model = entry.model
+        names = [model.info.dim_label(j) for j in range(entry.latent_dim)]
+        lo, hi = self.state.bounds()
+        models = [model]
+        if kind == "compare":
+            models = [e.model for e in self.window.compare.entries()]
+        if fmt == "grid":
+            dims = self._dims()
+            cells, captions = traversal_cells(self.state.z, dims, self.steps.value(), lo, hi, names)
+            return self._grid_for(models, cells, captions, kind)
+        if kind in ("dims", "compare"):
+            latents, captions = dimension_traversal(self.state.z, self._dims(), self.frames(), lo, hi, names)
+        elif kind == "keyframes":
+            keys = [b.z for b in self.state.bookmarks_for_current()]
+            latents, captions = keyframe_traversal(keys, self.frames(), self.interp.currentText(),
+                                                   self.easing.currentText(),
+                                                   names=[b.name for b in self.state.bookmarks_for_current()])
+        else:
+            source: PathSource = self.window.export_sources[kind.split(":", 1)[1]]
+            latents, captions = source(self.frames())
+        if kind == "compare":
+            return self._compare_plan(models, latents, captions)
+        return FramePlan.for_models([model], latents, captions, titles=[entry.name])
+
+    def _compare_plan(self, models, latents, captions) -> FramePlan:
+        compare = self.window.compare
+        aligns = compare.alignments if compare.align_box.isChecked() else None
+        if aligns is not None and len(aligns) != len(models):
+            raise ValueError("the compared models are not aligned yet: press Align in the compare view first")
+        titles = [e.name for e in compare.entries()]
+        return FramePlan.for_models(models, latents, captions, alignments=aligns, titles=titles)
+
+    def _grid_for(self, models, cells, captions, kind) -> GridPlan:
+        if kind == "compare":
+            compare = self.window.compare
+            aligns = compare.alignments if compare.align_box.isChecked() else None
+            titles = [e.name for e in compare.entries()]
+            return GridPlan.for_models(models, cells, captions, alignments=aligns, titles=titles)
+        return GridPlan.for_models(models, cells, captions, titles=[self.state.current.name])
+
+    # --- ui -----------------------------------------------------------------------------------------------------------
+    def _set_note(self, text: str, error: bool = False) -> None:
+        self.note.setText(text)
+        self.note.setStyleSheet("color: #e07a7a;" if error else "color: #9aa3ad;")
+
+    def _changed(self, *_a) -> None:
+        fmt = self.format.currentData()
+        kind = self.kind.currentData()
+        self.steps.setEnabled(fmt == "grid")
+        self.fps.setEnabled(fmt != "grid")
+        self.seconds.setEnabled(fmt != "grid")
+        self.interp.setEnabled(kind == "keyframes")
+        self.easing.setEnabled(kind == "keyframes")
+        self.dims.setEnabled(kind in ("dims", "compare") or fmt == "grid")
+        out = Path(self.out.text())
+        suffix = {"mp4": ".mp4", "gif": ".gif", "png": "", "grid": ".png"}[fmt]
+        stem = out.name.split(".")[0] or "traversal"
+        self.out.setText(str(out.with_name(stem + suffix)))
+        try:
+            plan = self.plan()
+            opts = self.options()
+            img = preview_grid(plan, opts) if isinstance(plan, GridPlan) else preview_frame(plan, opts, 0)
+            self.preview.set_image(img, autorange=True)
+            if isinstance(plan, GridPlan):
+                self._set_note(f"a {img.shape[1]}×{img.shape[0]} PNG")
+            else:
+                self._set_note(f"{len(plan)} frames at {opts.fps:g} fps = {len(plan) / opts.fps:.1f} s, "
+                               f"{img.shape[1]}×{img.shape[0]} px")
+            self.export_button.setEnabled(not self.runner.busy)
+        except (ValueError, IndexError) as exc:
+            self._set_note(f"⚠ {exc}", True)
+            self.export_button.setEnabled(False)
+
+    def _browse(self) -> None:
+        fmt = self.format.currentData()
+        if fmt == "png":
+            path = QFileDialog.getSaveFileName(self, "Folder for the PNG frames", self.out.text())[0]
+        else:
+            path = QFileDialog.getSaveFileName(self, "Export to", self.out.text())[0]
+        if path:
+            self.out.setText(path)
+            self._changed()
+
+    def start(self) -> None:
+        try:
+            plan = self.plan()
+            opts = self.options()
+        except (ValueError, IndexError) as exc:
+            self._set_note(f"⚠ {exc}", True)
+            return
+        out = Path(self.out.text()).expanduser()
+        self._set_note(f"exporting to {out} …")
+        self.runner.start(lambda ctx: export(plan, out, opts, ctx), label=f"exporting {out.name}")
+
+    def _done(self, result) -> None:
+        self.result = result
+        d = result.to_dict()
+        self._set_note(f"wrote {result.path} ({d.get('frames', 1)} frame(s), {d.get('bytes', 0) / 1e6:.2f} MB) "
+                       f"in {d.get('total_s', 0):.1f} s")
+        self.window.show_message("info", f"exported {result.path}")
+
+    def reject(self) -> None:
+        if self.runner.busy:
+            self.runner.cancel()
+        super().reject()
+
+    def keyPressEvent(self, ev) -> None:
+        if ev.key() == Qt.Key.Key_Escape and self.runner.busy:
+            self.runner.cancel()
+            return
+        super().keyPressEvent(ev)

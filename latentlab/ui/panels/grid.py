@@ -1,0 +1,176 @@
+"""Traversal grid: one row per chosen dimension, N steps across its range around the current latent.
+
+Rows render in the background as separate low-priority views, so the live preview cuts in between them;
+while the latent is being dragged the grid refreshes at most a few times a second. Clicking a cell jumps
+the current latent there.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QSpinBox, QVBoxLayout, QWidget
+
+from latentlab.core.activity import PASSIVE
+from latentlab.core.render import RenderResult
+from latentlab.core.traversal import traversal_grid
+from latentlab.ui.render_bridge import RenderBridge
+from latentlab.ui.state import ExplorerState
+from latentlab.ui.widgets import ImageCanvas
+
+PREFIX = "grid:"
+PAD = 2
+
+
+def parse_dims(text: str, d: int) -> list[int]:
+    """'0,2,5-7' -> [0, 2, 5, 6, 7]; raises ValueError with a readable message."""
+    dims: list[int] = []
+    for part in text.replace(" ", "").split(","):
+        if not part:
+            continue
+        if "-" in part:
+            a, b = part.split("-", 1)
+            dims.extend(range(int(a), int(b) + 1))
+        else:
+            dims.append(int(part))
+    bad = [j for j in dims if not 0 <= j < d]
+    if bad:
+        raise ValueError(f"dimension {bad[0]} out of range 0..{d - 1}")
+    return list(dict.fromkeys(dims))
+
+
+class TraversalGridPanel(QWidget):
+    def __init__(self, state: ExplorerState, bridge: RenderBridge, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.bridge = bridge
+        self.canvas = ImageCanvas()
+        self.steps = QSpinBox()
+        self.steps.setRange(2, 25)
+        self.steps.setValue(9)
+        self.steps.setPrefix("steps ")
+        self.steps.setToolTip("Columns: values across each dimension's slider range")
+        self.dims_edit = QLineEdit()
+        self.dims_edit.setPlaceholderText("dims: active ones (e.g. 0,2,5-7)")
+        self.dims_edit.setToolTip("Rows: which latent dimensions to traverse; empty = the active ones")
+        self.status = QLabel("")
+        self.status.setStyleSheet("color: #9aa3ad;")
+        bar = QHBoxLayout()
+        bar.addWidget(self.dims_edit, 2)
+        bar.addWidget(self.steps)
+        bar.addWidget(self.status, 1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addLayout(bar)
+        lay.addWidget(self.canvas, 1)
+        self.dims: list[int] = []
+        self.grid_z: np.ndarray | None = None
+        self._tiles: dict[int, np.ndarray] = {}
+        self._image: np.ndarray | None = None
+        self._timer = QTimer(self, singleShot=True, interval=120, timeout=self.refresh)
+        self._dragging_timer = QTimer(self, singleShot=True, interval=300, timeout=self.refresh)
+        state.latentChanged.connect(self._on_latent)
+        state.currentModelChanged.connect(lambda _e: self.schedule())
+        state.analysisChanged.connect(lambda _e: self.schedule())
+        state.rangeChanged.connect(lambda _s: self.schedule())
+        self.steps.valueChanged.connect(lambda _v: self.schedule())
+        self.dims_edit.editingFinished.connect(self.schedule)
+        bridge.rendered.connect(self._on_rendered)
+        self.canvas.clicked.connect(self._on_click)
+
+    def _on_latent(self, source: str) -> None:
+        if source.startswith("slider:") or source == "flow":
+            # Mid-drag: refresh now and then, not on every event.
+            if not self._dragging_timer.isActive():
+                self._dragging_timer.start()
+        else:
+            self.schedule()
+
+    def schedule(self) -> None:
+        self._timer.start()
+
+    def chosen_dims(self) -> list[int]:
+        entry = self.state.current
+        if entry is None:
+            return []
+        d = entry.latent_dim
+        text = self.dims_edit.text().strip()
+        if text:
+            try:
+                return parse_dims(text, d)
+            except ValueError as exc:
+                self.status.setText(f"⚠ {exc}")
+                return []
+        if entry.activity is not None:
+            dims = [j for j, lab in enumerate(entry.activity.labels) if lab != PASSIVE]
+            if dims:
+                return dims[:16]
+        return list(range(min(d, 10)))
+
+    def refresh(self) -> None:
+        entry = self.state.current
+        self.bridge.cancel(PREFIX)
+        if entry is None or self.state.z.size == 0:
+            self.canvas.clear_image()
+            return
+        dims = self.chosen_dims()
+        if not dims:
+            return
+        lo, hi = self.state.bounds()
+        steps = self.steps.value()
+        self.dims = dims
+        self.grid_z = traversal_grid(self.state.z, dims, steps, lo, hi)
+        if entry.quantized:
+            self.grid_z = np.stack([np.stack([self.state.snap(z) for z in row]) for row in self.grid_z])
+        self._tiles = {}
+        self.status.setText(f"{len(dims)} rows × {steps} steps")
+        for r in range(len(dims)):
+            self.bridge.submit(f"{PREFIX}{r}", self.grid_z[r], priority=10, tag=r)
+
+    def _on_rendered(self, res: RenderResult) -> None:
+        if not res.view.startswith(PREFIX) or self.grid_z is None:
+            return
+        if not res.ok:
+            self.status.setText(f"⚠ {res.error}")
+            return
+        r = int(res.tag)
+        if r >= len(self.dims) or res.image.shape[0] != self.grid_z.shape[1]:
+            return
+        self._tiles[r] = res.image
+        self._compose()
+
+    def _compose(self) -> None:
+        if not self._tiles:
+            return
+        first = next(iter(self._tiles.values()))
+        steps, h, w = first.shape[:3]
+        rows = len(self.dims)
+        colour = first.ndim == 4
+        shape = (rows * (h + PAD) - PAD, steps * (w + PAD) - PAD) + ((3,) if colour else ())
+        img = np.full(shape, 40, dtype=np.uint8)
+        for r, tile in self._tiles.items():
+            for c in range(steps):
+                y, x = r * (h + PAD), c * (w + PAD)
+                img[y : y + h, x : x + w] = tile[c]
+        self._image = img
+        self.canvas.set_image(img)
+        names = [self.state.current.model.info.dim_label(j) for j in self.dims] if self.state.current else []
+        self.canvas.setToolTip("rows: " + ", ".join(names))
+
+    def cell_at(self, x: float, y: float) -> tuple[int, int] | None:
+        if self.grid_z is None or not self._tiles:
+            return None
+        first = next(iter(self._tiles.values()))
+        h, w = first.shape[1:3]
+        r, c = int(y // (h + PAD)), int(x // (w + PAD))
+        if 0 <= r < self.grid_z.shape[0] and 0 <= c < self.grid_z.shape[1] and x >= 0 and y >= 0:
+            return r, c
+        return None
+
+    def _on_click(self, x: float, y: float) -> None:
+        cell = self.cell_at(x, y)
+        if cell is not None and self.grid_z is not None:
+            self.state.set_latent(self.grid_z[cell], "grid")
+
+    def composed_image(self) -> np.ndarray | None:
+        return self._image

@@ -1,0 +1,261 @@
+"""Latent map: a 2-D projection of encoded dataset samples, coloured by a ground-truth factor.
+
+PCA by default (instant, and the current latent projects exactly); t-SNE on request, computed in the
+background (the current latent is then placed among its nearest encoded neighbours, since t-SNE has no
+out-of-sample mapping). Clicking a point loads its latent and shows the image it came from.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from latentlab.ui.job_runner import JobRunner
+from latentlab.ui.state import ExplorerState
+from latentlab.ui.widgets import ImageCanvas, JobStrip, float_to_uint8
+
+PATH_COLOURS = ["#ff6b6b", "#ffd166", "#06d6a0", "#4cc9f0", "#b388ff", "#f78c6b", "#c0ca33", "#ff8fab"]
+
+
+def pca_projection(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(n, D) -> embedding (n, 2), the mean and the 2 x D components (so new points project exactly)."""
+    mean = x.mean(0)
+    xc = x - mean
+    if x.shape[1] == 1:
+        comps = np.array([[1.0], [0.0]])
+    else:
+        _, _, vt = np.linalg.svd(xc, full_matrices=False)
+        comps = vt[:2]
+    return xc @ comps.T, mean, comps
+
+
+def tsne_projection(ctx, x: np.ndarray, seed: int) -> np.ndarray:
+    from sklearn.manifold import TSNE
+
+    ctx.progress(0.05, f"t-SNE of {len(x)} points")
+    ctx.check()
+    emb = TSNE(n_components=2, init="pca", perplexity=30, random_state=seed).fit_transform(x)
+    ctx.check()
+    return emb
+
+
+class LatentMapPanel(QWidget):
+    def __init__(self, state: ExplorerState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.runner = JobRunner(self, "t-SNE")
+        self.method = QComboBox()
+        self.method.addItems(["PCA", "t-SNE"])
+        self.method.setToolTip("Projection of the encoded samples (t-SNE runs in the background)")
+        self.colour_by = QComboBox()
+        self.colour_by.setToolTip("Colour points by this ground-truth factor")
+        self.status = QLabel("")
+        self.status.setStyleSheet("color: #9aa3ad;")
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("projection"))
+        bar.addWidget(self.method)
+        bar.addWidget(QLabel("colour"))
+        bar.addWidget(self.colour_by)
+        bar.addWidget(self.status, 1)
+        self.plot = pg.PlotWidget(background="#15171a")
+        self.plot.setAspectLocked(False)
+        self.plot.hideAxis("left")
+        self.plot.hideAxis("bottom")
+        self.plot.setMenuEnabled(False)
+        self.scatter = pg.ScatterPlotItem(size=5, pen=None, hoverable=True)
+        self.plot.addItem(self.scatter)
+        self.marker = pg.ScatterPlotItem(size=16, symbol="+", pen=pg.mkPen("#ffffff", width=2.5), brush=None)
+        self.marker.setZValue(20)
+        self.plot.addItem(self.marker)
+        self.path_items: list[pg.PlotDataItem] = []
+        self.source = ImageCanvas()
+        self.source.setFixedSize(140, 140)
+        self.source_label = QLabel("click a point")
+        self.source_label.setWordWrap(True)
+        self.source_label.setStyleSheet("color: #9aa3ad; font-size: 10px;")
+        self.source_label.setFixedWidth(140)
+        side = QVBoxLayout()
+        side.addWidget(self.source)
+        side.addWidget(self.source_label)
+        side.addStretch(1)
+        body = QHBoxLayout()
+        body.addWidget(self.plot, 1)
+        body.addLayout(side)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addLayout(bar)
+        lay.addLayout(body, 1)
+        lay.addWidget(JobStrip(self.runner))
+
+        self.points: np.ndarray | None = None  # (n, D) latents of the shown points
+        self.embedding: np.ndarray | None = None
+        self.factors: np.ndarray | None = None
+        self._pca: tuple[np.ndarray, np.ndarray] | None = None
+        self._tsne_cache: dict[int, np.ndarray] = {}
+        self.method.currentTextChanged.connect(lambda _t: self._project())
+        self.colour_by.currentIndexChanged.connect(lambda _i: self._recolour())
+        self.scatter.sigClicked.connect(self._on_point_clicked)
+        self.runner.finished.connect(self._on_tsne)
+        self.runner.failed.connect(lambda msg: self.status.setText(f"⚠ t-SNE failed: {msg}"))
+        self.runner.cancelled.connect(lambda: self.method.setCurrentText("PCA"))
+        state.currentModelChanged.connect(self._on_model)
+        state.analysisChanged.connect(self._on_analysis)
+        # The marker follows the latent at display rate, not on every slider event.
+        self._marker_timer = QTimer(self, singleShot=True, interval=33, timeout=self._move_marker)
+        state.latentChanged.connect(lambda _s: self._marker_timer.isActive() or self._marker_timer.start())
+
+    # --- data -----------------------------------------------------------------------------------------------
+    def _on_model(self, entry) -> None:
+        self.runner.cancel()
+        self.clear_paths()
+        self._load(entry)
+
+    def _on_analysis(self, entry) -> None:
+        if entry is self.state.current:
+            self._load(entry)
+
+    def _load(self, entry) -> None:
+        self.points = self.embedding = self.factors = None
+        self._pca = None
+        self.scatter.clear()
+        self.marker.clear()
+        self.colour_by.blockSignals(True)
+        self.colour_by.clear()
+        self.colour_by.blockSignals(False)
+        if entry is None:
+            self.status.setText("")
+            return
+        if entry.encoded is not None:
+            self.points = entry.encoded.mean
+            self.factors = entry.encoded.factors
+            ds = entry.dataset
+            self.colour_by.blockSignals(True)
+            self.colour_by.addItems(list(ds.factor_names) if ds else [])
+            self.colour_by.blockSignals(False)
+            self.status.setText(f"{len(self.points)} encoded {entry.dataset_name} samples")
+        elif not entry.encodes:
+            import torch
+
+            gen = torch.Generator().manual_seed(0)
+            self.points = entry.model.sample_prior(2000, gen).detach().cpu().numpy()
+            self.status.setText("no encoder: 2000 prior samples (invert images to place them)")
+        elif entry.analysis_error:
+            self.status.setText(f"⚠ {entry.analysis_error}")
+            return
+        else:
+            self.status.setText("encoding dataset samples…" if entry.dataset_name else
+                                "this model names no dataset: nothing to encode")
+            return
+        self._project()
+
+    def _project(self) -> None:
+        if self.points is None:
+            return
+        if self.method.currentText() == "t-SNE":
+            key = id(self.points)
+            if key in self._tsne_cache:
+                self._show(self._tsne_cache[key])
+            else:
+                n = min(len(self.points), 2000)
+                self._tsne_n = n
+                self.runner.start(tsne_projection, self.points[:n], 0, label="t-SNE")
+            return
+        emb, mean, comps = pca_projection(self.points)
+        self._pca = (mean, comps)
+        self._show(emb)
+
+    def _on_tsne(self, emb: np.ndarray) -> None:
+        if self.points is None:
+            return
+        self._tsne_cache[id(self.points)] = emb
+        if self.method.currentText() == "t-SNE":
+            self._show(emb)
+
+    def _show(self, emb: np.ndarray) -> None:
+        self.embedding = emb
+        self._recolour()
+        self._move_marker()
+        self.plot.getViewBox().autoRange(items=[self.scatter])
+
+    def _recolour(self) -> None:
+        if self.embedding is None:
+            return
+        n = len(self.embedding)
+        k = self.colour_by.currentIndex()
+        if self.factors is not None and k >= 0:
+            vals = self.factors[:n, k].astype(float)
+            span = max(1.0, vals.max() - vals.min())
+            cmap = pg.colormap.get("viridis")
+            cols = cmap.map((vals - vals.min()) / span, mode="qcolor")
+            brushes = [pg.mkBrush(c) for c in cols]
+            ds = self.state.current.dataset if self.state.current else None
+            if ds is not None:
+                lo, hi = ds.factor_values(k)[[0, -1]]
+                self.status.setText(f"{n} points · colour: {ds.factor_names[k]} from {lo:.3g} (purple) to {hi:.3g} (yellow)")
+        else:
+            brushes = [pg.mkBrush("#7aa2d6")] * n
+        self.scatter.setData(pos=self.embedding, brush=brushes, data=np.arange(n))
+
+    # --- the current latent and paths ------------------------------------------------------------------------------
+    def project(self, z: np.ndarray) -> np.ndarray | None:
+        """Where latents land on the current map: (n, D) -> (n, 2)."""
+        if self.embedding is None or self.points is None:
+            return None
+        z = np.atleast_2d(z)
+        if self.method.currentText() == "PCA" and self._pca is not None:
+            mean, comps = self._pca
+            return (z - mean) @ comps.T
+        n = len(self.embedding)
+        d = ((z[:, None, :] - self.points[None, :n]) ** 2).sum(-1)
+        idx = np.argsort(d, axis=1)[:, :8]
+        w = 1.0 / (np.take_along_axis(d, idx, 1) + 1e-6)
+        return (self.embedding[idx] * w[..., None]).sum(1) / w.sum(1, keepdims=True)
+
+    def _move_marker(self) -> None:
+        if self.state.current is None or self.state.z.size == 0:
+            return
+        pos = self.project(self.state.z)
+        if pos is not None:
+            self.marker.setData(pos=pos)
+
+    def show_paths(self, paths: list[np.ndarray]) -> None:
+        """Draw latent trajectories (each (T, D)) on the map, e.g. the K flows from the current point."""
+        self.clear_paths()
+        for i, path in enumerate(paths):
+            xy = self.project(path)
+            if xy is None:
+                return
+            item = pg.PlotDataItem(xy[:, 0], xy[:, 1], pen=pg.mkPen(PATH_COLOURS[i % len(PATH_COLOURS)], width=2))
+            item.setZValue(15)
+            self.plot.addItem(item)
+            self.path_items.append(item)
+
+    def clear_paths(self) -> None:
+        for item in self.path_items:
+            self.plot.removeItem(item)
+        self.path_items = []
+
+    def _on_point_clicked(self, _item, spots, _ev=None) -> None:
+        if not spots or self.points is None:
+            return
+        self.select_point(int(spots[0].data()))
+
+    def select_point(self, i: int) -> None:
+        entry = self.state.current
+        if entry is None or self.points is None:
+            return
+        self.state.set_latent(self.points[i], "map")
+        if entry.encoded is not None and entry.dataset is not None:
+            f = entry.encoded.factors[i : i + 1]
+            img = float_to_uint8(entry.dataset.images(f))[0]
+            self.source.set_image(img, autorange=True)
+            self.source_label.setText(entry.dataset.describe(f)[0].replace(", ", "\n"))
+        else:
+            self.source_label.setText("prior sample (no source image)")
+
+    def keyPressEvent(self, ev) -> None:
+        if ev.key() == Qt.Key.Key_Escape:
+            self.runner.cancel()
+        super().keyPressEvent(ev)

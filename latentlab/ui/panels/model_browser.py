@@ -1,0 +1,131 @@
+"""Model browser: open models, the shipped demo models, recent files, and the compute device."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from latentlab.core.device import available_devices
+from latentlab.ui.models import ModelManager, demo_model_paths
+from latentlab.ui.state import ExplorerState, ModelEntry
+
+ROLE = Qt.ItemDataRole.UserRole
+
+
+class ModelBrowserPanel(QWidget):
+    openRequested = Signal()  # the File > Open dialog
+
+    def __init__(self, state: ExplorerState, manager: ModelManager, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.manager = manager
+        self.device = QComboBox()
+        self.device.addItems(available_devices())
+        self.device.setToolTip("Where models decode: the CPU, or a CUDA GPU when one is present")
+        self.tree = QTreeWidget()
+        self.tree.setHeaderHidden(True)
+        self.tree.setRootIsDecorated(False)
+        self.tree.setIndentation(10)
+        self.open_button = QPushButton("Open…")
+        self.open_button.setToolTip("Open a checkpoint (Ctrl+O); you can also drop files on the window")
+        self.close_button = QPushButton("Close")
+        self.close_button.setToolTip("Close the selected open model")
+        self.loading = QLabel("")
+        self.loading.setStyleSheet("color: #d8a53a;")
+        dev_row = QHBoxLayout()
+        dev_row.addWidget(QLabel("Device"))
+        dev_row.addWidget(self.device, 1)
+        btns = QHBoxLayout()
+        btns.addWidget(self.open_button)
+        btns.addWidget(self.close_button)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addLayout(dev_row)
+        lay.addWidget(self.tree, 1)
+        lay.addWidget(self.loading)
+        lay.addLayout(btns)
+        self.open_section = QTreeWidgetItem(["Open"])
+        self.demo_section = QTreeWidgetItem(["Demo models"])
+        self.recent_section = QTreeWidgetItem(["Recent files"])
+        for sec in (self.open_section, self.demo_section, self.recent_section):
+            sec.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            f = sec.font(0)
+            f.setBold(True)
+            sec.setFont(0, f)
+            self.tree.addTopLevelItem(sec)
+            sec.setExpanded(True)
+        self.tree.itemActivated.connect(self._activate)
+        self.tree.itemClicked.connect(self._click)
+        self.open_button.clicked.connect(self.openRequested)
+        self.close_button.clicked.connect(self._close_selected)
+        self.device.currentTextChanged.connect(manager.set_device)
+        manager.loadingChanged.connect(lambda name: self.loading.setText(f"⏳ loading {name}…" if name else ""))
+        manager.recentChanged.connect(self._fill_recent)
+        state.modelsChanged.connect(self._fill_open)
+        state.currentModelChanged.connect(lambda _e: self._fill_open())
+        self._fill_demo()
+        self._fill_recent(manager.recent.load())
+
+    def _item(self, parent: QTreeWidgetItem, text: str, data, tip: str = "") -> QTreeWidgetItem:
+        item = QTreeWidgetItem([text])
+        item.setData(0, ROLE, data)
+        item.setToolTip(0, tip or text)
+        parent.addChild(item)
+        return item
+
+    def _fill_open(self) -> None:
+        self.open_section.takeChildren()
+        for entry in self.state.models:
+            info = entry.model.info
+            current = entry is self.state.current
+            item = self._item(self.open_section, ("▶ " if current else "   ") + entry.name, entry,
+                              f"{entry.path}\n{info.latent_dim} latents, {info.image_shape[1]}×{info.image_shape[2]}, "
+                              f"{entry.checkpoint.format}, sha256 {entry.checkpoint.sha256[:12]}…")
+            if current:
+                f = item.font(0)
+                f.setBold(True)
+                item.setFont(0, f)
+        self.close_button.setEnabled(bool(self.state.models))
+
+    def _fill_demo(self) -> None:
+        self.demo_section.takeChildren()
+        paths = demo_model_paths()
+        for p in paths:
+            self._item(self.demo_section, p.stem, p, str(p))
+        if not paths:
+            self._item(self.demo_section, "(none found)", None)
+
+    def _fill_recent(self, paths: list[Path]) -> None:
+        self.recent_section.takeChildren()
+        for p in paths[:10]:
+            self._item(self.recent_section, p.name, p, str(p))
+
+    def _click(self, item: QTreeWidgetItem, _col: int) -> None:
+        data = item.data(0, ROLE)
+        if isinstance(data, ModelEntry):
+            self.state.select_model(data)
+
+    def _activate(self, item: QTreeWidgetItem, _col: int) -> None:
+        data = item.data(0, ROLE)
+        if isinstance(data, ModelEntry):
+            self.state.select_model(data)
+        elif isinstance(data, Path):
+            self.manager.open(data)
+
+    def _close_selected(self) -> None:
+        item = self.tree.currentItem()
+        data = item.data(0, ROLE) if item else None
+        entry = data if isinstance(data, ModelEntry) else self.state.current
+        if entry is not None:
+            self.state.remove_model(entry)

@@ -1,0 +1,94 @@
+"""The live preview: the decoded image of the current latent, with decode time and frame rate."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+
+from latentlab.core.render import RenderResult
+from latentlab.ui.render_bridge import RenderBridge
+from latentlab.ui.state import ExplorerState
+from latentlab.ui.widgets import ImageCanvas
+
+VIEW = "preview"
+
+
+class PreviewPanel(QWidget):
+    frameShown = Signal(object, float)  # RenderResult, perf_counter when its pixels were set
+
+    def __init__(self, state: ExplorerState, bridge: RenderBridge, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.bridge = bridge
+        self.canvas = ImageCanvas()
+        self.info = QLabel("no model")
+        self.info.setObjectName("previewInfo")
+        self.info.setToolTip("Last decode time (batch of one, on the model's device) and frames shown per second")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.canvas, 1)
+        bar = QHBoxLayout()
+        bar.addWidget(self.info, 1)
+        for label, factor, tip in (("Fit", None, "Fit the image to the view (F)"), ("1×", 1, "One image pixel per screen pixel"),
+                                   ("2×", 2, ""), ("4×", 4, ""), ("8×", 8, "")):
+            b = QToolButton()
+            b.setText(label)
+            b.setToolTip(tip or f"{label} pixel-exact zoom")
+            b.setAutoRaise(True)
+            b.clicked.connect(lambda _=False, f=factor: self.canvas.zoom_to(f))
+            bar.addWidget(b)
+        lay.addLayout(bar)
+        self._frame_times: deque[float] = deque(maxlen=30)
+        self.last_result: RenderResult | None = None
+        self.last_seq_requested = 0
+        state.latentChanged.connect(self.request)
+        state.currentModelChanged.connect(self._on_model)
+        bridge.rendered.connect(self._on_rendered)
+
+    def _on_model(self, entry) -> None:
+        self._frame_times.clear()
+        self.last_result = None
+        if entry is None:
+            self.canvas.clear_image()
+            self.canvas.set_overlay("Open a checkpoint (File ▸ Open, or drop it here)")
+            self.info.setText("no model")
+
+    def request(self, source: str = "") -> None:
+        if self.state.current is None or self.state.z.size == 0:
+            return
+        self.last_seq_requested = self.bridge.submit(VIEW, self.state.z, priority=0)
+
+    def _on_rendered(self, res: RenderResult) -> None:
+        if res.view != VIEW:
+            return
+        if res.notice:
+            self.state.message.emit("warning", res.notice)
+        if not res.ok:
+            self.canvas.set_overlay(f"⚠ {res.error}")
+            self.info.setText(f"error: {res.error}")
+            return
+        self.canvas.set_overlay("")
+        self.canvas.set_image(res.image)
+        now = time.perf_counter()
+        self.last_result = res
+        self._frame_times.append(now)
+        fps = 0.0
+        if len(self._frame_times) > 1:
+            span = self._frame_times[-1] - self._frame_times[0]
+            fps = (len(self._frame_times) - 1) / span if span > 0 else 0.0
+        h, w = res.image.shape[:2]
+        self.info.setText(f"{w}×{h}   decode {res.decode_ms:.1f} ms   {fps:.0f} fps")
+        self.frameShown.emit(res, now)
+
+    def shown_image(self) -> np.ndarray | None:
+        return self.canvas.current_image()
+
+    def keyPressEvent(self, ev) -> None:
+        if ev.key() == Qt.Key.Key_F:
+            self.canvas.zoom_to(None)
+        else:
+            super().keyPressEvent(ev)

@@ -1,0 +1,327 @@
+"""Per-dimension latent sliders: range in prior standard deviations, activity labels, lock and reset.
+
+Passive dimensions (collapsed to the prior) are greyed and sorted last, hidden unless asked for. Quantized
+models snap to their codebook values, which are drawn as ticks under each slider.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QDoubleSlider
+
+from latentlab.core.activity import ACTIVE, MIXED, PASSIVE
+from latentlab.ui.icons import icon
+from latentlab.ui.state import ExplorerState
+
+ACTIVITY_COLOURS = {ACTIVE: "#4caf7a", MIXED: "#d8a53a", PASSIVE: "#777d86"}
+ACTIVITY_HELP = {
+    ACTIVE: "active: the encoder is certain about this dimension for every input (posterior variance ≈ 0)",
+    MIXED: "mixed: certain for some inputs, uncertain for others",
+    PASSIVE: "passive: collapsed to the prior (posterior variance ≈ 1 for every input); it barely affects the image",
+}
+ORDER = {ACTIVE: 0, MIXED: 1, None: 1, PASSIVE: 2}
+_RES = 1000  # slider resolution inside its range
+
+
+class TickBar(QWidget):
+    """Codebook values of a quantized dimension, drawn as ticks aligned with the slider's groove."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setFixedHeight(5)
+        self.positions: list[float] = []
+
+    def set_positions(self, positions: list[float]) -> None:
+        self.positions = positions
+        self.setVisible(bool(positions))
+        self.update()
+
+    def paintEvent(self, ev) -> None:
+        p = QPainter(self)
+        p.setPen(QPen(QColor("#9ab"), 1))
+        margin = 8  # approximately the slider handle's half width, so ticks line up with handle centres
+        w = self.width() - 2 * margin
+        for f in self.positions:
+            x = int(margin + f * w)
+            p.drawLine(x, 0, x, self.height())
+
+
+class SliderRow(QWidget):
+    valueEdited = Signal(int, float, bool)  # dimension, value, commit
+
+    def __init__(self, dim: int, name: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.dim = dim
+        self.activity: str | None = None
+        self.name_label = QLabel(name)
+        self.name_label.setMinimumWidth(44)
+        self.badge = QLabel("")
+        self.badge.setFixedWidth(58)
+        self.slider = QDoubleSlider(Qt.Orientation.Horizontal)
+        self.slider.setMinimumWidth(140)
+        self.ticks = TickBar()
+        self.ticks.setVisible(False)
+        self.spin = QDoubleSpinBox()
+        self.spin.setDecimals(2)
+        self.spin.setSingleStep(0.1)
+        self.spin.setFixedWidth(70)
+        self.spin.setKeyboardTracking(False)
+        self.lock = QToolButton()
+        self.lock.setCheckable(True)
+        self.lock.setIcon(icon("unlock"))
+        self.lock.setToolTip("Lock: keep this dimension's value when the latent changes elsewhere")
+        self.lock.setAutoRaise(True)
+        self.reset = QToolButton()
+        self.reset.setIcon(icon("reset"))
+        self.reset.setToolTip("Reset this dimension to 0")
+        self.reset.setAutoRaise(True)
+        slider_box = QVBoxLayout()
+        slider_box.setSpacing(0)
+        slider_box.setContentsMargins(0, 0, 0, 0)
+        slider_box.addWidget(self.slider)
+        slider_box.addWidget(self.ticks)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(2, 1, 2, 1)
+        lay.addWidget(self.name_label)
+        lay.addWidget(self.badge)
+        lay.addLayout(slider_box, 1)
+        lay.addWidget(self.spin)
+        lay.addWidget(self.lock)
+        lay.addWidget(self.reset)
+        self.slider.valueChanged.connect(lambda v: self.valueEdited.emit(self.dim, float(v), False))
+        self.slider.sliderReleased.connect(lambda: self.valueEdited.emit(self.dim, float(self.slider.value()), True))
+        self.spin.valueChanged.connect(lambda v: self.valueEdited.emit(self.dim, float(v), True))
+        self.reset.clicked.connect(lambda: self.valueEdited.emit(self.dim, 0.0, True))
+        self.lock.toggled.connect(lambda on: self.lock.setIcon(icon("lock" if on else "unlock")))
+
+    def set_range(self, lo: float, hi: float, codebook: np.ndarray | None) -> None:
+        with QSignalBlocker(self.slider), QSignalBlocker(self.spin):
+            self.slider.setRange(lo, hi)
+            self.slider.setSingleStep((hi - lo) / _RES)
+            self.spin.setRange(lo, hi)
+        if codebook is not None and hi > lo:
+            self.ticks.set_positions([float((v - lo) / (hi - lo)) for v in codebook])
+        else:
+            self.ticks.set_positions([])
+
+    def set_value(self, v: float) -> None:
+        with QSignalBlocker(self.slider), QSignalBlocker(self.spin):
+            if not self.slider.isSliderDown():
+                self.slider.setValue(v)
+            self.spin.setValue(v)
+
+    def set_activity(self, label: str | None, detail: str = "") -> None:
+        self.activity = label
+        if label is None:
+            self.badge.setText("")
+            self.badge.setToolTip("")
+            self.setToolTip("")
+        else:
+            colour = ACTIVITY_COLOURS[label]
+            self.badge.setText(label)
+            self.badge.setStyleSheet(f"color: {colour}; font-size: 10px;")
+            tip = ACTIVITY_HELP[label] + (f"\n{detail}" if detail else "")
+            self.badge.setToolTip(tip)
+        passive = label == PASSIVE
+        self.name_label.setStyleSheet("color: #777d86;" if passive else "")
+        self.slider.setStyleSheet("QSlider::handle { background: #666; }" if passive else "")
+
+
+class LatentSlidersPanel(QWidget):
+    encodeRequested = Signal()
+
+    def __init__(self, state: ExplorerState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.rows: list[SliderRow] = []
+        self.show_passive = QCheckBox("show passive")
+        self.show_passive.setToolTip("Passive dimensions collapsed to the prior and barely change the image")
+        self.show_passive.toggled.connect(self._layout_rows)
+        self.range_spin = QDoubleSpinBox()
+        self.range_spin.setRange(0.5, 10.0)
+        self.range_spin.setSingleStep(0.5)
+        self.range_spin.setValue(state.range_std)
+        self.range_spin.setPrefix("± ")
+        self.range_spin.setSuffix(" σ")
+        self.range_spin.setToolTip("Slider range in prior standard deviations")
+        self.range_spin.valueChanged.connect(state.set_range)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setToolTip("Seed of the random prior sample")
+        self.random_button = QPushButton("Random")
+        self.random_button.setToolTip("Draw a latent from the prior with this seed (R); the seed then advances")
+        self.random_button.clicked.connect(self._random)
+        self.reset_button = QPushButton("Zero")
+        self.reset_button.setToolTip("Reset every unlocked dimension to 0 (0)")
+        self.reset_button.clicked.connect(state.reset_all)
+        self.encode_button = QPushButton("Encode sample")
+        self.encode_button.setToolTip("Encode a random sample of the model's dataset (E)")
+        self.encode_button.clicked.connect(self.encodeRequested)
+        self.undo_button = QToolButton()
+        self.undo_button.setIcon(icon("undo"))
+        self.undo_button.setToolTip("Undo (Ctrl+Z)")
+        self.undo_button.clicked.connect(state.undo)
+        self.redo_button = QToolButton()
+        self.redo_button.setIcon(icon("redo"))
+        self.redo_button.setToolTip("Redo (Ctrl+Shift+Z)")
+        self.redo_button.clicked.connect(state.redo)
+        self.summary = QLabel("")
+        self.summary.setStyleSheet("color: #9aa3ad;")
+
+        top = QGridLayout()
+        top.addWidget(self.reset_button, 0, 0)
+        top.addWidget(self.random_button, 0, 1)
+        top.addWidget(self.seed, 0, 2)
+        top.addWidget(self.encode_button, 0, 3)
+        top.addWidget(self.undo_button, 0, 4)
+        top.addWidget(self.redo_button, 0, 5)
+        top.addWidget(self.range_spin, 1, 0)
+        top.addWidget(self.show_passive, 1, 1, 1, 2)
+        top.addWidget(self.summary, 1, 3, 1, 3)
+
+        self.rows_widget = QWidget()
+        self.rows_layout = QVBoxLayout(self.rows_widget)
+        self.rows_layout.setContentsMargins(0, 0, 0, 0)
+        self.rows_layout.setSpacing(0)
+        self.rows_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.rows_widget)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(top)
+        lay.addWidget(scroll, 1)
+
+        state.currentModelChanged.connect(self._rebuild)
+        state.latentChanged.connect(self._sync_values)
+        state.analysisChanged.connect(self._on_activity)
+        state.rangeChanged.connect(lambda _: self._apply_ranges())
+        state.historyChanged.connect(self._sync_history)
+        state.locksChanged.connect(self._sync_locks)
+        self._rebuild(state.current)
+
+    # --- building ---------------------------------------------------------------------------------------------
+    def _rebuild(self, entry) -> None:
+        for row in self.rows:
+            row.setParent(None)
+            row.deleteLater()
+        self.rows = []
+        has_model = entry is not None
+        for w in (self.random_button, self.reset_button, self.seed, self.range_spin):
+            w.setEnabled(has_model)
+        self.encode_button.setEnabled(has_model and entry.encodes)
+        self.encode_button.setToolTip(
+            "Encode a random sample of the model's dataset (E)" if has_model and entry.encodes
+            else "This model has no encoder (a generator): use inversion to find latents for images"
+        )
+        self.range_spin.setEnabled(has_model and not entry.quantized)
+        if not has_model:
+            self.summary.setText("")
+            return
+        info = entry.model.info
+        for j in range(info.latent_dim):
+            row = SliderRow(j, info.dim_label(j))
+            row.valueEdited.connect(self._on_edit)
+            row.lock.toggled.connect(lambda on, j=j: self.state.set_locked(j, on))
+            self.rows.append(row)
+        self._apply_ranges()
+        self._on_activity(entry)
+        self._sync_values("model")
+        self._sync_history()
+
+    def _apply_ranges(self) -> None:
+        lo, hi = self.state.bounds()
+        books = self.state.current.codebooks() if self.state.current else None
+        for row in self.rows:
+            row.set_range(float(lo[row.dim]), float(hi[row.dim]), None if books is None else books[row.dim])
+        self._sync_values("range")
+
+    def _on_activity(self, entry) -> None:
+        if entry is not self.state.current or entry is None:
+            return
+        act = entry.activity
+        for row in self.rows:
+            if act is None:
+                row.set_activity(None)
+            else:
+                mv = act.mean_variance[row.dim]
+                detail = "" if np.isnan(mv) else (
+                    f"mean posterior variance {mv:.3f}, its variance across {act.n} inputs "
+                    f"{act.variance_of_variance[row.dim]:.3f}")
+                row.set_activity(act.labels[row.dim], detail)
+        if act is not None:
+            counts = {k: act.labels.count(k) for k in (ACTIVE, MIXED, PASSIVE)}
+            self.summary.setText(f"{counts[ACTIVE]} active · {counts[MIXED]} mixed · {counts[PASSIVE]} passive")
+        else:
+            self.summary.setText("activity: computing…" if entry.encodes else "activity: needs an encoder")
+        self._layout_rows()
+
+    def _layout_rows(self) -> None:
+        for row in self.rows:
+            self.rows_layout.removeWidget(row)
+        ordered = sorted(self.rows, key=lambda r: (ORDER.get(r.activity, 1), r.dim))
+        for i, row in enumerate(ordered):
+            self.rows_layout.insertWidget(i, row)
+            row.setVisible(row.activity != PASSIVE or self.show_passive.isChecked())
+
+    # --- syncing with the state -------------------------------------------------------------------------------------
+    def _on_edit(self, dim: int, value: float, commit: bool) -> None:
+        self.state.set_dim(dim, value, source=f"slider:{dim}", commit=commit)
+
+    def _sync_values(self, source: str) -> None:
+        z = self.state.z
+        if source.startswith("slider:") and not (self.state.current and self.state.current.quantized):
+            # Only that dimension changed, and its slider already shows it: update its spin box alone.
+            j = int(source.split(":", 1)[1])
+            if j < len(self.rows) and j < len(z):
+                self.row(j).set_value(float(z[j]))
+            return
+        for row in self.rows:
+            if row.dim < len(z):
+                row.set_value(float(z[row.dim]))
+
+    def _sync_history(self) -> None:
+        self.undo_button.setEnabled(self.state.history.can_undo)
+        self.redo_button.setEnabled(self.state.history.can_redo)
+
+    def _sync_locks(self) -> None:
+        for row in self.rows:
+            with QSignalBlocker(row.lock):
+                row.lock.setChecked(row.dim in self.state.locked)
+                row.lock.setIcon(icon("lock" if row.dim in self.state.locked else "unlock"))
+
+    def _random(self) -> None:
+        self.state.random_sample(self.seed.value())
+        self.seed.setValue(self.seed.value() + 1)
+
+    def row(self, dim: int) -> SliderRow:
+        return next(r for r in self.rows if r.dim == dim)
+
+    def focus_dim(self, dim: int) -> None:
+        """Scroll to and highlight one dimension's slider (e.g. from a metrics heatmap click)."""
+        if not 0 <= dim < len(self.rows):
+            return
+        row = self.row(dim)
+        if not row.isVisible():
+            self.show_passive.setChecked(True)
+        row.slider.setFocus()
+        parent = self.rows_widget.parentWidget()
+        while parent is not None and not isinstance(parent, QScrollArea):
+            parent = parent.parentWidget()
+        if isinstance(parent, QScrollArea):
+            parent.ensureWidgetVisible(row)

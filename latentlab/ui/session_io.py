@@ -1,0 +1,308 @@
+"""Sessions in the app: save/open .llab files, autosave a few seconds after each change, restore after a crash.
+
+The window's state is captured into a core ``Session`` (checkpoints by path and SHA-256, latents, bookmarks,
+panel layout) and applied back once the checkpoints have loaded. Panels with state of their own (directions,
+flows, compare) register a provider with ``capture(session)`` and ``apply(session, entries_by_id)``.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from PySide6.QtCore import QByteArray, QObject, QTimer, Signal
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from latentlab.core.session import (
+    AUTOSAVE_DELAY_S,
+    Autosave,
+    CheckpointRef,
+    FileRef,
+    FileStatus,
+    Session,
+    SessionError,
+    check_files,
+    load_session,
+    relink,
+    save_session,
+)
+from latentlab.core.session import (
+    Bookmark as SessionBookmark,
+)
+from latentlab.ui.state import Bookmark, ExplorerState, ModelEntry
+
+log = logging.getLogger(__name__)
+SESSION_FILTER = "latentlab sessions (*.llab);;All files (*)"
+
+
+class SessionProvider(Protocol):
+    def capture(self, session: Session, ids: dict[int, str]) -> None: ...
+
+    def apply(self, session: Session, entries: dict[str, ModelEntry]) -> None: ...
+
+
+# A function that resolves a moved/changed file: returns a new path, or None to skip that file.
+Resolver = Callable[[FileStatus], Path | None]
+
+
+class SessionController(QObject):
+    saved = Signal(str)
+    restored = Signal(str)
+    declined = Signal()  # the user chose not to restore a crashed session
+
+    def __init__(self, window, state: ExplorerState, autosave: Autosave | None = None):
+        super().__init__(window)
+        self.window = window
+        self.state = state
+        self.path: Path | None = None
+        self.providers: list[SessionProvider] = []
+        self.autosave = autosave or Autosave()
+        self.autosave_enabled = True
+        self._timer = QTimer(self, singleShot=True, interval=int(AUTOSAVE_DELAY_S * 1000), timeout=self.autosave_now)
+        self._pending: dict[str, tuple[CheckpointRef, Session]] = {}
+        for sig in (state.modelsChanged, state.latentCommitted, state.bookmarksChanged, state.currentModelChanged,
+                    state.locksChanged, state.rangeChanged):
+            sig.connect(self.changed)
+        state.modelsChanged.connect(self._apply_pending)
+
+    # --- capture --------------------------------------------------------------------------------------------------
+    def capture(self) -> Session:
+        st = self.state
+        session = Session()
+        ids: dict[int, str] = {}
+        for i, entry in enumerate(st.models):
+            cid = f"c{i}"
+            ids[entry.token] = cid
+            latent = st.z if entry is st.current else st.latents_by_model.get(entry.token)
+            view: dict[str, Any] = {}
+            if entry is st.current and st.locked:
+                view["locked"] = sorted(st.locked)
+            ref = CheckpointRef(
+                id=cid,
+                file=FileRef(path=str(entry.path.resolve()), sha256=entry.checkpoint.sha256,
+                             size=entry.path.stat().st_size if entry.path.exists() else None),
+                latent=None if latent is None or latent.size == 0 else np.asarray(latent, np.float32).copy(),
+                name=entry.name,
+                # Plain state_dict files do not say what they are: keep the network they were opened as.
+                arch=entry.checkpoint.card.get("architecture") if entry.checkpoint.format == "state_dict" else None,
+                view=view,
+            )
+            session.checkpoints.append(ref)
+        if st.current is not None:
+            session.active = ids[st.current.token]
+        by_sha = {e.checkpoint.sha256: ids[e.token] for e in st.models}
+        for bm in st.bookmarks:
+            session.bookmarks.append(SessionBookmark(bm.name, bm.z.copy(), by_sha.get(bm.model_sha), bm.note))
+        win = self.window
+        session.layout.window_state = base64.b64encode(bytes(win.saveState())).decode()
+        session.layout.geometry = base64.b64encode(bytes(win.saveGeometry())).decode()
+        session.layout.view = {
+            "range_std": st.range_std,
+            "grid_dims": win.grid.dims_edit.text(),
+            "grid_steps": win.grid.steps.value(),
+            "show_passive": win.sliders.show_passive.isChecked(),
+            "map_method": win.latent_map.method.currentText(),
+        }
+        for p in self.providers:
+            p.capture(session, ids)
+        return session
+
+    # --- apply ----------------------------------------------------------------------------------------------------
+    def apply(self, session: Session, base: Path | None, resolver: Resolver | None = None) -> list[str]:
+        """Open the session's checkpoints and restore the rest as they load; returns what could not be restored."""
+        problems: list[str] = []
+        statuses = {(s.kind, s.key): s for s in check_files(session, base)}
+        for ref in session.checkpoints:
+            st = statuses.get(("checkpoint", ref.id))
+            path: Path | None = Path(ref.file.path)
+            if st is not None and not st.ok:
+                path = (resolver or self._ask_for_file)(st)
+                if path is None:
+                    problems.append(f"{ref.name or ref.file.path}: {st.status} ({st.message}); skipped")
+                    continue
+                try:
+                    relink(session, "checkpoint", ref.id, path, accept_changed=True)
+                except SessionError as exc:
+                    problems.append(str(exc))
+                    continue
+            elif st is not None and st.found is not None:
+                path = st.found
+            self._pending[str(Path(path).resolve())] = (ref, session)
+            self.window.models.open(path, arch=ref.arch, select=False)
+        lay = session.layout
+        try:
+            if lay.geometry:
+                self.window.restoreGeometry(QByteArray(base64.b64decode(lay.geometry)))
+            if lay.window_state:
+                self.window.restoreState(QByteArray(base64.b64decode(lay.window_state)))
+        except (ValueError, TypeError):
+            problems.append("the saved window layout could not be read; using the default layout")
+        v = lay.view
+        win = self.window
+        if "range_std" in v:
+            self.state.set_range(float(v["range_std"]))
+            win.sliders.range_spin.setValue(float(v["range_std"]))
+        if "grid_dims" in v:
+            win.grid.dims_edit.setText(str(v["grid_dims"]))
+        if "grid_steps" in v:
+            win.grid.steps.setValue(int(v["grid_steps"]))
+        if "show_passive" in v:
+            win.sliders.show_passive.setChecked(bool(v["show_passive"]))
+        if v.get("map_method") in ("PCA", "t-SNE"):
+            win.latent_map.method.setCurrentText(v["map_method"])
+        for p in problems:
+            self.state.message.emit("warning", p)
+        self._apply_pending()
+        return problems
+
+    def _apply_pending(self) -> None:
+        if not self._pending:
+            return
+        for entry in list(self.state.models):
+            key = str(entry.path.resolve())
+            if key not in self._pending:
+                continue
+            ref, session = self._pending.pop(key)
+            if ref.latent is not None and ref.latent.shape[0] == entry.latent_dim:
+                self.state.latents_by_model[entry.token] = ref.latent.copy()
+            for bm in session.bookmarks:
+                if bm.checkpoint == ref.id and bm.latent.shape[0] == entry.latent_dim:
+                    self.state.bookmarks.append(Bookmark(bm.name, bm.latent.copy(), entry.checkpoint.sha256, note=bm.note))
+            self.state.bookmarksChanged.emit()
+            entries = {ref.id: entry}
+            if session.active == ref.id:
+                self.state.select_model(entry)
+                if ref.latent is not None and ref.latent.shape[0] == entry.latent_dim:
+                    self.state.set_latent(ref.latent, "session", commit=False)
+                for j in ref.view.get("locked", []):
+                    if 0 <= int(j) < entry.latent_dim:
+                        self.state.set_locked(int(j), True)
+            for p in self.providers:
+                p.apply(session, entries)
+        if not self._pending:
+            self.restored.emit(str(self.path or "autosave"))
+
+    def _ask_for_file(self, status: FileStatus) -> Path | None:
+        name = Path(status.ref.path).name
+        what = ("was not found at its saved location" if status.status == "moved"
+                else "has changed since the session was saved (its SHA-256 differs)")
+        box = QMessageBox(self.window)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Session file problem")
+        box.setText(f"<b>{name}</b> {what}.")
+        box.setInformativeText(f"Saved path: {status.ref.path}\n{status.message}")
+        locate = box.addButton("Locate…", QMessageBox.ButtonRole.AcceptRole)
+        use = box.addButton("Use it anyway", QMessageBox.ButtonRole.YesRole) if status.status == "changed" else None
+        box.addButton("Skip", QMessageBox.ButtonRole.RejectRole)
+        box.exec()
+        if box.clickedButton() is use and status.found is not None:
+            return status.found
+        if box.clickedButton() is locate:
+            path, _ = QFileDialog.getOpenFileName(self.window, f"Locate {name}", str(Path(status.ref.path).parent))
+            return Path(path) if path else None
+        return None
+
+    # --- files ----------------------------------------------------------------------------------------------------
+    def save(self, path: Path | None = None) -> Path | None:
+        path = path or self.path
+        if path is None:
+            return self.save_as()
+        if path.suffix != ".llab":
+            path = path.with_suffix(".llab")
+        try:
+            save_session(self.capture(), path)
+        except (OSError, SessionError) as exc:
+            self.state.message.emit("error", f"could not save the session: {exc}")
+            return None
+        self.path = path
+        self.saved.emit(str(path))
+        self.state.message.emit("info", f"session saved to {path}")
+        return path
+
+    def save_as(self) -> Path | None:
+        start = str(self.path or Path.cwd() / "session.llab")
+        name, _ = QFileDialog.getSaveFileName(self.window, "Save session", start, SESSION_FILTER)
+        return self.save(Path(name)) if name else None
+
+    def open(self, path: Path | None = None, resolver: Resolver | None = None) -> bool:
+        if path is None:
+            name, _ = QFileDialog.getOpenFileName(self.window, "Open session", str(Path.cwd()), SESSION_FILTER)
+            if not name:
+                return False
+            path = Path(name)
+        try:
+            session = load_session(path)
+        except (OSError, SessionError) as exc:
+            self.state.message.emit("error", f"could not open the session: {exc}")
+            return False
+        self._close_all()
+        self.path = Path(path)
+        self.apply(session, self.path.parent, resolver)
+        return True
+
+    def _close_all(self) -> None:
+        for entry in list(self.state.models):
+            self.state.remove_model(entry)
+        self.state.bookmarks.clear()
+        self.state.bookmarksChanged.emit()
+
+    # --- autosave and recovery -----------------------------------------------------------------------------------------
+    def changed(self, *_args) -> None:
+        if self.autosave_enabled:
+            self._timer.start()
+
+    def autosave_now(self) -> bool:
+        if not self.state.models:
+            return False
+        try:
+            return self.autosave.save(self.capture())
+        except (OSError, SessionError) as exc:
+            log.warning("autosave failed: %s", exc)
+            return False
+
+    def begin(self, ask: bool = True) -> list:
+        """Mark this run as running; offer to restore what a crashed run left behind."""
+        try:
+            recoveries = self.autosave.begin()
+        except OSError as exc:
+            log.warning("autosave unavailable: %s", exc)
+            self.autosave_enabled = False
+            return []
+        if recoveries and ask:
+            QTimer.singleShot(0, lambda: self._offer(recoveries))
+        return recoveries
+
+    def _offer(self, recoveries) -> None:
+        rec = recoveries[0]
+        box = QMessageBox(self.window)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Restore session?")
+        box.setText("latentlab did not shut down cleanly last time.")
+        box.setInformativeText(f"Restore the session autosaved at {rec.saved}?")
+        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Discard)
+        box.setDefaultButton(QMessageBox.StandardButton.Yes)
+        if box.exec() == QMessageBox.StandardButton.Yes:
+            self.restore(rec)
+        else:
+            rec.discard()
+            self.declined.emit()
+        for other in recoveries[1:]:
+            other.discard()
+
+    def restore(self, recovery) -> None:
+        try:
+            session = recovery.load()
+        except (OSError, SessionError) as exc:
+            self.state.message.emit("error", f"the autosaved session could not be read: {exc}")
+            return
+        self.apply(session, None)
+        recovery.discard()
+
+    def end(self) -> None:
+        self._timer.stop()
+        if self.autosave_enabled:
+            self.autosave.end()

@@ -1,0 +1,183 @@
+"""Small widgets shared by the panels: an image canvas, a job progress strip, a message banner."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QToolButton,
+    QWidget,
+)
+
+from latentlab.ui.job_runner import JobRunner
+
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+
+
+def to_qimage(img: np.ndarray) -> QImage:
+    """uint8 (H, W) or (H, W, 3) -> a QImage that owns a copy of the pixels."""
+    arr = np.ascontiguousarray(img)
+    h, w = arr.shape[:2]
+    if arr.ndim == 2:
+        q = QImage(arr.data, w, h, w, QImage.Format.Format_Grayscale8)
+    else:
+        q = QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888)
+    return q.copy()
+
+
+def thumbnail_icon(img: np.ndarray, size: int = 64) -> QIcon:
+    pix = QPixmap.fromImage(to_qimage(img)).scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
+                                                   Qt.TransformationMode.FastTransformation)
+    return QIcon(pix)
+
+
+def float_to_uint8(images: np.ndarray) -> np.ndarray:
+    """(n, C, H, W) floats in [0, 1] -> uint8 (n, H, W) or (n, H, W, 3)."""
+    x = (np.clip(images, 0, 1) * 255 + 0.5).astype(np.uint8).transpose(0, 2, 3, 1)
+    return x[..., 0] if x.shape[-1] == 1 else x
+
+
+class ImageCanvas(pg.GraphicsLayoutWidget):
+    """A pyqtgraph view of one uint8 image: y down, square pixels, nearest-neighbour scaling."""
+
+    clicked = Signal(float, float)  # image coordinates (x, y)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setBackground("#15171a")
+        self.view = self.addViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        self.view.setDefaultPadding(0.02)
+        self.image = pg.ImageItem()
+        self.view.addItem(self.image)
+        self.overlay = pg.TextItem("", color="#e8e8e8", anchor=(0.5, 0.5))
+        self.overlay.setZValue(10)
+        self.view.addItem(self.overlay)
+        self._shape: tuple[int, int] | None = None
+        self.scene().sigMouseClicked.connect(self._on_click)
+
+    def set_image(self, img: np.ndarray, autorange: bool = False) -> None:
+        shape = img.shape[:2]
+        self.image.setImage(img, levels=(0, 255), autoLevels=False)
+        if shape != self._shape or autorange:
+            self._shape = shape
+            # Only the image decides the range: the overlay text has no finite bounds in a hidden view.
+            self.view.autoRange(items=[self.image], padding=0.02)
+
+    def set_overlay(self, text: str) -> None:
+        self.overlay.setText(text)
+        if self._shape:
+            h, w = self._shape
+            self.overlay.setPos(w / 2, h / 2)
+        else:
+            self.overlay.setPos(0, 0)
+
+    def clear_image(self) -> None:
+        self.image.clear()
+
+    def zoom_to(self, factor: int | None) -> None:
+        """Integer zoom: one image pixel is ``factor`` screen pixels (None fits the view)."""
+        if self._shape is None:
+            return
+        h, w = self._shape
+        if factor is None:
+            self.view.autoRange(items=[self.image], padding=0.02)
+            return
+        vw, vh = max(1, self.view.width()), max(1, self.view.height())
+        cx, cy = w / 2, h / 2
+        self.view.setRange(xRange=(cx - vw / (2 * factor), cx + vw / (2 * factor)),
+                           yRange=(cy - vh / (2 * factor), cy + vh / (2 * factor)), padding=0)
+
+    def current_image(self) -> np.ndarray | None:
+        return self.image.image
+
+    def _on_click(self, ev) -> None:
+        if ev.button() != Qt.MouseButton.LeftButton or self._shape is None:
+            return
+        p = self.view.mapSceneToView(ev.scenePos())
+        self.clicked.emit(float(p.x()), float(p.y()))
+
+    def sizeHint(self) -> QSize:
+        return QSize(320, 320)
+
+
+class JobStrip(QWidget):
+    """Progress bar + message + Cancel for one JobRunner; hidden while idle."""
+
+    def __init__(self, runner: JobRunner, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.runner = runner
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.bar.setTextVisible(False)
+        self.bar.setMaximumHeight(12)
+        self.label = QLabel()
+        self.label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop this computation (Esc)")
+        self.cancel_button.clicked.connect(runner.cancel)
+        lay.addWidget(self.bar, 2)
+        lay.addWidget(self.label, 3)
+        lay.addWidget(self.cancel_button)
+        runner.started.connect(self._on_started)
+        runner.progress.connect(self._on_progress)
+        runner.busyChanged.connect(self._on_busy)
+        self.setVisible(False)
+
+    def _on_started(self, label: str) -> None:
+        self.bar.setValue(0)
+        self.label.setText(label)
+
+    def _on_progress(self, fraction: float, message: str) -> None:
+        self.bar.setValue(int(1000 * max(0.0, min(1.0, fraction))))
+        if message:
+            self.label.setText(f"{self.runner.label}: {message}")
+
+    def _on_busy(self, busy: bool) -> None:
+        self.setVisible(busy)
+
+
+class MessageBanner(QWidget):
+    """A dismissible line at the top of the window for errors and warnings (the app keeps running)."""
+
+    COLOURS = {"error": "#7a2327", "warning": "#6b5417", "info": "#1f4b6e"}
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(8, 4, 4, 4)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QToolButton()
+        close.setText("✕")
+        close.setAutoRaise(True)
+        close.setToolTip("Dismiss")
+        close.clicked.connect(self.hide)
+        lay.addWidget(self.label, 1)
+        lay.addWidget(close)
+        self.level = ""
+        self._timer = QTimer(self, singleShot=True, timeout=self.hide)
+        self.hide()
+
+    def show_message(self, level: str, text: str) -> None:
+        self.level = level
+        self.label.setText(text)
+        self.setStyleSheet(f"background: {self.COLOURS.get(level, '#333')}; color: #f2f2f2; border-radius: 3px;")
+        self.show()
+        if level == "info":
+            self._timer.start(6000)
+        else:
+            self._timer.stop()
+
+    @property
+    def text(self) -> str:
+        return self.label.text()

@@ -1,0 +1,232 @@
+"""The explorer: sliders drive the live preview through the render worker, and the window stays usable."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+from PySide6.QtCore import Qt
+
+from latentlab.core.model import ModelInfo
+from tests.helpers import tiny_checkpoint
+from tests.ui.conftest import (
+    decoded,
+    latentlab_threads,
+    make_checkpoint_entry,
+    open_and_wait,
+    wait_for_analysis,
+    wait_for_frame,
+)
+
+
+def test_slider_change_shows_the_decoded_image_of_that_latent(qtbot, window, tiny_ckpt):
+    entry = open_and_wait(qtbot, window, tiny_ckpt)
+    window.sliders.row(2).slider.setValue(1.5)
+    z = window.state.z.copy()
+    assert z[2] == np.float32(1.5) and z[0] == 0
+    wait_for_frame(qtbot, window, z)
+    assert np.array_equal(window.preview.shown_image(), decoded(entry.model, z))
+    assert "decode" in window.preview.info.text()
+
+
+class SlowModel(torch.nn.Module):
+    def __init__(self, d=3, delay=0.03):
+        super().__init__()
+        self.info = ModelInfo("slow", d, (1, 8, 8))
+        self.delay = delay
+        self.calls = 0
+        self.w = torch.nn.Parameter(torch.zeros(1))
+
+    def decode(self, z):
+        self.calls += 1
+        time.sleep(self.delay)
+        return torch.sigmoid(z[:, :1, None, None].expand(-1, 1, 8, 8))
+
+    def sample_prior(self, n, generator=None):
+        return torch.randn(n, self.info.latent_dim, generator=generator)
+
+
+def test_fast_slider_changes_coalesce_and_the_last_value_is_shown(qtbot, window):
+    model = SlowModel()
+    entry = make_checkpoint_entry(model, "slow")
+    window.state.add_model(entry)
+    window.grid.setVisible(False)  # only the preview renders in this test
+    window.grid._timer.stop()
+    qtbot.waitUntil(lambda: window.preview.last_result is not None, timeout=30000)
+    start_calls = model.calls
+    slider = window.sliders.row(0).slider
+    for i in range(100):
+        slider.setValue(-2.0 + 4.0 * i / 99)
+    final = window.state.z.copy()
+    assert final[0] == np.float32(2.0)
+    wait_for_frame(qtbot, window, final)
+    rendered = model.calls - start_calls
+    assert rendered < 30, f"{rendered} decodes for 100 changes"
+    assert np.array_equal(window.preview.shown_image(), decoded(model, final))
+
+
+def test_undo_and_redo_with_the_keyboard(qtbot, window, tiny_ckpt):
+    open_and_wait(qtbot, window, tiny_ckpt)
+    row = window.sliders.row(1)
+    row.spin.setValue(1.0)  # a committed edit
+    row.spin.setValue(2.0)
+    assert window.state.z[1] == 2.0
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.state.z[1] == 1.0
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.state.z[1] == 0.0
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert window.state.z[1] == 1.0
+    assert row.spin.value() == 1.0
+
+
+def test_a_drag_is_one_undo_step(qtbot, window, tiny_ckpt):
+    open_and_wait(qtbot, window, tiny_ckpt)
+    row = window.sliders.row(0)
+    for v in (0.1, 0.5, 0.9, 1.3):
+        row.slider.setValue(v)
+    row.slider.sliderReleased.emit()
+    window.state.undo()
+    assert window.state.z[0] == 0.0
+
+
+def test_bookmark_round_trip(qtbot, window, tiny_ckpt):
+    open_and_wait(qtbot, window, tiny_ckpt)
+    window.state.set_latent(np.array([0.5, -1, 2, 0.25], np.float32), "test")
+    window.bookmarks.name.setText("smile")
+    window.bookmarks.add.click()
+    assert window.bookmarks.list.count() == 1 and window.bookmarks.list.item(0).text() == "smile"
+    window.state.reset_all()
+    assert not window.state.z.any()
+    window.bookmarks.list.setCurrentRow(0)
+    window.bookmarks.restore.click()
+    assert np.allclose(window.state.z, [0.5, -1, 2, 0.25])
+
+
+def test_locked_dimension_keeps_its_value(qtbot, window, tiny_ckpt):
+    open_and_wait(qtbot, window, tiny_ckpt)
+    window.sliders.row(3).spin.setValue(1.25)
+    window.sliders.row(3).lock.setChecked(True)
+    window.state.random_sample(seed=5)
+    assert window.state.z[3] == np.float32(1.25)
+    window.state.reset_all()
+    assert window.state.z[3] == np.float32(1.25) and window.state.z[0] == 0
+
+
+def test_random_sample_is_seeded(qtbot, window, tiny_ckpt):
+    open_and_wait(qtbot, window, tiny_ckpt)
+    window.sliders.seed.setValue(7)
+    window.sliders.random_button.click()
+    a = window.state.z.copy()
+    window.sliders.seed.setValue(7)
+    window.sliders.random_button.click()
+    assert np.array_equal(a, window.state.z) and a.any()
+
+
+def test_encode_sample_sets_the_posterior_mean(qtbot, window, tiny_ckpt):
+    entry = open_and_wait(qtbot, window, tiny_ckpt)
+    window.sliders.seed.setValue(3)
+    window.sliders.encode_button.click()
+    images, _ = entry.dataset.sample(1, 3)
+    with torch.inference_mode():
+        expected = entry.model.encode(torch.from_numpy(images)).mean[0].numpy()
+    qtbot.waitUntil(lambda: np.allclose(window.state.z, expected, atol=1e-6), timeout=30000)
+
+
+def test_broken_checkpoint_shows_an_error_and_the_app_keeps_working(qtbot, window, tmp_path, tiny_ckpt):
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
+    window.open_paths([bad])
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=30000)
+    assert "broken.safetensors" in window.banner.text and window.banner.level == "error"
+    entry = open_and_wait(qtbot, window, tiny_ckpt)
+    assert entry.name and window.state.current is entry
+
+
+def test_untrusted_file_asks_and_opens_only_when_trusted(qtbot, window, tmp_path, monkeypatch):
+    from tests.helpers import tiny_model
+
+    path = tmp_path / "pickled.pt"
+    torch.save(tiny_model(latent_dim=2), path)
+    asked = []
+    monkeypatch.setattr(window, "_ask_trust", lambda p, reason: asked.append((p, reason)))
+    window.models.trustRequested.disconnect()
+    window.models.trustRequested.connect(window._ask_trust)
+    window.open_paths([path])
+    qtbot.waitUntil(lambda: bool(asked), timeout=30000)
+    assert window.state.current is None
+    assert asked[0][0] == path and "refused" in asked[0][1]
+    window.models.open_trusted(path)
+    qtbot.waitUntil(lambda: window.state.current is not None, timeout=30000)
+    assert window.state.current.checkpoint.format == "pickle"
+
+
+def test_quantized_sliders_snap_to_codebook_values(qtbot, window, tmp_path):
+    path = tiny_checkpoint(tmp_path / "q.safetensors", arch="qlae", latent_dim=3)
+    entry = open_and_wait(qtbot, window, path)
+    books = entry.codebooks()
+    window.sliders.row(1).slider.setValue(0.123)
+    assert window.state.z[1] in books[1]
+    assert window.sliders.row(1).ticks.positions  # ticks drawn
+
+
+def test_traversal_grid_renders_and_a_click_jumps_there(qtbot, window, tiny_ckpt):
+    open_and_wait(qtbot, window, tiny_ckpt)
+    window.grid.dims_edit.setText("1,3")
+    window.grid.steps.setValue(5)
+    window.grid.refresh()
+    qtbot.waitUntil(lambda: len(window.grid._tiles) == 2, timeout=30000)
+    img = window.grid.composed_image()
+    assert img.shape == (2 * 64 + 2, 5 * 64 + 4 * 2)
+    target = window.grid.grid_z[1, 4].copy()
+    window.grid._on_click(4 * 66 + 10, 66 + 10)
+    assert np.array_equal(window.state.z, target)
+
+
+def test_latent_map_click_loads_that_samples_latent(qtbot, window, tiny_ckpt):
+    entry = open_and_wait(qtbot, window, tiny_ckpt)
+    wait_for_analysis(qtbot, window)
+    qtbot.waitUntil(lambda: window.latent_map.embedding is not None, timeout=30000)
+    assert len(window.latent_map.embedding) == len(entry.encoded.mean)
+    window.latent_map.select_point(10)
+    assert np.array_equal(window.state.z, entry.encoded.mean[10])
+    assert "shape=" in window.latent_map.source_label.text()
+    pos = window.latent_map.project(entry.encoded.mean[10])
+    assert np.allclose(pos[0], window.latent_map.embedding[10], atol=1e-4)
+
+
+def test_activity_labels_sort_passive_dimensions_last(qtbot, window, tiny_ckpt):
+    from latentlab.core.activity import Activity
+
+    entry = open_and_wait(qtbot, window, tiny_ckpt)
+    wait_for_analysis(qtbot, window)
+    act = Activity(("passive", "active", "mixed", "active"), np.array([1.0, 0.0, 0.5, 0.0]), np.zeros(4), 10)
+    window.state.set_analysis(entry, entry.encoded, act)
+    order = [window.sliders.rows_layout.itemAt(i).widget().dim for i in range(4)]
+    assert order == [1, 3, 2, 0]
+    assert not window.sliders.row(0).isVisibleTo(window.sliders)
+    window.sliders.show_passive.setChecked(True)
+    assert window.sliders.row(0).isVisibleTo(window.sliders)
+
+
+def test_closing_the_window_stops_every_worker(qtbot, empty_models_dir, tiny_ckpt):
+    from latentlab.ui.main_window import MainWindow
+
+    win = MainWindow(device="cpu")
+    qtbot.addWidget(win)
+    win.show()
+    open_and_wait(qtbot, win, tiny_ckpt)
+    assert latentlab_threads()  # the render thread at least
+    win.close()
+    assert latentlab_threads() == []
+
+
+def test_a_model_without_an_encoder_says_so(qtbot, window):
+    class Generator(SlowModel):
+        pass
+
+    window.state.add_model(make_checkpoint_entry(Generator(delay=0), "gen"))
+    assert not window.sliders.encode_button.isEnabled()
+    assert "no encoder" in window.sliders.encode_button.toolTip()
+    qtbot.waitUntil(lambda: "no encoder" in window.latent_map.status.text(), timeout=5000)

@@ -6,34 +6,29 @@ from typing import Any
 
 import numpy as np
 
+from latentlab.core.activity import ACTIVE as _ACTIVE
+from latentlab.core.activity import MIXED as _MIXED
+from latentlab.core.activity import PASSIVE as _PASSIVE
+from latentlab.core.activity import classify_activity
 from latentlab.core.encode import Encoded
 from latentlab.core.metrics.base import MetricUnavailable, View
 
+# Integer codes in result arrays (JSON- and heatmap-friendly); LABELS[code] is the name.
 ACTIVE, MIXED, PASSIVE = 0, 1, 2
-LABELS = ("active", "mixed", "passive")
+LABELS = (_ACTIVE, _MIXED, _PASSIVE)
 DEFAULTS: dict[str, Any] = {"threshold": 0.1}
 
 
 def classify(variances: np.ndarray, threshold: float = 0.1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(n, D) posterior variances -> (labels, mean variance, variance of the variances) per dimension.
-
-    passive: the variance barely changes across inputs and stays at the prior's 1 (collapsed);
-    active: it barely changes and stays near 0 (the encoder is confident); mixed: anything else.
-    """
-    v = np.asarray(variances, dtype=np.float64)
-    mean = v.mean(axis=0)
-    spread = v.var(axis=0)
-    stable = spread < threshold
-    labels = np.full(v.shape[1], MIXED, dtype=np.int64)
-    labels[stable & (np.abs(mean - 1.0) <= threshold)] = PASSIVE
-    labels[stable & (mean <= threshold)] = ACTIVE
-    return labels, mean, spread
+    """(n, D) posterior variances -> (label codes, mean variance, variance of the variances) per dimension."""
+    act = classify_activity(variances, threshold=threshold)
+    return np.array([LABELS.index(lab) for lab in act.labels], dtype=np.int64), act.mean_variance, act.variance_of_variance
 
 
 def classify_encoded(enc: Encoded, threshold: float = 0.1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The classification for encoded points; deterministic encoders (no variances) have only active latents."""
-    var = enc.variance if enc.logvar is not None else np.zeros_like(enc.mean)
-    return classify(var, threshold)
+    """The classification for encoded points; deterministic encoders: constant dimensions are passive."""
+    act = classify_activity(enc.variance, enc.mean, threshold=threshold)
+    return np.array([LABELS.index(lab) for lab in act.labels], dtype=np.int64), act.mean_variance, act.variance_of_variance
 
 
 def kl_per_dim(enc: Encoded) -> np.ndarray:
@@ -48,11 +43,13 @@ def kl_per_dim(enc: Encoded) -> np.ndarray:
 def compute_activity(view: View, params: dict[str, Any], ctx) -> dict[str, Any]:
     labels, mean, spread = classify_encoded(view.inputs.train, params["threshold"])
     labels, mean, spread = labels[view.latents], mean[view.latents], spread[view.latents]
-    notes = [] if view.inputs.train.logvar is not None else ["deterministic encoder: every latent is active"]
+    notes = [] if view.inputs.train.logvar is not None else [
+        "deterministic encoder: constant latents are passive, the others active"]
     return {
         "values": {"n_active": float((labels == ACTIVE).sum()), "n_mixed": float((labels == MIXED).sum()),
                    "n_passive": float((labels == PASSIVE).sum())},
-        "arrays": {"labels": labels, "mean_variance": mean, "variance_of_variance": spread},
+        "arrays": {"labels": labels, "mean_variance": np.asarray(mean, dtype=np.float64),
+                   "variance_of_variance": np.asarray(spread, dtype=np.float64)},
         "samples": {"train": view.inputs.train.n},
         "notes": notes,
     }

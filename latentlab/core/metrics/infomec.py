@@ -15,11 +15,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 from sklearn.preprocessing import StandardScaler
 
-from latentlab.core.metrics.base import View
+from latentlab.core.metrics.base import View, parallel_map
 from latentlab.core.metrics.info import entropy, mutual_info_matrix
 from latentlab.core.metrics.knn_mi import mutual_info_classif_1d
 
-DEFAULTS: dict[str, Any] = {"n_neighbors": 10, "active_fraction": 1 / 20, "max_iter": 100}
+DEFAULTS: dict[str, Any] = {"n_neighbors": 10, "active_fraction": 1 / 20, "max_iter": 100, "n_jobs": 1}
 
 
 def _label_encode(y: np.ndarray) -> np.ndarray:
@@ -77,16 +77,17 @@ def info_m_c(nmi: np.ndarray, active: np.ndarray) -> tuple[float, float]:
     return float(np.clip(infom, 0, 1)), float(np.clip(infoc, 0, 1))
 
 
-def info_e(z: np.ndarray, s: np.ndarray, max_iter: int, seed: int) -> np.ndarray:
+def info_e(z: np.ndarray, s: np.ndarray, max_iter: int, seed: int, n_jobs: int = 2) -> np.ndarray:
     """Per factor (H0 - H(s|z)) / H0 with H(s|z) the in-sample log-loss of an unregularised logistic regression."""
     out = np.zeros(s.shape[1])
     if z.shape[1] == 0:
         return out
     x = StandardScaler().fit_transform(z)
-    for i in range(s.shape[1]):
+
+    def one(i: int) -> float:
         classes = np.unique(s[:, i])
         if len(classes) < 2:
-            continue
+            return 0.0
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -94,7 +95,9 @@ def info_e(z: np.ndarray, s: np.ndarray, max_iter: int, seed: int) -> np.ndarray
                                      random_state=seed).fit(x, s[:, i])
         h0 = np.log(len(classes))
         hc = log_loss(s[:, i], clf.predict_proba(x), labels=clf.classes_)
-        out[i] = np.clip((h0 - hc) / h0, 0.0, 1.0)
+        return float(np.clip((h0 - hc) / h0, 0.0, 1.0))
+
+    out[:] = parallel_map(one, range(s.shape[1]), n_jobs)
     return out
 
 
@@ -108,7 +111,7 @@ def compute(view: View, params: dict[str, Any], ctx) -> dict[str, Any]:
     nmi = nmi_matrix(z, s, discrete, params["n_neighbors"], view.seed)
     ctx.check()
     infom, infoc = info_m_c(nmi, active)
-    per_e = info_e(z, s, params["max_iter"], view.seed)
+    per_e = info_e(z, s, params["max_iter"], view.seed, params["n_jobs"])
     notes = [] if active.any() else ["no active latent: InfoM = InfoC = 0"]
     return {
         "values": {"infom": infom, "infoc": infoc, "infoe": float(per_e.mean())},

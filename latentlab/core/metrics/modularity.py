@@ -11,10 +11,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
-from latentlab.core.metrics.base import View
+from latentlab.core.metrics.base import View, parallel_map
 from latentlab.core.metrics.info import NUM_BINS, discretize, mutual_info_matrix
 
-DEFAULTS: dict[str, Any] = {"num_bins": NUM_BINS}
+DEFAULTS: dict[str, Any] = {"num_bins": NUM_BINS, "n_jobs": 1}
 
 
 def modularity_from_matrix(mi: np.ndarray) -> tuple[float, np.ndarray]:
@@ -44,7 +44,7 @@ def _macro_auc(y: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> float:
     return float(np.mean(aucs)) if aucs else 0.5
 
 
-def explicitness(z_train, y_train, z_test, y_test, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def explicitness(z_train, y_train, z_test, y_test, seed: int, n_jobs: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Per factor: one-vs-rest ROC AUC of a logistic regression on standardised latents (train, test)."""
     k = y_train.shape[1]
     train, test = np.full(k, 0.5), np.full(k, 0.5)
@@ -52,14 +52,18 @@ def explicitness(z_train, y_train, z_test, y_test, seed: int) -> tuple[np.ndarra
         return train, test
     scaler = StandardScaler().fit(z_train)
     xs_train, xs_test = scaler.transform(z_train), scaler.transform(z_test)
-    for i in range(k):
+
+    def one(i: int) -> tuple[float, float]:
         if len(np.unique(y_train[:, i])) < 2:
-            continue
+            return 0.5, 0.5
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             clf = LogisticRegression(random_state=seed).fit(xs_train, y_train[:, i])
-        train[i] = _macro_auc(y_train[:, i], clf.predict_proba(xs_train), clf.classes_)
-        test[i] = _macro_auc(y_test[:, i], clf.predict_proba(xs_test), clf.classes_)
+        return (_macro_auc(y_train[:, i], clf.predict_proba(xs_train), clf.classes_),
+                _macro_auc(y_test[:, i], clf.predict_proba(xs_test), clf.classes_))
+
+    for i, (a, b) in enumerate(parallel_map(one, range(k), n_jobs)):
+        train[i], test[i] = a, b
     return train, test
 
 
@@ -67,7 +71,7 @@ def compute(view: View, params: dict[str, Any], ctx) -> dict[str, Any]:
     mi = mutual_info_matrix(discretize(view.z_train, params["num_bins"]), view.y_train)
     score, per = modularity_from_matrix(mi)
     ctx.check()
-    e_train, e_test = explicitness(view.z_train, view.y_train, view.z_test, view.y_test, view.seed)
+    e_train, e_test = explicitness(view.z_train, view.y_train, view.z_test, view.y_test, view.seed, params["n_jobs"])
     return {
         "values": {"modularity": score, "explicitness": float(e_test.mean()),
                    "explicitness_train": float(e_train.mean())},

@@ -59,7 +59,7 @@ def test_dci_agrees_with_disent(data):
     inputs = inputs_from_arrays(z, y, zt, yt, SIZES)
     ref = DISENT["_dci"]._compute_dci(z.T, y.T, zt.T, yt.T)
     for estimator, tol in (("gbt", 0.01), ("fast", 0.03)):
-        ours = compute(["dci"], inputs, {"dci": {"estimator": estimator}})["dci"].values
+        ours = compute(["dci"], inputs, {"dci": {"estimator": estimator, "n_jobs": 1}})["dci"].values
         assert ours["dci_disentanglement"] == pytest.approx(ref["dci.disentanglement"], abs=tol), estimator
         assert ours["dci_completeness"] == pytest.approx(ref["dci.completeness"], abs=tol), estimator
         assert ours["dci_informativeness"] == pytest.approx(ref["dci.informativeness_test"], abs=0.05), estimator

@@ -15,6 +15,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e ".[dev]"
 	@touch $(STAMP)
 
+# disent, an independent implementation of the classic metrics, for tests/core/test_metrics_vs_disent.py.
+# --no-deps because its declared requirements pull a CUDA torch, torchvision and lightning, none of which its
+# metric modules use (tests/core/disent_shim.py says how they are imported); tqdm, their one other import,
+# comes with the dev extra.
+DISENT := $(VENV)/.disent-0.8.0
+$(DISENT): $(STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps "disent==0.8.0"
+	@touch $(DISENT)
+
 # Qt needs a few shared libraries that minimal Debian images lack; install them only when missing.
 sysdeps:
 	@sh packaging/ensure-sysdeps.sh
@@ -22,7 +31,7 @@ sysdeps:
 run: $(STAMP) sysdeps
 	$(VENV)/bin/latentlab gui
 
-test: $(STAMP) sysdeps
+test: $(STAMP) $(DISENT) sysdeps
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider
 
 lint: $(STAMP)

@@ -1,0 +1,171 @@
+"""The metric registry and ``compute``: one call runs any set of metrics on one set of encoded points."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from latentlab.core.encode import REPRESENTATIONS
+from latentlab.core.jobs import JobContext, ensure_context
+from latentlab.core.metrics import activity, betavae, dci, factorvae, infomec, mig, modularity, sap, unsupervised
+from latentlab.core.metrics.base import MetricInputs, MetricResult, MetricUnavailable, View
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric as the UI and CLI list it: what it is called, what it reports, how to compute it."""
+
+    name: str
+    title: str
+    description: str  # one or two sentences for a tooltip
+    keys: tuple[str, ...]  # the figures it reports, headline first
+    fn: Callable[[View, dict[str, Any], JobContext], dict[str, Any]]
+    defaults: dict[str, Any] = field(default_factory=dict)
+    cost: float = 1.0  # relative share of the suite's time, for progress bars
+    per_latent: bool = False  # describes latents themselves: reports every latent, even with drop_passive
+
+    def resolve(self, params: dict[str, Any] | None) -> dict[str, Any]:
+        """Defaults overridden by ``params``; unknown keys are an error that lists the known ones."""
+        params = dict(params or {})
+        unknown = set(params) - set(self.defaults)
+        if unknown:
+            raise ValueError(f"{self.name}: unknown parameter(s) {sorted(unknown)}; known: {sorted(self.defaults)}")
+        return {**self.defaults, **params}
+
+
+METRICS: dict[str, MetricSpec] = {s.name: s for s in (
+    MetricSpec("betavae", "BetaVAE score",
+               "Accuracy of a linear classifier that tells which factor was held fixed from mean |z1 - z2| over "
+               "pairs sharing it (Higgins et al. 2017). Chance is 1/#factors.",
+               ("betavae", "betavae_train"), betavae.compute, betavae.DEFAULTS, 1.0),
+    MetricSpec("factorvae", "FactorVAE score",
+               "Accuracy of a majority vote that tells the fixed factor from the latent with the least "
+               "normalised variance in a batch (Kim & Mnih 2018).",
+               ("factorvae", "factorvae_train"), factorvae.compute, factorvae.DEFAULTS, 1.0),
+    MetricSpec("mig", "MIG",
+               "Mutual Information Gap: per factor, the gap in MI between the two most informative latents, "
+               "divided by the factor's entropy, averaged (Chen et al. 2018).",
+               ("mig",), mig.compute, mig.DEFAULTS, 0.3),
+    MetricSpec("dci", "DCI",
+               "Disentanglement (each latent explains one factor), Completeness (each factor lives in one latent) "
+               "and Informativeness (classifier accuracy), from boosted-tree importances (Eastwood & Williams 2018).",
+               ("dci_disentanglement", "dci_completeness", "dci_informativeness", "dci_informativeness_train"),
+               dci.compute, dci.DEFAULTS, 5.0),
+    MetricSpec("sap", "SAP",
+               "Separated Attribute Predictability: per factor, the accuracy gap between the two latents that "
+               "best predict it alone with a linear SVM (Kumar et al. 2018).",
+               ("sap",), sap.compute, sap.DEFAULTS, 3.0),
+    MetricSpec("modularity", "Modularity / Explicitness",
+               "Modularity: each latent depends on at most one factor (from MI). Explicitness: ROC AUC of a linear "
+               "classifier of each factor from all latents; chance is 0.5 (Ridgeway & Zemel 2018).",
+               ("modularity", "explicitness", "explicitness_train"), modularity.compute, modularity.DEFAULTS, 1.0),
+    MetricSpec("infomec", "InfoMEC",
+               "InfoM(odularity), InfoC(ompactness), InfoE(xplicitness) from normalised mutual information "
+               "between factors and active latents, and a logistic regression (Hsu et al. 2023).",
+               ("infom", "infoc", "infoe"), infomec.compute, infomec.DEFAULTS, 3.0),
+    MetricSpec("unsupervised", "Total correlation / pairwise MI",
+               "Without factors: the total correlation of a Gaussian fitted to the latents and the mean mutual "
+               "information between pairs of latents, in nats (0 = independent latents).",
+               ("gaussian_tc", "mean_pairwise_mi"), unsupervised.compute, unsupervised.DEFAULTS, 0.5),
+    MetricSpec("kl", "KL per dimension",
+               "Mean KL divergence of each latent's posterior from the N(0, 1) prior, in nats; near 0 means the "
+               "latent is unused (collapsed).",
+               ("kl_total",), activity.compute_kl, {}, 0.05, per_latent=True),
+    MetricSpec("activity", "Active / mixed / passive latents",
+               "From the posterior variances over inputs: active (variance near 0), passive (collapsed to the "
+               "prior, variance near 1), mixed otherwise (Bonheme & Grzes, 'Be More Active!').",
+               ("n_active", "n_mixed", "n_passive"), activity.compute_activity, activity.DEFAULTS, 0.05,
+               per_latent=True),
+)}
+
+DEFAULT_SUITE = tuple(METRICS)
+
+
+def parse_names(names: str | Iterable[str] | None) -> list[str]:
+    """'mig,dci' or a list -> known metric names in registry order; 'all' or None -> every metric."""
+    if names is None:
+        return list(DEFAULT_SUITE)
+    items = [s.strip().lower() for s in (names.split(",") if isinstance(names, str) else names) if s.strip()]
+    if not items or items == ["all"]:
+        return list(DEFAULT_SUITE)
+    unknown = [s for s in items if s not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(METRICS)}")
+    return [m for m in METRICS if m in items]
+
+
+def kept_latents(inputs: MetricInputs, drop_passive: bool) -> tuple[np.ndarray, list[str]]:
+    """Indices of the latents metrics look at: all of them, or all but the passive ones."""
+    everything = np.arange(inputs.latent_dim)
+    if not drop_passive:
+        return everything, []
+    labels, _, _ = activity.classify_encoded(inputs.train, activity.DEFAULTS["threshold"])
+    keep = everything[labels != activity.PASSIVE]
+    dropped = [inputs.latent_label(j) for j in everything[labels == activity.PASSIVE]]
+    note = [f"passive latents dropped: {', '.join(dropped)}"] if dropped else ["no passive latent to drop"]
+    return keep, note
+
+
+def compute(names: str | Iterable[str] | None, inputs: MetricInputs, params: dict[str, dict[str, Any]] | None = None,
+            *, representation: str = "mean", drop_passive: bool = False, seed: int = 0,
+            ctx: JobContext | None = None) -> dict[str, MetricResult]:
+    """Run ``names`` on ``inputs``; a metric that does not apply comes back with status 'unavailable'.
+
+    ``params`` maps a metric name to overrides of its defaults. Results arrive one by one through
+    ``ctx.partial`` as well, so a panel can show each card as soon as it is ready.
+    """
+    ctx = ensure_context(ctx)
+    if representation not in REPRESENTATIONS:
+        raise ValueError(f"representation must be one of {REPRESENTATIONS}, got {representation!r}")
+    selected = parse_names(names)
+    params = params or {}
+    stray = set(params) - set(METRICS)
+    if stray:
+        raise ValueError(f"parameters given for unknown metric(s) {sorted(stray)}")
+    resolved = {n: METRICS[n].resolve(params.get(n)) for n in selected}
+    keep, drop_note = kept_latents(inputs, drop_passive)
+    every = np.arange(inputs.latent_dim)
+    total_cost = sum(METRICS[n].cost for n in selected) or 1.0
+    done = 0.0
+    out: dict[str, MetricResult] = {}
+    for name in selected:
+        spec = METRICS[name]
+        ctx.check()
+        latents = every if spec.per_latent else keep
+        view = View(inputs, representation, latents, seed)
+        sub = ctx.sub(done / total_cost, (done + spec.cost) / total_cost)
+        sub.progress(0.0, spec.title)
+        start = time.perf_counter()
+        base = dict(metric=name, params=resolved[name], seed=seed, representation=representation,
+                    drop_passive=drop_passive, latents=[int(j) for j in latents],
+                    latent_names=[inputs.latent_label(int(j)) for j in latents],
+                    factor_names=list(inputs.factor_names))
+        try:
+            # One BLAS/OpenMP thread: their thread teams spin-wait at barriers when the cores are busy (a UI,
+            # a training run), which made the logistic regressions 4x slower on a loaded 2-core machine;
+            # metrics that gain from parallelism use processes over factors instead (DCI).
+            with threadpool_limits(1):
+                raw = spec.fn(view, resolved[name], sub)
+        except MetricUnavailable as exc:
+            result = MetricResult(values={}, status="unavailable", message=str(exc),
+                                  seconds=time.perf_counter() - start, **base)
+        else:
+            notes = list(raw.get("notes", [])) + ([] if spec.per_latent else drop_note)
+            result = MetricResult(values={k: float(v) for k, v in raw["values"].items()},
+                                  arrays={k: np.asarray(v) for k, v in raw.get("arrays", {}).items()},
+                                  samples=raw.get("samples", {}), notes=notes,
+                                  seconds=time.perf_counter() - start, **base)
+        log.info("%s: %s in %.2fs", name, result.values or result.message, result.seconds)
+        out[name] = result
+        done += spec.cost
+        ctx.progress(done / total_cost, f"{spec.title} done")
+        ctx.partial(result)
+    return out

@@ -1,0 +1,123 @@
+"""From a checkpoint and a dataset to stored metric results: encode once, compute what is missing, keep it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from latentlab.core.checkpoint import Checkpoint, file_sha256, open_checkpoint
+from latentlab.core.data import FactorDataset, get_dataset
+from latentlab.core.encode import REPRESENTATIONS, encode_dataset, representation_fn, require_encoder
+from latentlab.core.jobs import JobContext, ensure_context
+from latentlab.core.metrics.base import METRICS_VERSION, MetricInputs, MetricResult
+from latentlab.core.metrics.registry import METRICS, compute, parse_names
+from latentlab.core.model import LatentModel, Quantized
+from latentlab.core.store import ResultStore
+
+log = logging.getLogger(__name__)
+KIND = "metric"
+
+
+def prepare_inputs(model: LatentModel, dataset: FactorDataset, n: int = 10000, n_test: int | None = None,
+                   seed: int = 0, batch_size: int = 256, ctx: JobContext | None = None) -> MetricInputs:
+    """Encode ``n`` training and ``n_test`` (default n / 2) test points with uniformly drawn factors."""
+    require_encoder(model)
+    if n < 2:
+        raise ValueError(f"n must be at least 2, got {n}")
+    n_test = max(2, n // 2) if n_test is None else n_test
+    ctx = ensure_context(ctx)
+    # Train and test factors come from distinct seed streams, so they are independent draws.
+    train = encode_dataset(model, dataset, n, seed=2 * seed, batch_size=batch_size, ctx=ctx.sub(0, n / (n + n_test)))
+    test = encode_dataset(model, dataset, n_test, seed=2 * seed + 1, batch_size=batch_size,
+                          ctx=ctx.sub(n / (n + n_test), 1.0))
+    fns = {kind: representation_fn(model, dataset, kind, seed, batch_size) for kind in REPRESENTATIONS}
+    info = model.info
+    if info.latent_dim != train.mean.shape[1]:
+        raise ValueError(f"{info.name}: the card says {info.latent_dim} latents, the encoder gives {train.mean.shape[1]}")
+    return MetricInputs(train=train, test=test, factor_sizes=tuple(dataset.factor_sizes),
+                        factor_names=tuple(dataset.factor_names),
+                        latent_names=tuple(info.dim_label(j) for j in range(info.latent_dim)),
+                        represent=lambda f, kind: fns[kind](f),
+                        discrete_latents=isinstance(model, Quantized) and train.codes is not None)
+
+
+def dataset_key(dataset: FactorDataset) -> str:
+    """How a dataset is named in stored keys: the built-in name, or name + SHA-256 of its original file."""
+    path = getattr(dataset, "path", None)
+    return f"{dataset.name}@{file_sha256(path)}" if path is not None else dataset.name
+
+
+def metric_key_params(name: str, params: dict[str, Any] | None, n: int, n_test: int, representation: str,
+                      drop_passive: bool) -> dict[str, Any]:
+    """Everything besides checkpoint, dataset and seed that a stored figure depends on."""
+    return {"metric_params": METRICS[name].resolve(params), "n": n, "n_test": n_test,
+            "representation": representation, "drop_passive": bool(drop_passive), "version": METRICS_VERSION}
+
+
+def evaluate(checkpoint: Checkpoint | str, dataset: FactorDataset | str | None = None,
+             names: str | Iterable[str] | None = None, *, n: int = 10000, n_test: int | None = None,
+             representation: str = "mean", drop_passive: bool = False, seed: int = 0,
+             params: dict[str, dict[str, Any]] | None = None, store: ResultStore | None | bool = True,
+             force: bool = False, device: str = "auto", batch_size: int = 256,
+             ctx: JobContext | None = None) -> dict[str, MetricResult]:
+    """Metrics for a checkpoint on a dataset; stored results are reused unless ``force``.
+
+    ``store=True`` uses the default store, ``False``/``None`` none. Results that were stored come back with
+    ``from_store`` noted in their notes. Encoding happens only when some metric is missing.
+    """
+    ctx = ensure_context(ctx)
+    if representation not in REPRESENTATIONS:
+        raise ValueError(f"representation must be one of {REPRESENTATIONS}, got {representation!r}")
+    ck = checkpoint if isinstance(checkpoint, Checkpoint) else open_checkpoint(checkpoint, device=device)
+    if dataset is None:
+        dataset = ck.info.dataset
+        if not dataset:
+            raise ValueError(f"{ck.path}: the model card names no dataset; give one (e.g. --dataset dsprites)")
+    ds = get_dataset(dataset) if isinstance(dataset, str) else dataset
+    selected = parse_names(names)
+    params = params or {}
+    n_test = max(2, n // 2) if n_test is None else n_test
+    db = ResultStore() if store is True else (store or None)
+    dkey = dataset_key(ds)
+    out: dict[str, MetricResult] = {}
+    if db is not None and not force:
+        for name in selected:
+            kp = metric_key_params(name, params.get(name), n, n_test, representation, drop_passive)
+            payload = db.get(KIND, ck.sha256, dkey, name, kp, seed)
+            if payload is not None:
+                res = MetricResult.from_dict(payload)
+                res.notes.append("from the results store")
+                out[name] = res
+                ctx.partial(res)
+    missing = [m for m in selected if m not in out]
+    if missing:
+        if ck.info.factor_names and tuple(ck.info.factor_names) != tuple(ds.factor_names):
+            log.warning("%s was trained on factors %s; evaluating on %s", ck.path, ck.info.factor_names, ds.factor_names)
+        inputs = prepare_inputs(ck.model, ds, n, n_test, seed, batch_size, ctx.sub(0.0, 0.3))
+        fresh = compute(missing, inputs, params, representation=representation, drop_passive=drop_passive,
+                        seed=seed, ctx=ctx.sub(0.3, 1.0))
+        for name, res in fresh.items():
+            res.samples.setdefault("encoded_train", inputs.train.n)
+            if db is not None and res.ok:
+                kp = metric_key_params(name, params.get(name), n, n_test, representation, drop_passive)
+                db.put(KIND, ck.sha256, dkey, name, kp, seed, res.to_dict())
+            out[name] = res
+    ctx.progress(1.0, "metrics done")
+    return {m: out[m] for m in selected}
+
+
+def summary_table(results: dict[str, MetricResult]) -> list[tuple[str, str, float | None, float]]:
+    """(metric, figure, value, seconds) rows in registry order, for printing."""
+    rows = []
+    for name, res in results.items():
+        if not res.ok:
+            rows.append((name, res.message, None, res.seconds))
+            continue
+        for key in METRICS[name].keys:
+            if key in res.values:
+                v = res.values[key]
+                rows.append((name, key, None if not np.isfinite(v) else v, res.seconds))
+    return rows

@@ -28,6 +28,7 @@ from latentlab.ui.panels.dataset_strip import DatasetStripPanel
 from latentlab.ui.panels.export_dialog import ExportDialog
 from latentlab.ui.panels.grid import TraversalGridPanel
 from latentlab.ui.panels.latent_map import LatentMapPanel
+from latentlab.ui.panels.metrics import MetricsPanel
 from latentlab.ui.panels.model_browser import ModelBrowserPanel
 from latentlab.ui.panels.preview import PreviewPanel
 from latentlab.ui.panels.sliders import LatentSlidersPanel
@@ -77,6 +78,9 @@ class MainWindow(QMainWindow):
         self.dataset = DatasetStripPanel(self.state)
         self.bookmarks = BookmarksPanel(self.state)
         self.compare = ComparePanel(self.state)
+        self.metrics = MetricsPanel(self.state)
+        self.metrics.latentSelected.connect(self._focus_latent)
+        self.compare.metrics_source = self.metrics.figures
         # Panels that can feed a latent path to the export dialog register a name -> (frames -> latents, captions).
         self.export_sources: dict = {}
 
@@ -91,6 +95,9 @@ class MainWindow(QMainWindow):
         self._dock("Latent map", self.latent_map, bottom)
         self._dock("Dataset", self.dataset, bottom)
         self._dock("Compare", self.compare, bottom)
+        self._dock("Metrics", self.metrics, right)
+        self.tabifyDockWidget(self.docks["Latent sliders"], self.docks["Metrics"])
+        self.docks["Latent sliders"].raise_()
         self.tabifyDockWidget(self.docks["Latent map"], self.docks["Dataset"])
         self.tabifyDockWidget(self.docks["Traversal grid"], self.docks["Compare"])
         self.docks["Traversal grid"].raise_()
@@ -263,6 +270,10 @@ class MainWindow(QMainWindow):
         self.open_paths(paths)
         ev.acceptProposedAction()
 
+    def _focus_latent(self, dim: int) -> None:
+        self.docks["Latent sliders"].raise_()
+        self.sliders.focus_dim(dim)
+
     def export_dialog(self) -> ExportDialog | None:
         if self.state.current is None:
             self.show_message("warning", "open a model to export from")
@@ -274,6 +285,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> bool:
         """Stop every worker thread; True when all of them ended."""
         ok = self.compare.shutdown()
+        ok = self.metrics.runner.shutdown() and ok
         ok = self.models.shutdown() and ok
         ok = shutdown_all() and ok
         ok = self.bridge.stop() and ok

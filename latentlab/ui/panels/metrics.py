@@ -1,0 +1,295 @@
+"""Metrics dock: the disentanglement suite as cards and heatmaps, computed in the background, stored forever.
+
+Figures already in the results store (same checkpoint SHA-256, dataset, parameters and seed) appear as soon
+as a model is selected; Compute fills in what is missing, card by card as each metric finishes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from latentlab.core.data import BUILTIN
+from latentlab.core.metrics.base import MetricResult
+from latentlab.core.metrics.registry import METRICS
+from latentlab.core.metrics.runner import KIND, dataset_key, evaluate, metric_key_params
+from latentlab.core.store import ResultStore
+from latentlab.ui.charts import BarChart, Heatmap
+from latentlab.ui.job_runner import JobRunner
+from latentlab.ui.panels.sliders import ACTIVITY_COLOURS
+from latentlab.ui.state import ExplorerState
+from latentlab.ui.widgets import JobStrip
+
+FIGURE_TITLES = {
+    "betavae": "BetaVAE", "factorvae": "FactorVAE", "mig": "MIG", "dci_disentanglement": "D",
+    "dci_completeness": "C", "dci_informativeness": "I", "sap": "SAP", "modularity": "Modularity",
+    "explicitness": "Explicitness", "infom": "InfoM", "infoc": "InfoC", "infoe": "InfoE",
+    "gaussian_tc": "TC (nats)", "mean_pairwise_mi": "pair MI (nats)", "kl_total": "KL total (nats)",
+    "n_active": "active", "n_mixed": "mixed", "n_passive": "passive",
+}
+
+
+class MetricCard(QFrame):
+    def __init__(self, name: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        spec = METRICS[name]
+        self.name = name
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setStyleSheet("MetricCard { background: #22262b; border-radius: 4px; }")
+        self.title = QLabel(spec.title)
+        self.title.setStyleSheet("color: #9aa3ad; font-size: 10px;")
+        self.value = QLabel("—")
+        self.value.setStyleSheet("font-size: 13px; font-weight: bold;")
+        self.value.setWordWrap(True)
+        self.value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 4, 6, 4)
+        lay.setSpacing(1)
+        lay.addWidget(self.title)
+        lay.addWidget(self.value)
+        self.description = spec.description
+        self.setToolTip(self.description)
+        self.result: MetricResult | None = None
+
+    def set_result(self, res: MetricResult | None) -> None:
+        self.result = res
+        spec = METRICS[self.name]
+        if res is None:
+            self.value.setText("—")
+            self.setToolTip(self.description)
+            return
+        if not res.ok:
+            self.value.setText("n/a")
+            self.setToolTip(f"{self.description}\n\nNot available: {res.message}")
+            return
+        keys = [k for k in spec.keys if k in res.values and not k.endswith("_train")]
+        parts = []
+        for key in keys:
+            v = res.values[key]
+            fmt = f"{v:.0f}" if key.startswith("n_") else f"{v:.3f}"
+            parts.append(fmt if len(keys) == 1 else f"{FIGURE_TITLES.get(key, key)} {fmt}")
+        self.value.setText("  ".join(parts) if parts else "—")
+        detail = [self.description, "", f"representation: {res.representation}"
+                  + (", passive latents dropped" if res.drop_passive else ""),
+                  f"seed {res.seed}; samples {res.samples}", f"time {res.seconds:.1f} s",
+                  f"parameters {res.params}"] + [f"note: {n}" for n in res.notes]
+        self.setToolTip("\n".join(detail))
+
+
+def _run(ctx, checkpoint, dataset, n, representation, drop_passive, params, force):
+    return evaluate(checkpoint, dataset, None, n=n, representation=representation, drop_passive=drop_passive,
+                    params=params, force=force, ctx=ctx)
+
+
+class MetricsPanel(QWidget):
+    latentSelected = Signal(int)
+
+    def __init__(self, state: ExplorerState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.runner = JobRunner(self, "metrics")
+        self.dataset = QComboBox()
+        self.dataset.setToolTip("Dataset with ground-truth factors to evaluate on")
+        self.n = QSpinBox()
+        self.n.setRange(200, 100000)
+        self.n.setSingleStep(1000)
+        self.n.setValue(10000)
+        self.n.setPrefix("n ")
+        self.n.setToolTip("Training points (the published protocols use 10,000); test points are half as many")
+        self.representation = QComboBox()
+        self.representation.addItems(["mean", "sampled"])
+        self.representation.setToolTip("Posterior mean, or one sample z ~ q(z|x) per input")
+        self.drop_passive = QCheckBox("drop passive")
+        self.drop_passive.setToolTip("Leave passive (collapsed) latents out of the metrics")
+        self.estimator = QComboBox()
+        self.estimator.addItem("DCI: fast", "fast")
+        self.estimator.addItem("DCI: exact (GBT, slow)", "gbt")
+        self.estimator.setToolTip("Exact mode reproduces disentanglement_lib's gradient-boosted trees (minutes)")
+        self.compute_button = QPushButton("Compute")
+        self.compute_button.setToolTip("Compute the metrics that are not stored yet (Shift-click: recompute all)")
+        self.status = QLabel("")
+        self.status.setStyleSheet("color: #9aa3ad;")
+        bar = QHBoxLayout()
+        for w in (self.dataset, self.n, self.representation, self.drop_passive, self.estimator, self.compute_button):
+            bar.addWidget(w)
+        bar.addWidget(self.status, 1)
+        self.cards = {name: MetricCard(name) for name in METRICS}
+        grid = QGridLayout()
+        for i, card in enumerate(self.cards.values()):
+            grid.addWidget(card, i // 3, i % 3)
+        self.mi_map = Heatmap("mutual information (nats): latent × factor")
+        self.dci_map = Heatmap("DCI importance: latent × factor")
+        self.kl_bars = BarChart("KL per latent (nats), coloured by activity")
+        tabs = QTabWidget()
+        tabs.addTab(self.mi_map, "MI")
+        tabs.addTab(self.dci_map, "DCI importance")
+        tabs.addTab(self.kl_bars, "KL / activity")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addLayout(bar)
+        lay.addWidget(JobStrip(self.runner))
+        lay.addLayout(grid)
+        lay.addWidget(tabs, 1)
+        self.results: dict[str, MetricResult] = {}
+        self.store = None
+        self.compute_button.clicked.connect(self._compute_clicked)
+        self.runner.partial.connect(self._on_result)
+        self.runner.finished.connect(self._on_done)
+        self.runner.failed.connect(lambda m: self.status.setText(f"⚠ {m}"))
+        self.runner.cancelled.connect(lambda: self.status.setText("cancelled"))
+        for w in (self.dataset, self.representation, self.estimator):
+            w.currentIndexChanged.connect(lambda _i: self.load_stored())
+        self.drop_passive.toggled.connect(lambda _b: self.load_stored())
+        self.n.editingFinished.connect(self.load_stored)
+        self.mi_map.rowClicked.connect(lambda r: self._select_row("mig", r))
+        self.dci_map.rowClicked.connect(lambda r: self._select_row("dci", r))
+        self.kl_bars.barClicked.connect(lambda i: self._select_row("kl", i))
+        state.currentModelChanged.connect(self._on_model)
+        self._on_model(state.current)
+
+    # --- settings ------------------------------------------------------------------------------------------------
+    def params(self) -> dict:
+        return {"dci": {"estimator": self.estimator.currentData()}}
+
+    def settings(self) -> dict:
+        return dict(n=self.n.value(), representation=self.representation.currentText(),
+                    drop_passive=self.drop_passive.isChecked(), params=self.params())
+
+    def _on_model(self, entry) -> None:
+        self.runner.cancel()
+        self.dataset.blockSignals(True)
+        self.dataset.clear()
+        if entry is not None:
+            names = list(BUILTIN)
+            own = entry.model.info.dataset
+            if own in names:
+                names.remove(own)
+                names.insert(0, own)
+            self.dataset.addItems(names)
+        self.dataset.blockSignals(False)
+        ok = entry is not None and entry.encodes
+        self.compute_button.setEnabled(ok)
+        self.load_stored()
+        if entry is not None and not entry.encodes:
+            self.status.setText("this model has no encoder: metrics need encoded data (invert images first)")
+
+    def _store(self) -> ResultStore:
+        if self.store is None:
+            self.store = ResultStore()
+        return self.store
+
+    def load_stored(self) -> None:
+        """Show whatever the store already holds for these settings (instant: no encoding)."""
+        self.results = {}
+        entry = self.state.current
+        for card in self.cards.values():
+            card.set_result(None)
+        self.mi_map.clear()
+        self.dci_map.clear()
+        if entry is None or not self.dataset.currentText():
+            return
+        s = self.settings()
+        n_test = max(2, s["n"] // 2)
+        try:
+            from latentlab.core.data import get_dataset
+
+            dkey = dataset_key(get_dataset(self.dataset.currentText()))
+            db = self._store()
+            for name in METRICS:
+                kp = metric_key_params(name, s["params"].get(name), s["n"], n_test, s["representation"],
+                                       s["drop_passive"])
+                payload = db.get(KIND, entry.checkpoint.sha256, dkey, name, kp, 0)
+                if payload is not None:
+                    self._on_result(MetricResult.from_dict(payload))
+        except Exception as exc:  # a broken store must not break the panel
+            self.status.setText(f"⚠ results store: {exc}")
+            return
+        stored = len(self.results)
+        self.status.setText(f"{stored} of {len(METRICS)} metrics stored" if stored else "nothing stored yet")
+
+    # --- computing -----------------------------------------------------------------------------------------------
+    def _compute_clicked(self) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        force = bool(QApplication.keyboardModifiers() & Qt.KeyboardModifier.ShiftModifier)
+        self.compute(force=force)
+
+    def compute(self, force: bool = False) -> None:
+        entry = self.state.current
+        if entry is None:
+            return
+        s = self.settings()
+        self.status.setText("computing…")
+        self.runner.start(_run, entry.checkpoint, self.dataset.currentText(), s["n"], s["representation"],
+                          s["drop_passive"], s["params"], force, label=f"metrics of {entry.name}")
+
+    def _on_result(self, res: MetricResult) -> None:
+        self.results[res.metric] = res
+        if res.metric in self.cards:
+            self.cards[res.metric].set_result(res)
+        self._draw(res)
+
+    def _on_done(self, results) -> None:
+        took = sum(r.seconds for r in results.values() if "from the results store" not in r.notes)
+        self.status.setText(f"done: {len(results)} metrics ({took:.0f} s computed, the rest from the store)")
+
+    def _draw(self, res: MetricResult) -> None:
+        if not res.ok:
+            return
+        rows = res.latent_names or [f"z{j}" for j in res.latents]
+        if res.metric == "mig" and "mi" in res.arrays:
+            self.mi_map.set_matrix(res.arrays["mi"], rows, res.factor_names)
+        elif res.metric == "dci" and "importance" in res.arrays:
+            self.dci_map.set_matrix(res.arrays["importance"], rows, res.factor_names)
+        elif res.metric in ("kl", "activity"):
+            self._draw_kl()
+
+    def _draw_kl(self) -> None:
+        kl = self.results.get("kl")
+        if kl is None or not kl.ok:
+            return
+        act = self.results.get("activity")
+        colours = None
+        if act is not None and act.ok and "labels" in act.arrays:
+            colours = [ACTIVITY_COLOURS.get(str(lab), "#7aa2d6") for lab in act.arrays["labels"]]
+        self.kl_bars.set_values(kl.arrays["kl"], kl.latent_names or [f"z{j}" for j in kl.latents], colours)
+
+    def _select_row(self, metric: str, row: int) -> None:
+        res = self.results.get(metric)
+        if res is not None and row < len(res.latents):
+            self.latentSelected.emit(int(res.latents[row]))
+
+    def figures(self, sha256: str) -> dict[str, float]:
+        """Headline figures stored for a checkpoint under the current settings (the compare view's table)."""
+        entry = self.state.current
+        if entry is None or not self.dataset.currentText():
+            return {}
+        s = self.settings()
+        n_test = max(2, s["n"] // 2)
+        from latentlab.core.data import get_dataset
+
+        dkey = dataset_key(get_dataset(self.dataset.currentText()))
+        out: dict[str, float] = {}
+        for name in METRICS:
+            kp = metric_key_params(name, s["params"].get(name), s["n"], n_test, s["representation"], s["drop_passive"])
+            payload = self._store().get(KIND, sha256, dkey, name, kp, 0)
+            if payload is None:
+                continue
+            res = MetricResult.from_dict(payload)
+            for key, v in res.values.items():
+                if not key.endswith("_train") and np.isfinite(v):
+                    out[FIGURE_TITLES.get(key, key)] = float(v)
+        return out

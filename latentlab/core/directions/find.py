@@ -11,7 +11,7 @@ import numpy as np
 
 from latentlab.core.data import FactorDataset, get_dataset
 from latentlab.core.directions.base import Direction, DirectionSet, orthogonalised
-from latentlab.core.directions.labels import LabeledLatents, csv_labels, factor_labels, tagged_labels
+from latentlab.core.directions.labels import LabeledLatents, csv_labels, factor_index, factor_labels, tagged_labels
 from latentlab.core.jobs import JobContext, ensure_context
 from latentlab.core.model import LatentModel, device_of
 
@@ -100,6 +100,9 @@ def _supervised(model: LatentModel, o: FindOptions, ctx: JobContext) -> list[Dir
     needs_dataset = not o.tagged or o.protect or o.labels_csv
     ds = resolve_dataset(model, o.dataset, f"{o.method} with factor or CSV labels") if needs_dataset else None
     encoded: tuple[np.ndarray, np.ndarray] | None = None
+    if ds is not None:  # fail on a typo before minutes of encoding, not after
+        for name in [*o.factors, *o.protect]:
+            factor_index(ds, name)
     user_labels = bool(o.labels_csv or o.tagged)
     if ds is not None and (not user_labels or o.protect):
         from latentlab.core.encode import encode_dataset

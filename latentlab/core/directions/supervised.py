@@ -33,6 +33,8 @@ def boundary_normal(z: np.ndarray, y: np.ndarray, classifier: str = "logistic", 
     y = np.asarray(y).astype(np.int64)
     if classifier == "mean":
         w = z[y == 1].mean(0) - z[y == 0].mean(0)
+        if np.linalg.norm(w) < 1e-12:
+            raise ValueError("both classes have the same mean latent; there is no direction between them")
         proj = z @ w
         cut = 0.5 * (z[y == 1].mean(0) + z[y == 0].mean(0)) @ w
         acc = float(((proj > cut).astype(np.int64) == y).mean())
@@ -49,12 +51,21 @@ def boundary_normal(z: np.ndarray, y: np.ndarray, classifier: str = "logistic", 
         clf = LinearSVC(C=C, class_weight="balanced", max_iter=20000, random_state=seed)
     else:
         raise ValueError(f"classifier must be one of {', '.join(CLASSIFIERS)}, got {classifier!r}")
+    # One global scale (not per dimension, which would tilt the normal) makes the regularisation strength
+    # mean the same for latents of any spread.
+    scale = float(np.sqrt(z.var(0).mean()))
+    if scale < 1e-12:
+        raise ValueError("all the latents are identical; no boundary can separate them")
+    zs = (z - z.mean(0)) / scale
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        clf.fit(z, y)
+        clf.fit(zs, y)
     if any(issubclass(w.category, ConvergenceWarning) for w in caught):
         log.warning("%s classifier did not fully converge; the direction may be approximate", classifier)
-    return unit(clf.coef_[0]), float(clf.score(z, y))
+    w = clf.coef_[0]
+    if np.linalg.norm(w) < 1e-12:
+        raise ValueError("the classifier found no boundary: the latents carry no linear information about this label")
+    return unit(w), float(clf.score(zs, y))
 
 
 def _protected_vectors(protect: Sequence[Direction | np.ndarray]) -> tuple[list[np.ndarray], list[str]]:

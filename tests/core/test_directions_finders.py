@@ -287,3 +287,19 @@ def test_evaluation_without_an_encoder_uses_an_image_predictor(tiny):
     assert ev.readout == "image-predictor" and ev.matrix.shape == (2, 5)
     with pytest.raises(TypeError, match="no encoder"):
         find_directions(gan, FindOptions("interfacegan", factors=["posX"], n=20))
+
+
+@pytest.mark.parametrize("opts", [FindOptions("pca", k=2, n=2000), FindOptions("interfacegan", n=3000),
+                                  FindOptions("gradctrl", factors=["posX"], n=100, steps=5000)],
+                         ids=lambda o: o.method)
+def test_finders_report_progress_and_can_be_cancelled(tiny, opts):
+    from latentlab.core.jobs import JobCancelled, JobContext
+
+    seen = []
+
+    def stop():
+        return len(seen) >= 2
+
+    with pytest.raises(JobCancelled):
+        find_directions(tiny, opts, JobContext(progress=lambda f, m="": seen.append(f), should_stop=stop))
+    assert all(0.0 <= f <= 1.0 for f in seen)

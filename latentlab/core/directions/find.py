@@ -49,6 +49,8 @@ class FindOptions:
             raise ValueError(f"pca space must be one of {', '.join(PCA_SPACES)}, got {self.space!r}")
         if self.n is not None and self.n < 2:
             raise ValueError("n must be at least 2")
+        if self.method == "gradctrl" and self.orthogonal:
+            raise ValueError("gradient fields have no single vector to orthogonalise; drop --orthogonal")
         if self.labels_csv and self.tagged:
             raise ValueError("give labels from a CSV or tagged samples, not both")
 
@@ -136,8 +138,6 @@ def _supervised(model: LatentModel, o: FindOptions, ctx: JobContext) -> list[Dir
         return orthogonalised(out) if o.orthogonal else out
     from latentlab.core.directions.gradctrl import gradctrl_directions
 
-    if o.orthogonal:
-        raise ValueError("gradient fields have no single vector to orthogonalise; drop --orthogonal")
     out = []
     for i, t in enumerate(targets):
         others = _mask_attributes(ds, encoded, t.attribute, o.protect, every_other=not user_labels)

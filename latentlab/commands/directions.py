@@ -1,0 +1,160 @@
+"""``latentlab directions``: find attribute directions, write them to a file, print how they move the factors."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from latentlab.commands.common import device_arg, json_arg, print_json, raise_usage, trust_arg
+
+EPILOG = """\
+methods:
+  sefa          closed-form: eigenvectors of W^T W of the first decoder layer (--k, --orthogonal)
+  pca           GANSpace-style PCA of prior samples through the first decoder layer (--space prior),
+                or PCA of encoded dataset latents (--space encoded); --k, --n
+  jacobian      directions of largest image change at a latent (--at, default the origin); --k
+  interfacegan  normal of a linear classifier separating latents by a factor (--factor, --classifier,
+                --protect for conditional manipulation) or by CSV labels (--labels)
+  gradctrl      gradient fields of small latent classifiers, masking dimensions salient for the
+                other factors (--factor, --protect, --top-k)
+
+label CSV (--labels): a header 'index,label' then one row per dataset sample: its flat index in the
+dataset (C-ordered over the factor grid, last factor fastest) and any label text; '#' starts a comment.
+
+The evaluation re-encodes images moved by -alpha and +alpha along each direction and reads the factors
+back; each entry is the systematic change of that factor, as a fraction of its range (ordinal factors)
+or of probability mass (categorical ones).
+"""
+
+
+def register(sub: Any) -> None:
+    from latentlab.core.directions.find import METHODS, PCA_SPACES
+    from latentlab.core.directions.labels import LABEL_MODES
+    from latentlab.core.directions.supervised import CLASSIFIERS
+
+    p = sub.add_parser("directions", help="find attribute directions and evaluate them",
+                       description="Find latent directions with one method, save them, and print how each moves "
+                                   "the ground-truth factors.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("file", help="checkpoint")
+    p.add_argument("--method", required=True, choices=METHODS)
+    p.add_argument("--dataset", help="dataset with ground-truth factors (default: the model's)")
+    p.add_argument("--factor", action="append", metavar="NAME",
+                   help="factor to find directions for (repeat, or comma-separate; default: every factor)")
+    p.add_argument("--n", type=int, help="samples to encode or draw (default: 2000 supervised, 5000 pca)")
+    p.add_argument("--k", type=int, help="number of unsupervised directions")
+    p.add_argument("--orthogonal", action="store_true", help="orthonormalise the set (Householder QR, in order)")
+    p.add_argument("--protect", nargs="+", action="extend", default=[], metavar="FACTOR",
+                   help="interfacegan: stay orthogonal to these factors' directions; gradctrl: mask their salient "
+                        "dimensions (default for gradctrl: every other factor)")
+    p.add_argument("--labels", metavar="CSV", help="labels from a CSV file instead of the dataset's factors")
+    p.add_argument("--attribute", help="name of the CSV labels' attribute (default: the file name)")
+    p.add_argument("--classifier", choices=CLASSIFIERS, default="logistic", help="interfacegan boundary (default logistic)")
+    p.add_argument("--mode", choices=LABEL_MODES, default="auto",
+                   help="factor labels: binary (above the median/--threshold), classes (one-vs-rest), auto")
+    p.add_argument("--threshold", type=float, help="binarise the factor at this value instead of its median")
+    p.add_argument("--space", choices=PCA_SPACES, default="prior", help="pca: prior (GANSpace) or encoded")
+    p.add_argument("--at", metavar="Z0,Z1,...", help="jacobian: the latent to linearise at (default: the origin)")
+    p.add_argument("--top-k", type=int, help="gradctrl: dimensions masked per other attribute (default D/10)")
+    p.add_argument("--steps", type=int, default=400, help="gradctrl: classifier training steps")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--arch", help="architecture, for plain state_dict checkpoints")
+    p.add_argument("--no-eval", dest="evaluate", action="store_false", help="skip the evaluation")
+    p.add_argument("--eval-n", type=int, default=200, help="samples the evaluation moves (default 200)")
+    p.add_argument("--alpha", type=float, default=2.0, help="evaluation step: latents move by -alpha and +alpha")
+    p.add_argument("--out", required=True, help="direction file to write (.safetensors)")
+    trust_arg(p)
+    device_arg(p)
+    json_arg(p)
+    p.set_defaults(func=cmd_directions)
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise_usage(f"--at expects comma-separated numbers, got {text!r}")
+        raise  # unreachable: raise_usage raises
+
+
+def cmd_directions(args: argparse.Namespace) -> int:
+    from latentlab.core.checkpoint import open_checkpoint
+    from latentlab.core.directions import FindOptions, evaluate_directions, find_directions
+    from latentlab.core.encode import NoEncoderError
+    from latentlab.core.jobs import JobContext, TextProgress
+
+    src, out = Path(args.file), Path(args.out)
+    if out.exists() and src.exists() and out.resolve() == src.resolve():
+        raise_usage("--out would overwrite the checkpoint; choose another file")
+    if out.suffix != ".safetensors":
+        raise_usage(f"--out must be a .safetensors file, got {out.name!r}")
+    factors = [f.strip() for item in (args.factor or []) for f in item.split(",") if f.strip()]
+    options = FindOptions(
+        method=args.method, dataset=args.dataset, factors=factors, n=args.n, k=args.k, orthogonal=args.orthogonal,
+        protect=list(args.protect), labels_csv=args.labels, attribute=args.attribute, classifier=args.classifier,
+        mode=args.mode, threshold=args.threshold, space=args.space, at=_floats(args.at) if args.at else None,
+        top_k=args.top_k, steps=args.steps, seed=args.seed,
+    )
+    ck = open_checkpoint(src, arch=args.arch, trust=args.trust, device=args.device)
+    model = ck.model
+    bar = TextProgress(label=f"directions {args.method}")
+    try:
+        found = find_directions(model, options, JobContext(progress=bar), ck.sha256, ck.info.name)
+        bar.done()
+        found.save(out)
+        evaluation = None
+        dataset_name = args.dataset or model.info.dataset
+        if args.evaluate and dataset_name and len(found):
+            from latentlab.core.data import get_dataset
+
+            ebar = TextProgress(label="evaluate")
+            evaluation = evaluate_directions(model, found, get_dataset(dataset_name), n=args.eval_n, alpha=args.alpha,
+                                             seed=args.seed, ctx=JobContext(progress=ebar))
+            ebar.done()
+    except NoEncoderError as exc:
+        sys.stderr.write("\n")
+        raise ValueError(str(exc)) from None
+    except BaseException:
+        sys.stderr.write("\n")  # end the progress line so the error message starts on its own
+        raise
+    if args.json:
+        print_json({"file": str(src), "sha256": ck.sha256, "out": str(out), "method": args.method,
+                    "directions": [{k: v for k, v in d.to_dict().items() if k not in ("vector", "field")}
+                                   for d in found],
+                    "cosine": found.cosine_matrix().tolist() if all(d.vector is not None for d in found) else None,
+                    "evaluation": evaluation.to_dict() if evaluation is not None else None})
+        return 0
+    print(f"wrote {out} ({len(found)} direction{'s' * (len(found) != 1)}, method {args.method})")
+    if evaluation is not None:
+        print(f"\nfactor change along each direction (-{args.alpha:g} -> +{args.alpha:g}; readout: {evaluation.readout}, "
+              f"n={evaluation.n}); fraction of each factor's range, or of probability mass for categorical factors")
+        print(format_matrix(evaluation.direction_names, evaluation.factor_names, evaluation.matrix,
+                            extra=("dominant", evaluation.dominant), extra2=("purity", evaluation.purity)))
+        print("\ncosine similarity between directions")
+        print(format_matrix(evaluation.direction_names, evaluation.direction_names, evaluation.cosine))
+    elif args.evaluate and not dataset_name:
+        print("(no evaluation: the model names no dataset; pass --dataset to evaluate)", file=sys.stderr)
+    return 0
+
+
+def format_matrix(rows: list[str], cols: list[str], values: Any, extra: tuple[str, list[str]] | None = None,
+                  extra2: tuple[str, Any] | None = None) -> str:
+    """A plain-text table with row and column labels."""
+    w0 = max([len(r) for r in rows] + [9])
+    widths = [max(len(c), 6) for c in cols]
+    head = " " * w0 + "  " + "  ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True))
+    if extra:
+        head += "  " + extra[0]
+    if extra2:
+        head += "  " + extra2[0]
+    lines = [head]
+    for i, r in enumerate(rows):
+        line = r.ljust(w0) + "  " + "  ".join(f"{float(values[i][j]):{w}.3f}" for j, w in enumerate(widths))
+        if extra:
+            line += "  " + extra[1][i].ljust(len(extra[0]))
+        if extra2:
+            line += "  " + f"{float(extra2[1][i]):.2f}"
+        lines.append(line)
+    return "\n".join(lines)

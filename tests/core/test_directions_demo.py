@@ -1,0 +1,35 @@
+"""On the shipped dSprites demo models, the supervised directions for posX, posY and scale each move mainly
+their own factor (issue 5's acceptance check)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from latentlab.core.checkpoint import open_checkpoint
+from latentlab.core.data import get_dataset
+from latentlab.core.directions import evaluate_directions
+from latentlab.core.directions.supervised import factor_directions
+from tests.conftest import MODELS
+
+TARGETS = ["posX", "posY", "scale"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["vae-dsprites.safetensors", "beta_vae-dsprites.safetensors"])
+def test_supervised_directions_move_their_own_factor(name):
+    path = MODELS / name
+    if not path.exists():
+        pytest.skip(f"demo model {path} is not there (it is committed with the demo models)")
+    model = open_checkpoint(path, device="cpu").model
+    ds = get_dataset("dsprites")
+    dirs = factor_directions(model, ds, TARGETS, n=1500, seed=0)
+    ev = evaluate_directions(model, dirs, ds, n=150, alpha=2.0, n_fit=1500, seed=0)
+    k = [ev.factor_names.index(t) for t in TARGETS]
+    table = "\n".join(f"{d:6s} " + " ".join(f"{v:.3f}" for v in row) for d, row in zip(ev.direction_names, ev.matrix, strict=True))
+    assert ev.dominant == TARGETS, f"{name}:\n{table}"
+    for i, j in enumerate(k):
+        own = ev.matrix[i, j]
+        others = np.delete(ev.matrix[i], j)
+        assert own > 0.2, f"{name}: {TARGETS[i]} moves its own factor by only {own:.3f}\n{table}"
+        assert own > 1.5 * others.max(), f"{name}: {TARGETS[i]} is not mainly {TARGETS[i]}\n{table}"

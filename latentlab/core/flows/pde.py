@@ -85,12 +85,19 @@ def time_derivatives(fn: Potential, z: Tensor, t: Tensor, order: int = 2) -> tup
     zz = z.detach().requires_grad_(True)
     tt = t.detach().to(z).requires_grad_(True)
     u = fn(zz, tt, torch.arange(z.shape[0], device=z.device))
-    u_t, g = torch.autograd.grad(u.sum(), (tt, zz), create_graph=True)
+    u_t, g = _grad(u, (tt, zz))
     derivs = [u_t]
     for _ in range(order - 1):
-        (nxt,) = torch.autograd.grad(derivs[-1].sum(), tt, create_graph=True)
-        derivs.append(nxt)
+        derivs.append(_grad(derivs[-1], (tt,))[0])
     return u, derivs, g
+
+
+def _grad(y: Tensor, xs: tuple[Tensor, ...]) -> list[Tensor]:
+    """d(sum y)/dx for each x, kept differentiable; zeros where y does not depend on x (a steady potential)."""
+    if not y.requires_grad:
+        return [torch.zeros_like(x) for x in xs]
+    gs = torch.autograd.grad(y.sum(), xs, create_graph=True, allow_unused=True)
+    return [torch.zeros_like(x) if gr is None else gr for gr, x in zip(gs, xs, strict=True)]
 
 
 @dataclass(frozen=True)

@@ -58,11 +58,12 @@ def rollout(flows: Flows, z0: torch.Tensor, k: torch.Tensor, steps: int, eta: fl
     return torch.stack(zs), torch.stack(vs)
 
 
-def loss_terms(model: LatentModel, flows: Flows, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+def loss_terms(model: LatentModel, flows: Flows, generator: torch.Generator,
+               batch_size: int | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """The weighted training loss for one batch, and its parts as plain floats."""
     cfg = flows.config
     dev = flows.device
-    b, kk, horizon = cfg.batch_size, cfg.n_potentials, cfg.horizon
+    b, kk, horizon = batch_size or cfg.batch_size, cfg.n_potentials, cfg.horizon
     z0 = model.sample_prior(b, generator).to(dev, torch.float32)
     k = torch.randint(0, kk, (b,), generator=generator).to(dev)
     m = torch.randint(0, horizon - 1, (b,), generator=generator).to(dev)  # which step each classified pair is
@@ -100,6 +101,13 @@ def loss_terms(model: LatentModel, flows: Flows, generator: torch.Generator) -> 
     logs = {"loss": loss.item(), "pde": pde.item(), "ic": ic.item(), "jvp": change.item(), "cls": cls.item(),
             "acc": acc.item(), "step_size": step_size.item(), "speed": pots.c.detach().abs().mean().item()}
     return loss, logs
+
+
+def measure(model: LatentModel, flows: Flows, batch_size: int = 256, seed: int = 12345) -> dict[str, float]:
+    """The loss terms on a fresh batch (its own seed, no update): held-out figures for tests and the UI."""
+    _freeze(model)
+    _, logs = loss_terms(model, flows, torch.Generator().manual_seed(seed), batch_size)
+    return logs
 
 
 def _optimizer(flows: Flows) -> torch.optim.Adam:

@@ -61,7 +61,8 @@ def register(sub: Any) -> None:
     v.add_argument("--linear", action="store_true", help="add the straight line between the same end points")
     v.add_argument("--eta", type=float, help="step size (default: the one trained with)")
     v.add_argument("--seed", type=int, default=0)
-    v.add_argument("--save-path", metavar="NPY", help="also save the latent path(s) (rows, T, D) as .npy")
+    v.add_argument("--save-path", metavar="NPY",
+                   help="also save the latent path as .npy: (T, D) for one row, (rows, T, D) for several")
     v.add_argument("--force", action="store_true", help="use flows made for another checkpoint anyway")
     v.add_argument("--arch", help="architecture, for plain state_dict files")
     v.add_argument("--out", required=True, help="output PNG")
@@ -244,7 +245,8 @@ def cmd_traverse(args: argparse.Namespace) -> int:
         from latentlab.core.paths import atomic_write_bytes
 
         buf = io.BytesIO()
-        np.save(buf, np.stack(rows).astype(np.float32))
+        # One path is saved as (T, D), what `latentlab export --kind path` reads; several as (rows, T, D).
+        np.save(buf, (rows[0] if len(rows) == 1 else np.stack(rows)).astype(np.float32))
         atomic_write_bytes(args.save_path, buf.getvalue())
     if args.json:
         print_json({"out": str(args.out), "start": np.asarray(z0).tolist(), "rows": report,

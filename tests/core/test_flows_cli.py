@@ -105,7 +105,7 @@ def test_evaluate_prints_rows_for_flows_and_baselines(trained, capsys):
         "sup shape", "sup scale", "sup orientation", "sup posX", "sup posY"]
     for r in res["rows"]:
         assert set(r["change"]) == {"shape", "scale", "orientation", "posX", "posY"}
-        assert all(0.0 <= v <= 1.0 for v in r["change"].values())
+        assert all(0.0 <= v <= 1.0 for v in r["change"].values()) and 0.0 <= r["image_change"] <= 1.0
     assert set(res["distinctness"]) == {"flow", "pca", "sefa", "supervised"}
     assert res["distinctness"]["flow"]["chance"] == pytest.approx(1 / 3)
     assert res["readout_categorical"]["shape"] is True

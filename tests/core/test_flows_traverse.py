@@ -138,8 +138,10 @@ def test_factor_changes_attribute_a_move_to_the_factor_it_changes():
     assert readout.quality.min() > 0.95 and readout.categorical == [False, False]
     starts = np.full((16, 2), 0.2, np.float32) + np.random.default_rng(1).uniform(0, 0.2, (16, 2)).astype(np.float32)
     dirs = np.array([[1, 0], [0, 1], [0.7071, 0.7071]], np.float32)
-    ch = factor_changes(model, readout, linear_paths(starts, dirs, 0.5, 4))
-    assert ch.shape == (3, 2)
+    ch, pix = factor_changes(model, readout, linear_paths(starts, dirs, 0.5, 4))
+    assert ch.shape == (3, 2) and pix.shape == (3,) and (pix > 0.01).all()
+    still, pix0 = factor_changes(model, readout, linear_paths(starts, dirs, 0.0, 4))
+    assert np.abs(still).max() < 1e-6 and np.abs(pix0).max() == 0
     assert ch[0, 0] == pytest.approx(0.5, abs=0.06) and ch[0, 1] < 0.03  # x only
     assert ch[1, 1] == pytest.approx(0.5, abs=0.06) and ch[1, 0] < 0.03  # y only
     assert ch[2, 0] > 0.25 and ch[2, 1] > 0.25  # both

@@ -140,24 +140,27 @@ def distinctness(model: LatentModel, train_paths: np.ndarray, test_paths: np.nda
 
 # --- path effects on ground-truth factors ------------------------------------------------------------------------
 
-def reencode(model: LatentModel, z: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Decode latents and encode the images again (posterior means): where the encoder puts the picture."""
-    out = []
+def reencode(model: LatentModel, z: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Decode latents and encode the images again: (posterior means, the decoded images as uint8)."""
+    means, imgs = [], []
     dev = device_of(model)
     for a in range(0, len(z), batch_size):
         with torch.inference_mode():
-            imgs = model.decode(torch.as_tensor(z[a:a + batch_size], dtype=torch.float32).to(dev)).float()
-        out.append(encode_images(model, imgs, batch_size)[0])
-    return np.concatenate(out)
+            x = model.decode(torch.as_tensor(z[a:a + batch_size], dtype=torch.float32).to(dev)).float()
+        means.append(encode_images(model, x, batch_size)[0])
+        imgs.append(x.clamp(0, 1).mul(255).round().to(torch.uint8).cpu().numpy())
+    return np.concatenate(means), np.concatenate(imgs)
 
 
-def factor_changes(model: LatentModel, readout: FactorReadout, paths: np.ndarray) -> np.ndarray:
-    """Mean change of each factor from start to end of each path, read back through the encoder: (R, F)."""
+def factor_changes(model: LatentModel, readout: FactorReadout, paths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean change of each factor from start to end of each path, read back through the encoder (R, F), and
+    the mean absolute pixel change from the first to the last image of each path (R,), in [0, 1]."""
     m, r, _, d = paths.shape
     ends = np.concatenate([paths[:, :, 0].reshape(-1, d), paths[:, :, -1].reshape(-1, d)])
-    enc = reencode(model, ends)
+    enc, imgs = reencode(model, ends)
     ch = readout.change(enc[: m * r], enc[m * r:])  # (M * R, F)
-    return ch.reshape(m, r, -1).mean(axis=0)
+    pix = np.abs(imgs[m * r:].astype(np.float32) - imgs[: m * r].astype(np.float32)) / 255.0
+    return ch.reshape(m, r, -1).mean(axis=0), pix.reshape(m, r, -1).mean(axis=(0, 2))
 
 
 @dataclass
@@ -169,6 +172,7 @@ class FlowEvaluation:
     factor_names: list[str]
     change: np.ndarray  # (R, F) mean factor change along the rows' paths (fraction of range / TV distance)
     latent_length: np.ndarray  # (R,) mean latent distance from start to end
+    image_change: np.ndarray  # (R,) mean absolute pixel change from the first to the last image, in [0, 1]
     readout_quality: np.ndarray  # (F,) held-out R^2 (ordinal) or accuracy (categorical) of each readout
     readout_categorical: list[bool]
     distinctness: dict[str, DistinctnessResult]
@@ -184,9 +188,9 @@ class FlowEvaluation:
         return {
             "rows": [{"label": lab, "group": g, "change": dict(zip(self.factor_names, map(float, c), strict=True)),
                       "share": dict(zip(self.factor_names, map(float, s), strict=True)),
-                      "latent_length": float(ln)}
-                     for lab, g, c, s, ln in zip(self.row_labels, self.row_groups, self.change, self.share,
-                                                 self.latent_length, strict=True)],
+                      "latent_length": float(ln), "image_change": float(ic)}
+                     for lab, g, c, s, ln, ic in zip(self.row_labels, self.row_groups, self.change, self.share,
+                                                     self.latent_length, self.image_change, strict=True)],
             "factor_names": self.factor_names,
             "readout_quality": dict(zip(self.factor_names, map(float, self.readout_quality), strict=True)),
             "readout_categorical": dict(zip(self.factor_names, self.readout_categorical, strict=True)),
@@ -233,12 +237,14 @@ def evaluate_flows(model: LatentModel, flows: Flows, dataset: FactorDataset, *, 
         dirs, names = supervised_directions(fit_z, fit_f, dataset.factor_names, seed=seed)
         groups["supervised"] = ([f"sup {n}" for n in names], dirs)
 
-    labels, glabels, changes, lens = [], [], [], []
+    labels, glabels, changes, lens, pix = [], [], [], [], []
     for gi, (g, (labs, dirs)) in enumerate(groups.items()):
         ctx.check()
         ctx.progress(0.15 + 0.35 * gi / len(groups), f"factor changes along {g} paths")
         paths = fpaths if dirs is None else linear_paths(starts, dirs, length, steps)
-        changes.append(factor_changes(model, readout, paths))
+        ch, px = factor_changes(model, readout, paths)
+        changes.append(ch)
+        pix.append(px)
         lens.append(np.linalg.norm(paths[:, :, -1] - paths[:, :, 0], axis=-1).mean(axis=0))
         labels += labs
         glabels += [g] * len(labs)
@@ -262,14 +268,14 @@ def evaluate_flows(model: LatentModel, flows: Flows, dataset: FactorDataset, *, 
               "n_distinct_test": n_distinct_test, "flows_step": flows.step, "n_potentials": kk,
               "pde": flows.config.pde, "seconds": round(time.monotonic() - t0, 1)}
     return FlowEvaluation(labels, glabels, list(dataset.factor_names), np.concatenate(changes),
-                          np.concatenate(lens), readout.quality, list(readout.categorical), dist, params)
+                          np.concatenate(lens), np.concatenate(pix), readout.quality, list(readout.categorical), dist, params)
 
 
 def format_table(ev: FlowEvaluation) -> str:
     """The evaluation as a text table: change per factor (and the top factor's share) per row."""
     names = ev.factor_names
     w = max(11, *(len(n) + 1 for n in names))
-    head = f"{'path':<16}" + "".join(f"{n:>{w}}" for n in names) + f"{'top':>14}{'share':>7}{'|dz|':>7}"
+    head = f"{'path':<16}" + "".join(f"{n:>{w}}" for n in names) + f"{'top':>14}{'share':>7}{'|dz|':>7}{'|dx|':>7}"
     lines = [head, "-" * len(head)]
     share = ev.share
     prev = None
@@ -279,11 +285,13 @@ def format_table(ev: FlowEvaluation) -> str:
         prev = ev.row_groups[i]
         top = int(np.argmax(ev.change[i]))
         lines.append(f"{lab:<16}" + "".join(f"{v:>{w}.3f}" for v in ev.change[i])
-                     + f"{names[top]:>14}{share[i, top]:>7.2f}{ev.latent_length[i]:>7.2f}")
+                     + f"{names[top]:>14}{share[i, top]:>7.2f}{ev.latent_length[i]:>7.2f}{ev.image_change[i]:>7.3f}")
     q = "".join(f"{v:>{w}.2f}" for v in ev.readout_quality)
     lines += ["", f"{'readout R2/acc':<16}" + q]
     lines.append("(change: ordinal factors = |change of the linear readout| as a fraction of the factor's range; "
-                 "categorical = total-variation distance of the predicted class distributions)")
+                 "categorical = total-variation distance of the predicted class distributions; share = the top "
+                 "factor's part of the row's total; |dz| = latent distance travelled; |dx| = mean absolute pixel "
+                 "change from first to last image: a path near 0 hardly moves, however distinct it looks)")
     if ev.distinctness:
         lines.append("")
         lines.append("distinctness (held-out accuracy of a fresh classifier telling the paths apart):")

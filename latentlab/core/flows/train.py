@@ -4,7 +4,7 @@ One step, for a batch of prior samples z_0 each given its own potential k_i:
 1. roll the trajectory out, z_{n+1} = z_n + eta * grad_z u_k(z_n, n), n = 0 .. horizon - 1, keeping the
    graph so the image terms below reach the potentials through the path;
 2. the PDE residual at every trajectory point (z_n, t = n), each sample with its own t;
-3. the initial condition |grad_z u_k(z_0, 0)|^2;
+3. the initial condition |grad_z u_k(z_0, 0)|^2 (averaged over dimensions too, as the reference does);
 4. minus |J_G(z_m) (z_{m+1} - z_m)|^2 per pixel at a random step m of each path: the flow must change the
    image (a Jacobian-vector product of the decoder, forward-mode);
 5. the cross-entropy of the pair classifier guessing k from (G(z_m), G(z_{m+1})), trained jointly.
@@ -79,7 +79,9 @@ def loss_terms(model: LatentModel, flows: Flows, generator: torch.Generator,
     res = residual(lambda z, t, rows: pots(z, t, ks[rows]), pts, times, pots.coefficient(ks), cfg.pde_options, generator)
     pde = res.pow(2).mean()
 
-    ic = vel[0].pow(2).sum(dim=1).mean()
+    # Mean over samples and dimensions, as the reference code scales it (= |grad u|^2 / D), so a weight
+    # means the same here as there.
+    ic = vel[0].pow(2).mean()
 
     rows = torch.arange(b, device=dev)
     z_a = path[m + 1, rows]

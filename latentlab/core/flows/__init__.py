@@ -29,7 +29,7 @@ from latentlab.core.flows.io import (
 from latentlab.core.flows.pde import PDES, PDEOptions, laplacian, residual, time_derivatives
 from latentlab.core.flows.potentials import PotentialSet, sinusoidal_embedding
 from latentlab.core.flows.strip import render_strip, save_png
-from latentlab.core.flows.train import checkpoint_ref, train, train_to_file
+from latentlab.core.flows.train import checkpoint_ref, measure, train, train_to_file
 from latentlab.core.flows.traverse import (
     Trajectory,
     TrajectoryBatch,
@@ -45,7 +45,7 @@ __all__ = [
     "DEFAULT_WEIGHTS", "LOSS_TERMS", "PDES", "DistinctnessResult", "FlowConfig", "FlowEvaluation", "Flows",
     "FlowsFileError", "FlowsMismatchError", "PDEOptions", "PairClassifier", "PotentialSet", "Trajectory",
     "TrajectoryBatch", "all_trajectories", "checkpoint_ref", "distinctness", "evaluate_flows", "flow_vs_linear",
-    "format_table", "laplacian", "linear_path", "load_flows", "read_flows_card", "render_strip", "residual",
+    "format_table", "laplacian", "linear_path", "load_flows", "measure", "read_flows_card", "render_strip", "residual",
     "save_flows", "save_png", "sinusoidal_embedding", "time_derivatives", "train", "train_to_file", "trajectories",
     "trajectory", "two_sided",
 ]

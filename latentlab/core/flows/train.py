@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+import warnings
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,7 @@ def loss_terms(model: LatentModel, flows: Flows, generator: torch.Generator,
     rows = torch.arange(b, device=dev)
     z_a = path[m + 1, rows]
     step_b = cfg.eta * vel[m + 1, rows]  # the step that takes z_a to z_b = z_a + step_b
-    x_a, jv = jvp(model.decode, (z_a,), (step_b,))
+    x_a, jv = _decoder_jvp(model, z_a, step_b)
     x_b = model.decode(z_a + step_b)
     change = jv.pow(2).flatten(1).mean(dim=1).mean()
 
@@ -103,6 +104,23 @@ def loss_terms(model: LatentModel, flows: Flows, generator: torch.Generator,
     logs = {"loss": loss.item(), "pde": pde.item(), "ic": ic.item(), "jvp": change.item(), "cls": cls.item(),
             "acc": acc.item(), "step_size": step_size.item(), "speed": pots.c.detach().abs().mean().item()}
     return loss, logs
+
+
+_jvp_ready = False
+
+
+def _decoder_jvp(model: LatentModel, z: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(G(z), J_G(z) v) by forward-mode AD: one pass, and differentiable in z and v."""
+    global _jvp_ready
+    if _jvp_ready:
+        return jvp(model.decode, (z,), (v,))
+    with warnings.catch_warnings():
+        # On first use torch scripts its forward-AD decompositions and warns that torch.jit.script is
+        # deprecated: torch's own business, not something a user of latentlab can act on.
+        warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=DeprecationWarning)
+        out = jvp(model.decode, (z,), (v,))
+    _jvp_ready = True
+    return out
 
 
 def measure(model: LatentModel, flows: Flows, batch_size: int = 256, seed: int = 12345) -> dict[str, float]:

@@ -69,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
                 flows = load_flows(out, checkpoint_sha256=ck.sha256, latent_dim=ck.info.latent_dim)
             except FlowsFileError as exc:
                 print(f"not reusing {out}: {exc}")
+            keys = ("n_potentials", "batch_size", "horizon", "pde", "lr", "seed", "weights", "eta", "hidden")
+            if flows is not None and any(getattr(flows.config, k) != getattr(cfg, k) for k in keys):
+                print(f"not reusing {out}: it was trained with other hyper-parameters")
+                flows = None
         if flows is not None and flows.step < args.steps:
             print(f"resuming {out} from step {flows.step} to {args.steps}")
         if flows is None or flows.step < args.steps:

@@ -156,8 +156,9 @@ def train(model: LatentModel, config: FlowConfig | None = None, ctx: JobContext 
     ``jvp``, ``cls``, ``acc``, ``step_size``, ``speed``); ``ctx.check`` is polled every step.
     On cancellation the raised exception carries the flows trained so far as ``partial_flows``.
     ``resume_from`` (a flows file or object) continues from its step with its hyper-parameters and its
-    optimizer and random state, up to ``config.steps`` total; the result equals an uninterrupted run of
-    the same seed on the same device.
+    optimizer and random state, up to ``config.steps`` total; it takes the same batches and steps as an
+    uninterrupted run of the same seed on the same device, bit for bit with one CPU thread (multi-threaded
+    MKL kernels, and CUDA, may round differently from run to run, so results then agree to ~1e-7).
     """
     ctx = ensure_context(ctx)
     config = config or FlowConfig()

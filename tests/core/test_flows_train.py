@@ -156,3 +156,15 @@ def test_bad_configs_are_refused():
 def test_every_pde_trains(pde):
     flows = train(LinearDecoderModel(3), _config(steps=2, pde=pde, laplacian="hutchinson", probes=2))
     assert flows.step == 2 and all(torch.isfinite(p).all() for p in flows.potentials.parameters())
+
+
+def test_flows_train_on_zoo_models_of_both_latent_kinds():
+    from tests.helpers import tiny_model
+
+    for arch, d in (("beta_vae", 3), ("qlae", 4)):
+        model = tiny_model(arch, latent_dim=d)
+        before = {k: v.clone() for k, v in model.state_dict().items()}
+        flows = train(model, _config(steps=2, batch_size=4, horizon=2, lr=0.1))
+        assert flows.step == 2 and flows.latent_dim == d
+        for k, v in model.state_dict().items():  # the model itself is never trained
+            assert torch.equal(v, before[k]), k

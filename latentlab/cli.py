@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     from latentlab.core.checkpoint import CheckpointError
     from latentlab.core.data import DatasetFileError
     from latentlab.core.device import DeviceError
-    from latentlab.core.jobs import JobCancelled
+    from latentlab.core.jobs import JobCancelled, release_worker_processes
 
     try:
         return int(args.func(args) or 0)
@@ -177,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, JobCancelled):
         print(f"\nlatentlab {args.command}: cancelled; nothing was written", file=sys.stderr)
         return EXIT_CANCELLED
+    finally:
+        release_worker_processes()
 
 
 if __name__ == "__main__":

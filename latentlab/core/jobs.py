@@ -80,3 +80,16 @@ class TextProgress:
 
     def done(self) -> None:
         self(1.0, "done")
+
+
+def release_worker_processes() -> None:
+    """Stop joblib's reusable worker processes (DCI fits factors in them) so none outlive the app or command.
+
+    Only an executor that already exists is shut down; asking joblib for it would start a new one.
+    """
+    import sys
+
+    mod = sys.modules.get("joblib.externals.loky.reusable_executor")
+    executor = getattr(mod, "_executor", None) if mod is not None else None
+    if executor is not None:
+        executor.shutdown(wait=True, kill_workers=True)

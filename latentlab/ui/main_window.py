@@ -20,11 +20,13 @@ from PySide6.QtWidgets import (
 
 from latentlab import __version__
 from latentlab.core.encode import encode_images
+from latentlab.core.jobs import release_worker_processes
 from latentlab.ui.job_runner import JobRunner, shutdown_all
 from latentlab.ui.models import ModelManager, demo_model_paths
 from latentlab.ui.panels.bookmarks import BookmarksPanel
 from latentlab.ui.panels.compare import ComparePanel
 from latentlab.ui.panels.dataset_strip import DatasetStripPanel
+from latentlab.ui.panels.directions import DirectionsPanel
 from latentlab.ui.panels.export_dialog import ExportDialog
 from latentlab.ui.panels.grid import TraversalGridPanel
 from latentlab.ui.panels.latent_map import LatentMapPanel
@@ -33,7 +35,7 @@ from latentlab.ui.panels.model_browser import ModelBrowserPanel
 from latentlab.ui.panels.preview import PreviewPanel
 from latentlab.ui.panels.sliders import LatentSlidersPanel
 from latentlab.ui.render_bridge import RenderBridge
-from latentlab.ui.session_io import SessionController
+from latentlab.ui.session_io import DirectionsSessionProvider, SessionController
 from latentlab.ui.state import ExplorerState
 from latentlab.ui.widgets import JobStrip, MessageBanner
 
@@ -78,11 +80,14 @@ class MainWindow(QMainWindow):
         self.dataset = DatasetStripPanel(self.state)
         self.bookmarks = BookmarksPanel(self.state)
         self.compare = ComparePanel(self.state)
+        self.directions = DirectionsPanel(self.state)
+        self.grid.direction_source = self.directions.directions_for_grid
+        self.grid.direction_span = lambda: float(self.directions.span.value())
         self.metrics = MetricsPanel(self.state)
         self.metrics.latentSelected.connect(self._focus_latent)
         self.compare.metrics_source = self.metrics.figures
         # Panels that can feed a latent path to the export dialog register a name -> (frames -> latents, captions).
-        self.export_sources: dict = {}
+        self.export_sources: dict = {"Along the first ticked direction": self.directions.export_source}
 
         self.docks: dict[str, QDockWidget] = {}
         left = Qt.DockWidgetArea.LeftDockWidgetArea
@@ -96,7 +101,9 @@ class MainWindow(QMainWindow):
         self._dock("Dataset", self.dataset, bottom)
         self._dock("Compare", self.compare, bottom)
         self._dock("Metrics", self.metrics, right)
+        self._dock("Directions", self.directions, right)
         self.tabifyDockWidget(self.docks["Latent sliders"], self.docks["Metrics"])
+        self.tabifyDockWidget(self.docks["Latent sliders"], self.docks["Directions"])
         self.docks["Latent sliders"].raise_()
         self.tabifyDockWidget(self.docks["Latent map"], self.docks["Dataset"])
         self.tabifyDockWidget(self.docks["Traversal grid"], self.docks["Compare"])
@@ -121,6 +128,7 @@ class MainWindow(QMainWindow):
         self.encoder.finished.connect(lambda z: self.state.set_latent(z, "encode"))
         self.encoder.failed.connect(lambda msg: self.show_message("error", f"encoding failed: {msg}"))
         self.sessions = SessionController(self, self.state)
+        self.sessions.providers.append(DirectionsSessionProvider(self.directions))
         self._show_device(device)
         self._on_model(None)
 
@@ -286,9 +294,11 @@ class MainWindow(QMainWindow):
         """Stop every worker thread; True when all of them ended."""
         ok = self.compare.shutdown()
         ok = self.metrics.runner.shutdown() and ok
+        ok = self.directions.shutdown() and ok
         ok = self.models.shutdown() and ok
         ok = shutdown_all() and ok
         ok = self.bridge.stop() and ok
+        release_worker_processes()
         return ok
 
     def closeEvent(self, ev) -> None:

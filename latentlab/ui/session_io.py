@@ -306,3 +306,43 @@ class SessionController(QObject):
         self._timer.stop()
         if self.autosave_enabled:
             self.autosave.end()
+
+
+class DirectionsSessionProvider:
+    """Directions in a session: by file when they were loaded from or saved to one, else inline vectors."""
+
+    def __init__(self, panel):
+        self.panel = panel
+
+    def capture(self, session: Session, ids: dict[int, str]) -> None:
+        from latentlab.core.session import DirectionRef
+
+        panel = self.panel
+        entry = panel.state.current
+        if not panel.set or entry is None:
+            return
+        cid = ids.get(entry.token)
+        for d in panel.set:
+            if panel.file is not None and panel.file.exists():
+                session.directions.append(DirectionRef(d.name, cid, FileRef.of(panel.file), d.name, None))
+            elif d.vector is not None:
+                session.directions.append(DirectionRef(d.name, cid, None, None, d.vector.copy()))
+            else:
+                log.warning("direction %s is a field that was never saved to a file; it is not in the session", d.name)
+
+    def apply(self, session: Session, entries: dict[str, ModelEntry]) -> None:
+        from latentlab.core.directions import Direction, DirectionSet
+
+        panel = self.panel
+        refs = [r for r in session.directions if r.checkpoint in entries]
+        if not refs:
+            return
+        entry = entries[refs[0].checkpoint]
+        if entry is not panel.state.current:
+            return  # directions act on the model being explored
+        files = {r.file.path for r in refs if r.file is not None}
+        for f in files:
+            panel.load(Path(f))
+        inline = [Direction(r.name, "session", {}, vector=r.vector) for r in refs if r.vector is not None]
+        if inline:
+            panel.add_directions(DirectionSet(entry.latent_dim, inline, entry.checkpoint.sha256, entry.name, {}))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QSpinBox, QVBoxLayout, QWidget
 
 from latentlab.core.activity import PASSIVE
 from latentlab.core.render import RenderResult
@@ -55,7 +55,14 @@ class TraversalGridPanel(QWidget):
         self.dims_edit.setToolTip("Rows: which latent dimensions to traverse; empty = the active ones")
         self.status = QLabel("")
         self.status.setStyleSheet("color: #9aa3ad;")
+        self.along = QComboBox()
+        self.along.addItem("along axes", "axes")
+        self.along.addItem("along directions", "directions")
+        self.along.setToolTip("Rows step along latent dimensions, or along the directions ticked in the Directions dock")
+        # Set by the directions feature: () -> list of Direction objects to use as rows.
+        self.direction_source = None
         bar = QHBoxLayout()
+        bar.addWidget(self.along)
         bar.addWidget(self.dims_edit, 2)
         bar.addWidget(self.steps)
         bar.addWidget(self.status, 1)
@@ -74,6 +81,7 @@ class TraversalGridPanel(QWidget):
         state.analysisChanged.connect(lambda _e: self.schedule())
         state.rangeChanged.connect(lambda _s: self.schedule())
         self.steps.valueChanged.connect(lambda _v: self.schedule())
+        self.along.currentIndexChanged.connect(lambda _i: self.schedule())
         self.dims_edit.editingFinished.connect(self.schedule)
         bridge.rendered.connect(self._on_rendered)
         self.canvas.clicked.connect(self._on_click)
@@ -113,18 +121,34 @@ class TraversalGridPanel(QWidget):
         if entry is None or self.state.z.size == 0:
             self.canvas.clear_image()
             return
-        dims = self.chosen_dims()
-        if not dims:
-            return
-        lo, hi = self.state.bounds()
         steps = self.steps.value()
-        self.dims = dims
-        self.grid_z = traversal_grid(self.state.z, dims, steps, lo, hi)
+        if self.along.currentData() == "directions":
+            dirs = self.direction_source() if self.direction_source else []
+            if not dirs:
+                self.status.setText("no directions ticked in the Directions dock")
+                return
+            span = self.direction_span() if hasattr(self, "direction_span") else 3.0
+            alphas = np.linspace(-span, span, steps)
+            try:
+                self.grid_z = np.stack([d.sweep(self.state.z, alphas) for d in dirs]).astype(np.float32)
+            except ValueError as exc:
+                self.status.setText(f"⚠ {exc}")
+                return
+            self.dims = list(range(len(dirs)))
+            self.row_names = [d.name for d in dirs]
+        else:
+            dims = self.chosen_dims()
+            if not dims:
+                return
+            lo, hi = self.state.bounds()
+            self.dims = dims
+            self.row_names = [self.state.current.model.info.dim_label(j) for j in dims]
+            self.grid_z = traversal_grid(self.state.z, dims, steps, lo, hi)
         if entry.quantized:
             self.grid_z = np.stack([np.stack([self.state.snap(z) for z in row]) for row in self.grid_z])
         self._tiles = {}
-        self.status.setText(f"{len(dims)} rows × {steps} steps")
-        for r in range(len(dims)):
+        self.status.setText(f"{len(self.dims)} rows × {steps} steps")
+        for r in range(len(self.dims)):
             self.bridge.submit(f"{PREFIX}{r}", self.grid_z[r], priority=10, tag=r)
 
     def _on_rendered(self, res: RenderResult) -> None:
@@ -154,8 +178,7 @@ class TraversalGridPanel(QWidget):
                 img[y : y + h, x : x + w] = tile[c]
         self._image = img
         self.canvas.set_image(img)
-        names = [self.state.current.model.info.dim_label(j) for j in self.dims] if self.state.current else []
-        self.canvas.setToolTip("rows: " + ", ".join(names))
+        self.canvas.setToolTip("rows: " + ", ".join(getattr(self, "row_names", [])))
 
     def cell_at(self, x: float, y: float) -> tuple[int, int] | None:
         if self.grid_z is None or not self._tiles:

@@ -1,0 +1,368 @@
+"""Directions dock: attribute directions as sliders, applied together on top of the current latent.
+
+Moving a direction slider sets the latent to ``base + sum_i alpha_i v_i`` (fields are integrated), where
+``base`` is the latent when the direction sliders were last at rest; any other change of the latent becomes
+the new base and the sliders return to 0. Evaluation shows which ground-truth factor each direction moves
+(direction x factor) and how the directions relate (cosines), as heatmaps.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSignalBlocker, Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QDoubleSlider
+
+from latentlab.core.data import get_dataset
+from latentlab.core.directions import DirectionSet, evaluate_directions, load_directions
+from latentlab.ui.charts import Heatmap
+from latentlab.ui.job_runner import JobRunner
+from latentlab.ui.panels.find_directions import METHOD_HELP, FindDirectionsDialog
+from latentlab.ui.state import ExplorerState
+from latentlab.ui.widgets import JobStrip
+
+SOURCE = "direction"
+
+
+class DirectionRow(QWidget):
+    def __init__(self, index: int, direction, span: float, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.index = index
+        self.direction = direction
+        self.name = QLabel(direction.name)
+        self.name.setMinimumWidth(90)
+        self.name.setToolTip(f"{direction.method} ({direction.kind})\n{direction.params}")
+        self.slider = QDoubleSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(-span, span)
+        self.slider.setValue(0.0)
+        self.value = QLabel("+0.00")
+        self.value.setFixedWidth(44)
+        self.in_grid = QCheckBox("grid")
+        self.in_grid.setChecked(True)
+        self.in_grid.setToolTip("Show this direction as a row of the traversal grid (when it steps along directions)")
+        self.remove = QToolButton()
+        self.remove.setText("✕")
+        self.remove.setAutoRaise(True)
+        self.remove.setToolTip("Remove this direction")
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(2, 1, 2, 1)
+        lay.addWidget(self.name)
+        lay.addWidget(self.slider, 1)
+        lay.addWidget(self.value)
+        lay.addWidget(self.in_grid)
+        lay.addWidget(self.remove)
+
+    @property
+    def alpha(self) -> float:
+        return float(self.slider.value())
+
+    def set_alpha(self, a: float) -> None:
+        with QSignalBlocker(self.slider):
+            self.slider.setValue(a)
+        self.value.setText(f"{a:+.2f}")
+
+
+class DirectionsPanel(QWidget):
+    def __init__(self, state: ExplorerState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.set: DirectionSet | None = None
+        self.rows: list[DirectionRow] = []
+        self.base: np.ndarray | None = None
+        self.tagged: list[tuple[np.ndarray, str]] = []
+        self.file: Path | None = None
+        self.evaluator = JobRunner(self, "evaluate")
+        self.find_button = QToolButton()
+        self.find_button.setText("Find…")
+        self.find_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.find_button)
+        for m in METHOD_HELP:
+            menu.addAction(m, lambda m=m: self.find_dialog(m)).setToolTip(METHOD_HELP[m])
+        self.find_button.setMenu(menu)
+        self.find_button.setToolTip("Find directions with a supervised, unsupervised or gradient-based method")
+        self.load_button = QPushButton("Load…")
+        self.save_button = QPushButton("Save…")
+        self.eval_button = QPushButton("Evaluate")
+        self.eval_button.setToolTip("Which ground-truth factor each direction changes, and the cosines between them")
+        self.zero_button = QPushButton("Zero")
+        self.zero_button.setToolTip("Set every direction slider back to 0 (the latent returns to the base)")
+        self.span = QSpinBox()
+        self.span.setRange(1, 20)
+        self.span.setValue(3)
+        self.span.setPrefix("± ")
+        self.span.setToolTip("Slider range: how far along each direction (latent units)")
+        top = QHBoxLayout()
+        for w in (self.find_button, self.load_button, self.save_button, self.eval_button, self.zero_button, self.span):
+            top.addWidget(w)
+        top.addStretch(1)
+        self.tag_label = QLineEdit()
+        self.tag_label.setPlaceholderText("label, e.g. smiling")
+        self.tag_button = QPushButton("Tag current latent")
+        self.tag_button.setToolTip("Remember the current latent with this label; then Find ▸ interfacegan with "
+                                   "'my tagged samples' finds the direction that separates the labels")
+        self.tag_count = QLabel("")
+        tags = QHBoxLayout()
+        tags.addWidget(self.tag_label, 1)
+        tags.addWidget(self.tag_button)
+        tags.addWidget(self.tag_count)
+        self.rows_widget = QWidget()
+        self.rows_layout = QVBoxLayout(self.rows_widget)
+        self.rows_layout.setContentsMargins(0, 0, 0, 0)
+        self.rows_layout.setSpacing(0)
+        self.rows_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.rows_widget)
+        self.factor_map = Heatmap("factor change along each direction (per factor, max = 1)")
+        self.cosine_map = Heatmap("cosine similarity between directions", symmetric=True)
+        self.status = QLabel("no directions yet: Find… or Load…")
+        self.status.setStyleSheet("color: #9aa3ad;")
+        self.status.setWordWrap(True)
+        tabs = QTabWidget()
+        tabs.addTab(scroll, "Sliders")
+        tabs.addTab(self.factor_map, "Direction × factor")
+        tabs.addTab(self.cosine_map, "Cosines")
+        self.tabs = tabs
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addLayout(top)
+        lay.addLayout(tags)
+        lay.addWidget(tabs, 1)
+        lay.addWidget(JobStrip(self.evaluator))
+        lay.addWidget(self.status)
+        self.load_button.clicked.connect(self.load_dialog)
+        self.save_button.clicked.connect(self.save_dialog)
+        self.eval_button.clicked.connect(self.evaluate)
+        self.zero_button.clicked.connect(self.zero)
+        self.span.valueChanged.connect(self._respan)
+        self.tag_button.clicked.connect(self.tag_current)
+        self.evaluator.finished.connect(self._on_evaluated)
+        self.evaluator.failed.connect(lambda m: self.status.setText(f"⚠ evaluation failed: {m}"))
+        state.currentModelChanged.connect(self._on_model)
+        state.latentChanged.connect(self._on_latent)
+        self.dialog: FindDirectionsDialog | None = None
+        self._on_model(state.current)
+
+    # --- the set --------------------------------------------------------------------------------------------------
+    def _on_model(self, entry) -> None:
+        self.evaluator.cancel()
+        if self.set is not None and entry is not None and self.set.latent_dim != entry.latent_dim:
+            self.set_directions(None)
+        self.tagged = [t for t in self.tagged if entry is not None and len(t[0]) == entry.latent_dim]
+        self._sync_buttons()
+        self.base = None
+
+    def _sync_buttons(self) -> None:
+        has_model = self.state.current is not None
+        has = bool(self.set and len(self.set))
+        self.find_button.setEnabled(has_model)
+        self.load_button.setEnabled(has_model)
+        self.tag_button.setEnabled(has_model)
+        for w in (self.save_button, self.eval_button, self.zero_button):
+            w.setEnabled(has)
+        self.tag_count.setText(f"{len(self.tagged)} tagged" if self.tagged else "")
+
+    def set_directions(self, dirset: DirectionSet | None, file: Path | None = None) -> None:
+        for row in self.rows:
+            row.setParent(None)
+            row.deleteLater()
+        self.rows = []
+        self.set = dirset
+        self.file = file
+        self.factor_map.clear()
+        self.cosine_map.clear()
+        if dirset is not None:
+            for i, d in enumerate(dirset):
+                self._add_row(i, d)
+            self.status.setText(f"{len(dirset)} direction(s)" + (f" from {file.name}" if file else ""))
+        self.base = None
+        self._sync_buttons()
+
+    def add_directions(self, dirset: DirectionSet) -> None:
+        entry = self.state.current
+        if entry is None:
+            return
+        if self.set is None:
+            self.set = DirectionSet(entry.latent_dim, [], entry.checkpoint.sha256, entry.name, {})
+        start = len(self.set)
+        for d in dirset:
+            added = self.set.add(d)
+            self._add_row(len(self.rows), added)
+        self.status.setText(f"added {len(self.set) - start} direction(s); {len(self.set)} in all")
+        self._sync_buttons()
+
+    def _add_row(self, i: int, d) -> None:
+        row = DirectionRow(i, d, float(self.span.value()))
+        row.slider.valueChanged.connect(lambda _v, r=row: self._moved(r))
+        row.slider.sliderReleased.connect(self.state.commit)
+        row.remove.clicked.connect(lambda _=False, r=row: self.remove(r))
+        self.rows.append(row)
+        self.rows_layout.insertWidget(len(self.rows) - 1, row)
+
+    def remove(self, row: DirectionRow) -> None:
+        if self.set is None:
+            return
+        keep = [r.direction for r in self.rows if r is not row]
+        new = DirectionSet(self.set.latent_dim, keep, self.set.source_sha256, self.set.source_name, self.set.meta)
+        self.set_directions(new if keep else None, self.file)
+
+    def directions_for_grid(self) -> list:
+        return [r.direction for r in self.rows if r.in_grid.isChecked()]
+
+    # --- applying -------------------------------------------------------------------------------------------------
+    def _moved(self, row: DirectionRow) -> None:
+        if self.state.current is None:
+            return
+        if self.base is None:
+            self.base = self.state.z.copy()
+        row.value.setText(f"{row.alpha:+.2f}")
+        z = self.base.copy()
+        try:
+            for r in self.rows:
+                if r.alpha != 0.0:
+                    z = r.direction.apply(z, r.alpha)
+        except ValueError as exc:
+            self.status.setText(f"⚠ {exc}")
+            return
+        self.state.set_latent(z, SOURCE, commit=False)
+
+    def _on_latent(self, source: str) -> None:
+        if source == SOURCE:
+            return
+        self.base = None
+        for r in self.rows:
+            if r.alpha != 0.0:
+                r.set_alpha(0.0)
+
+    def zero(self) -> None:
+        if self.base is not None:
+            self.state.set_latent(self.base, "directions-zero")
+        for r in self.rows:
+            r.set_alpha(0.0)
+        self.base = None
+
+    def _respan(self, span: int) -> None:
+        for r in self.rows:
+            with QSignalBlocker(r.slider):
+                r.slider.setRange(-float(span), float(span))
+
+    # --- finding, files, tags -------------------------------------------------------------------------------------------
+    def find_dialog(self, method: str = "interfacegan") -> FindDirectionsDialog | None:
+        entry = self.state.current
+        if entry is None:
+            return None
+        self.dialog = FindDirectionsDialog(self, entry, self.state.z.copy(), self.tagged, method)
+        self.dialog.found.connect(self.add_directions)
+        self.dialog.show()
+        return self.dialog
+
+    def load_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load directions", str(Path.cwd()),
+                                              "Directions (*.safetensors);;All files (*)")
+        if path:
+            self.load(Path(path))
+
+    def load(self, path: Path) -> bool:
+        entry = self.state.current
+        if entry is None:
+            return False
+        try:
+            dirset = load_directions(path)
+        except (ValueError, OSError) as exc:
+            self.state.message.emit("error", f"could not load directions: {exc}")
+            return False
+        problems = dirset.check_model(entry.latent_dim, entry.checkpoint.sha256)
+        if dirset.latent_dim != entry.latent_dim:
+            self.state.message.emit("error", f"{path.name}: " + "; ".join(problems))
+            return False
+        for p in problems:
+            self.state.message.emit("warning", f"{path.name}: {p}")
+        self.set_directions(dirset, path)
+        return True
+
+    def save_dialog(self) -> None:
+        if not self.set:
+            return
+        start = str(self.file or Path.cwd() / "directions.safetensors")
+        path, _ = QFileDialog.getSaveFileName(self, "Save directions", start, "Directions (*.safetensors)")
+        if path:
+            self.save(Path(path))
+
+    def save(self, path: Path) -> Path | None:
+        try:
+            out = self.set.save(path)
+        except (ValueError, OSError) as exc:
+            self.state.message.emit("error", f"could not save directions: {exc}")
+            return None
+        self.file = Path(out)
+        self.state.message.emit("info", f"directions saved to {out}")
+        return self.file
+
+    def tag_current(self) -> None:
+        label = self.tag_label.text().strip()
+        if not label or self.state.current is None:
+            self.status.setText("type a label first")
+            return
+        self.tagged.append((self.state.z.copy(), label))
+        self._sync_buttons()
+        counts = {}
+        for _, lab in self.tagged:
+            counts[lab] = counts.get(lab, 0) + 1
+        self.status.setText("tagged: " + ", ".join(f"{k} × {v}" for k, v in counts.items()))
+
+    # --- evaluation -------------------------------------------------------------------------------------------------
+    def evaluate(self) -> None:
+        entry = self.state.current
+        if entry is None or not self.set:
+            return
+        name = entry.model.info.dataset
+        try:
+            ds = get_dataset(name) if name else None
+        except ValueError:
+            ds = None
+        if ds is None:
+            self.status.setText("evaluation needs the model's dataset with ground-truth factors")
+            return
+        dirs = list(self.set)
+        self.evaluator.start(lambda ctx: evaluate_directions(entry.model, dirs, ds, ctx=ctx),
+                             label=f"evaluating {len(dirs)} directions on {ds.name}")
+
+    def _on_evaluated(self, ev) -> None:
+        self.evaluation = ev
+        self.factor_map.set_matrix(ev.column_normalised, ev.direction_names, ev.factor_names, 0.0, 1.0)
+        self.cosine_map.set_matrix(ev.cosine, ev.direction_names, ev.direction_names)
+        self.status.setText("dominant factor: " + ", ".join(f"{d} → {f}" for d, f in
+                                                          zip(ev.direction_names, ev.dominant, strict=True)))
+        self.tabs.setCurrentWidget(self.factor_map)
+
+    def export_source(self, frames: int):
+        """For the export dialog: a traversal along the first direction ticked for the grid."""
+        from latentlab.core.export.plan import direction_traversal
+
+        dirs = self.directions_for_grid()
+        if not dirs:
+            raise ValueError("no direction is ticked")
+        z = self.base if self.base is not None else self.state.z
+        return direction_traversal(z, dirs[0], frames, float(self.span.value()), dirs[0].name)
+
+    def shutdown(self) -> bool:
+        ok = self.evaluator.shutdown()
+        if self.dialog is not None:
+            ok = self.dialog.runner.shutdown() and ok
+        return ok

@@ -1,0 +1,225 @@
+"""The "find directions" dialog: one form for every finder, run in the background with progress and Cancel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+)
+
+from latentlab.core.data import BUILTIN, get_dataset
+from latentlab.core.directions import FindOptions, find_directions
+from latentlab.ui.job_runner import JobRunner
+from latentlab.ui.widgets import JobStrip
+
+METHOD_HELP = {
+    "interfacegan": "Supervised: the normal of a linear boundary (logistic regression or linear SVM) that separates "
+                    "encoded latents by a factor or your labels (InterFaceGAN), or the difference of class means.",
+    "gradctrl": "Gradient-based (GradCtrl): a small classifier per attribute; the direction at each latent is its "
+                "gradient towards the target, with the dimensions salient for other attributes masked.",
+    "sefa": "Unsupervised, closed form (SeFa): eigenvectors of W^T W of the decoder's first layer, the directions it "
+            "amplifies most.",
+    "pca": "Unsupervised: PCA of prior samples pushed through the decoder's first layer (GANSpace), or of encoded "
+           "latents.",
+    "jacobian": "Local: the right singular vectors of the decoder's Jacobian at the current latent, ordered by how "
+                "much the image changes.",
+}
+
+
+class FindDirectionsDialog(QDialog):
+    found = Signal(object)  # DirectionSet
+
+    def __init__(self, parent, entry, current_z, tagged: list, method: str = "interfacegan"):
+        super().__init__(parent)
+        self.entry = entry
+        self.current_z = current_z
+        self.tagged = tagged
+        self.setWindowTitle(f"Find directions — {entry.name}")
+        self.setMinimumWidth(520)
+        self.method = QComboBox()
+        for m in METHOD_HELP:
+            self.method.addItem(m, m)
+        self.method.setCurrentIndex(list(METHOD_HELP).index(method))
+        self.help = QLabel()
+        self.help.setWordWrap(True)
+        self.help.setStyleSheet("color: #9aa3ad;")
+        self.dataset = QComboBox()
+        names = list(BUILTIN)
+        if entry.model.info.dataset in names:
+            names.remove(entry.model.info.dataset)
+            names.insert(0, entry.model.info.dataset)
+        self.dataset.addItems(names)
+        self.factors = QListWidget()
+        self.factors.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
+        self.factors.setMaximumHeight(100)
+        self.factors.setToolTip("Factors to find directions for (none selected: every factor)")
+        self.protect = QListWidget()
+        self.protect.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
+        self.protect.setMaximumHeight(80)
+        self.protect.setToolTip("Conditional manipulation: stay orthogonal to these factors' directions "
+                                "(GradCtrl: mask the dimensions salient for them)")
+        self.classifier = QComboBox()
+        self.classifier.addItems(["logistic", "svm", "mean"])
+        self.classifier.setToolTip("logistic regression or linear SVM boundary normal, or difference of class means")
+        self.labels = QComboBox()
+        self.labels.addItem("ground-truth factors", "factors")
+        self.labels.addItem("a CSV file (sample index, label)", "csv")
+        if tagged:
+            self.labels.addItem(f"my {len(tagged)} tagged samples", "tagged")
+        self.csv = QLineEdit()
+        self.csv.setPlaceholderText("labels.csv")
+        browse = QPushButton("…")
+        browse.clicked.connect(self._browse)
+        csv_row = QHBoxLayout()
+        csv_row.addWidget(self.csv, 1)
+        csv_row.addWidget(browse)
+        self.space = QComboBox()
+        self.space.addItem("prior samples through the first decoder layer (GANSpace)", "prior")
+        self.space.addItem("encoded dataset latents", "encoded")
+        self.k = QSpinBox()
+        self.k.setRange(0, 512)
+        self.k.setSpecialValueText("default")
+        self.n = QSpinBox()
+        self.n.setRange(0, 100000)
+        self.n.setSingleStep(500)
+        self.n.setSpecialValueText("default")
+        self.orthogonal = QCheckBox("orthogonalise (orthonormal set)")
+        self.at_current = QCheckBox("at the current latent")
+        self.at_current.setChecked(True)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        form = QFormLayout()
+        form.addRow("Method", self.method)
+        form.addRow("", self.help)
+        form.addRow("Dataset", self.dataset)
+        form.addRow("Labels", self.labels)
+        form.addRow("CSV", csv_row)
+        form.addRow("Factors", self.factors)
+        form.addRow("Protect", self.protect)
+        form.addRow("Classifier", self.classifier)
+        form.addRow("PCA of", self.space)
+        form.addRow("How many (k)", self.k)
+        form.addRow("Samples (n)", self.n)
+        form.addRow("", self.orthogonal)
+        form.addRow("Jacobian", self.at_current)
+        form.addRow("Seed", self.seed)
+        self.runner = JobRunner(self, "find")
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.run_button = QPushButton("Find")
+        self.run_button.setDefault(True)
+        close = QPushButton("Close")
+        close.clicked.connect(self.reject)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.status, 1)
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(close)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(JobStrip(self.runner))
+        lay.addLayout(buttons)
+        self.method.currentIndexChanged.connect(self._sync)
+        self.labels.currentIndexChanged.connect(self._sync)
+        self.dataset.currentTextChanged.connect(self._fill_factors)
+        self.run_button.clicked.connect(self.run)
+        self.runner.finished.connect(self._done)
+        self.runner.failed.connect(lambda m: self.status.setText(f"⚠ {m}"))
+        self.runner.cancelled.connect(lambda: self.status.setText("cancelled"))
+        self.runner.busyChanged.connect(lambda b: self.run_button.setEnabled(not b))
+        self._fill_factors(self.dataset.currentText())
+        self._sync()
+
+    def _fill_factors(self, name: str) -> None:
+        self.factors.clear()
+        self.protect.clear()
+        try:
+            names = get_dataset(name).factor_names
+        except ValueError:
+            names = ()
+        self.factors.addItems(list(names))
+        self.protect.addItems(list(names))
+
+    def _sync(self) -> None:
+        m = self.method.currentData()
+        self.help.setText(METHOD_HELP[m])
+        supervised = m in ("interfacegan", "gradctrl")
+        labels = self.labels.currentData()
+        self.labels.setEnabled(supervised)
+        self.csv.setEnabled(supervised and labels == "csv")
+        self.factors.setEnabled(supervised and labels == "factors")
+        self.protect.setEnabled(supervised)
+        self.classifier.setEnabled(m == "interfacegan")
+        self.space.setEnabled(m == "pca")
+        self.orthogonal.setEnabled(m != "gradctrl")
+        self.at_current.setEnabled(m == "jacobian")
+        needs_data = supervised or (m == "pca" and self.space.currentData() == "encoded")
+        self.dataset.setEnabled(needs_data)
+        if needs_data and not self.entry.encodes and not (supervised and labels == "tagged"):
+            self.status.setText("note: this model has no encoder; labels are read back through a factor predictor "
+                                "or need tagged samples")
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Label CSV", str(Path.cwd()), "CSV (*.csv);;All files (*)")
+        if path:
+            self.csv.setText(path)
+
+    def options(self) -> FindOptions:
+        m = self.method.currentData()
+        labels = self.labels.currentData()
+        opts = FindOptions(
+            method=m,
+            dataset=self.dataset.currentText() or None,
+            factors=[i.text() for i in self.factors.selectedItems()] if labels == "factors" else [],
+            n=self.n.value() or None,
+            k=self.k.value() or None,
+            orthogonal=self.orthogonal.isChecked() and m != "gradctrl",
+            protect=[i.text() for i in self.protect.selectedItems()],
+            labels_csv=self.csv.text().strip() or None if labels == "csv" else None,
+            tagged=list(self.tagged) if labels == "tagged" else None,
+            attribute="tag" if labels == "tagged" else None,
+            classifier=self.classifier.currentText(),
+            space=self.space.currentData(),
+            at=[float(v) for v in self.current_z] if m == "jacobian" and self.at_current.isChecked() else None,
+            seed=self.seed.value(),
+        )
+        opts.validate()
+        return opts
+
+    def run(self) -> None:
+        try:
+            opts = self.options()
+        except ValueError as exc:
+            self.status.setText(f"⚠ {exc}")
+            return
+        entry = self.entry
+        self.status.setText(f"finding {opts.method} directions…")
+        self.runner.start(lambda ctx: find_directions(entry.model, opts, ctx, entry.checkpoint.sha256, entry.name),
+                          label=f"{opts.method} directions")
+
+    def _done(self, dirset) -> None:
+        self.status.setText(f"found {len(dirset)} direction(s)")
+        self.found.emit(dirset)
+
+    def reject(self) -> None:
+        self.runner.cancel()
+        super().reject()
+
+    def keyPressEvent(self, ev) -> None:
+        if ev.key() == Qt.Key.Key_Escape and self.runner.busy:
+            self.runner.cancel()
+            return
+        super().keyPressEvent(ev)

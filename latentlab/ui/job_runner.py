@@ -40,6 +40,7 @@ class JobRunner(QObject):
         self.name = name
         self._gen = 0
         self._stop = threading.Event()
+        self._graceful = threading.Event()
         self._thread: threading.Thread | None = None
         self.label = ""
         q = Qt.ConnectionType.QueuedConnection
@@ -57,7 +58,8 @@ class JobRunner(QObject):
         self._gen += 1
         gen = self._gen
         self._stop = threading.Event()
-        stop = self._stop
+        self._graceful = threading.Event()
+        stop, graceful = self._stop, self._graceful
         self.label = label or self.name
         ctx = JobContext(
             progress=lambda f, m="": self._progress.emit(gen, float(f), str(m)),
@@ -78,7 +80,8 @@ class JobRunner(QObject):
                 log.warning("%s failed: %s\n%s", self.label, msg, traceback.format_exc(limit=3))
                 self._done.emit(gen, None, msg, False)
             else:
-                self._done.emit(gen, result, None, stop.is_set())
+                # A job that returned after a graceful stop delivers its result (e.g. a partly trained model).
+                self._done.emit(gen, result, None, stop.is_set() and not graceful.is_set())
 
         self._thread = threading.Thread(target=run, name=f"latentlab-job-{self.name}", daemon=True)
         self._thread.start()
@@ -92,6 +95,12 @@ class JobRunner(QObject):
             self._gen += 1
             self.busyChanged.emit(False)
             self.cancelled.emit()
+
+    def stop_gracefully(self) -> None:
+        """Ask the job to stop but still deliver what it returns (e.g. a model trained so far, to resume)."""
+        if self.busy:
+            self._graceful.set()
+            self._stop.set()
 
     def wait(self, timeout: float = 10.0) -> bool:
         t = self._thread

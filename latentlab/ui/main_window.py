@@ -28,6 +28,7 @@ from latentlab.ui.panels.compare import ComparePanel
 from latentlab.ui.panels.dataset_strip import DatasetStripPanel
 from latentlab.ui.panels.directions import DirectionsPanel
 from latentlab.ui.panels.export_dialog import ExportDialog
+from latentlab.ui.panels.flows import FlowsPanel
 from latentlab.ui.panels.grid import TraversalGridPanel
 from latentlab.ui.panels.latent_map import LatentMapPanel
 from latentlab.ui.panels.metrics import MetricsPanel
@@ -35,7 +36,7 @@ from latentlab.ui.panels.model_browser import ModelBrowserPanel
 from latentlab.ui.panels.preview import PreviewPanel
 from latentlab.ui.panels.sliders import LatentSlidersPanel
 from latentlab.ui.render_bridge import RenderBridge
-from latentlab.ui.session_io import DirectionsSessionProvider, SessionController
+from latentlab.ui.session_io import DirectionsSessionProvider, FlowsSessionProvider, SessionController
 from latentlab.ui.state import ExplorerState
 from latentlab.ui.widgets import JobStrip, MessageBanner
 
@@ -84,10 +85,12 @@ class MainWindow(QMainWindow):
         self.grid.direction_source = self.directions.directions_for_grid
         self.grid.direction_span = lambda: float(self.directions.span.value())
         self.metrics = MetricsPanel(self.state)
+        self.flows = FlowsPanel(self.state, self.latent_map)
         self.metrics.latentSelected.connect(self._focus_latent)
         self.compare.metrics_source = self.metrics.figures
         # Panels that can feed a latent path to the export dialog register a name -> (frames -> latents, captions).
-        self.export_sources: dict = {"Along the first ticked direction": self.directions.export_source}
+        self.export_sources: dict = {"Along the first ticked direction": self.directions.export_source,
+                                     "Along the current flow path": self.flows.export_source}
 
         self.docks: dict[str, QDockWidget] = {}
         left = Qt.DockWidgetArea.LeftDockWidgetArea
@@ -102,8 +105,10 @@ class MainWindow(QMainWindow):
         self._dock("Compare", self.compare, bottom)
         self._dock("Metrics", self.metrics, right)
         self._dock("Directions", self.directions, right)
+        self._dock("Flows", self.flows, right)
         self.tabifyDockWidget(self.docks["Latent sliders"], self.docks["Metrics"])
         self.tabifyDockWidget(self.docks["Latent sliders"], self.docks["Directions"])
+        self.tabifyDockWidget(self.docks["Latent sliders"], self.docks["Flows"])
         self.docks["Latent sliders"].raise_()
         self.tabifyDockWidget(self.docks["Latent map"], self.docks["Dataset"])
         self.tabifyDockWidget(self.docks["Traversal grid"], self.docks["Compare"])
@@ -129,6 +134,7 @@ class MainWindow(QMainWindow):
         self.encoder.failed.connect(lambda msg: self.show_message("error", f"encoding failed: {msg}"))
         self.sessions = SessionController(self, self.state)
         self.sessions.providers.append(DirectionsSessionProvider(self.directions))
+        self.sessions.providers.append(FlowsSessionProvider(self.flows))
         self._show_device(device)
         self._on_model(None)
 
@@ -295,6 +301,7 @@ class MainWindow(QMainWindow):
         ok = self.compare.shutdown()
         ok = self.metrics.runner.shutdown() and ok
         ok = self.directions.shutdown() and ok
+        ok = self.flows.shutdown() and ok
         ok = self.models.shutdown() and ok
         ok = shutdown_all() and ok
         ok = self.bridge.stop() and ok

@@ -346,3 +346,29 @@ class DirectionsSessionProvider:
         inline = [Direction(r.name, "session", {}, vector=r.vector) for r in refs if r.vector is not None]
         if inline:
             panel.add_directions(DirectionSet(entry.latent_dim, inline, entry.checkpoint.sha256, entry.name, {}))
+
+
+class FlowsSessionProvider:
+    """Flows in a session, by file (trained flows are kept in the data folder automatically)."""
+
+    def __init__(self, panel):
+        self.panel = panel
+
+    def capture(self, session: Session, ids: dict[int, str]) -> None:
+        from latentlab.core.session import FlowRef
+
+        panel = self.panel
+        entry = panel.state.current
+        if panel.flows is None or entry is None or panel.flows_file is None or not panel.flows_file.exists():
+            return
+        session.flows.append(FlowRef(panel.flows_file.name, FileRef.of(panel.flows_file), ids.get(entry.token),
+                                     str(panel.k.value())))
+
+    def apply(self, session: Session, entries: dict[str, ModelEntry]) -> None:
+        panel = self.panel
+        for ref in session.flows:
+            entry = entries.get(ref.checkpoint)
+            if entry is None or entry is not panel.state.current:
+                continue
+            if panel.load(Path(ref.file.path)) and ref.key and ref.key.isdigit():
+                panel.k.setValue(int(ref.key))

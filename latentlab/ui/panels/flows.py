@@ -1,0 +1,463 @@
+"""Flows dock: train potential flows with a live loss plot, then play their trajectories in the preview.
+
+A trajectory is computed from the current latent in both directions; the scrubber runs from the far end of
+the backward path (left) through the start (centre) to the far end of the forward path (right). Playing
+moves the current latent along it, so the preview and every other panel animate. All K paths from the
+start are drawn on the latent map; the strip compares the flow with the straight line between its ends.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from latentlab.core.flows import (
+    LOSS_TERMS,
+    PDES,
+    FlowConfig,
+    all_trajectories,
+    flow_vs_linear,
+    load_flows,
+    render_strip,
+    save_flows,
+    train,
+    two_sided,
+)
+from latentlab.core.jobs import JobCancelled
+from latentlab.core.paths import data_dir
+from latentlab.ui.job_runner import JobRunner
+from latentlab.ui.panels.latent_map import PATH_COLOURS
+from latentlab.ui.state import ExplorerState
+from latentlab.ui.widgets import ImageCanvas, JobStrip
+
+SOURCE = "flow"
+TERM_COLOURS = {"loss": "#e3e6ea", "pde": "#ff6b6b", "ic": "#ffd166", "jvp": "#06d6a0", "cls": "#4cc9f0"}
+
+
+def _train_job(ctx, model, config, sha, resume):
+    try:
+        return {"flows": train(model, config, ctx, checkpoint_sha256=sha, resume_from=resume), "stopped": False}
+    except JobCancelled as exc:
+        flows = getattr(exc, "partial_flows", None)
+        if flows is None:
+            raise
+        return {"flows": flows, "stopped": True}
+
+
+def _paths_job(ctx, flows, z0, k, steps):
+    back, fwd = two_sided(flows, z0, k, steps)
+    ctx.check()
+    every = all_trajectories(flows, z0, steps)
+    return back, fwd, every
+
+
+def _strip_job(ctx, model, flows, z0, k, steps):
+    tr, line = flow_vs_linear(flows, z0, k, steps)
+    ctx.check()
+    return render_strip(model, [tr.latents, line])
+
+
+class FlowsPanel(QWidget):
+    def __init__(self, state: ExplorerState, latent_map=None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.latent_map = latent_map
+        self.flows = None
+        self.flows_file: Path | None = None
+        self.history: list[dict] = []
+        self.path: np.ndarray | None = None  # (2 * steps + 1, D): backward reversed, start, forward
+        self.potential: np.ndarray | None = None
+        self.step_sizes: np.ndarray | None = None
+        self.trainer = JobRunner(self, "flows")
+        self.tracer = JobRunner(self, "trajectory")
+        self.striper = JobRunner(self, "strip")
+
+        # --- training controls
+        self.k_count = QSpinBox()
+        self.k_count.setRange(1, 32)
+        self.k_count.setValue(8)
+        self.train_steps = QSpinBox()
+        self.train_steps.setRange(1, 1_000_000)
+        self.train_steps.setSingleStep(500)
+        self.train_steps.setValue(1000)
+        self.pde = QComboBox()
+        self.pde.addItems(list(PDES))
+        self.pde.setToolTip("wave: the paper's choice; heat / fokker-planck / hamilton-jacobi: the follow-up work")
+        self.weights = {}
+        weights_row = QHBoxLayout()
+        for term in LOSS_TERMS:
+            w = QDoubleSpinBox()
+            w.setRange(0.0, 1000.0)
+            w.setDecimals(2)
+            w.setValue(1.0)
+            w.setPrefix(f"{term} ")
+            w.setToolTip({"pde": "PDE residual at points along the paths", "ic": "initial condition |∇u(z, 0)|²",
+                          "jvp": "reward for visible image change along the flow (decoder JVP)",
+                          "cls": "classifier telling the potentials apart from image pairs"}[term])
+            self.weights[term] = w
+            weights_row.addWidget(w)
+        self.train_button = QPushButton("Train")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop training; what was trained is kept and can be resumed")
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Continue training these flows up to the number of steps above")
+        self.load_button = QPushButton("Load…")
+        self.save_button = QPushButton("Save…")
+        form = QFormLayout()
+        form.addRow("Potentials (K)", self.k_count)
+        form.addRow("Steps", self.train_steps)
+        form.addRow("PDE", self.pde)
+        form.addRow("Loss weights", weights_row)
+        buttons = QHBoxLayout()
+        for b in (self.train_button, self.stop_button, self.resume_button, self.load_button, self.save_button):
+            buttons.addWidget(b)
+        self.loss_plot = pg.PlotWidget(background="#15171a")
+        self.loss_plot.setLogMode(y=True)
+        self.loss_plot.addLegend(offset=(-5, 5))
+        self.loss_plot.setLabel("bottom", "step")
+        self.loss_plot.setTitle("training losses (log scale)", color="#c9ced4", size="9pt")
+        self.curves = {t: self.loss_plot.plot([], [], pen=pg.mkPen(TERM_COLOURS[t], width=1.5), name=t)
+                       for t in ("pde", "ic", "cls")}
+        self.acc_plot = pg.PlotWidget(background="#15171a")
+        self.acc_plot.setYRange(0, 1)
+        self.acc_plot.setTitle("classifier accuracy (chance = 1/K)", color="#c9ced4", size="9pt")
+        self.acc_curve = self.acc_plot.plot([], [], pen=pg.mkPen("#4cc9f0", width=1.5))
+        train_box = QGroupBox("Train")
+        tl = QVBoxLayout(train_box)
+        tl.addLayout(form)
+        tl.addLayout(buttons)
+        tl.addWidget(JobStrip(self.trainer))
+        plots = QHBoxLayout()
+        plots.addWidget(self.loss_plot, 2)
+        plots.addWidget(self.acc_plot, 1)
+        tl.addLayout(plots, 1)
+
+        # --- playing controls
+        self.k = QSpinBox()
+        self.k.setRange(0, 0)
+        self.k.setPrefix("k = ")
+        self.k.setToolTip("Which potential's flow to follow")
+        self.path_steps = QSpinBox()
+        self.path_steps.setRange(2, 200)
+        self.path_steps.setValue(20)
+        self.path_steps.setPrefix("steps ")
+        self.trace_button = QPushButton("From here")
+        self.trace_button.setToolTip("Compute the flow from the current latent (forwards and backwards)")
+        self.play_button = QPushButton("▶ Play")
+        self.play_button.setCheckable(True)
+        self.back_button = QPushButton("◀ step")
+        self.fwd_button = QPushButton("step ▶")
+        self.reverse = QCheckBox("backwards")
+        self.reverse.setToolTip("Play towards the start of the backward path")
+        self.fps = QSpinBox()
+        self.fps.setRange(1, 60)
+        self.fps.setValue(12)
+        self.fps.setSuffix(" fps")
+        self.scrub = QSlider(Qt.Orientation.Horizontal)
+        self.scrub.setToolTip("Scrub along the path: left = backwards, centre = start, right = forwards")
+        self.position = QLabel("")
+        play_row = QHBoxLayout()
+        for w in (self.k, self.path_steps, self.trace_button, self.back_button, self.play_button, self.fwd_button,
+                  self.reverse, self.fps):
+            play_row.addWidget(w)
+        scrub_row = QHBoxLayout()
+        scrub_row.addWidget(self.scrub, 1)
+        scrub_row.addWidget(self.position)
+        self.path_plot = pg.PlotWidget(background="#15171a")
+        self.path_plot.setTitle("along the path: u_k(z(t), t) and step size |Δz|", color="#c9ced4", size="9pt")
+        self.path_plot.addLegend(offset=(-5, 5))
+        self.u_curve = self.path_plot.plot([], [], pen=pg.mkPen("#ffd166", width=2), name="u_k")
+        self.step_curve = self.path_plot.plot([], [], pen=pg.mkPen("#06d6a0", width=2), name="|Δz|")
+        self.now_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#ffffff", width=1))
+        self.path_plot.addItem(self.now_line)
+        self.strip = ImageCanvas()
+        self.strip.setMinimumHeight(90)
+        self.strip.setToolTip("Top: the flow path. Bottom: the straight line between the same two end points.")
+        play_box = QGroupBox("Play")
+        pl = QVBoxLayout(play_box)
+        pl.addLayout(play_row)
+        pl.addLayout(scrub_row)
+        tabs = QTabWidget()
+        tabs.addTab(self.path_plot, "Potential and step size")
+        tabs.addTab(self.strip, "Flow vs linear")
+        pl.addWidget(tabs, 1)
+        self.status = QLabel("train flows for this model, or load a flows file")
+        self.status.setWordWrap(True)
+        self.status.setStyleSheet("color: #9aa3ad;")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addWidget(train_box, 1)
+        lay.addWidget(play_box, 1)
+        lay.addWidget(self.status)
+
+        self.timer = QTimer(self, timeout=self._tick)
+        self.train_button.clicked.connect(lambda: self.start_training(resume=False))
+        self.resume_button.clicked.connect(lambda: self.start_training(resume=True))
+        self.stop_button.clicked.connect(self.trainer.stop_gracefully)
+        self.load_button.clicked.connect(self.load_dialog)
+        self.save_button.clicked.connect(self.save_dialog)
+        self.trace_button.clicked.connect(self.trace)
+        self.k.valueChanged.connect(lambda _v: self.trace())
+        self.path_steps.valueChanged.connect(lambda _v: self.trace())
+        self.play_button.toggled.connect(self.play)
+        self.back_button.clicked.connect(lambda: self.step(-1))
+        self.fwd_button.clicked.connect(lambda: self.step(+1))
+        self.fps.valueChanged.connect(lambda v: self.timer.setInterval(int(1000 / v)))
+        self.scrub.valueChanged.connect(self._scrubbed)
+        self.trainer.partial.connect(self._on_loss)
+        self.trainer.finished.connect(self._on_trained)
+        self.trainer.failed.connect(lambda m: self.status.setText(f"⚠ training failed: {m}"))
+        self.trainer.busyChanged.connect(lambda _b: self._sync())
+        self.tracer.finished.connect(self._on_paths)
+        self.tracer.failed.connect(lambda m: self.status.setText(f"⚠ {m}"))
+        self.striper.finished.connect(lambda img: self.strip.set_image(img, autorange=True))
+        state.currentModelChanged.connect(self._on_model)
+        self._sync()
+
+    # --- state ---------------------------------------------------------------------------------------------------
+    def _sync(self) -> None:
+        has_model = self.state.current is not None
+        training = self.trainer.busy
+        have = self.flows is not None
+        self.train_button.setEnabled(has_model and not training)
+        self.resume_button.setEnabled(has_model and have and not training
+                                      and self.flows.step < self.train_steps.value())
+        self.stop_button.setEnabled(training)
+        self.load_button.setEnabled(has_model and not training)
+        self.save_button.setEnabled(have and not training)
+        for w in (self.trace_button, self.play_button, self.back_button, self.fwd_button, self.scrub, self.k):
+            w.setEnabled(have and not training)
+
+    def _on_model(self, entry) -> None:
+        self.play_button.setChecked(False)
+        self.trainer.cancel()
+        self.set_flows(None)
+
+    def set_flows(self, flows, file: Path | None = None, keep_history: bool = False) -> None:
+        self.flows = flows
+        self.flows_file = file
+        self.path = None
+        if flows is not None:
+            self.k.blockSignals(True)
+            self.k.setRange(0, flows.n_potentials - 1)
+            self.k.blockSignals(False)
+            self.k_count.setValue(flows.n_potentials)
+            if not keep_history:  # a loaded file brings its own (windowed) history
+                self.history = list(getattr(flows, "history", []) or [])
+            self._redraw_losses()
+            self.status.setText(f"{flows.n_potentials} potentials, {flows.step} steps trained"
+                                + (f" ({file.name})" if file else ""))
+        else:
+            if self.latent_map is not None:
+                self.latent_map.clear_paths()
+        self._sync()
+
+    # --- training ------------------------------------------------------------------------------------------------
+    def config(self) -> FlowConfig:
+        return FlowConfig(n_potentials=self.k_count.value(), steps=self.train_steps.value(), pde=self.pde.currentText(),
+                          weights={t: w.value() for t, w in self.weights.items()})
+
+    def start_training(self, resume: bool = False) -> None:
+        entry = self.state.current
+        if entry is None:
+            return
+        try:
+            config = self.config()
+        except ValueError as exc:
+            self.status.setText(f"⚠ {exc}")
+            return
+        if not resume:
+            self.history = []
+            self._redraw_losses()
+        elif self.flows is not None:
+            # Resuming keeps the flows' own hyper-parameters; only the total number of steps grows.
+            config = FlowConfig.from_dict({**self.flows.config.to_dict(), "steps": self.train_steps.value()})
+        self._t0 = time.monotonic()
+        self.trainer.start(_train_job, entry.model, config, entry.checkpoint.sha256,
+                           self.flows if resume else None, label=f"training {config.n_potentials} flows")
+        self.status.setText("training… (Stop keeps what is trained so far)")
+
+    def _on_loss(self, logs: dict) -> None:
+        self.history.append(logs)
+        now = time.monotonic()
+        if now - getattr(self, "_last_draw", 0.0) > 0.2:  # redraw at most 5 times a second
+            self._last_draw = now
+            self._redraw_losses()
+
+    def _redraw_losses(self) -> None:
+        if not self.history:
+            for c in self.curves.values():
+                c.setData([], [])
+            self.acc_curve.setData([], [])
+            return
+        steps = np.array([h["step"] for h in self.history], dtype=float)
+        for term, curve in self.curves.items():
+            vals = np.array([abs(h.get(term, np.nan)) for h in self.history], dtype=float)
+            ok = np.isfinite(vals) & (vals > 0)
+            curve.setData(steps[ok], vals[ok])
+        self.acc_curve.setData(steps, np.array([h.get("acc", np.nan) for h in self.history], dtype=float))
+
+    def _on_trained(self, result) -> None:
+        flows = result["flows"]
+        self._redraw_losses()
+        file = self._autosave(flows)
+        self.set_flows(flows, file, keep_history=True)
+        how = "stopped at" if result["stopped"] else "trained"
+        acc = self.history[-1].get("acc") if self.history else None
+        self.status.setText(f"{how} step {flows.step}" + (f", classifier accuracy {acc:.2f}" if acc is not None else "")
+                            + (f"; kept in {file}" if file else ""))
+        self.trace()
+
+    def _autosave(self, flows) -> Path | None:
+        """Trained flows are written to the data folder, so sessions can refer to them and nothing is lost."""
+        entry = self.state.current
+        if entry is None:
+            return None
+        folder = data_dir() / "flows"
+        path = folder / f"{entry.checkpoint.sha256[:12]}-{time.strftime('%Y%m%d-%H%M%S')}.flows.safetensors"
+        try:
+            return save_flows(flows, path)
+        except (OSError, ValueError) as exc:
+            self.state.message.emit("warning", f"could not keep the trained flows: {exc}")
+            return None
+
+    # --- files ---------------------------------------------------------------------------------------------------
+    def load_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load flows", str(Path.cwd()), "Flows (*.safetensors);;All (*)")
+        if path:
+            self.load(Path(path))
+
+    def load(self, path: Path, allow_mismatch: bool = False) -> bool:
+        entry = self.state.current
+        if entry is None:
+            return False
+        try:
+            flows = load_flows(path, checkpoint_sha256=entry.checkpoint.sha256, latent_dim=entry.latent_dim,
+                               allow_mismatch=allow_mismatch)
+        except (ValueError, OSError) as exc:
+            self.state.message.emit("error", f"could not load flows: {exc}")
+            return False
+        self.set_flows(flows, Path(path))
+        self.trace()
+        return True
+
+    def save_dialog(self) -> None:
+        if self.flows is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save flows", str(Path.cwd() / "model.flows.safetensors"),
+                                              "Flows (*.safetensors)")
+        if path:
+            self.save(Path(path))
+
+    def save(self, path: Path) -> Path | None:
+        try:
+            out = save_flows(self.flows, path)
+        except (OSError, ValueError) as exc:
+            self.state.message.emit("error", f"could not save flows: {exc}")
+            return None
+        self.flows_file = Path(out)
+        self.state.message.emit("info", f"flows saved to {out}")
+        return self.flows_file
+
+    # --- playing -------------------------------------------------------------------------------------------------
+    def trace(self) -> None:
+        """Compute the paths from the current latent (in the background)."""
+        if self.flows is None or self.state.current is None or self.trainer.busy:
+            return
+        self.play_button.setChecked(False)
+        self.start = self.state.z.copy()
+        steps = self.path_steps.value()
+        self.tracer.start(_paths_job, self.flows, self.start, self.k.value(), steps, label="tracing the flow")
+        self.striper.start(_strip_job, self.state.current.model, self.flows, self.start, self.k.value(), min(steps, 12),
+                           label="flow vs linear strip")
+
+    def _on_paths(self, result) -> None:
+        back, fwd, every = result
+        self.path = np.concatenate([back.latents[::-1], fwd.latents[1:]])
+        self.potential = np.concatenate([back.potential[::-1], fwd.potential[1:]])
+        sizes = np.concatenate([back.step_sizes[::-1], [0.0], fwd.step_sizes])
+        self.step_sizes = sizes
+        n = len(self.path)
+        centre = (n - 1) // 2
+        self.scrub.blockSignals(True)
+        self.scrub.setRange(0, n - 1)
+        self.scrub.setValue(centre)
+        self.scrub.blockSignals(False)
+        t = np.arange(n) - centre
+        self.u_curve.setData(t, self.potential)
+        self.step_curve.setData(t, self.step_sizes)
+        self.now_line.setValue(0)
+        self.position.setText("t = 0 (start)")
+        if self.latent_map is not None:
+            self.latent_map.show_paths([every.latents[i] for i in range(len(every))])
+            for i, item in enumerate(self.latent_map.path_items):
+                item.setPen(pg.mkPen(PATH_COLOURS[i % len(PATH_COLOURS)], width=3.5 if i == self.k.value() else 1.2))
+
+    def _scrubbed(self, i: int) -> None:
+        if self.path is None:
+            return
+        centre = (len(self.path) - 1) // 2
+        self.now_line.setValue(i - centre)
+        self.position.setText(f"t = {i - centre:+d}" + (" (start)" if i == centre else ""))
+        self.state.set_latent(self.path[i], SOURCE, commit=False)
+
+    def step(self, delta: int) -> None:
+        if self.path is None:
+            return
+        i = int(np.clip(self.scrub.value() + delta, 0, len(self.path) - 1))
+        self.scrub.setValue(i)
+        self.state.commit()
+
+    def play(self, on: bool) -> None:
+        self.play_button.setText("⏸ Pause" if on else "▶ Play")
+        if on and self.path is None:
+            self.play_button.setChecked(False)
+            return
+        if on:
+            self.timer.start(int(1000 / self.fps.value()))
+        else:
+            self.timer.stop()
+            self.state.commit()
+
+    def _tick(self) -> None:
+        if self.path is None:
+            return
+        delta = -1 if self.reverse.isChecked() else 1
+        i = self.scrub.value() + delta
+        if i < 0 or i >= len(self.path):
+            # Bounce at the ends so a long play keeps showing the traversal.
+            self.reverse.setChecked(not self.reverse.isChecked())
+            i = self.scrub.value() - delta
+        self.scrub.setValue(int(np.clip(i, 0, len(self.path) - 1)))
+
+    def export_source(self, frames: int):
+        """For the export dialog: the current two-sided flow path resampled to ``frames``."""
+        from latentlab.core.export.plan import resample_path
+
+        if self.path is None:
+            raise ValueError("no flow path yet: train or load flows, then press 'From here'")
+        return resample_path(self.path, frames, f"flow k={self.k.value()}")
+
+    def shutdown(self) -> bool:
+        self.timer.stop()
+        return all(j.shutdown() for j in (self.trainer, self.tracer, self.striper))

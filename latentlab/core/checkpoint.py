@@ -120,6 +120,14 @@ def sniff_format(path: Path) -> str:
 
 def infer_network_hparams(network: str, shapes: dict[str, tuple[int, ...]]) -> dict[str, Any]:
     """Rebuild a zoo network's size from the shapes of its weights."""
+    from latentlab.core.zoo import NETWORKS
+
+    from_shapes = getattr(NETWORKS.get(network), "hparams_from_shapes", None)
+    if from_shapes is not None:
+        try:
+            return from_shapes(shapes)
+        except KeyError as exc:
+            raise KeyError(f"missing tensor {exc.args[0]}") from None
     try:
         conv0 = shapes["encoder.conv.0.weight"]  # base, channels, 4, 4
         fc = shapes["encoder.fc.1.weight"]  # hidden, 2*base*side^2

@@ -14,8 +14,13 @@ from latentlab.core.zoo.adversarial import ADVERSARIAL_OBJECTIVES
 from latentlab.core.zoo.gan import GAN_NETWORKS, InfoWGAN, QuantizedInfoWGAN
 from latentlab.core.zoo.models import NETWORKS, GaussianVAE, QuantizedAE, ZooModel
 from latentlab.core.zoo.objectives import OBJECTIVES, Objective
+from latentlab.core.zoo.stylegan2 import StyleGAN2Generator
+from latentlab.core.zoo.vae_layouts import VAE_LAYOUT_NETWORKS
 
 NETWORKS.update(GAN_NETWORKS)
+# Networks that other code bases trained (latentlab.core.thirdparty maps their files onto these).
+NETWORKS[StyleGAN2Generator.architecture] = StyleGAN2Generator
+NETWORKS.update(VAE_LAYOUT_NETWORKS)
 OBJECTIVES.update(ADVERSARIAL_OBJECTIVES)
 
 
@@ -52,6 +57,9 @@ NETWORK_KEYS = {
     "qlae": ("latent_dim", "channels", "image_size", "base", "hidden", "n_values", "likelihood"),
     "infowgan": ("latent_dim", "channels", "image_size", "base", "hidden"),
     "qinfowgan": ("latent_dim", "channels", "image_size", "base", "hidden", "n_values"),
+    "stylegan2": ("channels", "mapping", "img_channels", "lr_mlp", "conv_clamp", "latent_space", "truncation"),
+    "pytorch_vae": ("latent_dim", "hidden_dims", "in_channels", "out_channels", "side", "data_range"),
+    "disent_conv64": ("latent_dim", "channels", "widths", "hidden", "z_multiplier", "output"),
 }
 
 

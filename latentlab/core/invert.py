@@ -2,7 +2,7 @@
 
 For models without an encoder (GANs) this is how a picture gets into the latent space. Per image, the best
 of ``restarts`` prior samples (plus the latent distribution's centre, and any given initial latent) is
-refined with Adam on the latent only; the model's weights never receive gradients. Latents are kept in the
+refined with Adam (cosine-decayed step size) on the latent only; the model's weights never receive gradients. Latents are kept in the
 prior's support (clamped for uniform priors and codebooks); quantized models end on their codebook grid,
 refined by a coordinate search over code values.
 
@@ -56,6 +56,7 @@ class InversionResult:
     reconstructions: np.ndarray  # (n, C, H, W) in [0, 1]
     errors: np.ndarray  # (n,) pixel MSE of the reconstruction
     loss_history: np.ndarray  # (steps + 1, n): the optimised loss per image, before step 1 and after each step
+    start_errors: np.ndarray | None = None  # (n,) pixel MSE at the starting latents (the best restart)
     config: InversionConfig = field(default_factory=InversionConfig)
     device: str = "cpu"
     seconds: float = 0.0
@@ -66,6 +67,7 @@ class InversionResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"latents": self.latents.tolist(), "errors": self.errors.tolist(), "psnr": self.psnr.tolist(),
+                "start_errors": None if self.start_errors is None else self.start_errors.tolist(),
                 "loss_history": self.loss_history.tolist(), "config": asdict(self.config), "device": self.device,
                 "seconds": self.seconds}
 
@@ -210,13 +212,15 @@ def invert(model: LatentModel, images: np.ndarray | Tensor, config: InversionCon
         model.eval()  # BatchNorm statistics must not move while we search
     gen = torch.Generator().manual_seed(cfg.seed)
     n, t0 = len(x_all), time.monotonic()
-    latents, recons, history = [], [], []
+    latents, recons, history, starts = [], [], [], []
     n_batches = math.ceil(n / cfg.batch_size)
     try:
         for b, a in enumerate(range(0, n, cfg.batch_size)):
             target = x_all[a: a + cfg.batch_size].to(dev)
             idx = list(range(a, a + len(target)))
             z0 = _initial(model, target, cfg, None if init_t is None else init_t[a: a + len(target)], gen)
+            with torch.no_grad():
+                starts.append((model.decode(z0).float() - target).pow(2).flatten(1).mean(1).cpu().numpy())
             z = z0.clone().requires_grad_(True)
             opt = torch.optim.Adam([z], lr=cfg.lr)
             centre = _centre(model, z.shape[1], dev)
@@ -241,6 +245,8 @@ def invert(model: LatentModel, images: np.ndarray | Tensor, config: InversionCon
                              f"image {idx[0] + 1}-{idx[-1] + 1}/{n} step {step}/{cfg.steps} loss {report['loss']:.4g}")
                 if step == cfg.steps:
                     break
+                for group in opt.param_groups:  # cosine decay: big steps to explore, small ones to settle
+                    group["lr"] = cfg.lr * 0.5 * (1.0 + math.cos(math.pi * step / cfg.steps))
                 opt.zero_grad(set_to_none=True)
                 z.grad = grad
                 opt.step()
@@ -261,4 +267,5 @@ def invert(model: LatentModel, images: np.ndarray | Tensor, config: InversionCon
     errors = ((rec - x_all.numpy()) ** 2).reshape(n, -1).mean(1)
     ctx.progress(1.0, "inversion done")
     return InversionResult(np.concatenate(latents).astype(np.float32), rec, errors.astype(np.float64),
-                           np.concatenate(history, axis=1), cfg, str(dev), round(time.monotonic() - t0, 3))
+                           np.concatenate(history, axis=1), np.concatenate(starts).astype(np.float64), cfg, str(dev),
+                           round(time.monotonic() - t0, 3))

@@ -206,3 +206,18 @@ def test_cli_convert_nvidia_pickle_needs_trust_and_writes_a_safe_file(tmp_path, 
     with torch.no_grad():
         assert torch.allclose(ck.model.decode(z), g.decode(z), atol=1e-6)
     assert not (tmp_path / "ran").exists()
+
+
+def test_cli_encode_inverts_into_stylegan2_w_space(tmp_path):
+    from tests.thirdparty_fixtures import rosinality_ckpt, tiny_stylegan2
+
+    g = tiny_stylegan2()
+    rosinality_ckpt(tmp_path / "g.pt", g)
+    Image.new("RGB", (20, 20), (200, 30, 30)).save(tmp_path / "red.png")
+    out = tmp_path / "w.npz"
+    assert main(["encode", str(tmp_path / "g.pt"), str(tmp_path / "red.png"), "--invert", "--space", "w",
+                 "--truncation", "0.8", "--steps", "5", "--restarts", "2", "--out", str(out)]) == 0
+    with np.load(out) as f:
+        assert f["latents"].shape == (1, 16) and f["errors"][0] < 0.5
+    assert main(["encode", str(tmp_path / "g.pt"), str(tmp_path / "red.png"), "--invert", "--truncation", "2",
+                 "--out", str(out)]) == 1

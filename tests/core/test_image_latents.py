@@ -122,21 +122,21 @@ def test_inversion_finds_a_reachable_target(network):
     steps, partials = [], []
     ctx = JobContext(partial=partials.append, progress=lambda f, m="": steps.append(f))
     before = [p.clone() for p in gan.parameters()]
-    res = invert(gan, target, InversionConfig(steps=60, lr=0.1, restarts=2, seed=1), ctx)
+    res = invert(gan, target, InversionConfig(steps=40, lr=0.1, restarts=2, seed=1), ctx)
     assert res.latents.shape == (3, 3) and res.reconstructions.shape == (3, 1, 16, 16)
     # Latent optimisation is non-convex: every image must improve, most must be matched almost exactly.
     assert (res.errors <= res.start_errors + 1e-7).all()
     assert res.errors.mean() < 0.5 * res.start_errors.mean()
     assert (res.errors < 1e-3).sum() >= 2, res.errors
-    assert len(partials) == 61 and partials[-1]["step"] == 60 and "reconstructions" in partials[0]
+    assert len(partials) == 41 and partials[-1]["step"] == 40 and "reconstructions" in partials[0]
     assert steps[-1] == 1.0 and all(torch.equal(a, b) for a, b in zip(before, gan.parameters(), strict=True))
     if network == "qinfowgan":
         for j, book in enumerate(gan.codebooks):
             assert set(np.round(res.latents[:, j], 5)) <= set(np.round(book.numpy(), 5))
     else:
         assert np.abs(res.latents).max() <= 1.0
-    again = invert(gan, target, InversionConfig(steps=60, lr=0.1, restarts=2, seed=1))
-    assert np.array_equal(again.latents, res.latents), "same seed, same latents"
+    again = invert(gan, target[:1], InversionConfig(steps=40, lr=0.1, restarts=2, seed=1))
+    assert np.allclose(again.latents, res.latents[:1], atol=1e-6), "same seed, same latent"
 
 
 def test_inversion_is_cancellable_and_checks_shapes():

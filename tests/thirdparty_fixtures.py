@@ -129,6 +129,45 @@ def disent_ckpt(path: Path, recon_loss: str | None = "bce", seed: int = 0) -> Di
     return ae
 
 
+# --- 1Konny/Beta-VAE --------------------------------------------------------------------------------------
+
+class _View(nn.Module):
+    def __init__(self, size):
+        super().__init__()
+        self.size = size
+
+    def forward(self, x):
+        return x.view(self.size)
+
+
+def konny_net(variant: str = "H", nc: int = 1, z: int = 3, w=(4, 4, 8, 8), h: int = 16) -> nn.Module:
+    """BetaVAE_H / BetaVAE_B module layouts (as ``net.encoder`` / ``net.decoder`` Sequentials)."""
+    net = nn.Module()
+    convs = [nn.Conv2d(nc, w[0], 4, 2, 1), nn.ReLU(True), nn.Conv2d(w[0], w[1], 4, 2, 1), nn.ReLU(True),
+             nn.Conv2d(w[1], w[2], 4, 2, 1), nn.ReLU(True), nn.Conv2d(w[2], w[3], 4, 2, 1), nn.ReLU(True)]
+    ups = [nn.ConvTranspose2d(w[3], w[2], 4, 2, 1), nn.ReLU(True), nn.ConvTranspose2d(w[2], w[1], 4, 2, 1),
+           nn.ReLU(True), nn.ConvTranspose2d(w[1], w[0], 4, 2, 1), nn.ReLU(True), nn.ConvTranspose2d(w[0], nc, 4, 2, 1)]
+    if variant == "H":
+        net.encoder = nn.Sequential(*convs, nn.Conv2d(w[3], h, 4, 1), nn.ReLU(True), _View((-1, h)), nn.Linear(h, 2 * z))
+        net.decoder = nn.Sequential(nn.Linear(z, h), _View((-1, h, 1, 1)), nn.ReLU(True),
+                                    nn.ConvTranspose2d(h, w[3], 4), nn.ReLU(True), *ups)
+    else:
+        net.encoder = nn.Sequential(*convs, _View((-1, w[3] * 16)), nn.Linear(w[3] * 16, h), nn.ReLU(True),
+                                    nn.Linear(h, h), nn.ReLU(True), nn.Linear(h, 2 * z))
+        net.decoder = nn.Sequential(nn.Linear(z, h), nn.ReLU(True), nn.Linear(h, h), nn.ReLU(True),
+                                    nn.Linear(h, w[3] * 16), nn.ReLU(True), _View((-1, w[3], 4, 4)), *ups)
+    return net.eval()
+
+
+def konny_ckpt(path: Path, variant: str = "H", seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    net = konny_net(variant)
+    torch.save({"iter": 1500, "win_states": {"recon": None, "kld": "window_3", "mu": None, "var": None},
+                "model_states": {"net": net.state_dict()}, "optim_states": {"optim": {"state": {}, "param_groups": []}}},
+               path)
+    return net
+
+
 # --- rosinality StyleGAN2 -----------------------------------------------------------------------------------
 
 def tiny_stylegan2(seed: int = 0, channels=(8, 8, 4), mapping=(16, 16, 16)) -> StyleGAN2Generator:

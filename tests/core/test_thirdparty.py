@@ -21,6 +21,7 @@ from latentlab.core.zoo.stylegan2 import stylegan2_view, upfirdn2d
 from tests.thirdparty_fixtures import (
     antixk_ckpt,
     disent_ckpt,
+    konny_ckpt,
     nvidia_pickle,
     rosinality_ckpt,
     tiny_stylegan2,
@@ -109,6 +110,18 @@ def test_disent_ckpt_with_a_pickled_model_in_its_hparams_opens(tmp_path):
     assert default is not None and open_checkpoint(tmp_path / "mse.ckpt").model.hparams["output"] == "linear"
 
 
+@pytest.mark.parametrize("variant", ["H", "B"])
+def test_konny_beta_vae_checkpoints_open_and_match(tmp_path, variant):
+    path = tmp_path / "last"
+    net = konny_ckpt(path, variant)
+    ck = open_checkpoint(path)
+    assert ck.format == "plugin:beta-vae-konny" and ck.model.hparams["variant"] == variant
+    z, x = _z(2, 3), torch.rand(2, 1, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(ck.model.decode(z), torch.sigmoid(net.decoder(z)), atol=1e-6)
+        assert torch.allclose(ck.model.encode(x).mean, net.encoder(x)[:, :3], atol=1e-6)
+
+
 def test_lightning_ckpt_with_missing_tensors_names_them(tmp_path):
     path = tmp_path / "broken.ckpt"
     antixk_ckpt(path)
@@ -119,7 +132,7 @@ def test_lightning_ckpt_with_missing_tensors_names_them(tmp_path):
         open_checkpoint(path)
 
 
-@pytest.mark.parametrize("make", [antixk_ckpt, disent_ckpt])
+@pytest.mark.parametrize("make", [antixk_ckpt, disent_ckpt, konny_ckpt])
 def test_converted_vae_reopens_without_plugins_and_decodes_the_same(tmp_path, make):
     src = tmp_path / "in.ckpt"
     make(src)

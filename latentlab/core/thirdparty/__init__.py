@@ -1,4 +1,5 @@
-"""Checkpoints from other code bases: Lightning VAEs, rosinality StyleGAN2, NVIDIA network pickles.
+"""Checkpoints from other code bases: Lightning VAEs (PyTorch-VAE, disent), 1Konny's beta-VAEs, rosinality
+StyleGAN2, NVIDIA network pickles.
 
 Each family is a built-in model plugin (the protocol of entry-point plugins: ``name``, ``names``,
 ``can_open(path)``, ``open(path, trust, arch)``), so ``open_checkpoint`` sniffs them like any other format.
@@ -41,8 +42,8 @@ def is_torch_file(path: Path) -> bool:
 @cache
 def builtin_plugins() -> tuple[Any, ...]:
     """The built-in third-party loaders, in the order they are asked."""
-    from latentlab.core.thirdparty.lightning import DisentPlugin, PyTorchVAEPlugin
+    from latentlab.core.thirdparty.lightning import DisentPlugin, KonnyPlugin, PyTorchVAEPlugin
     from latentlab.core.thirdparty.nvidia import NvidiaPicklePlugin
     from latentlab.core.thirdparty.rosinality import RosinalityPlugin
 
-    return (NvidiaPicklePlugin(), RosinalityPlugin(), PyTorchVAEPlugin(), DisentPlugin())
+    return (NvidiaPicklePlugin(), RosinalityPlugin(), PyTorchVAEPlugin(), DisentPlugin(), KonnyPlugin())

@@ -1,6 +1,7 @@
-"""Loaders for Lightning .ckpt files (and plain torch files) of two VAE code bases: AntixK/PyTorch-VAE and
-disent. Both keep the weights under ``state_dict`` with the LightningModule's attribute as a prefix
-(``model.`` and ``_model.``); the architecture is recognised by its parameter names and sized from shapes.
+"""Loaders for Lightning .ckpt files (and plain torch files) of VAE code bases: AntixK/PyTorch-VAE and disent
+keep the weights under ``state_dict`` with the LightningModule's attribute as a prefix (``model.`` and
+``_model.``); 1Konny/Beta-VAE saves ``{"model_states": {"net": ...}}``. The architecture is recognised by
+its parameter names and sized from the shapes.
 """
 
 from __future__ import annotations
@@ -144,6 +145,15 @@ class DisentPlugin(LayoutPlugin):
         # disent's default reconstruction loss is mse, on an unbounded decoder output.
         return {"output": "linear"}, ["recon_loss not recorded; assumed disent's default (mse, linear output); "
                                       "reopen with --arch disent-sigmoid for a BCE-trained model"]
+
+
+class KonnyPlugin(LayoutPlugin):
+    name = "beta-vae-konny"
+    names = ("beta-vae-konny", "beta_vae_konny")
+    network = "beta_vae_konny"
+    code_base = "1Konny/Beta-VAE (BetaVAE_H / BetaVAE_B)"
+    signature = ("encoder.0.weight", "encoder.6.weight", "decoder.0.weight")
+    top_level = ("encoder", "decoder")
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:

@@ -60,6 +60,7 @@ NETWORK_KEYS = {
     "stylegan2": ("channels", "mapping", "img_channels", "lr_mlp", "conv_clamp", "latent_space", "truncation"),
     "pytorch_vae": ("latent_dim", "hidden_dims", "in_channels", "out_channels", "side", "data_range"),
     "disent_conv64": ("latent_dim", "channels", "widths", "hidden", "z_multiplier", "output"),
+    "beta_vae_konny": ("latent_dim", "channels", "widths", "hidden", "variant"),
 }
 
 

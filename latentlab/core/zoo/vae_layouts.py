@@ -4,6 +4,9 @@
   with BatchNorm and LeakyReLU (``encoder.{i}.{0,1}``), ``fc_mu``/``fc_var``, ``decoder_input``, transposed
   conv blocks (``decoder.{i}``) and ``final_layer`` (transposed conv, BatchNorm, LeakyReLU, 3x3 conv, tanh).
   Its data were in [0, 1] since December 2021 (PyTorch Lightning 1.5) and in [-1, 1] before.
+- ``beta_vae_konny``: 1Konny/Beta-VAE's ``BetaVAE_H`` (Higgins et al. 2017) and ``BetaVAE_B`` (Burgess et
+  al. 2018) nets, saved as ``{"model_states": {"net": state_dict}, ...}``; the decoder's logits always go
+  through a sigmoid there (for both its Bernoulli and Gaussian losses).
 - ``disent_conv64``: disent's ``EncoderConv64``/``DecoderConv64`` (the disentanglement_lib / beta-VAE paper
   64x64 nets: 4x4 stride-2 convs 32-32-64-64 with padding 2, 256-unit dense layers), which the disent
   Lightning frameworks hold as ``_model._encoder.model.*`` and ``_model._decoder.model.*``.
@@ -155,7 +158,57 @@ class DisentConv64(ZooModel):
         return torch.randn(n, self.info.latent_dim, generator=generator).to(self.device)
 
 
+class KonnyBetaVAE(ZooModel):
+    """1Konny/Beta-VAE's BetaVAE_H (variant "H") and BetaVAE_B (variant "B"), widths from the weights."""
+
+    architecture = "beta_vae_konny"
+
+    def __init__(self, latent_dim: int, channels: int = 1, widths: list[int] = (32, 32, 64, 64), hidden: int = 256,
+                 variant: str = "H", info: ModelInfo | None = None):
+        if variant not in ("H", "B"):
+            raise ValueError(f"variant must be H or B, got {variant!r}")
+        info = info or ModelInfo(self.architecture, latent_dim, (channels, 64, 64))
+        super().__init__(info, dict(latent_dim=latent_dim, channels=channels, widths=list(widths), hidden=hidden,
+                                    variant=variant))
+        c0, c1, c2, c3 = widths
+        relu = nn.ReLU
+        enc: list[nn.Module] = [nn.Conv2d(channels, c0, 4, 2, 1), relu(), nn.Conv2d(c0, c1, 4, 2, 1), relu(),
+                                nn.Conv2d(c1, c2, 4, 2, 1), relu(), nn.Conv2d(c2, c3, 4, 2, 1), relu()]
+        ups = [nn.ConvTranspose2d(c3, c2, 4, 2, 1), relu(), nn.ConvTranspose2d(c2, c1, 4, 2, 1), relu(),
+               nn.ConvTranspose2d(c1, c0, 4, 2, 1), relu(), nn.ConvTranspose2d(c0, channels, 4, 2, 1)]
+        if variant == "H":  # a 4x4 valid conv to a 1x1 map, and its transpose
+            enc += [nn.Conv2d(c3, hidden, 4, 1), relu(), nn.Flatten(), nn.Linear(hidden, 2 * latent_dim)]
+            dec = [nn.Linear(latent_dim, hidden), nn.Unflatten(1, (hidden, 1, 1)), relu(),
+                   nn.ConvTranspose2d(hidden, c3, 4), relu(), *ups]
+        else:
+            enc += [nn.Flatten(), nn.Linear(c3 * 16, hidden), relu(), nn.Linear(hidden, hidden), relu(),
+                    nn.Linear(hidden, 2 * latent_dim)]
+            dec = [nn.Linear(latent_dim, hidden), relu(), nn.Linear(hidden, hidden), relu(),
+                   nn.Linear(hidden, c3 * 16), relu(), nn.Unflatten(1, (c3, 4, 4)), *ups]
+        self.encoder = nn.Sequential(*enc)
+        self.decoder = nn.Sequential(*dec)
+
+    @classmethod
+    def hparams_from_shapes(cls, shapes: dict[str, tuple[int, ...]]) -> dict[str, Any]:
+        widths = [shapes[f"encoder.{2 * i}.weight"][0] for i in range(4)]
+        variant = "H" if len(shapes.get("encoder.8.weight", ())) == 4 else "B"
+        hidden = shapes["encoder.8.weight"][0] if variant == "H" else shapes["encoder.9.weight"][0]
+        return dict(latent_dim=shapes["decoder.0.weight"][1], channels=shapes["encoder.0.weight"][1],
+                    widths=widths, hidden=hidden, variant=variant)
+
+    def encode(self, x: Tensor) -> Posterior:
+        mean, logvar = self.encoder(x).chunk(2, dim=1)
+        return Posterior(mean=mean, logvar=logvar.clamp(-30.0, 20.0))
+
+    def decode(self, z: Tensor) -> Tensor:
+        return torch.sigmoid(self.decoder(z))
+
+    def sample_prior(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        return torch.randn(n, self.info.latent_dim, generator=generator).to(self.device)
+
+
 VAE_LAYOUT_NETWORKS: dict[str, type[ZooModel]] = {
     PyTorchVAE.architecture: PyTorchVAE,
+    KonnyBetaVAE.architecture: KonnyBetaVAE,
     DisentConv64.architecture: DisentConv64,
 }

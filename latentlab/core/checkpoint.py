@@ -120,6 +120,14 @@ def sniff_format(path: Path) -> str:
 
 def infer_network_hparams(network: str, shapes: dict[str, tuple[int, ...]]) -> dict[str, Any]:
     """Rebuild a zoo network's size from the shapes of its weights."""
+    from latentlab.core.zoo import NETWORKS
+
+    from_shapes = getattr(NETWORKS.get(network), "hparams_from_shapes", None)
+    if from_shapes is not None:
+        try:
+            return from_shapes(shapes)
+        except KeyError as exc:
+            raise KeyError(f"missing tensor {exc.args[0]}") from None
     try:
         conv0 = shapes["encoder.conv.0.weight"]  # base, channels, 4, 4
         fc = shapes["encoder.fc.1.weight"]  # hidden, 2*base*side^2
@@ -158,7 +166,7 @@ def _check_state(path: Path, model: nn.Module, state: dict[str, torch.Tensor], w
 
 def _build_zoo(path: Path, network: str, state: dict[str, torch.Tensor], claimed: dict[str, Any] | None,
                info: ModelInfo | None) -> nn.Module:
-    from latentlab.core.zoo import build_network
+    from latentlab.core.zoo import NETWORK_KEYS, NETWORKS, build_network
 
     shapes = {k: tuple(v.shape) for k, v in state.items()}
     try:
@@ -170,17 +178,29 @@ def _build_zoo(path: Path, network: str, state: dict[str, torch.Tensor], claimed
             raise ArchitectureMismatchError(
                 path, f"its card says {key} = {value!r} but the weights have {key} = {hp[key]!r}"
             )
-    if claimed and "likelihood" in claimed:
-        hp["likelihood"] = claimed["likelihood"]
+    # What shapes cannot tell (likelihood, output range, truncation, ...) comes from the card.
+    for key in NETWORK_KEYS.get(network, ()):
+        if key not in hp and claimed and key in claimed:
+            hp[key] = claimed[key]
+    try:
+        model = build_network(network, **hp)
+    except (TypeError, ValueError) as exc:
+        raise ArchitectureMismatchError(path, f"cannot build a {network} network from it ({exc})") from None
     if info is not None:
-        if info.latent_dim != hp["latent_dim"]:
+        if info.latent_dim != model.info.latent_dim:
             raise ArchitectureMismatchError(
-                path, f"its card says latent_dim {info.latent_dim} but the weights have {hp['latent_dim']}"
+                path, f"its card says latent_dim {info.latent_dim} but the weights have {model.info.latent_dim}"
             )
-        hp["info"] = info
-    model = build_network(network, **hp)
-    _check_state(path, model, state, f"a {network} network with {hp.get('latent_dim')} latents")
+        model.info = info
+    # Some networks can rebuild a missing buffer (StyleGAN2's average w) instead of refusing the file.
+    optional = [k for k in getattr(NETWORKS[network], "optional_state", ()) if k not in state]
+    if optional:
+        own = model.state_dict()
+        state = {**state, **{k: own[k] for k in optional}}
+    _check_state(path, model, state, f"a {network} network with {model.info.latent_dim} latents")
     model.load_state_dict(state)
+    if optional:
+        model.fill_missing_state(optional)
     return model
 
 
@@ -438,10 +458,13 @@ def _load_torchscript(path: Path, trust: bool) -> tuple[nn.Module, dict[str, Any
 # --- plugins ---------------------------------------------------------------------------------------------------
 
 def plugins() -> list[Any]:
-    """Model plugins registered under the entry-point group ``latentlab.models`` (installed code)."""
+    """Built-in third-party loaders, then model plugins registered under the entry-point group
+    ``latentlab.models`` (installed code)."""
     from importlib.metadata import entry_points
 
-    found = []
+    from latentlab.core.thirdparty import builtin_plugins
+
+    found: list[Any] = list(builtin_plugins())
     for ep in entry_points(group="latentlab.models"):
         try:
             obj = ep.load()
@@ -455,7 +478,7 @@ def _plugin_for_architecture(name: str | None) -> Any:
     if not name:
         return None
     for p in plugins():
-        if getattr(p, "name", None) == name:
+        if name in getattr(p, "names", (getattr(p, "name", None),)):
             return p
     return None
 
@@ -493,21 +516,27 @@ def open_checkpoint(
     card: dict[str, Any] = {}
 
     for plugin in plugins():
+        builtin = getattr(plugin, "builtin", False)
         try:
-            claims = (arch is not None and getattr(plugin, "name", None) == arch) or (
-                arch is None and bool(plugin.can_open(p))
-            )
+            named = arch is not None and arch in getattr(plugin, "names", (getattr(plugin, "name", None),))
+            if builtin:  # a built-in loader answers only for the formats it recognises in the file itself
+                claims = (arch is None or named) and bool(plugin.can_open(p))
+            else:
+                claims = named or (arch is None and bool(plugin.can_open(p)))
+        except CheckpointError:
+            raise
         except Exception:
             claims = False
         if claims and hasattr(plugin, "open"):
             try:
-                model = plugin.open(p, trust=trust)
+                model = plugin.open(p, trust=trust, arch=arch) if builtin else plugin.open(p, trust=trust)
             except CheckpointError:
                 raise
             except Exception as exc:
                 raise CheckpointError(p, f"the {plugin.name!r} plugin could not open it ({exc})") from None
             fmt = f"plugin:{plugin.name}"
             card = dict(getattr(model, "card", {}) or {"architecture": plugin.name})
+            notes = list(getattr(model, "load_notes", []))
             break
 
     if model is None:

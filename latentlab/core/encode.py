@@ -19,11 +19,14 @@ class NoEncoderError(TypeError):
     """The model cannot encode (a GAN): say so and point at inversion."""
 
 
-def require_encoder(model: LatentModel) -> Encodes:
+def require_encoder(model: LatentModel, purpose: str = "this") -> Encodes:
+    """The model as an encoder, or a NoEncoderError that says what to do instead."""
     if not isinstance(model, Encodes):
         raise NoEncoderError(
-            f"{model.info.name} has no encoder (it is a generator only); this needs encoded data. "
-            "Use inversion (latentlab encode --invert) to find latents for images."
+            f"{model.info.name} has no encoder (it is a generator only, such as a GAN), so {purpose} cannot "
+            "encode images with it. Latents for given images can be found by inversion (optimising the latent "
+            "until the decoded image matches): `latentlab encode CHECKPOINT IMAGE... --invert --out latents.npz`, "
+            "or latentlab.core.invert.invert() in Python."
         )
     return model
 

@@ -75,7 +75,7 @@ def train(config: TrainConfig, ctx: JobContext | None = None, dataset: FactorDat
     name = config.name or f"{config.arch}-{data.name}"
     net_hp = {"latent_dim": config.latent_dim, "channels": c, "image_size": h, **config.network}
     model = build_network(arch.network, **net_hp)
-    prior = "codebook" if arch.network == "qlae" else "normal"
+    prior = type(model).prior
     model.info = ModelInfo(name, config.latent_dim, (c, h, w), prior=prior, dataset=data.name,
                            factor_names=tuple(data.factor_names))
     model.to(device)
@@ -89,17 +89,25 @@ def train(config: TrainConfig, ctx: JobContext | None = None, dataset: FactorDat
     history: list[dict[str, float]] = []
     recent: deque[dict[str, float]] = deque(maxlen=100)
     batches = _batches(data, config.batch_size, rng)
+
+    def next_batch() -> torch.Tensor:
+        return next(batches).to(device).contiguous(memory_format=torch.channels_last)
+
     t0 = time.monotonic()
     model.train()
     for step in range(1, config.steps + 1):
         ctx.check()
-        x = next(batches).to(device).contiguous(memory_format=torch.channels_last)
+        pre_logs = objective.pre_step(model, next_batch, step)  # a GAN's critic updates
+        x = next_batch()
         loss, logs = objective.loss(model, x, step)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"the loss became {loss.item()} at step {step}; try a lower learning rate")
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if objective.grad_clip_value:
+            torch.nn.utils.clip_grad_value_(model.parameters(), objective.grad_clip_value)
         opt.step()
+        logs = {**pre_logs, **logs}
         if objective.has_aux:
             x2 = next(batches).to(device).contiguous(memory_format=torch.channels_last)
             logs.update(objective.aux_step(model, x, x2))

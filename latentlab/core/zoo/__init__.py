@@ -10,8 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from latentlab.core.zoo.adversarial import ADVERSARIAL_OBJECTIVES
+from latentlab.core.zoo.gan import GAN_NETWORKS, InfoWGAN, QuantizedInfoWGAN
 from latentlab.core.zoo.models import NETWORKS, GaussianVAE, QuantizedAE, ZooModel
 from latentlab.core.zoo.objectives import OBJECTIVES, Objective
+from latentlab.core.zoo.stylegan2 import StyleGAN2Generator
+from latentlab.core.zoo.vae_layouts import VAE_LAYOUT_NETWORKS
+
+NETWORKS.update(GAN_NETWORKS)
+# Networks that other code bases trained (latentlab.core.thirdparty maps their files onto these).
+NETWORKS[StyleGAN2Generator.architecture] = StyleGAN2Generator
+NETWORKS.update(VAE_LAYOUT_NETWORKS)
+OBJECTIVES.update(ADVERSARIAL_OBJECTIVES)
 
 
 @dataclass(frozen=True)
@@ -21,6 +31,7 @@ class Arch:
     objective: str
     summary: str
     lr: float = 5e-4
+    adversarial: bool = False  # a generator trained against a critic: no encoder, steps count generator updates
 
 
 ARCHS: dict[str, Arch] = {
@@ -34,12 +45,22 @@ ARCHS: dict[str, Arch] = {
         Arch("dip_vae_ii", "conv_vae", "dip_vae_ii", "DIP-VAE-II (Kumar et al. 2018)"),
         Arch("annealed_vae", "conv_vae", "annealed_vae", "annealed-capacity VAE (Burgess et al. 2018)"),
         Arch("qlae", "qlae", "qlae", "quantized-latent autoencoder (Hsu et al. 2023)", lr=1e-3),
+        Arch("infowgan_gp", "infowgan", "infowgan_gp",
+             "InfoWGAN-GP: WGAN-GP with an InfoGAN code head (Hsu et al. 2023 baseline)", lr=2e-4, adversarial=True),
+        Arch("qinfowgan_gp", "qinfowgan", "qinfowgan_gp",
+             "InfoWGAN-GP with quantized latents (Hsu et al. 2023)", lr=2e-4, adversarial=True),
     )
 }
 
 NETWORK_KEYS = {
     "conv_vae": ("latent_dim", "channels", "image_size", "base", "hidden", "likelihood"),
     "qlae": ("latent_dim", "channels", "image_size", "base", "hidden", "n_values", "likelihood"),
+    "infowgan": ("latent_dim", "channels", "image_size", "base", "hidden"),
+    "qinfowgan": ("latent_dim", "channels", "image_size", "base", "hidden", "n_values"),
+    "stylegan2": ("channels", "mapping", "img_channels", "lr_mlp", "conv_clamp", "latent_space", "truncation"),
+    "pytorch_vae": ("latent_dim", "hidden_dims", "in_channels", "out_channels", "side", "data_range"),
+    "disent_conv64": ("latent_dim", "channels", "widths", "hidden", "z_multiplier", "output"),
+    "beta_vae_konny": ("latent_dim", "channels", "widths", "hidden", "variant"),
 }
 
 
@@ -74,6 +95,6 @@ def build_objective(arch: str, **hparams: Any) -> Objective:
 
 
 __all__ = [
-    "ARCHS", "Arch", "GaussianVAE", "QuantizedAE", "ZooModel", "build_network", "build_objective",
+    "ARCHS", "Arch", "GaussianVAE", "QuantizedAE", "InfoWGAN", "QuantizedInfoWGAN", "ZooModel", "build_network", "build_objective",
     "network_name", "UnknownArchitecture", "OBJECTIVES", "NETWORKS",
 ]

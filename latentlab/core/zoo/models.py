@@ -21,6 +21,7 @@ class ZooModel(nn.Module):
     """Shared plumbing: ``info``, the hyper-parameters that rebuild the network, and the device."""
 
     architecture: str = ""
+    prior: str = "normal"  # what sample_prior draws from (ModelInfo.prior of a freshly trained model)
 
     def __init__(self, info: ModelInfo, hparams: dict[str, Any]):
         super().__init__()
@@ -80,7 +81,40 @@ class GaussianVAE(ZooModel):
         return z.to(self.device)
 
 
-class QuantizedAE(ZooModel):
+class CodebookLatent:
+    """Per-dimension scalar codebooks in a ``values`` parameter of shape (D, V): the latent space of QLAE and
+    of the quantized InfoWGAN-GP. Satisfies the ``Quantized`` capability."""
+
+    values: nn.Parameter
+    device: torch.device
+
+    @property
+    def codebooks(self) -> list[Tensor]:
+        v = self.values.detach()
+        return [torch.sort(v[j]).values for j in range(v.shape[0])]
+
+    def quantize(self, zc: Tensor) -> tuple[Tensor, Tensor]:
+        """Nearest codebook value per dimension: (quantized values, code indices)."""
+        dist = (zc.unsqueeze(-1) - self.values.unsqueeze(0)).abs()  # B, D, V
+        codes = dist.argmin(dim=-1)
+        zq = torch.gather(self.values.unsqueeze(0).expand(zc.shape[0], -1, -1), 2, codes.unsqueeze(-1)).squeeze(-1)
+        return zq, codes
+
+    def snap(self, z: Tensor) -> Tensor:
+        """Snap any latent to the codebook grid (what sliders do for quantized models)."""
+        return self.quantize(z)[0]
+
+    def sample_codes(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        d, v = self.values.shape
+        return torch.randint(0, v, (n, d), generator=generator)
+
+    def sample_prior(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        codes = self.sample_codes(n, generator)
+        vals = self.values.detach().cpu()
+        return torch.gather(vals.unsqueeze(0).expand(n, -1, -1), 2, codes.unsqueeze(-1)).squeeze(-1).to(self.device)
+
+
+class QuantizedAE(CodebookLatent, ZooModel):
     """QLAE (Hsu et al. 2023, "Disentanglement via Latent Quantization").
 
     Each latent dimension has its own small scalar codebook of learnable values; the encoder's continuous
@@ -88,6 +122,7 @@ class QuantizedAE(ZooModel):
     """
 
     architecture = "qlae"
+    prior = "codebook"
 
     def __init__(
         self,
@@ -114,18 +149,6 @@ class QuantizedAE(ZooModel):
         # One row per latent dimension; initialised evenly in [-1, 1] as in the paper.
         self.values = nn.Parameter(torch.linspace(-1.0, 1.0, n_values).repeat(latent_dim, 1))
 
-    @property
-    def codebooks(self) -> list[Tensor]:
-        v = self.values.detach()
-        return [torch.sort(v[j]).values for j in range(v.shape[0])]
-
-    def quantize(self, zc: Tensor) -> tuple[Tensor, Tensor]:
-        """Nearest codebook value per dimension: (quantized values, code indices)."""
-        dist = (zc.unsqueeze(-1) - self.values.unsqueeze(0)).abs()  # B, D, V
-        codes = dist.argmin(dim=-1)
-        zq = torch.gather(self.values.unsqueeze(0).expand(zc.shape[0], -1, -1), 2, codes.unsqueeze(-1)).squeeze(-1)
-        return zq, codes
-
     def encode(self, x: Tensor) -> Posterior:
         zc = self.encoder(x)
         zq, codes = self.quantize(zc)
@@ -133,16 +156,6 @@ class QuantizedAE(ZooModel):
 
     def decode_logits(self, z: Tensor) -> Tensor:
         return self.decoder(z)
-
-    def snap(self, z: Tensor) -> Tensor:
-        """Snap any latent to the codebook grid (what sliders do for quantized models)."""
-        return self.quantize(z)[0]
-
-    def sample_prior(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        d, v = self.values.shape
-        codes = torch.randint(0, v, (n, d), generator=generator)
-        vals = self.values.detach().cpu()
-        return torch.gather(vals.unsqueeze(0).expand(n, -1, -1), 2, codes.unsqueeze(-1)).squeeze(-1).to(self.device)
 
 
 NETWORKS: dict[str, type[ZooModel]] = {

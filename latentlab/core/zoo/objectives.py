@@ -1,13 +1,14 @@
 """Training objectives of the VAE family and QLAE.
 
 Every objective returns ``(loss, logs)`` for a batch; ``logs`` are floats for progress output and the
-model card. Objectives with an adversary (FactorVAE) also implement ``aux_step``. Defaults follow
-disentanglement_lib where it defines them.
+model card. Objectives with an adversary (FactorVAE) also implement ``aux_step``; GANs update their critic
+in ``pre_step`` (see ``adversarial.py``). Defaults follow disentanglement_lib where it defines them.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -49,6 +50,17 @@ class Objective:
 
     def loss(self, model: ZooModel, x: Tensor, step: int) -> tuple[Tensor, dict[str, float]]:
         raise NotImplementedError
+
+    # Element-wise gradient clipping the trainer applies before each optimizer step (None: no clipping).
+    grad_clip_value: float | None = None
+
+    def make_optimizer(self, model: ZooModel, lr: float) -> torch.optim.Optimizer | None:
+        """An objective-specific optimizer for the model's parameters; None means the default."""
+        return None
+
+    def pre_step(self, model: ZooModel, next_batch: Callable[[], Tensor], step: int) -> dict[str, float]:
+        """Work done before each model update (a GAN's critic steps); ``next_batch()`` draws fresh data."""
+        return {}
 
     # Adversarial objectives override these.
     has_aux = False
@@ -265,6 +277,9 @@ class QLAEObjective(Objective):
 
 
 def optimizer_for(objective: Objective, model: ZooModel, lr: float) -> torch.optim.Optimizer:
+    custom = objective.make_optimizer(model, lr)
+    if custom is not None:
+        return custom
     if isinstance(objective, QLAEObjective):
         decay, no_decay = [], []
         for name, p in model.named_parameters():

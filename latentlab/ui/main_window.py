@@ -30,6 +30,7 @@ from latentlab.ui.panels.directions import DirectionsPanel
 from latentlab.ui.panels.export_dialog import ExportDialog
 from latentlab.ui.panels.flows import FlowsPanel
 from latentlab.ui.panels.grid import TraversalGridPanel
+from latentlab.ui.panels.images import ImagesPanel, is_image_file
 from latentlab.ui.panels.latent_map import LatentMapPanel
 from latentlab.ui.panels.metrics import MetricsPanel
 from latentlab.ui.panels.model_browser import ModelBrowserPanel
@@ -86,6 +87,7 @@ class MainWindow(QMainWindow):
         self.grid.direction_span = lambda: float(self.directions.span.value())
         self.metrics = MetricsPanel(self.state)
         self.flows = FlowsPanel(self.state, self.latent_map)
+        self.images = ImagesPanel(self.state)
         self.metrics.latentSelected.connect(self._focus_latent)
         self.compare.metrics_source = self.metrics.figures
         # Panels that can feed a latent path to the export dialog register a name -> (frames -> latents, captions).
@@ -111,7 +113,9 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["Latent sliders"], self.docks["Flows"])
         self.docks["Latent sliders"].raise_()
         self.tabifyDockWidget(self.docks["Latent map"], self.docks["Dataset"])
+        self._dock("Images", self.images, bottom)
         self.tabifyDockWidget(self.docks["Traversal grid"], self.docks["Compare"])
+        self.tabifyDockWidget(self.docks["Traversal grid"], self.docks["Images"])
         self.docks["Traversal grid"].raise_()
         self.docks["Latent map"].raise_()
         self.resizeDocks([self.docks["Models"], self.docks["Latent sliders"]], [260, 420], Qt.Orientation.Horizontal)
@@ -162,6 +166,8 @@ class MainWindow(QMainWindow):
         f = bar.addMenu("&File")
         self._action(f, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open, "Open a checkpoint")
         self._action(f, "Open &demo models", self.open_demo_models, None, "Open the shipped demo checkpoints")
+        self._action(f, "Open &images…", self._open_images, QKeySequence("Ctrl+I"),
+                     "Encode or invert your own images (files or a folder)")
         f.addSeparator()
         self._action(f, "Open &session…", lambda: self.sessions.open(), QKeySequence("Ctrl+Shift+O"),
                      "Restore a saved .llab session")
@@ -281,8 +287,22 @@ class MainWindow(QMainWindow):
 
     def dropEvent(self, ev) -> None:
         paths = [u.toLocalFile() for u in ev.mimeData().urls() if u.isLocalFile()]
-        self.open_paths(paths)
+        self.drop_paths(paths)
         ev.acceptProposedAction()
+
+    def drop_paths(self, paths) -> None:
+        """Dropped files: images and folders go to the Images panel, anything else is opened as a checkpoint."""
+        pictures = [p for p in paths if is_image_file(p)]
+        checkpoints = [p for p in paths if not is_image_file(p)]
+        if checkpoints:
+            self.open_paths(checkpoints)
+        if pictures:
+            self.docks["Images"].raise_()
+            self.images.add_paths(pictures)
+
+    def _open_images(self) -> None:
+        self.docks["Images"].raise_()
+        self.images.open_dialog()
 
     def _focus_latent(self, dim: int) -> None:
         self.docks["Latent sliders"].raise_()
@@ -302,6 +322,7 @@ class MainWindow(QMainWindow):
         ok = self.metrics.runner.shutdown() and ok
         ok = self.directions.shutdown() and ok
         ok = self.flows.shutdown() and ok
+        ok = self.images.shutdown() and ok
         ok = self.models.shutdown() and ok
         ok = shutdown_all() and ok
         ok = self.bridge.stop() and ok

@@ -16,7 +16,7 @@ TARGETS = ["posX", "posY", "scale"]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["vae-dsprites.safetensors", "beta_vae-dsprites.safetensors"])
+@pytest.mark.parametrize("name", ["vae-dsprites.safetensors", "beta-vae-dsprites.safetensors"])
 def test_supervised_directions_move_their_own_factor(name):
     path = MODELS / name
     if not path.exists():

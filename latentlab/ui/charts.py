@@ -20,7 +20,7 @@ class Heatmap(QWidget):
     rowClicked = Signal(int)
 
     def __init__(self, title: str = "", colormap: str = "viridis", symmetric: bool = False,
-                 parent: QWidget | None = None):
+                 parent: QWidget | None = None, empty_text: str = "nothing computed yet"):
         super().__init__(parent)
         self.symmetric = symmetric
         self.plot = pg.PlotWidget(background="#15171a")
@@ -45,6 +45,23 @@ class Heatmap(QWidget):
         self.col_labels: list[str] = []
         self.plot.scene().sigMouseMoved.connect(self._on_move)
         self.plot.scene().sigMouseClicked.connect(self._on_click)
+        # An empty heatmap says why it is empty instead of showing bare axes around nothing.
+        self.placeholder = pg.TextItem(empty_text, color="#7d8590", anchor=(0.5, 0.5))
+        self.plot.addItem(self.placeholder)
+        self._show_empty(True)
+
+    def set_empty_text(self, text: str) -> None:
+        self.placeholder.setText(text, color="#7d8590")
+
+    def _show_empty(self, empty: bool) -> None:
+        self.placeholder.setVisible(empty)
+        self.bar.setVisible(not empty)
+        for axis in ("left", "bottom"):
+            self.plot.getAxis(axis).setStyle(showValues=not empty)
+        if empty:
+            self.placeholder.setPos(0.5, 0.5)
+            self.plot.setXRange(0, 1, padding=0)
+            self.plot.setYRange(0, 1, padding=0)
 
     def set_matrix(self, matrix: np.ndarray, row_labels: Sequence[str], col_labels: Sequence[str],
                    vmin: float | None = None, vmax: float | None = None) -> None:
@@ -68,6 +85,7 @@ class Heatmap(QWidget):
         self.image.setRect(0, 0, m.shape[1], m.shape[0])
         self.plot.getAxis("left").setTicks(_ticks(self.row_labels))
         self.plot.getAxis("bottom").setTicks(_ticks(self.col_labels))
+        self._show_empty(False)
         self.plot.setXRange(0, m.shape[1], padding=0)
         self.plot.setYRange(0, m.shape[0], padding=0)
 
@@ -75,6 +93,7 @@ class Heatmap(QWidget):
         self.matrix = None
         self.image.clear()
         self.hover.setText(" ")
+        self._show_empty(True)
 
     def cell_at(self, scene_pos) -> tuple[int, int] | None:
         if self.matrix is None:

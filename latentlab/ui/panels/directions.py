@@ -129,8 +129,10 @@ class DirectionsPanel(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.rows_widget)
-        self.factor_map = Heatmap("factor change along each direction (per factor, max = 1)")
-        self.cosine_map = Heatmap("cosine similarity between directions", symmetric=True)
+        self.factor_map = Heatmap("factor change along each direction (per factor, max = 1)",
+                                  empty_text="find or load directions, then Evaluate")
+        self.cosine_map = Heatmap("cosine similarity between directions", symmetric=True,
+                                  empty_text="find or load directions to compare them")
         self.status = QLabel("no directions yet: Find… or Load…")
         self.status.setStyleSheet("color: #9aa3ad;")
         self.status.setWordWrap(True)

@@ -20,10 +20,12 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSlider,
     QSpinBox,
     QTabWidget,
@@ -123,10 +125,18 @@ class FlowsPanel(QWidget):
         self.resume_button.setToolTip("Continue training these flows up to the number of steps above")
         self.load_button = QPushButton("Load…")
         self.save_button = QPushButton("Save…")
+        # K, steps and PDE share one row so the plots keep their height in a short dock.
+        self.k_count.setPrefix("K = ")
+        self.k_count.setToolTip("Number of potentials (distinct flows) to learn")
+        self.train_steps.setPrefix("steps ")
+        self.train_steps.setToolTip("Training steps (Resume continues up to this number)")
+        top_row = QHBoxLayout()
+        top_row.addWidget(self.k_count)
+        top_row.addWidget(self.train_steps)
+        top_row.addWidget(QLabel("PDE"))
+        top_row.addWidget(self.pde, 1)
         form = QFormLayout()
-        form.addRow("Potentials (K)", self.k_count)
-        form.addRow("Steps", self.train_steps)
-        form.addRow("PDE", self.pde)
+        form.addRow(top_row)
         form.addRow("Loss weights", weights_row)
         buttons = QHBoxLayout()
         for b in (self.train_button, self.stop_button, self.resume_button, self.load_button, self.save_button):
@@ -138,7 +148,9 @@ class FlowsPanel(QWidget):
         self.loss_plot.setTitle("training losses (log scale)", color="#c9ced4", size="9pt")
         self.curves = {t: self.loss_plot.plot([], [], pen=pg.mkPen(TERM_COLOURS[t], width=1.5), name=t)
                        for t in ("pde", "ic", "cls")}
+        self.loss_plot.setMinimumHeight(150)
         self.acc_plot = pg.PlotWidget(background="#15171a")
+        self.acc_plot.setMinimumHeight(150)
         self.acc_plot.setYRange(0, 1)
         self.acc_plot.setTitle("classifier accuracy (chance = 1/K)", color="#c9ced4", size="9pt")
         self.acc_curve = self.acc_plot.plot([], [], pen=pg.mkPen("#4cc9f0", width=1.5))
@@ -186,12 +198,14 @@ class FlowsPanel(QWidget):
         self.path_plot = pg.PlotWidget(background="#15171a")
         self.path_plot.setTitle("along the path: u_k(z(t), t) and step size |Δz|", color="#c9ced4", size="9pt")
         self.path_plot.addLegend(offset=(-5, 5))
+        self.path_plot.setMinimumHeight(150)
+        self.path_plot.setLabel("bottom", "step along the path (negative: backwards)")
         self.u_curve = self.path_plot.plot([], [], pen=pg.mkPen("#ffd166", width=2), name="u_k")
         self.step_curve = self.path_plot.plot([], [], pen=pg.mkPen("#06d6a0", width=2), name="|Δz|")
         self.now_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#ffffff", width=1))
         self.path_plot.addItem(self.now_line)
         self.strip = ImageCanvas()
-        self.strip.setMinimumHeight(90)
+        self.strip.setMinimumHeight(150)
         self.strip.setToolTip("Top: the flow path. Bottom: the straight line between the same two end points.")
         play_box = QGroupBox("Play")
         pl = QVBoxLayout(play_box)
@@ -204,10 +218,19 @@ class FlowsPanel(QWidget):
         self.status = QLabel("train flows for this model, or load a flows file")
         self.status.setWordWrap(True)
         self.status.setStyleSheet("color: #9aa3ad;")
+        # The panel scrolls rather than squashing its plots when the dock is short.
+        body = QWidget()
+        bl = QVBoxLayout(body)
+        bl.setContentsMargins(0, 0, 0, 0)
+        bl.addWidget(train_box, 1)
+        bl.addWidget(play_box, 1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(body)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
-        lay.addWidget(train_box, 1)
-        lay.addWidget(play_box, 1)
+        lay.addWidget(scroll, 1)
         lay.addWidget(self.status)
 
         self.timer = QTimer(self, timeout=self._tick)

@@ -130,8 +130,8 @@ class MetricsPanel(QWidget):
         grid = QGridLayout()
         for i, card in enumerate(self.cards.values()):
             grid.addWidget(card, i // 3, i % 3)
-        self.mi_map = Heatmap("mutual information (nats): latent × factor")
-        self.dci_map = Heatmap("DCI importance: latent × factor")
+        self.mi_map = Heatmap("mutual information (nats): latent × factor", empty_text="Compute to see which latent carries which factor")
+        self.dci_map = Heatmap("DCI importance: latent × factor", empty_text="Compute to see the DCI importance matrix")
         self.kl_bars = BarChart("KL per latent (nats), coloured by activity")
         tabs = QTabWidget()
         tabs.addTab(self.mi_map, "MI")

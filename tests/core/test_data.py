@@ -237,3 +237,11 @@ def test_shapes3d_h5_reader(tmp_path):
 def test_unknown_dataset_name():
     with pytest.raises(DatasetFileError, match="unknown dataset"):
         get_dataset("mnist-but-not-really")
+
+
+def test_descriptions_name_categorical_classes_and_show_values():
+    ds = get_dataset("dsprites")
+    (text,) = ds.describe(np.array([[2, 5, 0, 31, 0]]))
+    assert text == "shape=heart, scale=1, orientation=0, posX=1, posY=0"
+    (scene,) = get_dataset("shapes3d").describe(np.array([[0, 0, 0, 0, 3, 7]]))
+    assert "shape=capsule" in scene and "orientation=0" in scene

@@ -30,6 +30,9 @@ class FactorDataset(ABC):
     def _render(self, factors: np.ndarray) -> np.ndarray:
         """(n, K) valid class indices -> (n, C, H, W) float32 in [0, 1]."""
 
+    #: Names of the classes of categorical factors (factor name -> one name per class), for captions.
+    category_names: dict[str, tuple[str, ...]] = {}
+
     # --- shared behaviour ---------------------------------------------------------------------------------
     @property
     def num_factors(self) -> int:
@@ -97,10 +100,15 @@ class FactorDataset(ABC):
 
     def describe(self, factors: np.ndarray) -> list[str]:
         """Human-readable factor values, one string per row (for tooltips and captions)."""
-        vals = self.factor_value_table(factors)
+        f = self.check_factors(factors)
+        vals = self.factor_value_table(f)
         out = []
-        for row in vals:
-            out.append(", ".join(f"{n}={_fmt(v)}" for n, v in zip(self.factor_names, row, strict=True)))
+        for classes, row in zip(f, vals, strict=True):
+            parts = []
+            for n, c, v in zip(self.factor_names, classes, row, strict=True):
+                names = self.category_names.get(n)
+                parts.append(f"{n}={names[c]}" if names and len(names) > c else f"{n}={_fmt(v)}")
+            out.append(", ".join(parts))
         return out
 
     def torch_dataset(self, indices: np.ndarray | None = None) -> FactorTorchDataset:

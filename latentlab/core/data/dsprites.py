@@ -57,6 +57,8 @@ class DSprites(FactorDataset):
     factor_sizes = (3, 6, 40, 32, 32)
     image_shape = (1, SIZE, SIZE)
 
+    category_names = {"shape": SHAPES}
+
     def factor_values(self, k: int) -> np.ndarray:
         return [np.arange(3, dtype=float), SCALES, ORIENTATIONS, POSITIONS, POSITIONS][k]
 

@@ -38,6 +38,7 @@ class DSpritesFile(FactorDataset):
     name = "dsprites"
     factor_names = ("shape", "scale", "orientation", "posX", "posY")
     image_shape = (1, 64, 64)
+    category_names = {"shape": ("square", "ellipse", "heart")}
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -71,6 +72,7 @@ class Shapes3DFile(FactorDataset):
     name = "shapes3d"
     factor_names = ("floor_hue", "wall_hue", "object_hue", "scale", "shape", "orientation")
     image_shape = (3, 64, 64)
+    category_names = {"shape": ("cube", "cylinder", "sphere", "capsule")}
 
     def __init__(self, path: str | Path):
         import h5py

@@ -216,6 +216,8 @@ class Shapes3D(FactorDataset):
         """Ray-cast every geometry now (about 10 s once) and keep the table in the user cache."""
         self._geometry(np.array([[0, 0, 0, s, sh, az] for s in range(8) for sh in range(4) for az in range(15)]))
 
+    category_names = {"shape": SHAPES}
+
     def factor_values(self, k: int) -> np.ndarray:
         return [HUES, HUES, HUES, SCALES, np.arange(4, dtype=float), AZIMUTHS][k]
 

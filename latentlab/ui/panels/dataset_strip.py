@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -73,8 +74,17 @@ class DatasetStripPanel(QWidget):
         self.factors = ds.sample_factors(self.count.value(), rng)
         self.images = ds.images(self.factors)
         thumbs = float_to_uint8(self.images)
+        # Factor values under each thumbnail, one per line: the point of a ground-truth strip is to read them.
+        font = self.list.font()
+        font.setPointSizeF(max(6.5, font.pointSizeF() * 0.8))
+        line = QFontMetrics(font).height()
+        widest = max(QFontMetrics(font).horizontalAdvance(t) for t in
+                     (p for row in ds.describe(self.factors) for p in row.split(", ")))
+        self.list.setGridSize(QSize(max(72, widest + 8), 64 + 8 + line * ds.num_factors))
         for i, (img, text) in enumerate(zip(thumbs, ds.describe(self.factors), strict=True)):
-            item = QListWidgetItem(thumbnail_icon(img, 64), "")
+            item = QListWidgetItem(thumbnail_icon(img, 64), text.replace(", ", "\n"))
+            item.setFont(font)
+            item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
             item.setToolTip(text.replace(", ", "\n"))
             item.setData(Qt.ItemDataRole.UserRole, i)
             self.list.addItem(item)

@@ -34,7 +34,7 @@ def test_demo_model_card_and_traversal_png(stem, capsys):
     assert (MODELS / f"{stem}.png").exists(), "each demo model has its traversal grid beside it"
     assert path.stat().st_size < 20 * 2**20, "demo models stay a few MB"
     assert main(["info", str(path), "--json"]) == 0
-    card = json.loads(capsys.readouterr().out)
+    card = json.loads(capsys.readouterr().out)["card"]
     arch, dataset = DEMOS[stem]
     assert card["training"]["arch"] == arch and card["info"]["dataset"] == dataset
     assert card["recipe"].startswith("latentlab train") and f"--arch {arch}" in card["recipe"]
@@ -65,3 +65,13 @@ def test_demo_gan_makes_sprites_not_noise():
     bright = (x > 0.5).mean(axis=(1, 2, 3))
     assert 0.005 < float(bright.mean()) < 0.15, bright.mean()
     assert float((x < 0.2).mean()) > 0.7
+
+
+@pytest.mark.slow
+def test_beta_vae_does_not_score_clearly_below_the_vae_on_mig():
+    """Issue 4's sanity check on the shipped models (same points, same seed, the published protocol)."""
+    from latentlab.core.metrics import evaluate
+
+    mig = {stem: evaluate(MODELS / f"{stem}.safetensors", "dsprites", ["mig"], n=4000, store=False, seed=0)["mig"]
+           .values["mig"] for stem in ("vae-dsprites", "beta-vae-dsprites")}
+    assert mig["beta-vae-dsprites"] >= mig["vae-dsprites"] - 0.03, mig

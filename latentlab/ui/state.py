@@ -198,7 +198,7 @@ class ExplorerState(QObject):
         if entry is None:
             self.z = np.zeros(0, dtype=np.float32)
         else:
-            self.z = self.latents_by_model.get(entry.token, np.zeros(entry.latent_dim, dtype=np.float32)).copy()
+            self.z = self.latents_by_model.get(entry.token, self._start_latent(entry)).copy()
             self.z = self.snap(self.z)
         self._committed = self.z.copy()
         self.currentModelChanged.emit(entry)
@@ -210,6 +210,20 @@ class ExplorerState(QObject):
                      error: str | None = None) -> None:
         entry.encoded, entry.activity, entry.analysis_error = encoded, activity, error
         self.analysisChanged.emit(entry)
+        # A freshly opened model starts at the code of a real dataset image once one is known: the prior mean
+        # of a VAE often decodes to an empty canvas, which reads as "broken" on first sight. Only an untouched
+        # start moves; anything the user did stays.
+        if (entry is self.current and encoded is not None and encoded.n and not self.locked
+                and not self.history._undo and not self.z.any()):
+            self.z = self.snap(self._start_latent(entry))
+            self._committed = self.z.copy()
+            self.latentChanged.emit("start")
+
+    @staticmethod
+    def _start_latent(entry: ModelEntry) -> np.ndarray:
+        if entry.encoded is not None and entry.encoded.n:
+            return np.asarray(entry.encoded.mean[0], dtype=np.float32)
+        return np.zeros(entry.latent_dim, dtype=np.float32)
 
     # --- the latent -------------------------------------------------------------------------------------------
     def snap(self, z: np.ndarray) -> np.ndarray:

@@ -134,6 +134,18 @@ def test_encode_sample_sets_the_posterior_mean(qtbot, window, tiny_ckpt):
     qtbot.waitUntil(lambda: np.allclose(window.state.z, expected, atol=1e-6), timeout=30000)
 
 
+def test_a_fresh_model_starts_at_a_real_image_but_a_touched_one_stays(qtbot, window, tiny_ckpt):
+    entry = open_and_wait(qtbot, window, tiny_ckpt)
+    wait_for_analysis(qtbot, window)
+    assert np.array_equal(window.state.z, entry.encoded.mean[0].astype(np.float32))
+    wait_for_frame(qtbot, window, window.state.z)
+    assert window.state.history._undo == []  # the start is not an undo step
+    window.state.set_dim(1, 1.5, "slider", commit=True)
+    touched = window.state.z.copy()
+    window.state.set_analysis(entry, entry.encoded, entry.activity)  # e.g. a re-analysis after a device move
+    assert np.array_equal(window.state.z, touched)
+
+
 def test_broken_checkpoint_shows_an_error_and_the_app_keeps_working(qtbot, window, tmp_path, tiny_ckpt):
     bad = tmp_path / "broken.safetensors"
     bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")

@@ -76,12 +76,13 @@ class PreviewPanel(QWidget):
         now = time.perf_counter()
         self.last_result = res
         self._frame_times.append(now)
-        fps = 0.0
-        if len(self._frame_times) > 1:
-            span = self._frame_times[-1] - self._frame_times[0]
-            fps = (len(self._frame_times) - 1) / span if span > 0 else 0.0
+        # Frame rate over the last second only: after an idle spell a rate over old frames reads "0 fps".
+        recent = [t for t in self._frame_times if now - t <= 1.0]
+        rate = "idle"
+        if len(recent) > 1 and recent[-1] > recent[0]:
+            rate = f"{(len(recent) - 1) / (recent[-1] - recent[0]):.0f} fps"
         h, w = res.image.shape[:2]
-        self.info.setText(f"{w}×{h}   decode {res.decode_ms:.1f} ms   {fps:.0f} fps")
+        self.info.setText(f"{w}×{h}   decode {res.decode_ms:.1f} ms   {rate}")
         self.frameShown.emit(res, now)
 
     def shown_image(self) -> np.ndarray | None:

@@ -61,6 +61,9 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     from latentlab.ui.icons import icon
 
     app.setWindowIcon(icon("latentlab"))
+    from latentlab.ui.gc_guard import collect_on_gui_thread
+
+    collect_on_gui_thread()
     return app
 
 

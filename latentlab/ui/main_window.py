@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from latentlab import __version__
 from latentlab.core.encode import encode_images
 from latentlab.core.jobs import release_worker_processes
+from latentlab.ui.gc_guard import collect_on_gui_thread
 from latentlab.ui.job_runner import JobRunner, shutdown_all
 from latentlab.ui.models import ModelManager, demo_model_paths
 from latentlab.ui.panels.bookmarks import BookmarksPanel
@@ -54,6 +55,7 @@ def _encode_one(ctx, model, image: np.ndarray) -> np.ndarray:
 class MainWindow(QMainWindow):
     def __init__(self, device: str = "cpu"):
         super().__init__()
+        collect_on_gui_thread()  # also when a host (tests, an embedding script) made the QApplication
         self.setWindowTitle("latentlab")
         self.resize(1440, 900)
         self.setAcceptDrops(True)

@@ -56,3 +56,29 @@ def test_objects_cross_threads_through_queued_signals(qapp):
         QCoreApplication.processEvents()
     t.join()
     assert e.received == n
+
+
+def test_garbage_is_collected_only_on_the_gui_thread(qtbot):
+    """Automatic GC is off once a window exists, and the GUI-thread timer still frees reference cycles."""
+    import gc
+    import weakref
+
+    from latentlab.ui import gc_guard
+    from latentlab.ui.main_window import MainWindow
+
+    win = MainWindow(device="cpu")
+    qtbot.addWidget(win)
+    assert gc_guard.active() and not gc.isenabled()
+
+    class Node:
+        pass
+
+    ring = Node()
+    ring.self = ring
+    probe = weakref.ref(ring)
+    del ring
+    keep = [Node() for _ in range(gc.get_threshold()[0] + 10)]  # push generation 0 over its threshold
+    assert probe() is not None  # nothing collected it on the spot
+    qtbot.waitUntil(lambda: probe() is None, timeout=5000)
+    del keep
+    win.close()

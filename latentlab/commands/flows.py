@@ -133,6 +133,38 @@ def _load(args: argparse.Namespace, ck):
                       allow_mismatch=args.force, device=device_of(ck.model))
 
 
+class _StopOnInterrupt:
+    """The first Ctrl-C asks training to stop after the current step (so what is saved is consistent);
+    a second one interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._old = None
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> _StopOnInterrupt:
+        import signal
+        import threading
+
+        # Only the main thread may set handlers, and a SIGINT the shell ignores (a background job) stays ignored.
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from latentlab.core.flows import FlowConfig, save_flows, train
     from latentlab.core.jobs import JobCancelled, JobContext, TextProgress
@@ -145,10 +177,12 @@ def cmd_train(args: argparse.Namespace) -> int:
                         device=args.device)
     ck = _open(args)
     bar = TextProgress(label="flows")
+    stop = _StopOnInterrupt()
     try:
-        flows = train(ck.model, config, JobContext(progress=bar), checkpoint_sha256=ck.sha256, checkpoint_file=ck.path,
-                      resume_from=args.resume, allow_mismatch=args.force)
-    except (KeyboardInterrupt, JobCancelled) as exc:
+        with stop:
+            flows = train(ck.model, config, JobContext(progress=bar, should_stop=stop), checkpoint_sha256=ck.sha256,
+                          checkpoint_file=ck.path, resume_from=args.resume, allow_mismatch=args.force)
+    except JobCancelled as exc:
         partial = getattr(exc, "partial_flows", None)
         if partial is None or partial.step == 0:
             raise

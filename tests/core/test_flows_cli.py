@@ -113,3 +113,29 @@ def test_evaluate_prints_rows_for_flows_and_baselines(trained, capsys):
                  "--no-distinct", "--baselines", "pca"]) == 0
     text = capsys.readouterr().out
     assert "flow 0" in text and "pca 2" in text and "sefa" not in text and "readout" in text
+
+
+def test_ctrl_c_saves_the_finished_steps_for_a_resume(trained, monkeypatch, capsys):
+    import importlib
+    import os
+    import signal
+
+    flows_train = importlib.import_module("latentlab.core.flows.train")  # the module, not the re-exported function
+
+    ck, _, tmp = trained
+    original = flows_train.loss_terms
+    calls = {"n": 0}
+
+    def interrupt_on_third_step(*a, **kw):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # as if the user pressed Ctrl-C during step 3
+        return original(*a, **kw)
+
+    monkeypatch.setattr(flows_train, "loss_terms", interrupt_on_third_step)
+    out = tmp / "interrupted.safetensors"
+    rc = main(["flows", "train", str(ck), "--k", "2", "--steps", "50", "--batch-size", "4", "--horizon", "2",
+               "--device", "cpu", "--out", str(out)])
+    assert rc == 130 and "interrupted at step 3" in capsys.readouterr().out
+    assert read_flows_card(out)["step"] == 3  # step 3 finished; training stopped before step 4
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler was put back

@@ -154,7 +154,8 @@ def train(model: LatentModel, config: FlowConfig | None = None, ctx: JobContext 
 
     ``ctx.partial`` receives a dict of the losses after every step (``step``, ``loss``, ``pde``, ``ic``,
     ``jvp``, ``cls``, ``acc``, ``step_size``, ``speed``); ``ctx.check`` is polled every step.
-    On cancellation the raised exception carries the flows trained so far as ``partial_flows``.
+    On cancellation the raised exception carries the flows trained so far as ``partial_flows`` (consistent,
+    and resumable exactly, when the job was cancelled through ``ctx``: that happens between steps).
     ``resume_from`` (a flows file or object) continues from its step with its hyper-parameters and its
     optimizer and random state, up to ``config.steps`` total; it takes the same batches and steps as an
     uninterrupted run of the same seed on the same device, bit for bit with one CPU thread (multi-threaded

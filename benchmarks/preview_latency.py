@@ -25,22 +25,15 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer  # noqa: E402
 
+from latentlab.core.bench import time_decode  # noqa: E402
 from latentlab.ui.app import make_app  # noqa: E402
 from latentlab.ui.main_window import MainWindow  # noqa: E402
 from latentlab.ui.models import demo_model_paths  # noqa: E402
 
 
 def bare_decode_ms(model, n: int = 200) -> float:
-    z = torch.zeros(1, model.info.latent_dim, device=next(model.parameters()).device)
-    with torch.inference_mode():
-        for _ in range(20):
-            model.decode(z)
-        times = []
-        for _ in range(n):
-            t0 = time.perf_counter()
-            model.decode(z)
-            times.append(time.perf_counter() - t0)
-    return 1e3 * float(np.median(times))
+    # The same measurement as `latentlab bench` (warm-up, CUDA synchronised), so the ratio means one thing.
+    return time_decode(model, repeats=n, batch=1, warmup=20).p50_ms
 
 
 def spin(app, seconds: float) -> None:

@@ -11,34 +11,18 @@ from __future__ import annotations
 
 import gc
 
-from PySide6.QtCore import QCoreApplication, QTimer
+from pyqtgraph.util.garbage_collector import GarbageCollector
 
-_timer: QTimer | None = None
+_collector: GarbageCollector | None = None
 
 
-def collect_on_gui_thread(interval_ms: int = 500) -> None:
+def collect_on_gui_thread(interval_s: float = 0.5) -> None:
     """Install once per process (idempotent); call on the GUI thread after the QApplication exists."""
-    global _timer
-    app = QCoreApplication.instance()
-    if _timer is not None or app is None:
-        return
-    _timer = QTimer(app)
-    _timer.setInterval(interval_ms)
-    _timer.timeout.connect(_collect)
-    _timer.start()
-    gc.disable()
-
-
-def _collect() -> None:
-    t0, t1, t2 = gc.get_threshold()
-    c0, c1, c2 = gc.get_count()
-    if c0 > t0:
-        gc.collect(0)
-        if c1 > t1:
-            gc.collect(1)
-            if c2 > t2:
-                gc.collect(2)
+    global _collector
+    if _collector is None:
+        # pyqtgraph's collector: automatic GC off, a timer on this thread collects by the usual thresholds.
+        _collector = GarbageCollector(interval=interval_s)
 
 
 def active() -> bool:
-    return _timer is not None and not gc.isenabled()
+    return _collector is not None and not gc.isenabled()

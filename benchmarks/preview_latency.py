@@ -79,47 +79,54 @@ class Heartbeat:
 
 
 def drag(app, win: MainWindow, dim: int, changes: int) -> dict:
-    """Post ``changes`` slider changes one event-loop turn apart; collect what the preview showed."""
+    """Post ``changes`` slider changes one event-loop turn apart; collect what the preview showed.
+
+    Everything runs inside a plain ``QEventLoop.exec()``, as in the app: no polling loop of our own
+    that could sleep between events and show up as a stall or as latency.
+    """
     row = win.sliders.row(dim)
     lo, hi = row.slider.minimum(), row.slider.maximum()
     values = np.linspace(lo * 0.9, hi * 0.9, changes)
     shown: list[tuple[float, float]] = []  # (latency ms, shown time)
+    loop = QEventLoop()
+    state = {"i": 0, "final_z": None, "ok": False}
+
+    def final_shown() -> bool:
+        res = win.preview.last_result
+        return res is not None and res.z is not None and np.array_equal(res.z, state["final_z"])
 
     def on_frame(res, when):
         shown.append((1e3 * (when - res.created), when))
-
-    win.preview.frameShown.connect(on_frame)
-    beat = Heartbeat()
-    state = {"i": 0}
-    done = {"flag": False}
+        if state["final_z"] is not None and final_shown():
+            state["ok"] = True
+            loop.quit()
 
     def step():
         i = state["i"]
         if i >= changes:
-            done["flag"] = True
+            state["final_z"] = win.state.z.copy()
+            if final_shown():
+                state["ok"] = True
+                loop.quit()
             return
         row.slider.setValue(float(values[i]))
         state["i"] = i + 1
         QTimer.singleShot(0, step)
 
+    win.preview.frameShown.connect(on_frame)
     spin(app, 0.3)
+    beat = Heartbeat()
     beat.start()
     t0 = time.perf_counter()
     QTimer.singleShot(0, step)
-    wait_until(app, lambda: done["flag"], 120)
-    final_z = win.state.z.copy()
-
-    def final_shown():
-        res = win.preview.last_result
-        return res is not None and res.z is not None and np.array_equal(res.z, final_z)
-
-    ok = wait_until(app, final_shown, 30)
+    QTimer.singleShot(150_000, loop.quit)  # a safety net: a drag that never shows its end fails the check
+    loop.exec()
     t1 = time.perf_counter()
     stall = beat.stop()
     win.preview.frameShown.disconnect(on_frame)
     row.slider.sliderReleased.emit()
     lat = np.array([s[0] for s in shown])
-    exact = ok and np.array_equal(win.preview.shown_image(), _decoded(win, final_z))
+    exact = state["ok"] and np.array_equal(win.preview.shown_image(), _decoded(win, state["final_z"]))
     return {"latencies": lat, "stall": stall, "fps": len(shown) / (t1 - t0), "final_exact": bool(exact),
             "frames": len(shown), "seconds": t1 - t0}
 

@@ -95,7 +95,11 @@ class LatentModel(Protocol):
     info: ModelInfo
 
     def decode(self, z: Tensor) -> Tensor:
-        """(B, D) -> (B, C, H, W) in [0, 1]."""
+        """(B, D) -> (B, C, H, W) in [0, 1].
+
+        The live preview traces ``decode`` to TorchScript when the trace reproduces it exactly. A model
+        whose decode has Python side effects a trace would drop sets ``traceable = False``.
+        """
         ...
 
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> Tensor: ...

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 
 from latentlab.core.device import is_oom
+from latentlab.core.fast_decode import TracedDecoder, to_numpy_images, uint8_images
 from latentlab.core.model import LatentModel, device_of
 
 log = logging.getLogger(__name__)
@@ -59,16 +61,25 @@ class RenderResult:
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """(B, C, H, W) floats in [0, 1] -> uint8 (B, H, W) for one channel, (B, H, W, 3) for three."""
-    x = images.detach().float().clamp_(0.0, 1.0).mul_(255.0).round_().to(torch.uint8)
-    x = x.permute(0, 2, 3, 1).cpu().numpy()
-    return x[..., 0] if x.shape[-1] == 1 else x
+    return to_numpy_images(uint8_images(images.detach()))
 
 
 class Renderer:
-    """Decodes latents with one model. Thread-safe as long as one thread calls ``render`` at a time."""
+    """Decodes latents with one model. Thread-safe as long as one thread calls ``render`` at a time.
 
-    def __init__(self, model: LatentModel):
+    ``traced=True`` (the interactive render thread) decodes through a verified TorchScript trace once
+    ``prepare_trace`` has run, which keeps the GIL free for the GUI thread; see ``fast_decode``.
+    """
+
+    def __init__(self, model: LatentModel, traced: bool = False):
         self.model = model
+        self.tracer = TracedDecoder() if traced else None
+
+    def prepare_trace(self) -> None:
+        """Trace the current model if that has not been tried yet (slow once: call it when idle)."""
+        if self.tracer is not None and self.tracer.needs_preparing(self.model):
+            if not self.tracer.prepare(self.model):
+                log.info("live preview decodes eagerly: %s", self.tracer.reason)
 
     def decode(self, z: np.ndarray) -> tuple[np.ndarray, float]:
         zt = torch.as_tensor(np.asarray(z, dtype=np.float32))
@@ -76,9 +87,11 @@ class Renderer:
         zt = zt if batch else zt[None]
         dev = device_of(self.model)
         t0 = time.perf_counter()
-        with torch.inference_mode():
-            out = self.model.decode(zt.to(dev))
-            img = to_uint8(out)
+        if self.tracer is not None and self.tracer.usable_for(self.model, zt.shape[0]):
+            img = self.tracer(zt.to(dev))
+        else:
+            with torch.inference_mode():
+                img = to_uint8(self.model.decode(zt.to(dev)))
         ms = (time.perf_counter() - t0) * 1e3
         return (img if batch else img[0]), ms
 
@@ -130,6 +143,18 @@ def _bad_output(img: np.ndarray | None) -> str | None:
     return None
 
 
+def interactive_threads() -> int:
+    """Intra-op threads for a latency-critical render thread: every core but one, which the GUI thread keeps.
+
+    On two cores a batch-1 decode with both threads ran slower next to a busy GUI thread than with one.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(torch.get_num_threads(), cores - 1))
+
+
 class RenderWorker:
     """One render thread; latest-wins mailbox per view; results go to ``on_result`` on the worker thread.
 
@@ -138,8 +163,11 @@ class RenderWorker:
 
     _ids = itertools.count()
 
-    def __init__(self, on_result: Callable[[RenderResult], None], name: str | None = None):
+    def __init__(self, on_result: Callable[[RenderResult], None], name: str | None = None, traced: bool = False,
+                 threads: int | None = None):
         self._on_result = on_result
+        self._traced = traced  # decode through a verified trace, prepared after the first frame
+        self.threads = threads  # intra-op threads of this render thread only (None: torch's default)
         self._cond = threading.Condition()
         self._pending: dict[str, RenderRequest] = {}
         self._renderer: Renderer | None = None
@@ -150,13 +178,21 @@ class RenderWorker:
         self.busy = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=name or f"latentlab-render-{next(self._ids)}",
                                         daemon=True)
+        self._threads_set = threading.Event()
+        inherited = torch.get_num_threads()
         self._thread.start()
+        if threads is not None:
+            # torch.set_num_threads in the render thread also changed the default that threads started later
+            # inherit (job threads, for instance): put that back. OpenMP keeps the count per thread, so the
+            # render thread keeps its own.
+            self._threads_set.wait(5.0)
+            torch.set_num_threads(inherited)
 
     # --- called from any thread ------------------------------------------------------------------------------
     def set_model(self, model: LatentModel | None, token: int) -> None:
         """Switch models; pending work for the previous model is dropped."""
         with self._cond:
-            self._renderer = Renderer(model) if model is not None else None
+            self._renderer = Renderer(model, traced=self._traced) if model is not None else None
             self._token = token
             self._pending = {v: r for v, r in self._pending.items() if r.model_token == token}
 
@@ -199,6 +235,10 @@ class RenderWorker:
             return req, self._renderer  # type: ignore[return-value]
 
     def _run(self) -> None:
+        if self.threads is not None:
+            torch.set_num_threads(max(1, self.threads))
+            self.threads = torch.get_num_threads()
+        self._threads_set.set()
         while True:
             taken = self._take()
             if taken is None:
@@ -213,3 +253,6 @@ class RenderWorker:
                 self._on_result(res)
             except Exception:  # a failing consumer must not kill the render thread
                 log.exception("render result handler failed")
+            # After the first frame is out, not before it: tracing takes a moment once per model and device.
+            with self.busy:
+                renderer.prepare_trace()

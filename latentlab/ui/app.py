@@ -13,6 +13,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 log = logging.getLogger(__name__)
 
+SWITCH_INTERVAL_S = 0.0005
+
 
 def apply_theme(app: QApplication) -> None:
     """A dark Fusion palette: images read better on a dark surround."""
@@ -64,6 +66,10 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     from latentlab.ui.gc_guard import collect_on_gui_thread
 
     collect_on_gui_thread()
+    # The render thread needs the GIL only to enter and leave a decode, but when the GUI thread is busy in
+    # Python it waits up to the switch interval (5 ms by default) each time; a shorter one keeps that wait
+    # well below a frame.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     return app
 
 

@@ -149,6 +149,11 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(title.replace(" ", "_"))
         dock.setWidget(widget)
+        # A dock behind another tab still reports isVisible(); panels that render in the background listen
+        # for the tab switch instead, so a hidden Compare or grid costs the live preview nothing.
+        follow = getattr(widget, "set_on_screen", None)
+        if follow is not None:
+            dock.visibilityChanged.connect(follow)
         self.addDockWidget(area, dock)
         self.docks[title] = dock
         return dock

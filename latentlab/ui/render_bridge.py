@@ -13,7 +13,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from latentlab.core.model import LatentModel
-from latentlab.core.render import RenderRequest, RenderResult, RenderWorker
+from latentlab.core.render import RenderRequest, RenderResult, RenderWorker, interactive_threads
 
 
 class RenderBridge(QObject):
@@ -26,7 +26,8 @@ class RenderBridge(QObject):
         self._shown: dict[str, int] = {}
         self._token = 0
         self._fromWorker.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
-        self.worker = RenderWorker(self._fromWorker.emit, name="latentlab-render")
+        self.worker = RenderWorker(self._fromWorker.emit, name="latentlab-render", traced=True,
+                                   threads=interactive_threads())
 
     def set_model(self, model: LatentModel | None, token: int) -> None:
         self._token = token

@@ -7,6 +7,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
+    QGraphicsPixmapItem,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -42,33 +43,69 @@ def float_to_uint8(images: np.ndarray) -> np.ndarray:
     return x[..., 0] if x.shape[-1] == 1 else x
 
 
+class PixelImageItem(QGraphicsPixmapItem):
+    """A uint8 image drawn as a pixmap, one scene unit per image pixel, nearest-neighbour scaled.
+
+    ``pg.ImageItem`` rebuilds a colour table and a QImage in Python whenever it paints a new image; the
+    live preview paints on every frame, so this item converts once per image and leaves the painting to
+    Qt's C++ (``benchmarks/canvas_paint.py`` times both).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setTransformationMode(Qt.TransformationMode.FastTransformation)
+        self.setShapeMode(QGraphicsPixmapItem.ShapeMode.BoundingRectShape)
+        self.array: np.ndarray | None = None
+
+    def set_array(self, img: np.ndarray) -> None:
+        self.array = img
+        self.setPixmap(QPixmap.fromImage(to_qimage(img)))
+
+    def clear(self) -> None:
+        self.array = None
+        self.setPixmap(QPixmap())
+
+
 class ImageCanvas(pg.GraphicsLayoutWidget):
-    """A pyqtgraph view of one uint8 image: y down, square pixels, nearest-neighbour scaling."""
+    """A pyqtgraph view of one uint8 image: y down, square pixels, nearest-neighbour scaling, pan and zoom."""
 
     clicked = Signal(float, float)  # image coordinates (x, y)
+    painted = Signal()  # after a paint that showed the current image
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setBackground("#15171a")
         self.view = self.addViewBox(lockAspect=True, invertY=True, enableMenu=False)
         self.view.setDefaultPadding(0.02)
-        self.image = pg.ImageItem()
+        self.image = PixelImageItem()
         self.view.addItem(self.image)
         self.overlay = pg.TextItem("", color="#e8e8e8", anchor=(0.5, 0.5))
         self.overlay.setZValue(10)
         self.view.addItem(self.overlay)
         self._shape: tuple[int, int] | None = None
+        self._overlay_text = ""
+        self._unpainted = False
         self.scene().sigMouseClicked.connect(self._on_click)
 
     def set_image(self, img: np.ndarray, autorange: bool = False) -> None:
         shape = img.shape[:2]
-        self.image.setImage(img, levels=(0, 255), autoLevels=False)
+        self.image.set_array(img)
+        self._unpainted = True
         if shape != self._shape or autorange:
             self._shape = shape
             # Only the image decides the range: the overlay text has no finite bounds in a hidden view.
             self.view.autoRange(items=[self.image], padding=0.02)
 
+    def paintEvent(self, ev) -> None:
+        super().paintEvent(ev)
+        if self._unpainted:
+            self._unpainted = False
+            self.painted.emit()
+
     def set_overlay(self, text: str) -> None:
+        if text == self._overlay_text and not text:
+            return  # the preview clears the overlay on every frame: keep that free
+        self._overlay_text = text
         self.overlay.setText(text)
         if self._shape:
             h, w = self._shape
@@ -93,7 +130,7 @@ class ImageCanvas(pg.GraphicsLayoutWidget):
                            yRange=(cy - vh / (2 * factor), cy + vh / (2 * factor)), padding=0)
 
     def current_image(self) -> np.ndarray | None:
-        return self.image.image
+        return self.image.array
 
     def _on_click(self, ev) -> None:
         if ev.button() != Qt.MouseButton.LeftButton or self._shape is None:

@@ -50,6 +50,8 @@ def test_a_failing_model_is_reported_and_the_renderer_survives():
 class SlowModel(torch.nn.Module):
     """Decodes slowly so requests pile up while it works."""
 
+    traceable = False  # its decode records calls and sleeps in Python: a trace would drop both
+
     def __init__(self, d=2, delay=0.02):
         super().__init__()
         from latentlab.core.model import ModelInfo

@@ -33,6 +33,7 @@ def test_models_of_different_sizes_are_aligned_by_their_encodings(qtbot, window,
     a = open_and_wait(qtbot, window, tiny_checkpoint(tmp_path / "a.safetensors", latent_dim=4, seed=1))
     b = open_and_wait(qtbot, window, tiny_checkpoint(tmp_path / "b.safetensors", latent_dim=3, seed=2))
     window.state.select_model(a)
+    window.docks["Compare"].raise_()
     window.compare.set_followers([b])
     assert window.compare.align_box.isChecked()  # sizes differ: alignment switches itself on
     qtbot.waitUntil(lambda: len(window.compare.alignments) == 2, timeout=60000)
@@ -48,6 +49,7 @@ def test_encode_same_sample_shows_each_models_reconstruction(qtbot, window, tmp_
     a = open_and_wait(qtbot, window, tiny_checkpoint(tmp_path / "a.safetensors", latent_dim=4, seed=1))
     b = open_and_wait(qtbot, window, tiny_checkpoint(tmp_path / "b.safetensors", latent_dim=2, seed=2))
     window.state.select_model(a)
+    window.docks["Compare"].raise_()
     window.compare.set_followers([b])
     window.compare.align_box.setChecked(False)
     window.compare.sample_seed.setValue(4)

@@ -31,6 +31,8 @@ def test_slider_change_shows_the_decoded_image_of_that_latent(qtbot, window, tin
 
 
 class SlowModel(torch.nn.Module):
+    traceable = False  # its decode counts calls and sleeps in Python: a trace would drop both
+
     def __init__(self, d=3, delay=0.03):
         super().__init__()
         self.info = ModelInfo("slow", d, (1, 8, 8))

@@ -157,6 +157,7 @@ def _open_snapshot(ctx, path):
 class ComparePanel(QWidget):
     def __init__(self, state: ExplorerState, parent: QWidget | None = None):
         super().__init__(parent)
+        self.on_screen = True  # until a dock says otherwise
         self.state = state
         self.models_list = QListWidget()
         self.models_list.setMaximumHeight(90)
@@ -346,7 +347,7 @@ class ComparePanel(QWidget):
     # --- rendering ------------------------------------------------------------------------------------------------
     def _on_latent(self, source: str) -> None:
         self.sample_latents = None
-        if self.isVisible():
+        if self.on_screen:
             self.refresh()
 
     def latent_for(self, i: int, z: np.ndarray) -> tuple[np.ndarray | None, str]:
@@ -485,6 +486,8 @@ class ComparePanel(QWidget):
             ok = slot.bridge.stop() and ok
         return ok
 
-    def showEvent(self, ev) -> None:
-        super().showEvent(ev)
-        self.refresh()
+    def set_on_screen(self, on: bool) -> None:
+        """Called by the dock when its tab is shown or hidden: hidden slots do not follow the latent."""
+        self.on_screen = on
+        if on:
+            self.refresh()

@@ -76,6 +76,8 @@ class TraversalGridPanel(QWidget):
         self._image: np.ndarray | None = None
         self._timer = QTimer(self, singleShot=True, interval=120, timeout=self.refresh)
         self._dragging_timer = QTimer(self, singleShot=True, interval=300, timeout=self.refresh)
+        self.on_screen = True  # until a dock says otherwise
+        self._stale = False
         state.latentChanged.connect(self._on_latent)
         state.currentModelChanged.connect(lambda _e: self.schedule())
         state.analysisChanged.connect(lambda _e: self.schedule())
@@ -86,7 +88,16 @@ class TraversalGridPanel(QWidget):
         bridge.rendered.connect(self._on_rendered)
         self.canvas.clicked.connect(self._on_click)
 
+    def set_on_screen(self, on: bool) -> None:
+        """Called by the dock when its tab is shown or hidden: a hidden grid renders nothing."""
+        self.on_screen = on
+        if on and self._stale:
+            self.schedule()
+
     def _on_latent(self, source: str) -> None:
+        if not self.on_screen:
+            self._stale = True
+            return
         if source.startswith("slider:") or source == "flow":
             # Mid-drag: refresh now and then, not on every event.
             if not self._dragging_timer.isActive():
@@ -95,6 +106,10 @@ class TraversalGridPanel(QWidget):
             self.schedule()
 
     def schedule(self) -> None:
+        if not self.on_screen:
+            self._stale = True
+            return
+        self._stale = False
         self._timer.start()
 
     def chosen_dims(self) -> list[int]:

@@ -104,7 +104,18 @@ class LatentMapPanel(QWidget):
         state.analysisChanged.connect(self._on_analysis)
         # The marker follows the latent at display rate, not on every slider event.
         self._marker_timer = QTimer(self, singleShot=True, interval=33, timeout=self._move_marker)
-        state.latentChanged.connect(lambda _s: self._marker_timer.isActive() or self._marker_timer.start())
+        state.latentChanged.connect(self._on_latent)
+        self.on_screen = True  # until a dock says otherwise
+
+    def set_on_screen(self, on: bool) -> None:
+        """Called by the dock when its tab is shown or hidden: a hidden map does not track the latent."""
+        self.on_screen = on
+        if on:
+            self._move_marker()
+
+    def _on_latent(self, _source: str) -> None:
+        if self.on_screen and not self._marker_timer.isActive():
+            self._marker_timer.start()
 
     # --- data -----------------------------------------------------------------------------------------------
     def _on_model(self, entry) -> None:

@@ -6,8 +6,8 @@ import time
 from collections import deque
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from latentlab.core.render import RenderResult
 from latentlab.ui.render_bridge import RenderBridge
@@ -18,7 +18,8 @@ VIEW = "preview"
 
 
 class PreviewPanel(QWidget):
-    frameShown = Signal(object, float)  # RenderResult, perf_counter when its pixels were set
+    INFO_INTERVAL_MS = 250
+    frameShown = Signal(object, float)  # RenderResult, perf_counter when its pixels were painted
 
     def __init__(self, state: ExplorerState, bridge: RenderBridge, parent: QWidget | None = None):
         super().__init__(parent)
@@ -27,6 +28,9 @@ class PreviewPanel(QWidget):
         self.canvas = ImageCanvas()
         self.info = QLabel("no model")
         self.info.setObjectName("previewInfo")
+        # The text changes with every frame: a size hint that followed it would re-lay out the main window
+        # (docks, tabs, their animations) on each one.
+        self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.info.setToolTip("Last decode time (batch of one, on the model's device) and frames shown per second")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -43,14 +47,20 @@ class PreviewPanel(QWidget):
             bar.addWidget(b)
         lay.addLayout(bar)
         self._frame_times: deque[float] = deque(maxlen=30)
+        # Readable, and cheap: the info line changes at most every INFO_INTERVAL_MS, the last frame's figures
+        # always end up in it.
+        self._info_timer = QTimer(self, singleShot=True, interval=self.INFO_INTERVAL_MS, timeout=self._update_info)
+        self._info_shown_at = 0.0
         self.last_result: RenderResult | None = None
         self.last_seq_requested = 0
         state.latentChanged.connect(self.request)
         state.currentModelChanged.connect(self._on_model)
         bridge.rendered.connect(self._on_rendered)
+        self.canvas.painted.connect(self._on_painted)
 
     def _on_model(self, entry) -> None:
         self._frame_times.clear()
+        self._info_timer.stop()
         self.last_result = None
         if entry is None:
             self.canvas.clear_image()
@@ -68,14 +78,33 @@ class PreviewPanel(QWidget):
         if res.notice:
             self.state.message.emit("warning", res.notice)
         if not res.ok:
+            self._info_timer.stop()
             self.canvas.set_overlay(f"⚠ {res.error}")
             self.info.setText(f"error: {res.error}")
             return
         self.canvas.set_overlay("")
         self.canvas.set_image(res.image)
-        now = time.perf_counter()
         self.last_result = res
+
+    def _on_painted(self) -> None:
+        """The newest image reached the screen: that, not its arrival, is when a frame counts as shown."""
+        res = self.last_result
+        if res is None or res.image is None:
+            return
+        now = time.perf_counter()
         self._frame_times.append(now)
+        if now - self._info_shown_at >= self.INFO_INTERVAL_MS / 1e3:
+            self._update_info()
+        elif not self._info_timer.isActive():
+            self._info_timer.start()
+        self.frameShown.emit(res, now)
+
+    def _update_info(self) -> None:
+        res = self.last_result
+        if res is None or res.image is None:
+            return
+        now = time.perf_counter()
+        self._info_shown_at = now
         # Frame rate over the last second only: after an idle spell a rate over old frames reads "0 fps".
         recent = [t for t in self._frame_times if now - t <= 1.0]
         rate = "idle"
@@ -83,7 +112,6 @@ class PreviewPanel(QWidget):
             rate = f"{(len(recent) - 1) / (recent[-1] - recent[0]):.0f} fps"
         h, w = res.image.shape[:2]
         self.info.setText(f"{w}×{h}   decode {res.decode_ms:.1f} ms   {rate}")
-        self.frameShown.emit(res, now)
 
     def shown_image(self) -> np.ndarray | None:
         return self.canvas.current_image()

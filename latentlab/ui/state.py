@@ -34,6 +34,7 @@ class ModelEntry:
     encoded: Encoded | None = None  # dataset samples encoded once per model (latent map, activity, strip)
     dataset_name: str | None = None
     analysis_error: str | None = None
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def dataset(self) -> FactorDataset | None:
@@ -62,18 +63,28 @@ class ModelEntry:
     def latent_dim(self) -> int:
         return self.model.info.latent_dim
 
+    def _cached(self, key: str, compute):
+        # Keyed on the model object: a device move replaces it. isinstance on a Protocol and codebook
+        # copies are slow enough to show up when a slider drag asks on every event.
+        model = self.model
+        hit = self._cache.get(key)
+        if hit is None or hit[0] is not model:
+            hit = self._cache[key] = (model, compute(model))
+        return hit[1]
+
     @property
     def encodes(self) -> bool:
-        return isinstance(self.model, Encodes)
+        return self._cached("encodes", lambda m: isinstance(m, Encodes))
 
     @property
     def quantized(self) -> bool:
-        return isinstance(self.model, Quantized)
+        return self._cached("quantized", lambda m: isinstance(m, Quantized))
 
     def codebooks(self) -> list[np.ndarray] | None:
         if not self.quantized:
             return None
-        return [cb.detach().cpu().numpy() for cb in self.model.codebooks]  # type: ignore[attr-defined]
+        return self._cached("codebooks", lambda m: [cb.detach().cpu().numpy().astype(np.float32)
+                                                    for cb in m.codebooks])
 
     def scale(self) -> np.ndarray:
         """Per-dimension prior standard deviation (slider units)."""
@@ -227,13 +238,14 @@ class ExplorerState(QObject):
 
     # --- the latent -------------------------------------------------------------------------------------------
     def snap(self, z: np.ndarray) -> np.ndarray:
-        """Quantized models only take codebook values."""
+        """Quantized models only take codebook values. ``z`` is one latent (D,) or any stack (..., D)."""
         if self.current is None or not self.current.quantized:
             return z.astype(np.float32, copy=False)
         books = self.current.codebooks()
         out = z.astype(np.float32).copy()
         for j, cb in enumerate(books or []):
-            out[j] = cb[np.argmin(np.abs(cb - out[j]))]
+            col = out[..., j]
+            out[..., j] = cb[np.argmin(np.abs(cb[None, :] - col.reshape(-1, 1)), axis=1)].reshape(col.shape)
         return out
 
     def set_dim(self, j: int, value: float, source: str, commit: bool = False) -> None:

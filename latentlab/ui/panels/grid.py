@@ -160,7 +160,7 @@ class TraversalGridPanel(QWidget):
             self.row_names = [self.state.current.model.info.dim_label(j) for j in dims]
             self.grid_z = traversal_grid(self.state.z, dims, steps, lo, hi)
         if entry.quantized:
-            self.grid_z = np.stack([np.stack([self.state.snap(z) for z in row]) for row in self.grid_z])
+            self.grid_z = self.state.snap(self.grid_z)
         self._tiles = {}
         self.status.setText(f"{len(self.dims)} rows × {steps} steps")
         for r in range(len(self.dims)):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QGraphicsItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.state import ExplorerState
@@ -65,6 +65,9 @@ class LatentMapPanel(QWidget):
         self.plot.hideAxis("bottom")
         self.plot.setMenuEnabled(False)
         self.scatter = pg.ScatterPlotItem(size=5, pen=None, hoverable=True)
+        # The marker moves on every drag frame and repaints what lies under it: thousands of points. Cached,
+        # they are one pixmap blit until the view or the points change.
+        self.scatter.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.plot.addItem(self.scatter)
         self.marker = pg.ScatterPlotItem(size=16, symbol="+", pen=pg.mkPen("#ffffff", width=2.5), brush=None)
         self.marker.setZValue(20)

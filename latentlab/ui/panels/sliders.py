@@ -120,6 +120,11 @@ class SliderRow(QWidget):
             self.ticks.set_positions([])
 
     def set_value(self, v: float) -> None:
+        # QAbstractSpinBox repaints on every setValue, changed or not: skip rows that already show v.
+        spin_shows = abs(self.spin.value() - v) < 0.5 * 10.0 ** -self.spin.decimals()
+        slider_shows = self.slider.isSliderDown() or abs(self.slider.value() - v) <= self.slider.singleStep() / 2
+        if spin_shows and slider_shows:
+            return
         with QSignalBlocker(self.slider), QSignalBlocker(self.spin):
             if not self.slider.isSliderDown():
                 self.slider.setValue(v)

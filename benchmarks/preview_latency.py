@@ -85,8 +85,8 @@ def drag(app, win: MainWindow, dim: int, changes: int) -> dict:
     that could sleep between events and show up as a stall or as latency.
     """
     row = win.sliders.row(dim)
-    lo, hi = row.slider.minimum(), row.slider.maximum()
-    values = np.linspace(lo * 0.9, hi * 0.9, changes)
+    # The handle is held down and moved, position by position, as a mouse drag moves it.
+    positions = np.linspace(row.slider.minimum(), row.slider.maximum(), changes + 2)[1:-1].round().astype(int)
     shown: list[tuple[float, float]] = []  # (latency ms, shown time)
     loop = QEventLoop()
     state = {"i": 0, "final_z": None, "ok": False}
@@ -109,7 +109,7 @@ def drag(app, win: MainWindow, dim: int, changes: int) -> dict:
                 state["ok"] = True
                 loop.quit()
             return
-        row.slider.setValue(float(values[i]))
+        row.slider.setSliderPosition(int(positions[i]))
         state["i"] = i + 1
         QTimer.singleShot(0, step)
 
@@ -118,13 +118,14 @@ def drag(app, win: MainWindow, dim: int, changes: int) -> dict:
     beat = Heartbeat()
     beat.start()
     t0 = time.perf_counter()
+    row.slider.setSliderDown(True)
     QTimer.singleShot(0, step)
     QTimer.singleShot(150_000, loop.quit)  # a safety net: a drag that never shows its end fails the check
     loop.exec()
     t1 = time.perf_counter()
     stall = beat.stop()
     win.preview.frameShown.disconnect(on_frame)
-    row.slider.sliderReleased.emit()
+    row.slider.setSliderDown(False)  # the release: one undo step
     lat = np.array([s[0] for s in shown])
     exact = state["ok"] and np.array_equal(win.preview.shown_image(), _decoded(win, state["final_z"]))
     return {"latencies": lat, "stall": stall, "fps": len(shown) / (t1 - t0), "final_exact": bool(exact),

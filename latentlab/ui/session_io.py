@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,6 +38,8 @@ from latentlab.core.session import (
 from latentlab.ui.state import Bookmark, ExplorerState, ModelEntry
 
 log = logging.getLogger(__name__)
+
+IDLE_BEFORE_AUTOSAVE_S = 1.0  # no autosave while the latent moved this recently (a drag is going on)
 SESSION_FILTER = "latentlab sessions (*.llab);;All files (*)"
 
 
@@ -62,7 +66,10 @@ class SessionController(QObject):
         self.providers: list[SessionProvider] = []
         self.autosave = autosave or Autosave()
         self.autosave_enabled = True
-        self._timer = QTimer(self, singleShot=True, interval=int(AUTOSAVE_DELAY_S * 1000), timeout=self.autosave_now)
+        self._timer = QTimer(self, singleShot=True, interval=int(AUTOSAVE_DELAY_S * 1000), timeout=self._autosave_when_idle)
+        self._last_activity = 0.0
+        self._writer: threading.Thread | None = None
+        state.latentChanged.connect(self._note_activity)
         self._pending: dict[str, tuple[CheckpointRef, Session]] = {}
         for sig in (state.modelsChanged, state.latentCommitted, state.bookmarksChanged, state.currentModelChanged,
                     state.locksChanged, state.rangeChanged):
@@ -253,16 +260,41 @@ class SessionController(QObject):
     # --- autosave and recovery -----------------------------------------------------------------------------------------
     def changed(self, *_args) -> None:
         if self.autosave_enabled:
-            self._timer.start()
+            self._timer.start(int(AUTOSAVE_DELAY_S * 1000))
 
-    def autosave_now(self) -> bool:
+    def _note_activity(self, _source: str = "") -> None:
+        self._last_activity = time.monotonic()
+
+    def _autosave_when_idle(self) -> None:
+        """The autosave timer: not in the middle of a drag, and the disk write off the GUI thread."""
+        if time.monotonic() - self._last_activity < IDLE_BEFORE_AUTOSAVE_S:
+            self._timer.start(int(IDLE_BEFORE_AUTOSAVE_S * 1000))
+            return
         if not self.state.models:
-            return False
+            return
+        session = self.capture()  # Qt state: on this thread; the rest (JSON, fsync, rename) is not
+        self._join_writer()
+        self._writer = threading.Thread(target=self._write, args=(session,), name="latentlab-autosave", daemon=True)
+        self._writer.start()
+
+    def _write(self, session: Session) -> bool:
         try:
-            return self.autosave.save(self.capture())
+            return self.autosave.save(session)
         except (OSError, SessionError) as exc:
             log.warning("autosave failed: %s", exc)
             return False
+
+    def _join_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.join(10.0)
+            self._writer = None
+
+    def autosave_now(self) -> bool:
+        """Write the autosave now, on this thread; True if it was written."""
+        if not self.state.models:
+            return False
+        self._join_writer()
+        return self._write(self.capture())
 
     def begin(self, ask: bool = True) -> list:
         """Mark this run as running; offer to restore what a crashed run left behind."""
@@ -304,6 +336,7 @@ class SessionController(QObject):
 
     def end(self) -> None:
         self._timer.stop()
+        self._join_writer()
         if self.autosave_enabled:
             self.autosave.end()
 

@@ -271,7 +271,13 @@ class ExplorerState(QObject):
             z = z.copy()
             for j in self.locked:
                 z[j] = self.z[j]
-        self.z = self.snap(z)
+        z = self.snap(z)
+        if np.array_equal(z, self.z):
+            # Nothing to redraw. Dragging a quantized slider lands on the same codebook value for many events.
+            if commit:
+                self.commit()
+            return
+        self.z = z
         self.latentChanged.emit(source)
         if commit:
             self.commit()

@@ -6,7 +6,7 @@ import av
 import numpy as np
 
 from tests.helpers import tiny_checkpoint
-from tests.ui.conftest import decoded, open_and_wait
+from tests.ui.conftest import decoded, open_and_wait, wait_for_analysis
 
 
 def _shown_equals(slot, img):
@@ -49,6 +49,7 @@ def test_encode_same_sample_shows_each_models_reconstruction(qtbot, window, tmp_
     a = open_and_wait(qtbot, window, tiny_checkpoint(tmp_path / "a.safetensors", latent_dim=4, seed=1))
     b = open_and_wait(qtbot, window, tiny_checkpoint(tmp_path / "b.safetensors", latent_dim=2, seed=2))
     window.state.select_model(a)
+    wait_for_analysis(qtbot, window)  # its end moves the latent to a dataset sample, which clears the encoded one
     window.docks["Compare"].raise_()
     window.compare.set_followers([b])
     window.compare.align_box.setChecked(False)

@@ -29,15 +29,15 @@ def test_several_direction_sliders_apply_on_top_of_the_current_latent(qtbot, win
     window.state.set_latent(base, "test")
     window.directions.add_directions(_axis_set(4))
     rows = window.directions.rows
-    rows[0].slider.setValue(1.5)
-    rows[2].slider.setValue(-1.0)
+    rows[0].slider.setFloatValue(1.5)
+    rows[2].slider.setFloatValue(-1.0)
     assert np.allclose(window.state.z, base + [1.5, 0, -1.0, 0])
-    rows[0].slider.setValue(0.5)
+    rows[0].slider.setFloatValue(0.5)
     assert np.allclose(window.state.z, base + [0.5, 0, -1.0, 0])
     # Any other change becomes the new base; the direction sliders return to 0.
     window.state.set_latent(np.zeros(4, np.float32), "test")
     assert all(r.alpha == 0.0 for r in rows)
-    rows[1].slider.setValue(2.0)
+    rows[1].slider.setFloatValue(2.0)
     assert np.allclose(window.state.z, [0, 2.0, 0, 0])
 
 

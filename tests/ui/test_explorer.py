@@ -22,7 +22,7 @@ from tests.ui.conftest import (
 
 def test_slider_change_shows_the_decoded_image_of_that_latent(qtbot, window, tiny_ckpt):
     entry = open_and_wait(qtbot, window, tiny_ckpt)
-    window.sliders.row(2).slider.setValue(1.5)
+    window.sliders.row(2).slider.setFloatValue(1.5)
     z = window.state.z.copy()
     assert z[2] == np.float32(1.5) and z[0] == 0
     wait_for_frame(qtbot, window, z)
@@ -59,7 +59,7 @@ def test_fast_slider_changes_coalesce_and_the_last_value_is_shown(qtbot, window)
     start_calls = model.calls
     slider = window.sliders.row(0).slider
     for i in range(100):
-        slider.setValue(-2.0 + 4.0 * i / 99)
+        slider.setFloatValue(-2.0 + 4.0 * i / 99)
     final = window.state.z.copy()
     assert final[0] == np.float32(2.0)
     wait_for_frame(qtbot, window, final)
@@ -87,7 +87,7 @@ def test_a_drag_is_one_undo_step(qtbot, window, tiny_ckpt):
     open_and_wait(qtbot, window, tiny_ckpt)
     row = window.sliders.row(0)
     for v in (0.1, 0.5, 0.9, 1.3):
-        row.slider.setValue(v)
+        row.slider.setFloatValue(v)
     row.slider.sliderReleased.emit()
     window.state.undo()
     assert window.state.z[0] == 0.0
@@ -180,7 +180,7 @@ def test_quantized_sliders_snap_to_codebook_values(qtbot, window, tmp_path):
     path = tiny_checkpoint(tmp_path / "q.safetensors", arch="qlae", latent_dim=3)
     entry = open_and_wait(qtbot, window, path)
     books = entry.codebooks()
-    window.sliders.row(1).slider.setValue(0.123)
+    window.sliders.row(1).slider.setFloatValue(0.123)
     assert window.state.z[1] in books[1]
     assert window.sliders.row(1).ticks.positions  # ticks drawn
 

@@ -150,3 +150,28 @@ def test_clean_exit_leaves_no_autosave(qtbot, empty_models_dir, tmp_path):
     assert win.sessions.autosave.path.exists()
     win.close()
     assert not win.sessions.autosave.path.exists() and not win.sessions.autosave.marker.exists()
+
+
+def test_autosave_waits_for_a_drag_to_end_and_writes_off_the_gui_thread(qtbot, empty_models_dir, tmp_path, monkeypatch):
+    import threading
+
+    from latentlab.ui import session_io
+    from latentlab.ui.main_window import MainWindow
+
+    win = MainWindow(device="cpu")
+    qtbot.addWidget(win)
+    win.show()
+    win.sessions.begin(ask=False)
+    open_and_wait(qtbot, win, tiny_checkpoint(tmp_path / "m.safetensors"))
+    writers = []
+    real_write = win.sessions._write
+    monkeypatch.setattr(win.sessions, "_write", lambda s: (writers.append(threading.current_thread()), real_write(s))[1])
+    win.sliders.row(0).slider.setFloatValue(0.7)  # the user is dragging
+    win.sessions._autosave_when_idle()
+    assert writers == [] and win.sessions._timer.isActive()  # put off, not dropped
+    monkeypatch.setattr(session_io, "IDLE_BEFORE_AUTOSAVE_S", 0.0)
+    win.sessions._autosave_when_idle()
+    win.sessions._join_writer()
+    assert len(writers) == 1 and writers[0] is not threading.main_thread()
+    assert load_session(win.sessions.autosave.path).checkpoints[0].latent[0] == np.float32(0.7)
+    win.close()

@@ -27,11 +27,11 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt import QDoubleSlider
 
 from latentlab.core.data import get_dataset
 from latentlab.core.directions import DirectionSet, evaluate_directions, load_directions
 from latentlab.ui.charts import Heatmap
+from latentlab.ui.float_slider import FloatSlider
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.panels.find_directions import METHOD_HELP, FindDirectionsDialog
 from latentlab.ui.state import ExplorerState
@@ -48,9 +48,9 @@ class DirectionRow(QWidget):
         self.name = QLabel(direction.name)
         self.name.setMinimumWidth(90)
         self.name.setToolTip(f"{direction.method} ({direction.kind})\n{direction.params}")
-        self.slider = QDoubleSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(-span, span)
-        self.slider.setValue(0.0)
+        self.slider = FloatSlider(Qt.Orientation.Horizontal)
+        self.slider.setFloatRange(-span, span)
+        self.slider.setFloatValue(0.0)
         self.value = QLabel("+0.00")
         self.value.setFixedWidth(44)
         self.in_grid = QCheckBox("grid")
@@ -70,11 +70,11 @@ class DirectionRow(QWidget):
 
     @property
     def alpha(self) -> float:
-        return float(self.slider.value())
+        return self.slider.floatValue()
 
     def set_alpha(self, a: float) -> None:
         with QSignalBlocker(self.slider):
-            self.slider.setValue(a)
+            self.slider.setFloatValue(a)
         self.value.setText(f"{a:+.2f}")
 
 
@@ -211,7 +211,7 @@ class DirectionsPanel(QWidget):
 
     def _add_row(self, i: int, d) -> None:
         row = DirectionRow(i, d, float(self.span.value()))
-        row.slider.valueChanged.connect(lambda _v, r=row: self._moved(r))
+        row.slider.floatValueChanged.connect(lambda _v, r=row: self._moved(r))
         row.slider.sliderReleased.connect(self.state.commit)
         row.remove.clicked.connect(lambda _=False, r=row: self.remove(r))
         self.rows.append(row)
@@ -262,7 +262,7 @@ class DirectionsPanel(QWidget):
     def _respan(self, span: int) -> None:
         for r in self.rows:
             with QSignalBlocker(r.slider):
-                r.slider.setRange(-float(span), float(span))
+                r.slider.setFloatRange(-float(span), float(span))
 
     # --- finding, files, tags -------------------------------------------------------------------------------------------
     def find_dialog(self, method: str = "interfacegan") -> FindDirectionsDialog | None:

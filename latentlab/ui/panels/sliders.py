@@ -22,9 +22,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt import QDoubleSlider
 
 from latentlab.core.activity import ACTIVE, MIXED, PASSIVE
+from latentlab.ui.float_slider import FloatSlider
 from latentlab.ui.icons import icon
 from latentlab.ui.state import ExplorerState
 
@@ -35,7 +35,6 @@ ACTIVITY_HELP = {
     PASSIVE: "passive: collapsed to the prior (posterior variance ≈ 1 for every input); it barely affects the image",
 }
 ORDER = {ACTIVE: 0, MIXED: 1, None: 1, PASSIVE: 2}
-_RES = 1000  # slider resolution inside its range
 
 
 class TickBar(QWidget):
@@ -72,7 +71,7 @@ class SliderRow(QWidget):
         self.name_label.setMinimumWidth(44)
         self.badge = QLabel("")
         self.badge.setFixedWidth(58)
-        self.slider = QDoubleSlider(Qt.Orientation.Horizontal)
+        self.slider = FloatSlider(Qt.Orientation.Horizontal)
         self.slider.setMinimumWidth(140)
         self.ticks = TickBar()
         self.ticks.setVisible(False)
@@ -103,16 +102,15 @@ class SliderRow(QWidget):
         lay.addWidget(self.spin)
         lay.addWidget(self.lock)
         lay.addWidget(self.reset)
-        self.slider.valueChanged.connect(lambda v: self.valueEdited.emit(self.dim, float(v), False))
-        self.slider.sliderReleased.connect(lambda: self.valueEdited.emit(self.dim, float(self.slider.value()), True))
+        self.slider.floatValueChanged.connect(lambda v: self.valueEdited.emit(self.dim, v, False))
+        self.slider.sliderReleased.connect(lambda: self.valueEdited.emit(self.dim, self.slider.floatValue(), True))
         self.spin.valueChanged.connect(lambda v: self.valueEdited.emit(self.dim, float(v), True))
         self.reset.clicked.connect(lambda: self.valueEdited.emit(self.dim, 0.0, True))
         self.lock.toggled.connect(lambda on: self.lock.setIcon(icon("lock" if on else "unlock")))
 
     def set_range(self, lo: float, hi: float, codebook: np.ndarray | None) -> None:
         with QSignalBlocker(self.slider), QSignalBlocker(self.spin):
-            self.slider.setRange(lo, hi)
-            self.slider.setSingleStep((hi - lo) / _RES)
+            self.slider.setFloatRange(lo, hi)
             self.spin.setRange(lo, hi)
         if codebook is not None and hi > lo:
             self.ticks.set_positions([float((v - lo) / (hi - lo)) for v in codebook])
@@ -122,12 +120,12 @@ class SliderRow(QWidget):
     def set_value(self, v: float) -> None:
         # QAbstractSpinBox repaints on every setValue, changed or not: skip rows that already show v.
         spin_shows = abs(self.spin.value() - v) < 0.5 * 10.0 ** -self.spin.decimals()
-        slider_shows = self.slider.isSliderDown() or abs(self.slider.value() - v) <= self.slider.singleStep() / 2
+        slider_shows = self.slider.isSliderDown() or abs(self.slider.floatValue() - v) <= self.slider.floatStep() / 2
         if spin_shows and slider_shows:
             return
         with QSignalBlocker(self.slider), QSignalBlocker(self.spin):
             if not self.slider.isSliderDown():
-                self.slider.setValue(v)
+                self.slider.setFloatValue(v)
             self.spin.setValue(v)
 
     def set_activity(self, label: str | None, detail: str = "") -> None:
@@ -287,6 +285,10 @@ class LatentSlidersPanel(QWidget):
     # --- syncing with the state -------------------------------------------------------------------------------------
     def _on_edit(self, dim: int, value: float, commit: bool) -> None:
         self.state.set_dim(dim, value, source=f"slider:{dim}", commit=commit)
+        if commit and dim < len(self.state.z):
+            # A quantized slider released between codebook values jumps to the value in use, even when the
+            # latent did not change (and so sent no latentChanged).
+            self.row(dim).set_value(float(self.state.z[dim]))
 
     def _sync_values(self, source: str) -> None:
         z = self.state.z

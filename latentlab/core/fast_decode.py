@@ -44,7 +44,7 @@ def uint8_images(images: Tensor) -> Tensor:
 
 def to_numpy_images(x: Tensor) -> np.ndarray:
     """uint8 (B, H, W, C) -> numpy (B, H, W) for one channel, (B, H, W, 3) for three."""
-    arr = x.cpu().numpy()
+    arr = (x if x.device.type == "cpu" else x.cpu()).numpy()
     return arr[..., 0] if arr.shape[-1] == 1 else arr
 
 

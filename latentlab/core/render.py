@@ -82,16 +82,20 @@ class Renderer:
                 log.info("live preview decodes eagerly: %s", self.tracer.reason)
 
     def decode(self, z: np.ndarray) -> tuple[np.ndarray, float]:
-        zt = torch.as_tensor(np.asarray(z, dtype=np.float32))
-        batch = zt.ndim == 2
-        zt = zt if batch else zt[None]
+        # Shape in numpy and skip no-op moves: every torch call outside the traced graph gives up the GIL and
+        # then waits to get it back from a busy GUI thread.
+        arr = np.asarray(z, dtype=np.float32)
+        batch = arr.ndim == 2
+        zt = torch.from_numpy(np.ascontiguousarray(arr if batch else arr[None]))
         dev = device_of(self.model)
+        if dev.type != "cpu":
+            zt = zt.to(dev)
         t0 = time.perf_counter()
         if self.tracer is not None and self.tracer.usable_for(self.model, zt.shape[0]):
-            img = self.tracer(zt.to(dev))
+            img = self.tracer(zt)
         else:
             with torch.inference_mode():
-                img = to_uint8(self.model.decode(zt.to(dev)))
+                img = to_uint8(self.model.decode(zt))
         ms = (time.perf_counter() - t0) * 1e3
         return (img if batch else img[0]), ms
 

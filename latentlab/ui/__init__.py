@@ -1,4 +1,4 @@
-"""The PySide6 app. The only package that imports Qt, pyqtgraph or superqt."""
+"""The PySide6 app. The only package that imports Qt or pyqtgraph."""
 
 import pyqtgraph as _pg
 

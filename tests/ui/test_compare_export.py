@@ -127,3 +127,27 @@ def test_export_bad_dimension_is_explained_not_raised(qtbot, window, tiny_ckpt):
     dlg.dims.setText("0,9")
     dlg._changed()
     assert "out of range" in dlg.note.text() and not dlg.export_button.isEnabled()
+
+
+def test_panels_behind_another_tab_render_nothing_until_their_tab_is_shown(qtbot, window, tmp_path):
+    open_and_wait(qtbot, window, tiny_checkpoint(tmp_path / "a.safetensors", latent_dim=4, seed=1))
+    submitted = []
+    real_submit = window.bridge.submit
+    window.bridge.submit = lambda view, z, **kw: (submitted.append(view), real_submit(view, z, **kw))[1]
+    compare_renders = []
+    window.compare.slots[0].bridge.rendered.connect(lambda r: compare_renders.append(r))
+    assert not window.compare.on_screen  # the Compare tab starts behind the traversal grid
+    window.state.set_latent(np.array([0.5, 0, 0, 0], np.float32), "test")
+    qtbot.wait(400)
+    assert compare_renders == []
+    window.docks["Compare"].raise_()  # now the grid is the hidden one
+    qtbot.waitUntil(lambda: window.compare.on_screen and not window.grid.on_screen, timeout=5000)
+    z = np.array([1.0, 0, 0, 0], np.float32)
+    submitted.clear()
+    window.state.set_latent(z, "test")
+    qtbot.waitUntil(lambda: _shown_equals(window.compare.slots[0], decoded(window.state.current.model, z)),
+                    timeout=30000)
+    qtbot.wait(400)  # longer than the grid's refresh delay
+    assert "preview" in submitted and not any(v.startswith("grid:") for v in submitted)
+    window.docks["Traversal grid"].raise_()
+    qtbot.waitUntil(lambda: any(v.startswith("grid:") for v in submitted), timeout=5000)

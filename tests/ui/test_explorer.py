@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -244,3 +245,15 @@ def test_a_model_without_an_encoder_says_so(qtbot, window):
     assert not window.sliders.encode_button.isEnabled()
     assert "no encoder" in window.sliders.encode_button.toolTip()
     qtbot.waitUntil(lambda: "no encoder" in window.latent_map.status.text(), timeout=5000)
+
+
+def test_the_preview_decodes_through_the_verified_trace_and_still_shows_the_exact_decode(qtbot, window, tiny_ckpt):
+    entry = open_and_wait(qtbot, window, tiny_ckpt)
+    worker = window.bridge.worker
+    qtbot.waitUntil(lambda: worker._renderer is not None and worker._renderer.tracer.active, timeout=30000)
+    for v in (0.25, -1.5, 2.75):
+        window.sliders.row(1).slider.setFloatValue(v)
+        z = window.state.z.copy()
+        wait_for_frame(qtbot, window, z)
+        assert np.array_equal(window.preview.shown_image(), decoded(entry.model, z))
+    assert worker.threads == max(1, min(torch.get_num_threads(), len(os.sched_getaffinity(0)) - 1))

@@ -367,8 +367,8 @@ class ComparePanel(QWidget):
     def refresh(self) -> None:
         entries = self.entries()
         z = self.state.z
-        if not entries or z.size == 0:
-            return
+        if not entries or z.size == 0 or not self.on_screen:
+            return  # a hidden panel catches up in set_on_screen
         if self.grid_box.isChecked():
             self._refresh_grid(entries, z)
             return

@@ -7,6 +7,10 @@ the same model in the same run, and the ratio of (a) to (d); then checks the tar
 5 ms, no stall over 20 ms, and every drag ends showing exactly the final slider value.
 
     QT_QPA_PLATFORM=offscreen python benchmarks/preview_latency.py [CHECKPOINT ...] [--changes 500] [--drags 3]
+        [--compare-eager]
+
+``--compare-eager`` repeats each model with the traced decode switched off (``LATENTLAB_EAGER_DECODE=1``),
+in the same run, to show what the trace buys.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import torch  # noqa: E402
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer  # noqa: E402
 
 from latentlab.core.bench import time_decode  # noqa: E402
+from latentlab.core.fast_decode import DISABLE_ENV  # noqa: E402
 from latentlab.ui.app import make_app  # noqa: E402
 from latentlab.ui.main_window import MainWindow  # noqa: E402
 from latentlab.ui.models import demo_model_paths  # noqa: E402
@@ -158,8 +163,10 @@ def bench(path: Path, changes: int, drags: int) -> bool:
     fps = float(np.mean([r["fps"] for r in results]))
     exact = all(r["final_exact"] for r in results)
     target = 2 * decode_ms + 5
-    print(f"\n{path.name}  ({entry.latent_dim} latents, {drags} drags x {changes} changes, torch threads "
-          f"{torch.get_num_threads()})")
+    tracer = win.bridge.worker._renderer.tracer if win.bridge.worker._renderer else None
+    path_used = "traced" if tracer is not None and tracer.active else f"eager ({tracer.reason if tracer else '?'})"
+    print(f"\n{path.name}  ({entry.latent_dim} latents, {drags} drags x {changes} changes, render thread: "
+          f"{win.bridge.worker.threads} torch thread(s), {path_used} decode)")
     print(f"  (d) bare batch-1 decode        {decode_ms:7.2f} ms")
     print(f"  (a) slider-to-pixels latency   p50 {p50:7.2f} ms   p95 {p95:7.2f} ms   "
           f"(p95 / decode = {p95 / decode_ms:.2f}x; target <= {target:.1f} ms)")
@@ -177,12 +184,20 @@ def main() -> int:
     parser.add_argument("checkpoints", nargs="*", type=Path)
     parser.add_argument("--changes", type=int, default=500)
     parser.add_argument("--drags", type=int, default=3)
+    parser.add_argument("--compare-eager", action="store_true", help="also run each model with tracing off")
     args = parser.parse_args()
     paths = args.checkpoints or demo_model_paths()
     if not paths:
         print("no checkpoints given and no demo models found")
         return 2
-    results = [bench(p, args.changes, args.drags) for p in paths]
+    results = []
+    for p in paths:
+        results.append(bench(p, args.changes, args.drags))
+        if args.compare_eager:
+            os.environ[DISABLE_ENV] = "1"
+            print("  -- the same with the eager decode path, for comparison:", end="")
+            bench(p, args.changes, args.drags)
+            del os.environ[DISABLE_ENV]
     return 0 if all(results) else 1
 
 

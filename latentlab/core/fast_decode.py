@@ -76,6 +76,8 @@ class TracedDecoder:
         self.batched = False  # the trace also reproduces batches, not only batch 1
         self.reason = ""  # why there is no trace (empty while there is one)
         self.disabled = os.environ.get(DISABLE_ENV, "") == "1"
+        if self.disabled:
+            self.reason = f"{DISABLE_ENV}=1"
 
     @property
     def active(self) -> bool:

@@ -52,7 +52,7 @@ def main() -> int:
         ref.image.setVisible(False)
         item = pg.ImageItem()
         ref.view.addItem(item)
-        t_ref = time_paints(app, ref, lambda f: item.setImage(f, levels=(0, 255), autoLevels=False), frames)
+        t_ref = time_paints(app, ref, lambda f, it=item: it.setImage(f, levels=(0, 255), autoLevels=False), frames)
         print(f"{label}: pg.ImageItem p50 {np.median(t_ref):.3f} ms (p95 {np.percentile(t_ref, 95):.3f});  "
               f"preview pixmap item p50 {np.median(t_ours):.3f} ms (p95 {np.percentile(t_ours, 95):.3f});  "
               f"{np.median(t_ref) / np.median(t_ours):.1f}x")

@@ -7,7 +7,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
+    QGraphicsItem,
     QGraphicsPixmapItem,
+    QGraphicsView,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -67,7 +69,13 @@ class PixelImageItem(QGraphicsPixmapItem):
 
 
 class ImageCanvas(pg.GraphicsLayoutWidget):
-    """A pyqtgraph view of one uint8 image: y down, square pixels, nearest-neighbour scaling, pan and zoom."""
+    """A pyqtgraph view of one uint8 image: y down, square pixels, nearest-neighbour scaling, pan and zoom.
+
+    The live preview repaints this view hundreds of times a second during a drag, and every Python call Qt
+    makes while painting has to take the GIL from the render thread. So a paint here runs as little Python
+    as possible: the view box draws nothing itself (no border), the overlay text is hidden while empty, and
+    pyqtgraph's before-paint pass runs only when the view box or the overlay has something to bring up to date.
+    """
 
     clicked = Signal(float, float)  # image coordinates (x, y)
     painted = Signal()  # after a paint that showed the current image
@@ -77,10 +85,13 @@ class ImageCanvas(pg.GraphicsLayoutWidget):
         self.setBackground("#15171a")
         self.view = self.addViewBox(lockAspect=True, invertY=True, enableMenu=False)
         self.view.setDefaultPadding(0.02)
+        # ViewBox.paint (Python) only draws a border, and this view has none.
+        self.view.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, True)
         self.image = PixelImageItem()
         self.view.addItem(self.image)
         self.overlay = pg.TextItem("", color="#e8e8e8", anchor=(0.5, 0.5))
         self.overlay.setZValue(10)
+        self.overlay.setVisible(False)  # shown only with text: a visible TextItem runs Python on every paint
         self.view.addItem(self.overlay)
         self._shape: tuple[int, int] | None = None
         self._overlay_text = ""
@@ -97,21 +108,33 @@ class ImageCanvas(pg.GraphicsLayoutWidget):
             self.view.autoRange(items=[self.image], padding=0.02)
 
     def paintEvent(self, ev) -> None:
-        super().paintEvent(ev)
+        if self._needs_prepare():
+            super().paintEvent(ev)  # pyqtgraph's GraphicsView: the scene's prepare-for-paint pass, then Qt's paint
+        else:
+            QGraphicsView.paintEvent(self, ev)
         if self._unpainted:
             self._unpainted = False
             self.painted.emit()
+
+    def _needs_prepare(self) -> bool:
+        # The ViewBox defers its range and transform updates to the prepare-for-paint pass; a visible TextItem
+        # re-orients itself there. Unknown pyqtgraph internals count as "needs it".
+        v = self.view
+        return (self.overlay.isVisible() or getattr(v, "_matrixNeedsUpdate", True)
+                or getattr(v, "_autoRangeNeedsUpdate", True))
 
     def set_overlay(self, text: str) -> None:
         if text == self._overlay_text and not text:
             return  # the preview clears the overlay on every frame: keep that free
         self._overlay_text = text
         self.overlay.setText(text)
+        self.overlay.setVisible(bool(text))
         if self._shape:
             h, w = self._shape
             self.overlay.setPos(w / 2, h / 2)
         else:
             self.overlay.setPos(0, 0)
+            self.view.setRange(xRange=(-1, 1), yRange=(-1, 1), padding=0)  # no image yet: centre the text
 
     def clear_image(self) -> None:
         self.image.clear()

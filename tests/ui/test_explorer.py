@@ -211,6 +211,20 @@ def test_latent_map_click_loads_that_samples_latent(qtbot, window, tiny_ckpt):
     assert np.allclose(pos[0], window.latent_map.embedding[10], atol=1e-4)
 
 
+def test_latent_map_marker_follows_the_latent(qtbot, window, tiny_ckpt):
+    entry = open_and_wait(qtbot, window, tiny_ckpt)
+    wait_for_analysis(qtbot, window)
+    lm = window.latent_map
+    qtbot.waitUntil(lambda: lm.embedding is not None and lm.marker_position() is not None, timeout=30000)
+    for i in (3, 17):
+        window.state.set_latent(entry.encoded.mean[i], "test")
+        want = lm.project(entry.encoded.mean[i])[0]
+        qtbot.waitUntil(lambda w=want: np.allclose(lm.marker_position(), w, atol=1e-4), timeout=5000)
+    # The marker is drawn where it says it is: its one spot maps to that point in the plot.
+    spot = lm.marker.mapToParent(lm.marker.data["x"][0], lm.marker.data["y"][0])
+    assert np.allclose((spot.x(), spot.y()), want, atol=1e-4)
+
+
 def test_activity_labels_sort_passive_dimensions_last(qtbot, window, tiny_ckpt):
     from latentlab.core.activity import Activity
 

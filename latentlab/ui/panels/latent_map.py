@@ -69,8 +69,12 @@ class LatentMapPanel(QWidget):
         # they are one pixmap blit until the view or the points change.
         self.scatter.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.plot.addItem(self.scatter)
-        self.marker = pg.ScatterPlotItem(size=16, symbol="+", pen=pg.mkPen("#ffffff", width=2.5), brush=None)
+        # One spot at the item's origin; following the latent moves the item (one C++ call), where setData
+        # would rebuild the spot arrays in Python at display rate during a drag.
+        self.marker = pg.ScatterPlotItem(pos=[(0.0, 0.0)], size=16, symbol="+", pen=pg.mkPen("#ffffff", width=2.5),
+                                         brush=None)
         self.marker.setZValue(20)
+        self.marker.setVisible(False)
         self.plot.addItem(self.marker)
         self.path_items: list[pg.PlotDataItem] = []
         self.source = ImageCanvas()
@@ -134,7 +138,7 @@ class LatentMapPanel(QWidget):
         self.points = self.embedding = self.factors = None
         self._pca = None
         self.scatter.clear()
-        self.marker.clear()
+        self.marker.setVisible(False)
         self.colour_by.blockSignals(True)
         self.colour_by.clear()
         self.colour_by.blockSignals(False)
@@ -232,7 +236,14 @@ class LatentMapPanel(QWidget):
             return
         pos = self.project(self.state.z)
         if pos is not None:
-            self.marker.setData(pos=pos)
+            self.marker.setPos(float(pos[0, 0]), float(pos[0, 1]))
+            self.marker.setVisible(True)
+
+    def marker_position(self) -> tuple[float, float] | None:
+        """Where the current latent is drawn on the map (None while no map is shown)."""
+        if not self.marker.isVisible():
+            return None
+        return self.marker.pos().x(), self.marker.pos().y()
 
     def show_paths(self, paths: list[np.ndarray]) -> None:
         """Draw latent trajectories (each (T, D)) on the map, e.g. the K flows from the current point."""

@@ -15,6 +15,7 @@ from latentlab.ui.state import ExplorerState
 from latentlab.ui.widgets import ImageCanvas
 
 VIEW = "preview"
+EMPTY_HINT = "Open a checkpoint (File ▸ Open, or drop it here)"
 
 
 class PreviewPanel(QWidget):
@@ -58,13 +59,15 @@ class PreviewPanel(QWidget):
         bridge.rendered.connect(self._on_rendered)
         self.canvas.painted.connect(self._on_painted)
 
+        self._on_model(None)
+
     def _on_model(self, entry) -> None:
         self._frame_times.clear()
         self._info_timer.stop()
         self.last_result = None
         if entry is None:
             self.canvas.clear_image()
-            self.canvas.set_overlay("Open a checkpoint (File ▸ Open, or drop it here)")
+            self.canvas.set_overlay(EMPTY_HINT)
             self.info.setText("no model")
 
     def request(self, source: str = "") -> None:

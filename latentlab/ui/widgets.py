@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtGui import QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsPixmapItem,
@@ -163,6 +163,35 @@ class ImageCanvas(pg.GraphicsLayoutWidget):
 
     def sizeHint(self) -> QSize:
         return QSize(320, 320)
+
+
+class LiveText(QWidget):
+    """One line of text that changes often (frame times, rates) without re-laying out the window.
+
+    A QLabel asks its parents for a new layout on every ``setText``; inside a dock that re-lays out the main
+    window, docks and tab bars included, several times a second during a drag. This widget's height is fixed
+    by its font and its width by the layout, so a new text only repaints it.
+    """
+
+    def __init__(self, text: str = "", parent: QWidget | None = None):
+        super().__init__(parent)
+        self._text = text
+        self.setFixedHeight(self.fontMetrics().height() + 4)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+
+    def text(self) -> str:
+        return self._text
+
+    def setText(self, text: str) -> None:  # noqa: N802 - QLabel's name, so it drops in for one
+        if text != self._text:
+            self._text = text
+            self.update()
+
+    def paintEvent(self, ev) -> None:
+        p = QPainter(self)
+        p.setPen(self.palette().color(self.foregroundRole()))
+        p.drawText(self.rect(), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), self._text)
+        p.end()
 
 
 class JobStrip(QWidget):

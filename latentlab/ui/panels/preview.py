@@ -7,12 +7,12 @@ from collections import deque
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QToolButton, QVBoxLayout, QWidget
 
 from latentlab.core.render import RenderResult
 from latentlab.ui.render_bridge import RenderBridge
 from latentlab.ui.state import ExplorerState
-from latentlab.ui.widgets import ImageCanvas
+from latentlab.ui.widgets import ImageCanvas, LiveText
 
 VIEW = "preview"
 EMPTY_HINT = "Open a checkpoint (File ▸ Open, or drop it here)"
@@ -27,11 +27,10 @@ class PreviewPanel(QWidget):
         self.state = state
         self.bridge = bridge
         self.canvas = ImageCanvas()
-        self.info = QLabel("no model")
+        # Changes several times a second during a drag: a LiveText repaints where a QLabel would re-lay out
+        # the main window (docks, tabs, their animations) each time.
+        self.info = LiveText("no model")
         self.info.setObjectName("previewInfo")
-        # The text changes with every frame: a size hint that followed it would re-lay out the main window
-        # (docks, tabs, their animations) on each one.
-        self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.info.setToolTip("Last decode time (batch of one, on the model's device) and frames shown per second")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)

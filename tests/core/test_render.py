@@ -109,3 +109,97 @@ def test_stop_ends_the_thread():
     assert worker.alive
     assert worker.stop(timeout=5)
     assert not worker.alive
+
+
+class ChunkWatcher(SlowModel):
+    """Calls ``during(n)`` in the render thread while it decodes the n-th call, as if a request arrived then."""
+
+    def __init__(self, during, d=2, delay=0.002):
+        super().__init__(d=d, delay=delay)
+        self.during = during
+        self.calls = 0
+        self.batches: list[int] = []
+
+    def decode(self, z):
+        self.calls += 1
+        self.batches.append(len(z))
+        self.during(self.calls)
+        return super().decode(z)
+
+
+def rows(n: int, d: int = 2) -> np.ndarray:
+    return np.stack([np.full(d, (i - n / 2) / n, np.float32) for i in range(n)])
+
+
+def test_a_background_batch_is_decoded_in_chunks_and_comes_back_whole_and_in_order():
+    model = ChunkWatcher(lambda n: None)
+    got, done = [], threading.Event()
+    worker = RenderWorker(lambda r: (got.append(r), done.set()))
+    worker.chunks.size = 3
+    worker.set_model(model, token=1)
+    z = rows(10)
+    worker.submit(RenderRequest("grid:0", z, model_token=1, priority=10, tag=0))
+    assert done.wait(10)
+    worker.stop()
+    (res,) = got
+    assert res.ok and res.tag == 0 and res.image.shape == (10, 4, 4)
+    assert np.array_equal(res.z, z)
+    assert max(model.batches) < 10  # it was split
+    whole = Renderer(SlowModel(delay=0)).render(RenderRequest("x", z)).image
+    assert np.array_equal(res.image, whole)
+
+
+def test_the_preview_is_served_between_two_chunks_of_a_grid_row():
+    worker = None
+    got, done = [], threading.Event()
+
+    def preview_arrives(call):
+        if call == 1:  # the grid row has started: now the user moves a slider
+            worker.submit(RenderRequest("preview", np.array([0.7, 0.0], np.float32), model_token=1))
+
+    model = ChunkWatcher(preview_arrives)
+    worker = RenderWorker(lambda r: (got.append(r), len(got) == 2 and done.set()))
+    worker.chunks.size = 2
+    worker.set_model(model, token=1)
+    worker.submit(RenderRequest("grid:0", rows(9), model_token=1, priority=10))
+    assert done.wait(10)
+    worker.stop()
+    assert [r.view for r in got] == ["preview", "grid:0"]
+    assert worker.preempted == 1
+    assert model.batches[1] == 1  # right after the first chunk of the row came the preview's batch of one
+    assert got[1].image.shape[0] == 9
+
+
+def test_a_row_replaced_while_it_renders_is_dropped_for_its_replacement():
+    worker = None
+    got, done = [], threading.Event()
+    newer = rows(6) + 0.25
+
+    def replaced(call):
+        if call == 1:
+            worker.submit(RenderRequest("grid:0", newer, seq=2, model_token=1, priority=10))
+
+    worker = RenderWorker(lambda r: (got.append(r), done.set()))
+    worker.chunks.size = 2
+    worker.set_model(ChunkWatcher(replaced), token=1)
+    worker.submit(RenderRequest("grid:0", rows(6), seq=1, model_token=1, priority=10))
+    assert done.wait(10)
+    worker.stop()  # the old row was given up between two chunks: it can no longer arrive after the new one
+    assert [r.seq for r in got] == [2]
+    assert np.array_equal(got[0].z, newer)
+
+
+def test_chunk_size_follows_the_time_per_latent():
+    from latentlab.core.render import ChunkSizer
+
+    slow = ChunkSizer(budget_ms=2.5)
+    slow.record(2, 2 * 0.9)  # a CPU: ~0.9 ms per latent in a batch
+    assert slow.size == 2
+    slow.record(2, 2 * 5.0)  # a much slower model: one latent at a time
+    for _ in range(10):
+        slow.record(slow.size, slow.size * 5.0)
+    assert slow.size == 1
+    fast = ChunkSizer(budget_ms=2.5)
+    for _ in range(10):
+        fast.record(fast.size, 0.3)  # a GPU: a batch costs what one image costs
+    assert fast.size > 9  # whole grid rows at once

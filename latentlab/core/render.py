@@ -78,10 +78,16 @@ class Renderer:
     def __init__(self, model: LatentModel, traced: bool = False):
         self.model = model
         self.tracer = TracedDecoder() if traced else None
+        # Set when a decode could not use the trace: only then is a (re)trace worth checking for. A frame that
+        # went through the trace has just checked the model's key.
+        self.trace_due = traced
 
     def prepare_trace(self) -> None:
         """Trace the current model if that has not been tried yet (slow once: call it when idle)."""
-        if self.tracer is not None and self.tracer.needs_preparing(self.model):
+        if not self.trace_due or self.tracer is None:
+            return
+        self.trace_due = False
+        if self.tracer.needs_preparing(self.model):
             if not self.tracer.prepare(self.model):
                 log.info("live preview decodes eagerly: %s", self.tracer.reason)
 
@@ -98,6 +104,7 @@ class Renderer:
         if self.tracer is not None and self.tracer.usable_for(self.model, zt.shape[0]):
             img = self.tracer(zt)
         else:
+            self.trace_due = self.tracer is not None
             with torch.inference_mode():
                 img = to_uint8(self.model.decode(zt))
         ms = (time.perf_counter() - t0) * 1e3
@@ -167,8 +174,8 @@ class ChunkSizer:
     """How many latents of a background batch to decode at once so that one chunk takes about ``budget_ms``.
 
     Starts at ``start`` and follows the measured time per latent of the chunks decoded so far. On a CPU a
-    batch of nine 64x64 images takes about eight batch-1 decodes, so chunks stay at two or three latents; on
-    a GPU, where a batch costs about what one image costs, they grow to whole rows.
+    batch costs about what its images cost one by one, so chunks stay at a few latents; on a GPU, where a
+    batch costs about what one image costs, they grow to whole rows.
     """
 
     def __init__(self, budget_ms: float = 2.5, start: int = 2, most: int = 256):
@@ -262,9 +269,14 @@ class RenderWorker:
                 self._cond.wait()
             if self._stopping:
                 return None
-            view = min(self._pending, key=lambda v: (self._pending[v].priority, self._pending[v].created))
-            req = self._pending.pop(view)
-            return req, self._renderer  # type: ignore[return-value]
+            return self._pop_most_urgent(), self._renderer  # type: ignore[return-value]
+
+    def _pop_most_urgent(self, below: int | None = None) -> RenderRequest | None:
+        """The pending request with the lowest priority (oldest first), only below ``below`` if given; holds _cond."""
+        views = [v for v, r in self._pending.items() if below is None or r.priority < below]
+        if not views:
+            return None
+        return self._pending.pop(min(views, key=lambda v: (self._pending[v].priority, self._pending[v].created)))
 
     def _run(self) -> None:
         if self.threads is not None:
@@ -293,18 +305,16 @@ class RenderWorker:
         except Exception:  # a failing consumer must not kill the render thread
             log.exception("render result handler failed")
         # After the first frame is out, not before it: tracing takes a moment once per model and device.
-        with self.busy:
-            renderer.prepare_trace()
+        if renderer.trace_due:
+            with self.busy:
+                renderer.prepare_trace()
 
     def _take_more_urgent(self, priority: int) -> tuple[RenderRequest, Renderer] | None:
         with self._cond:
             if self._stopping or self._renderer is None:
                 return None
-            urgent = [v for v, r in self._pending.items() if r.priority < priority]
-            if not urgent:
-                return None
-            view = min(urgent, key=lambda v: (self._pending[v].priority, self._pending[v].created))
-            return self._pending.pop(view), self._renderer
+            req = self._pop_most_urgent(below=priority)
+            return None if req is None else (req, self._renderer)
 
     def _still_wanted(self, req: RenderRequest) -> bool:
         with self._cond:

@@ -28,7 +28,8 @@ $(DISENT): $(STAMP)
 sysdeps:
 	@sh packaging/ensure-sysdeps.sh
 
-run: $(STAMP) sysdeps
+run: $(STAMP)
+	@sh packaging/ensure-sysdeps.sh gui
 	$(VENV)/bin/latentlab gui
 
 test: $(STAMP) $(DISENT) sysdeps

@@ -70,7 +70,7 @@ class ModelBrowserPanel(QWidget):
         self.open_button.clicked.connect(self.openRequested)
         self.close_button.clicked.connect(self._close_selected)
         self.device.currentTextChanged.connect(manager.set_device)
-        manager.loadingChanged.connect(lambda name: self.loading.setText(f"⏳ loading {name}…" if name else ""))
+        manager.loadingChanged.connect(lambda name: self.loading.setText(f"loading {name}…" if name else ""))
         manager.recentChanged.connect(self._fill_recent)
         state.modelsChanged.connect(self._fill_open)
         state.currentModelChanged.connect(lambda _e: self._fill_open())

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 from latentlab import __version__
 from latentlab.core.encode import encode_images
 from latentlab.core.jobs import release_worker_processes
-from latentlab.ui.gc_guard import collect_on_gui_thread
+from latentlab.ui.gc_guard import collect_on_gui_thread, freeze_startup_heap
 from latentlab.ui.job_runner import JobRunner, shutdown_all
 from latentlab.ui.models import ModelManager, demo_model_paths
 from latentlab.ui.panels.bookmarks import BookmarksPanel
@@ -143,6 +143,8 @@ class MainWindow(QMainWindow):
         self.sessions.providers.append(FlowsSessionProvider(self.flows))
         self._show_device(device)
         self._on_model(None)
+        # Last: everything imported and built so far lives as long as the app; see gc_guard.
+        freeze_startup_heap()
 
     # --- layout --------------------------------------------------------------------------------------------------
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:

@@ -255,6 +255,8 @@ class RenderWorker:
             self._stopping = True
             self._pending.clear()
             self._cond.notify_all()
+        if threading.current_thread() is self._thread:
+            return True  # asked from a result callback: the loop ends when the callback returns
         self._thread.join(timeout)
         return not self._thread.is_alive()
 

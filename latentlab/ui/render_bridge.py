@@ -26,7 +26,7 @@ class RenderBridge(QObject):
         self._shown: dict[str, int] = {}
         self._token = 0
         self._fromWorker.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
-        self.worker = RenderWorker(self._fromWorker.emit, name="latentlab-render", traced=True,
+        self.worker = RenderWorker(self._post, name="latentlab-render", traced=True,
                                    threads=interactive_threads())
 
     def set_model(self, model: LatentModel | None, token: int) -> None:
@@ -46,6 +46,15 @@ class RenderBridge(QObject):
 
     def cancel(self, view_prefix: str) -> None:
         self.worker.cancel(view_prefix)
+
+    def _post(self, res: RenderResult) -> None:
+        """On the render thread: hand a result to the GUI thread."""
+        try:
+            self._fromWorker.emit(res)
+        except RuntimeError:
+            # The bridge's Qt half is gone (its window was deleted without being closed): nobody is left to
+            # show results, so the worker stops instead of logging a failure for every frame.
+            self.worker.stop(timeout=0)
 
     @Slot(object)
     def _deliver(self, res: RenderResult) -> None:

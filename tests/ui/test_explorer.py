@@ -69,6 +69,23 @@ def test_fast_slider_changes_coalesce_and_the_last_value_is_shown(qtbot, window)
     assert np.array_equal(window.preview.shown_image(), decoded(model, final))
 
 
+def test_a_held_sliders_number_box_follows_at_a_readable_rate_and_ends_on_the_final_value(qtbot, window, tiny_ckpt):
+    open_and_wait(qtbot, window, tiny_ckpt)
+    row = window.sliders.row(0)
+    row.slider.setSliderDown(True)  # held, as in a mouse drag
+    positions = range(row.slider.minimum(), row.slider.maximum() + 1, 10)
+    for p in positions:  # a hundred changes within one event-loop turn
+        row.slider.setSliderPosition(p)
+    assert window.state.z[0] == np.float32(3.0)
+    # The box took the first change at once and not the 99 after it (each would have been a redraw) ...
+    assert row.spin.value() == -3.0
+    # ... and shows the last one a moment later, the slider still held.
+    qtbot.waitUntil(lambda: row.spin.value() == 3.0, timeout=5000)
+    row.slider.setSliderDown(False)
+    assert row.spin.value() == 3.0
+    wait_for_frame(qtbot, window, window.state.z.copy())
+
+
 def test_undo_and_redo_with_the_keyboard(qtbot, window, tiny_ckpt):
     open_and_wait(qtbot, window, tiny_ckpt)
     row = window.sliders.row(1)

@@ -7,7 +7,7 @@ models snap to their codebook values, which are drawn as ticks under each slider
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -60,6 +60,9 @@ class TickBar(QWidget):
             p.drawLine(x, 0, x, self.height())
 
 
+SPIN_FOLLOW_MS = 33  # while a slider is held, its number box redraws at most this often (about 30 times a second)
+
+
 class SliderRow(QWidget):
     valueEdited = Signal(int, float, bool)  # dimension, value, commit
 
@@ -106,6 +109,9 @@ class SliderRow(QWidget):
         self.slider.sliderReleased.connect(lambda: self.valueEdited.emit(self.dim, self.slider.floatValue(), True))
         self.spin.valueChanged.connect(lambda v: self.valueEdited.emit(self.dim, float(v), True))
         self.reset.clicked.connect(lambda: self.valueEdited.emit(self.dim, 0.0, True))
+        self._spin_pending: float | None = None
+        self._spin_timer = QTimer(self, singleShot=True, interval=SPIN_FOLLOW_MS)
+        self._spin_timer.timeout.connect(self._show_pending_spin)
         self.lock.toggled.connect(lambda on: self.lock.setIcon(icon("lock" if on else "unlock")))
 
     def set_range(self, lo: float, hi: float, codebook: np.ndarray | None) -> None:
@@ -118,6 +124,18 @@ class SliderRow(QWidget):
             self.ticks.set_positions([])
 
     def set_value(self, v: float) -> None:
+        if self.slider.isSliderDown():
+            # The handle is under the pointer and already shows v; the number box follows at most every
+            # SPIN_FOLLOW_MS (first change at once, the last one when the interval ends). Redrawing it for
+            # each of hundreds of changes a second cost the GUI thread about a quarter of its time per change
+            # in a fast drag, time the preview's frames then waited for; nobody reads digits that fast.
+            self._spin_pending = v
+            if not self._spin_timer.isActive():
+                self._show_pending_spin()
+                self._spin_timer.start()
+            return
+        self._spin_timer.stop()
+        self._spin_pending = None
         # QAbstractSpinBox repaints on every setValue, changed or not: skip rows that already show v.
         spin_shows = abs(self.spin.value() - v) < 0.5 * 10.0 ** -self.spin.decimals()
         slider_shows = self.slider.isSliderDown() or abs(self.slider.floatValue() - v) <= self.slider.floatStep() / 2
@@ -127,6 +145,13 @@ class SliderRow(QWidget):
             if not self.slider.isSliderDown():
                 self.slider.setFloatValue(v)
             self.spin.setValue(v)
+
+    def _show_pending_spin(self) -> None:
+        if self._spin_pending is not None:
+            v, self._spin_pending = self._spin_pending, None
+            if abs(self.spin.value() - v) >= 0.5 * 10.0 ** -self.spin.decimals():
+                with QSignalBlocker(self.spin):
+                    self.spin.setValue(v)
 
     def set_activity(self, label: str | None, detail: str = "") -> None:
         self.activity = label

@@ -237,9 +237,9 @@ def test_latent_map_marker_follows_the_latent(qtbot, window, tiny_ckpt):
         window.state.set_latent(entry.encoded.mean[i], "test")
         want = lm.project(entry.encoded.mean[i])[0]
         qtbot.waitUntil(lambda w=want: np.allclose(lm.marker_position(), w, atol=1e-4), timeout=5000)
-    # The marker is drawn where it says it is: its one spot maps to that point in the plot.
-    spot = lm.marker.mapToParent(lm.marker.data["x"][0], lm.marker.data["y"][0])
-    assert np.allclose((spot.x(), spot.y()), want, atol=1e-4)
+    # The marker is drawn where it says it is: the centre of its cross maps to that point in the plot.
+    centre = lm.marker.mapToParent(lm.marker.boundingRect().center())
+    assert np.allclose((centre.x(), centre.y()), want, atol=1e-4)
 
 
 def test_activity_labels_sort_passive_dimensions_last(qtbot, window, tiny_ckpt):

@@ -10,7 +10,16 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QComboBox, QGraphicsItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QPainterPath, QPen
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGraphicsItem,
+    QGraphicsPathItem,
+    QHBoxLayout,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
+)
 
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.state import ExplorerState
@@ -41,6 +50,28 @@ def tsne_projection(ctx, x: np.ndarray, seed: int) -> np.ndarray:
     return emb
 
 
+
+def cross_marker(size_px: float = 16.0, colour: str = "#ffffff", width_px: float = 2.5) -> QGraphicsPathItem:
+    """A "+" centred on the item's origin, the same size on screen at any zoom.
+
+    Following the latent moves the item (``setPos``, one C++ call). A Qt path item paints in C++; a
+    pyqtgraph scatter item painted its one spot in Python, on the GUI thread, at every move of a drag, between
+    the preview's frames.
+    """
+    half = size_px / 2
+    path = QPainterPath()
+    path.moveTo(-half, 0.0)
+    path.lineTo(half, 0.0)
+    path.moveTo(0.0, -half)
+    path.lineTo(0.0, half)
+    item = QGraphicsPathItem(path)
+    pen = QPen(QColor(colour))
+    pen.setWidthF(width_px)
+    pen.setCosmetic(True)
+    item.setPen(pen)
+    item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+    return item
+
 class LatentMapPanel(QWidget):
     def __init__(self, state: ExplorerState, parent: QWidget | None = None):
         super().__init__(parent)
@@ -69,10 +100,7 @@ class LatentMapPanel(QWidget):
         # they are one pixmap blit until the view or the points change.
         self.scatter.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.plot.addItem(self.scatter)
-        # One spot at the item's origin; following the latent moves the item (one C++ call), where setData
-        # would rebuild the spot arrays in Python at display rate during a drag.
-        self.marker = pg.ScatterPlotItem(pos=[(0.0, 0.0)], size=16, symbol="+", pen=pg.mkPen("#ffffff", width=2.5),
-                                         brush=None)
+        self.marker = cross_marker()
         self.marker.setZValue(20)
         self.marker.setVisible(False)
         self.plot.addItem(self.marker)

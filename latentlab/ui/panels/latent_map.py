@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor, QPainterPath, QPen
+from PySide6.QtGui import QColor, QPainterPath, QPainterPathStroker, QPen
 from PySide6.QtWidgets import (
     QComboBox,
     QGraphicsItem,
@@ -51,24 +51,27 @@ def tsne_projection(ctx, x: np.ndarray, seed: int) -> np.ndarray:
 
 
 
-def cross_marker(size_px: float = 16.0, colour: str = "#ffffff", width_px: float = 2.5) -> QGraphicsPathItem:
-    """A "+" centred on the item's origin, the same size on screen at any zoom.
+def cross_marker(size_px: float = 16.0, width_px: float = 3.0) -> QGraphicsPathItem:
+    """A white "+" with a dark rim, centred on the item's origin, the same size on screen at any zoom.
 
     Following the latent moves the item (``setPos``, one C++ call). A Qt path item paints in C++; a
     pyqtgraph scatter item painted its one spot in Python, on the GUI thread, at every move of a drag, between
-    the preview's frames.
+    the preview's frames. The rim keeps it visible on the palest points.
     """
     half = size_px / 2
-    path = QPainterPath()
-    path.moveTo(-half, 0.0)
-    path.lineTo(half, 0.0)
-    path.moveTo(0.0, -half)
-    path.lineTo(0.0, half)
-    item = QGraphicsPathItem(path)
-    pen = QPen(QColor(colour))
-    pen.setWidthF(width_px)
-    pen.setCosmetic(True)
-    item.setPen(pen)
+    cross = QPainterPath()
+    cross.moveTo(-half, 0.0)
+    cross.lineTo(half, 0.0)
+    cross.moveTo(0.0, -half)
+    cross.lineTo(0.0, half)
+    stroker = QPainterPathStroker()
+    stroker.setWidth(width_px)
+    item = QGraphicsPathItem(stroker.createStroke(cross).simplified())
+    item.setBrush(QColor("#ffffff"))
+    rim = QPen(QColor("#15171a"))
+    rim.setWidthF(1.0)
+    rim.setCosmetic(True)
+    item.setPen(rim)
     item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
     return item
 

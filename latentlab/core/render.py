@@ -57,6 +57,7 @@ class RenderResult:
     z: np.ndarray | None = None
     notice: str | None = None  # e.g. "GPU out of memory; rendering on the CPU"
     tag: Any = None
+    cached: bool = False  # served from decoded frames kept earlier, not decoded for this request
 
     @property
     def ok(self) -> bool:
@@ -242,9 +243,11 @@ class RenderWorker:
             self._pending[req.view] = req
             self._cond.notify()
 
-    def cancel(self, view_prefix: str = "") -> None:
+    def cancel(self, view_prefix: str = "", exact: bool = False) -> None:
+        """Drop pending requests of views starting with ``view_prefix`` (only that view with ``exact``)."""
         with self._cond:
-            self._pending = {v: r for v, r in self._pending.items() if not v.startswith(view_prefix)}
+            self._pending = {v: r for v, r in self._pending.items()
+                             if not (v == view_prefix if exact else v.startswith(view_prefix))}
 
     def pending_views(self) -> list[str]:
         with self._cond:

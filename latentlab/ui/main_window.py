@@ -131,6 +131,7 @@ class MainWindow(QMainWindow):
 
         self.state.currentModelChanged.connect(self._on_model)
         self.state.deviceChanged.connect(self._show_device)
+        self.state.deviceChanged.connect(lambda _d: self.bridge.forget_frames())
         self.state.message.connect(self.show_message)
         self.models.trustRequested.connect(self._ask_trust)
         self.browser.openRequested.connect(self.open_dialog)

@@ -203,6 +203,64 @@ def test_quantized_sliders_snap_to_codebook_values(qtbot, window, tmp_path):
     assert window.sliders.row(1).ticks.positions  # ticks drawn
 
 
+def preview_requests_to_the_render_thread(monkeypatch, window) -> list:
+    """Records every preview request that reaches the render thread from now on."""
+    seen = []
+    submit = window.bridge.worker.submit
+
+    def spy(req):
+        if req.view == "preview":
+            seen.append(req.z.copy())
+        submit(req)
+
+    monkeypatch.setattr(window.bridge.worker, "submit", spy)
+    return seen
+
+
+def test_a_latent_shown_before_is_shown_again_without_decoding_it(qtbot, window, tiny_ckpt, monkeypatch):
+    entry = open_and_wait(qtbot, window, tiny_ckpt)
+    row = window.sliders.row(2)
+    row.spin.setValue(1.5)  # committed edits: each is a step of history
+    first = window.state.z.copy()
+    wait_for_frame(qtbot, window, first)
+    row.spin.setValue(-0.5)
+    wait_for_frame(qtbot, window, window.state.z.copy())
+    requests = preview_requests_to_the_render_thread(monkeypatch, window)
+    window.state.undo()  # back to a latent decoded a moment ago
+    assert np.array_equal(window.state.z, first)
+    wait_for_frame(qtbot, window, first)
+    assert requests == []
+    assert window.preview.last_result.cached
+    assert np.array_equal(window.preview.shown_image(), decoded(entry.model, first))
+    # A device change (here, announced) forgets every frame: decodes may differ in the last bit elsewhere.
+    window.state.deviceChanged.emit("cpu")
+    assert len(window.bridge.frames) == 0
+
+
+def test_dragging_a_quantized_dimension_decodes_its_codebook_neighbours_ahead(qtbot, window, tmp_path, monkeypatch):
+    path = tiny_checkpoint(tmp_path / "q.safetensors", arch="qlae", latent_dim=3)
+    entry = open_and_wait(qtbot, window, path)
+    # The traversal grid's cells are kept as frames too and would hold the neighbours: the grid stays off here.
+    window.grid.set_on_screen(False)
+    qtbot.waitUntil(lambda: not window.bridge.worker.pending_views(), timeout=10_000)
+    window.bridge.forget_frames()  # also those of the grid rendered on opening
+    values = np.unique(entry.codebooks()[0])
+    row = window.sliders.row(0)
+    row.slider.setSliderDown(True)
+    row.slider.setFloatValue(float(values[len(values) // 2]))
+    wait_for_frame(qtbot, window, window.state.z.copy())
+    ahead = window.state.z.copy()
+    ahead[0] = values[len(values) // 2 + 1]
+    qtbot.waitUntil(lambda: ahead in window.bridge.frames, timeout=10_000)  # decoded in the background
+    requests = preview_requests_to_the_render_thread(monkeypatch, window)
+    row.slider.setFloatValue(float(ahead[0]))  # the crossing: shown from the frames decoded ahead
+    wait_for_frame(qtbot, window, ahead)
+    assert window.preview.last_result.cached
+    assert requests == []  # the crossing itself never went to the render thread
+    assert np.array_equal(window.preview.shown_image(), decoded(entry.model, ahead))
+    row.slider.setSliderDown(False)
+
+
 def test_traversal_grid_renders_and_a_click_jumps_there(qtbot, window, tiny_ckpt):
     open_and_wait(qtbot, window, tiny_ckpt)
     window.grid.dims_edit.setText("1,3")

@@ -16,6 +16,7 @@ from latentlab.ui.widgets import ImageCanvas, LiveText
 
 VIEW = "preview"
 EMPTY_HINT = "Open a checkpoint (File ▸ Open, or drop it here)"
+PREFETCH_NEIGHBOURS = 2  # codebook values decoded ahead on each side of a dragged quantized dimension
 
 
 class PreviewPanel(QWidget):
@@ -73,6 +74,26 @@ class PreviewPanel(QWidget):
         if self.state.current is None or self.state.z.size == 0:
             return
         self.last_seq_requested = self.bridge.submit(VIEW, self.state.z, priority=0)
+        if source.startswith("slider:") and self.state.current.quantized:
+            self._prefetch_codebook_neighbours(int(source.split(":", 1)[1]))
+
+    def _prefetch_codebook_neighbours(self, j: int) -> None:
+        """A quantized dimension being dragged can only land on a few values: decode the next ones ahead.
+
+        The render thread would otherwise sit idle between two codebook crossings and start cold at each; with
+        the neighbours decoded in the background, a crossing is shown straight from the frame cache.
+        """
+        books = self.state.current.codebooks()
+        if not books or not 0 <= j < len(books):
+            return
+        values = np.unique(books[j])
+        k = int(np.argmin(np.abs(values - self.state.z[j])))
+        picks = [values[i] for i in range(k - PREFETCH_NEIGHBOURS, k + PREFETCH_NEIGHBOURS + 1)
+                 if i != k and 0 <= i < len(values)]
+        if picks:
+            zs = np.repeat(self.state.z[None], len(picks), axis=0)
+            zs[:, j] = picks
+            self.bridge.prefetch(zs)
 
     def _on_rendered(self, res: RenderResult) -> None:
         if res.view != VIEW:
@@ -113,7 +134,8 @@ class PreviewPanel(QWidget):
         if len(recent) > 1 and recent[-1] > recent[0]:
             rate = f"{(len(recent) - 1) / (recent[-1] - recent[0]):.0f} fps"
         h, w = res.image.shape[:2]
-        self.info.setText(f"{w}×{h}   decode {res.decode_ms:.1f} ms   {rate}")
+        decode = "decoded before" if res.cached else f"decode {res.decode_ms:.1f} ms"
+        self.info.setText(f"{w}×{h}   {decode}   {rate}")
 
     def shown_image(self) -> np.ndarray | None:
         return self.canvas.current_image()

@@ -79,10 +79,14 @@ def breakdown(path: Path, drags: int) -> None:
     pl.wait_until(app, lambda: entry.encoded is not None or not entry.encodes or entry.analysis_error, 120)
     pl.spin(app, 1.0)
     rows: list[list[float]] = []
+    cached = [0]
 
     def on_frame(res, when):
         hop = _arrived.get(res.seq)
         if hop is None:
+            return
+        if res.cached:  # decoded before (frame cache): no render-thread stages to split
+            cached[0] += 1
             return
         start = res.finished - res.decode_ms / 1e3
         rows.append([1e3 * (start - res.created), res.decode_ms, 1e3 * (hop[0] - res.finished),
@@ -96,10 +100,14 @@ def breakdown(path: Path, drags: int) -> None:
         refs.append(bare_ms(entry.model, torch.get_num_threads()))
         pl.drag(app, win, d % entry.latent_dim, 500)
     win.preview.frameShown.disconnect(on_frame)
+    if not rows:
+        print(f"\n{path.name}: every frame shown came from the frame cache ({cached[0]}); no stages to split")
+        win.close()
+        return
     a = np.array(rows)
     total = a[:, -1]
     tail = a[total >= np.percentile(total, 90)]
-    print(f"\n{path.name}: {len(a)} frames; bare batch-1 decode {np.median(refs1):.2f} ms with one thread "
+    print(f"\n{path.name}: {len(a)} frames decoded for the drag, {cached[0]} more from the frame cache; bare batch-1 decode {np.median(refs1):.2f} ms with one thread "
           f"(the render thread's), {np.median(refs):.2f} ms with {torch.get_num_threads()}")
     print(f"  {'stage':24s} {'p50':>7s} {'p95':>7s} {'slowest 10%':>12s}")
     for i, name in enumerate(STAGES + ("total",)):

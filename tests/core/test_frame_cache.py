@@ -51,3 +51,16 @@ def test_a_batch_is_kept_frame_by_frame_and_clear_empties_it():
     assert np.array_equal(cache.get(zs[2]), frame(2)) and len(cache) == 3
     cache.clear()
     assert len(cache) == 0 and cache.nbytes == 0
+
+
+def test_frames_of_one_batch_count_the_batch_once_and_free_it_with_the_last_of_them():
+    batch = np.stack([frame(i) for i in range(4)])  # one array: the frames are views of it
+    cache = FrameCache(max_bytes=10 * batch.nbytes)
+    zs = np.arange(4, dtype=np.float32)[:, None]
+    cache.put_batch(zs, batch)
+    assert cache.nbytes == batch.nbytes
+    small = FrameCache(max_bytes=batch.nbytes)
+    small.put_batch(zs, np.stack([frame(i) for i in range(4)]))
+    small.put(np.array([9.0], np.float32), frame(9))  # over budget: the batch goes once its last frame does
+    assert small.nbytes <= small.max_bytes
+    assert np.array([9.0], np.float32) in small and len(small) == 1

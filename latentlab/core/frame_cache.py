@@ -1,11 +1,13 @@
 """Decoded frames kept by their exact latent, so a latent seen before is shown without decoding it again.
 
-A decode is a pure function of the latent for a given model on a given device, so a frame can be reused for
-exactly the same latent bytes. That happens more often than it sounds: slider positions are discrete (a drag
-back over the same stretch revisits them), undo/redo and bookmarks return to earlier latents, a traversal
-grid cell clicked was rendered as part of its row, and a quantized model's latents take few distinct values
-(the preview prefetches the codebook neighbours of the dimension being dragged). The owner clears the cache
-when the model or its device changes. Memory is bounded by bytes, least recently used first out.
+A batch-1 decode is a pure function of the latent for a given model on a given device, so its frame can be
+reused for exactly the same latent bytes on that device (the cache keys every frame by a ``space`` string,
+the device). That happens more often than it sounds: slider positions are discrete (a drag back over the
+same stretch revisits them), undo/redo and bookmarks return to earlier latents, and a quantized model's
+latents take few distinct values (the preview prefetches the codebook neighbours of the dimension being
+dragged). Frames decoded as part of a batch are not interchangeable with batch-1 decodes (batched
+convolutions may round differently, one grey level here and there), so only batch-1 frames belong here.
+Memory is bounded by bytes, least recently used first out.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ DEFAULT_MAX_BYTES = 64 * 2**20
 
 
 def _owner(img: np.ndarray) -> np.ndarray:
-    """The array whose memory ``img`` lies in: a frame of a batch keeps the whole batch alive."""
+    """The array whose memory ``img`` lies in: a view keeps all of it alive."""
     while isinstance(img.base, np.ndarray):
         img = img.base
     return img
@@ -27,8 +29,8 @@ def _owner(img: np.ndarray) -> np.ndarray:
 class FrameCache:
     """``latent (D,) float32 -> uint8 image``, least recently used evicted beyond ``max_bytes``.
 
-    Memory is counted by what is held: frames of one batch (a grid row, say) share their batch's memory, which
-    is counted once, while any of them is kept.
+    Memory is counted by what is held: frames that are views of one array share its memory, which is counted
+    once, while any of them is kept.
     """
 
     def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES):
@@ -39,29 +41,29 @@ class FrameCache:
         self.hits = 0
 
     @staticmethod
-    def key(z: np.ndarray) -> bytes:
-        return np.ascontiguousarray(z, dtype=np.float32).tobytes()
+    def key(z: np.ndarray, space: str = "") -> bytes:
+        return space.encode() + b"|" + np.ascontiguousarray(z, dtype=np.float32).tobytes()
 
     def __len__(self) -> int:
         return len(self._frames)
 
-    def __contains__(self, z: np.ndarray) -> bool:
-        return self.key(z) in self._frames
+    def holds(self, z: np.ndarray, space: str = "") -> bool:
+        return self.key(z, space) in self._frames
 
-    def get(self, z: np.ndarray) -> np.ndarray | None:
-        k = self.key(z)
+    def get(self, z: np.ndarray, space: str = "") -> np.ndarray | None:
+        k = self.key(z, space)
         img = self._frames.get(k)
         if img is not None:
             self._frames.move_to_end(k)
             self.hits += 1
         return img
 
-    def put(self, z: np.ndarray, image: np.ndarray) -> None:
-        """Keep ``image`` (not copied; made read-only) as the frame of ``z``."""
+    def put(self, z: np.ndarray, image: np.ndarray, space: str = "") -> None:
+        """Keep ``image`` (not copied; made read-only) as the batch-1 frame of ``z`` decoded in ``space``."""
         if _owner(image).nbytes > self.max_bytes:
             return
         image.flags.writeable = False  # shared with every view that shows it
-        k = self.key(z)
+        k = self.key(z, space)
         old = self._frames.pop(k, None)
         if old is not None:
             self._release(old)
@@ -88,10 +90,6 @@ class FrameCache:
             self.nbytes -= owner.nbytes
         else:
             self._owners[id(owner)] = (owner, count - 1)
-
-    def put_batch(self, zs: np.ndarray, images: np.ndarray) -> None:
-        for z, img in zip(zs, images, strict=True):
-            self.put(z, img)
 
     def clear(self) -> None:
         self._frames.clear()

@@ -58,6 +58,7 @@ class RenderResult:
     notice: str | None = None  # e.g. "GPU out of memory; rendering on the CPU"
     tag: Any = None
     cached: bool = False  # served from decoded frames kept earlier, not decoded for this request
+    device: str = ""  # where it was decoded (after a CPU fallback: the CPU)
 
     @property
     def ok(self) -> bool:
@@ -139,6 +140,7 @@ class Renderer:
                 res.notice = "GPU out of memory: the model moved to the CPU"
                 log.warning(res.notice)
                 res.image, res.decode_ms = self.decode(req.z)
+            res.device = str(device_of(self.model))
             bad = _bad_output(res.image)
             if bad:
                 res.error, res.image = bad, None
@@ -214,6 +216,7 @@ class RenderWorker:
         self.decodes = 0  # how many requests were actually rendered (tests check coalescing with it)
         self.chunks = ChunkSizer()
         self.preempted = 0  # urgent requests served between the chunks of a background batch
+        self._held_notice: str | None = None  # from a batch given up mid-way, for the next result out
         # Held while rendering; others hold it to change the model under the worker (e.g. move devices).
         self.busy = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=name or f"latentlab-render-{next(self._ids)}",
@@ -305,6 +308,8 @@ class RenderWorker:
             with self.busy:
                 res = renderer.render(req)
         self.decodes += 1
+        if self._held_notice and not res.notice:
+            res.notice, self._held_notice = self._held_notice, None
         try:
             self._on_result(res)
         except Exception:  # a failing consumer must not kill the render thread
@@ -336,6 +341,7 @@ class RenderWorker:
                 self.preempted += 1
                 self._process(*urgent)
             if not self._still_wanted(req):
+                self._held_notice = self._held_notice or notice  # the fallback still happened: say so later
                 return None
             n = self.chunks.size
             with self.busy:

@@ -5,8 +5,10 @@ for a model that is no longer current. The GUI thread only ever calls ``submit``
 lock, or a lookup in the frames decoded before) and receives finished uint8 images: it never decodes and
 never waits.
 
-Every single-latent frame that comes back is kept in a ``FrameCache`` for the current model and device; a
-request for a latent already decoded is answered from it, through the same queued delivery as a render.
+Every batch-1 frame that comes back is kept in a ``FrameCache`` for the current model, keyed by the device
+it was decoded on; a request for a latent already decoded on the model's current device is answered from it,
+through the same queued delivery as a render. A model moved to another device (by the device chooser, by a
+CPU fallback, or under a compare slot that shares it) therefore never shows a frame from the old one.
 """
 
 from __future__ import annotations
@@ -18,15 +20,16 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from latentlab.core.frame_cache import FrameCache
-from latentlab.core.model import LatentModel
+from latentlab.core.model import LatentModel, device_of
 from latentlab.core.render import RenderRequest, RenderResult, RenderWorker, interactive_threads
 
-PREFETCH_VIEW = "prefetch"
+PREFETCH_VIEW = "prefetch:"  # one view per latent: batch-1 decodes, the only ones the cache takes
 PREFETCH_PRIORITY = 5  # after the preview (0), before traversal-grid rows (10)
 
 
 class RenderBridge(QObject):
     rendered = Signal(object)  # RenderResult, on the GUI thread
+    notice = Signal(str)  # something the user should know about a render, e.g. a fall back to the CPU
     _fromWorker = Signal(object)
 
     def __init__(self, parent: QObject | None = None):
@@ -35,6 +38,7 @@ class RenderBridge(QObject):
         self._last_seq = 0
         self._shown: dict[str, int] = {}
         self._token = 0
+        self._model: LatentModel | None = None
         self.frames = FrameCache()
         self._keep_from_seq = 0  # frames of requests older than this were decoded before the last forget
         self._fromWorker.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
@@ -43,14 +47,18 @@ class RenderBridge(QObject):
 
     def set_model(self, model: LatentModel | None, token: int) -> None:
         self._token = token
+        self._model = model
         self._shown.clear()
         self.forget_frames()
         self.worker.set_model(model, token)
 
     def forget_frames(self) -> None:
-        """The model's device changed (or its weights): frames decoded so far may differ in the last bit."""
+        """Drop every frame kept (they are keyed by device already: this frees their memory)."""
         self.frames.clear()
         self._keep_from_seq = self._last_seq + 1
+
+    def _device(self) -> str:
+        return str(device_of(self._model)) if self._model is not None else ""
 
     @property
     def token(self) -> int:
@@ -63,7 +71,7 @@ class RenderBridge(QObject):
     def submit(self, view: str, z: np.ndarray, priority: int = 0, tag: object = None) -> int:
         seq = self._next_seq()
         z = np.array(z, dtype=np.float32, copy=True)
-        image = self.frames.get(z) if z.ndim == 1 else None
+        image = self.frames.get(z, self._device()) if z.ndim == 1 else None
         if image is not None:
             # Decoded before: nothing to render, and an older request still waiting for this view is moot.
             self.worker.cancel(view, exact=True)
@@ -75,13 +83,15 @@ class RenderBridge(QObject):
         return seq
 
     def prefetch(self, zs: np.ndarray) -> int:
-        """Decode these latents in the background (after the preview, before grid rows) for later requests.
+        """Decode these latents one by one in the background (after the preview, before grid rows).
 
         Replaces an earlier prefetch not yet started. Returns how many were not decoded already.
         """
-        todo = [z for z in np.asarray(zs, dtype=np.float32) if z not in self.frames]
-        if todo:
-            self.worker.submit(RenderRequest(PREFETCH_VIEW, np.stack(todo), seq=self._next_seq(),
+        self.worker.cancel(PREFETCH_VIEW)
+        device = self._device()
+        todo = [z for z in np.asarray(zs, dtype=np.float32) if not self.frames.holds(z, device)]
+        for i, z in enumerate(todo):
+            self.worker.submit(RenderRequest(f"{PREFETCH_VIEW}{i}", z.copy(), seq=self._next_seq(),
                                              model_token=self._token, priority=PREFETCH_PRIORITY))
         return len(todo)
 
@@ -101,14 +111,11 @@ class RenderBridge(QObject):
     def _deliver(self, res: RenderResult) -> None:
         if res.model_token != self._token:
             return
-        if res.notice:  # e.g. the model fell back to the CPU: frames decoded until now came from elsewhere
-            self.forget_frames()
-        if res.ok and not res.cached and res.seq >= self._keep_from_seq and res.image is not None \
-                and res.z is not None:
-            if res.z.ndim == 1:
-                self.frames.put(res.z, res.image)
-            elif res.z.ndim == 2 and len(res.z) == len(res.image):
-                self.frames.put_batch(res.z, res.image)
+        if res.notice:
+            self.notice.emit(res.notice)
+        if (res.ok and not res.cached and res.seq >= self._keep_from_seq and res.image is not None
+                and res.z is not None and res.z.ndim == 1 and res.device):
+            self.frames.put(res.z, res.image, res.device)
         if res.seq <= self._shown.get(res.view, 0):
             return
         self._shown[res.view] = res.seq

@@ -203,3 +203,32 @@ def test_chunk_size_follows_the_time_per_latent():
     for _ in range(10):
         fast.record(fast.size, 0.3)  # a GPU: a batch costs what one image costs
     assert fast.size > 9  # whole grid rows at once
+
+
+def test_a_notice_from_a_row_given_up_midway_reaches_the_next_result():
+    # A CPU fallback during a chunk of a row that is then replaced still has to be told to the user.
+    worker = None
+    got, done = [], threading.Event()
+
+    def replaced(call):
+        if call == 1:
+            worker.submit(RenderRequest("grid:0", rows(6) + 0.25, seq=2, model_token=1, priority=10))
+
+    worker = RenderWorker(lambda r: (got.append(r), done.set()))
+    worker.chunks.size = 2
+    worker.set_model(ChunkWatcher(replaced), token=1)
+    renderer = worker._renderer
+    plain = renderer.render
+
+    def first_chunk_falls_back(req):
+        res = plain(req)
+        if not got and res.ok and res.seq == 1:
+            res.notice = "GPU out of memory: the model moved to the CPU"
+        return res
+
+    renderer.render = first_chunk_falls_back
+    worker.submit(RenderRequest("grid:0", rows(6), seq=1, model_token=1, priority=10))
+    assert done.wait(10)
+    worker.stop()
+    assert [r.seq for r in got] == [2]
+    assert got[0].notice == "GPU out of memory: the model moved to the CPU"

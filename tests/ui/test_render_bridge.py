@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import shiboken6
 
-from latentlab.core.render import RenderRequest
+from latentlab.core.render import RenderRequest, RenderResult
 from latentlab.ui.render_bridge import RenderBridge
 from tests.helpers import tiny_model
 
@@ -38,3 +38,55 @@ def test_a_bridge_deleted_without_stop_ends_its_render_thread_quietly(qtbot, cap
         worker.submit(RenderRequest("preview", np.zeros(model.info.latent_dim, np.float32), seq=1, model_token=1))
         qtbot.waitUntil(lambda: not worker.alive, timeout=10_000)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def preview_requests(monkeypatch, bridge) -> list:
+    seen = []
+    submit = bridge.worker.submit
+    monkeypatch.setattr(bridge.worker, "submit",
+                        lambda req: (seen.append(req.view) if req.view == "preview" else None, submit(req)))
+    return seen
+
+
+def test_a_frame_is_served_again_only_on_the_device_it_was_decoded_on(qtbot, monkeypatch):
+    from latentlab.ui import render_bridge
+
+    bridge = RenderBridge()
+    model = tiny_model()
+    bridge.set_model(model, 1)
+    z = np.full(model.info.latent_dim, 0.5, np.float32)
+    with qtbot.waitSignal(bridge.rendered, timeout=10_000):
+        bridge.submit("preview", z)
+    seen = preview_requests(monkeypatch, bridge)
+    with qtbot.waitSignal(bridge.rendered, timeout=10_000) as again:
+        bridge.submit("preview", z)
+    assert again.args[0].cached and seen == []
+    # The model now reports another device (a move, a CPU fallback, a compare slot sharing it): decode anew.
+    monkeypatch.setattr(render_bridge, "device_of", lambda m: "cuda:0")
+    bridge.submit("preview", z)
+    assert seen == ["preview"]
+    assert bridge.stop()
+
+
+def test_frames_decoded_in_a_batch_are_not_served_for_a_single_latent(qtbot, monkeypatch):
+    # A batched convolution may round differently from a batch of one: the preview shows batch-1 decodes only.
+    bridge = RenderBridge()
+    model = tiny_model()
+    bridge.set_model(model, 1)
+    zs = np.random.default_rng(0).standard_normal((4, model.info.latent_dim)).astype(np.float32)
+    with qtbot.waitSignal(bridge.rendered, timeout=10_000):
+        bridge.submit("grid:0", zs, priority=10)
+    seen = preview_requests(monkeypatch, bridge)
+    bridge.submit("preview", zs[2])
+    assert seen == ["preview"]
+    assert bridge.stop()
+
+
+def test_a_render_notice_is_announced_whatever_view_it_came_with(qtbot):
+    bridge = RenderBridge()
+    bridge.set_model(tiny_model(), 1)
+    res = RenderResult("grid:3", 5, 1, None, error="stale", notice="GPU out of memory: the model moved to the CPU")
+    with qtbot.waitSignal(bridge.notice, timeout=1000) as told:
+        bridge._deliver(res)
+    assert told.args == ["GPU out of memory: the model moved to the CPU"]
+    assert bridge.stop()

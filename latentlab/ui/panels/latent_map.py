@@ -106,7 +106,7 @@ class LatentMapPanel(QWidget):
         self.marker = cross_marker()
         self.marker.setZValue(20)
         self.marker.setVisible(False)
-        self.plot.addItem(self.marker)
+        self.plot.addItem(self.marker, ignoreBounds=True)  # a few pixels wide at any zoom: not the data's extent
         self.path_items: list[pg.PlotDataItem] = []
         self.source = ImageCanvas()
         self.source.setFixedSize(140, 140)

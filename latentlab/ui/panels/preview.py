@@ -57,6 +57,7 @@ class PreviewPanel(QWidget):
         state.latentChanged.connect(self.request)
         state.currentModelChanged.connect(self._on_model)
         bridge.rendered.connect(self._on_rendered)
+        bridge.notice.connect(lambda text: state.message.emit("warning", text))
         self.canvas.painted.connect(self._on_painted)
 
         self._on_model(None)
@@ -98,8 +99,6 @@ class PreviewPanel(QWidget):
     def _on_rendered(self, res: RenderResult) -> None:
         if res.view != VIEW:
             return
-        if res.notice:
-            self.state.message.emit("warning", res.notice)
         if not res.ok:
             self._info_timer.stop()
             self.canvas.set_overlay(f"⚠ {res.error}")

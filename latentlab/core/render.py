@@ -59,6 +59,9 @@ class RenderResult:
     tag: Any = None
     cached: bool = False  # served from decoded frames kept earlier, not decoded for this request
     device: str = ""  # where it was decoded (after a CPU fallback: the CPU)
+    # Every image was decoded in a batch of one (a batched convolution may round differently): only such
+    # frames may stand in for a later single decode of the same latent (see frame_cache).
+    batch1: bool = False
 
     @property
     def ok(self) -> bool:
@@ -141,6 +144,7 @@ class Renderer:
                 log.warning(res.notice)
                 res.image, res.decode_ms = self.decode(req.z)
             res.device = str(device_of(self.model))
+            res.batch1 = np.ndim(req.z) == 1 or len(req.z) == 1
             bad = _bad_output(res.image)
             if bad:
                 res.error, res.image = bad, None
@@ -335,6 +339,8 @@ class RenderWorker:
         images: list[np.ndarray] = []
         decode_ms = 0.0
         notice = None
+        batch1 = True
+        device = ""
         start = 0
         while start < len(z):
             while (urgent := self._take_more_urgent(req.priority)) is not None:
@@ -353,6 +359,9 @@ class RenderWorker:
             images.append(part.image)
             decode_ms += part.decode_ms
             notice = notice or part.notice
+            batch1 = batch1 and part.batch1 and (not device or part.device == device)
+            device = part.device
             start += n
         return RenderResult(req.view, req.seq, req.model_token, np.concatenate(images), decode_ms=decode_ms,
-                            created=req.created, finished=time.perf_counter(), z=req.z, notice=notice, tag=req.tag)
+                            created=req.created, finished=time.perf_counter(), z=req.z, notice=notice, tag=req.tag,
+                            device=device, batch1=batch1)

@@ -136,6 +136,7 @@ class MainWindow(QMainWindow):
         self.models.trustRequested.connect(self._ask_trust)
         self.browser.openRequested.connect(self.open_dialog)
         self.sliders.encodeRequested.connect(self.encode_random_sample)
+        self.sliders.dimensionGrabbed.connect(self.preview.on_grabbed)
         self.dataset.encodeRequested.connect(self.encode_image)
         self.encoder.finished.connect(lambda z: self.state.set_latent(z, "encode"))
         self.encoder.failed.connect(lambda msg: self.show_message("error", f"encoding failed: {msg}"))

@@ -5,7 +5,8 @@ for a model that is no longer current. The GUI thread only ever calls ``submit``
 lock, or a lookup in the frames decoded before) and receives finished uint8 images: it never decodes and
 never waits.
 
-Every batch-1 frame that comes back is kept in a ``FrameCache`` for the current model, keyed by the device
+Every frame decoded in a batch of one that comes back (a single latent, or a grid row that the worker
+decoded latent by latent, as it does on a CPU) is kept in a ``FrameCache`` for the current model, keyed by the device
 it was decoded on; a request for a latent already decoded on the model's current device is answered from it,
 through the same queued delivery as a render. A model moved to another device (by the device chooser, by a
 CPU fallback, or under a compare slot that shares it) therefore never shows a frame from the old one.
@@ -113,9 +114,13 @@ class RenderBridge(QObject):
             return
         if res.notice:
             self.notice.emit(res.notice)
-        if (res.ok and not res.cached and res.seq >= self._keep_from_seq and res.image is not None
-                and res.z is not None and res.z.ndim == 1 and res.device):
-            self.frames.put(res.z, res.image, res.device)
+        if (res.ok and res.batch1 and not res.cached and res.seq >= self._keep_from_seq and res.image is not None
+                and res.z is not None and res.device):
+            if res.z.ndim == 1:
+                self.frames.put(res.z, res.image, res.device)
+            elif len(res.z) == len(res.image):  # a grid row decoded latent by latent, as CPUs do
+                for z, img in zip(res.z, res.image, strict=True):
+                    self.frames.put(z, img, res.device)
         if res.seq <= self._shown.get(res.view, 0):
             return
         self._shown[res.view] = res.seq

@@ -232,3 +232,19 @@ def test_a_notice_from_a_row_given_up_midway_reaches_the_next_result():
     worker.stop()
     assert [r.seq for r in got] == [2]
     assert got[0].notice == "GPU out of memory: the model moved to the CPU"
+
+
+def test_a_row_decoded_latent_by_latent_says_so_and_a_batched_one_does_not():
+    # Only frames decoded in a batch of one may later stand in for a single decode (frame cache).
+    for size, expected in ((1, True), (3, False)):
+        got, done = [], threading.Event()
+        worker = RenderWorker(lambda r, got=got, done=done: (got.append(r), done.set()))
+        worker.chunks.size = size
+        worker.chunks.record = lambda n, ms: None  # keep the chunk size fixed
+        worker.set_model(SlowModel(delay=0), token=1)
+        worker.submit(RenderRequest("grid:0", rows(6), model_token=1, priority=10))
+        assert done.wait(10)
+        worker.stop()
+        assert got[0].ok and got[0].batch1 is expected and got[0].device == "cpu"
+    single = Renderer(SlowModel(delay=0)).render(RenderRequest("preview", rows(1)[0]))
+    assert single.batch1 and single.device == "cpu"

@@ -247,23 +247,33 @@ def test_a_latent_shown_before_is_shown_again_without_decoding_it(qtbot, window,
 def test_dragging_a_quantized_dimension_decodes_its_codebook_neighbours_ahead(qtbot, window, tmp_path, monkeypatch):
     path = tiny_checkpoint(tmp_path / "q.safetensors", arch="qlae", latent_dim=3)
     entry = open_and_wait(qtbot, window, path)
-    # The traversal grid's cells are kept as frames too and would hold the neighbours: the grid stays off here.
-    window.grid.set_on_screen(False)
+    window.grid.set_on_screen(False)  # only the preview and its prefetch render in this test
     qtbot.waitUntil(lambda: not window.bridge.worker.pending_views(), timeout=10_000)
-    window.bridge.forget_frames()  # also those of the grid rendered on opening
+    window.bridge.forget_frames()
     values = np.unique(entry.codebooks()[0])
     row = window.sliders.row(0)
+
+    def neighbour(step: int) -> np.ndarray:
+        z = window.state.z.copy()
+        k = int(np.argmin(np.abs(values - z[0])))
+        z[0] = values[k + step if 0 <= k + step < len(values) else k - step]
+        return z
+
+    # Pressing the handle already decodes the neighbours: the first crossing of a drag is ready too.
     row.slider.setSliderDown(True)
-    row.slider.setFloatValue(float(values[len(values) // 2]))
-    wait_for_frame(qtbot, window, window.state.z.copy())
-    ahead = window.state.z.copy()
-    ahead[0] = values[len(values) // 2 + 1]
-    qtbot.waitUntil(lambda: window.bridge.frames.holds(ahead, "cpu"), timeout=10_000)  # decoded in the background
+    first = neighbour(+1)
+    qtbot.waitUntil(lambda: window.bridge.frames.holds(first, "cpu"), timeout=10_000)
     requests = preview_requests_to_the_render_thread(monkeypatch, window)
-    row.slider.setFloatValue(float(ahead[0]))  # the crossing: shown from the frames decoded ahead
+    row.slider.setFloatValue(float(first[0]))
+    wait_for_frame(qtbot, window, first)
+    assert window.preview.last_result.cached and requests == []
+    # Each crossing decodes the next ones ahead.
+    ahead = neighbour(+2)
+    qtbot.waitUntil(lambda: window.bridge.frames.holds(ahead, "cpu"), timeout=10_000)
+    row.slider.setFloatValue(float(ahead[0]))
     wait_for_frame(qtbot, window, ahead)
     assert window.preview.last_result.cached
-    assert requests == []  # the crossing itself never went to the render thread
+    assert requests == []  # no crossing ever went to the render thread
     assert np.array_equal(window.preview.shown_image(), decoded(entry.model, ahead))
     row.slider.setSliderDown(False)
 

@@ -10,6 +10,7 @@ import shiboken6
 from latentlab.core.render import RenderRequest, RenderResult
 from latentlab.ui.render_bridge import RenderBridge
 from tests.helpers import tiny_model
+from tests.ui.conftest import decoded
 
 
 def test_results_reach_the_gui_thread_in_order_and_stale_ones_are_dropped(qtbot):
@@ -73,6 +74,8 @@ def test_frames_decoded_in_a_batch_are_not_served_for_a_single_latent(qtbot, mon
     bridge = RenderBridge()
     model = tiny_model()
     bridge.set_model(model, 1)
+    bridge.worker.chunks.size = 4
+    monkeypatch.setattr(bridge.worker.chunks, "record", lambda n, ms: None)
     zs = np.random.default_rng(0).standard_normal((4, model.info.latent_dim)).astype(np.float32)
     with qtbot.waitSignal(bridge.rendered, timeout=10_000):
         bridge.submit("grid:0", zs, priority=10)
@@ -89,4 +92,23 @@ def test_a_render_notice_is_announced_whatever_view_it_came_with(qtbot):
     with qtbot.waitSignal(bridge.notice, timeout=1000) as told:
         bridge._deliver(res)
     assert told.args == ["GPU out of memory: the model moved to the CPU"]
+    assert bridge.stop()
+
+
+def test_a_grid_row_decoded_latent_by_latent_is_served_cell_by_cell(qtbot, monkeypatch):
+    # On a CPU the worker decodes background rows one latent at a time: each cell is a batch-1 decode.
+    bridge = RenderBridge()
+    model = tiny_model()
+    bridge.set_model(model, 1)
+    bridge.worker.chunks.size = 1
+    monkeypatch.setattr(bridge.worker.chunks, "record", lambda n, ms: None)
+    zs = np.random.default_rng(1).standard_normal((4, model.info.latent_dim)).astype(np.float32)
+    with qtbot.waitSignal(bridge.rendered, timeout=10_000) as row:
+        bridge.submit("grid:0", zs, priority=10)
+    seen = preview_requests(monkeypatch, bridge)
+    with qtbot.waitSignal(bridge.rendered, timeout=10_000) as cell:
+        bridge.submit("preview", zs[2])
+    assert seen == [] and cell.args[0].cached
+    assert np.array_equal(cell.args[0].image, row.args[0].image[2])
+    assert np.array_equal(cell.args[0].image, decoded(model, zs[2]))  # exactly a single decode
     assert bridge.stop()

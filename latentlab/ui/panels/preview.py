@@ -17,6 +17,7 @@ from latentlab.ui.widgets import ImageCanvas, LiveText
 VIEW = "preview"
 EMPTY_HINT = "Open a checkpoint (File ▸ Open, or drop it here)"
 PREFETCH_NEIGHBOURS = 2  # codebook values decoded ahead on each side of a dragged quantized dimension
+GRAB_PREFETCH_DELAY_MS = 30  # after a handle is pressed, before its neighbours are decoded ahead
 
 
 class PreviewPanel(QWidget):
@@ -54,6 +55,9 @@ class PreviewPanel(QWidget):
         self._info_shown_at = 0.0
         self.last_result: RenderResult | None = None
         self.last_seq_requested = 0
+        self._grabbed_dim = 0
+        self._grab_timer = QTimer(self, singleShot=True, interval=GRAB_PREFETCH_DELAY_MS,
+                                  timeout=lambda: self.prefetch_neighbours(self._grabbed_dim))
         state.latentChanged.connect(self.request)
         state.currentModelChanged.connect(self._on_model)
         bridge.rendered.connect(self._on_rendered)
@@ -75,15 +79,28 @@ class PreviewPanel(QWidget):
         if self.state.current is None or self.state.z.size == 0:
             return
         self.last_seq_requested = self.bridge.submit(VIEW, self.state.z, priority=0)
-        if source.startswith("slider:") and self.state.current.quantized:
-            self._prefetch_codebook_neighbours(int(source.split(":", 1)[1]))
+        self._grab_timer.stop()  # real work came first: this request's own prefetch follows it
+        if source.startswith("slider:"):
+            self.prefetch_neighbours(int(source.split(":", 1)[1]))
 
-    def _prefetch_codebook_neighbours(self, j: int) -> None:
+    def on_grabbed(self, j: int) -> None:
+        """A slider's handle was pressed: prefetch its neighbours, unless the latent changes first.
+
+        The wait is short next to a hand's reaction, so the frames are ready for the first crossing; a change
+        that comes at once (a click on the groove, a jump) is decoded without a prefetch ahead of it.
+        """
+        self._grabbed_dim = j
+        self._grab_timer.start()
+
+    def prefetch_neighbours(self, j: int) -> None:
         """A quantized dimension being dragged can only land on a few values: decode the next ones ahead.
 
-        The render thread would otherwise sit idle between two codebook crossings and start cold at each; with
-        the neighbours decoded in the background, a crossing is shown straight from the frame cache.
+        Called when its handle is pressed and at each codebook crossing. The render thread would otherwise sit
+        idle between two crossings and start cold at each; with the neighbours decoded in the background, a
+        crossing is shown straight from the frame cache. Continuous models: nothing to do.
         """
+        if self.state.current is None or not self.state.current.quantized or self.state.z.size == 0:
+            return
         books = self.state.current.codebooks()
         if not books or not 0 <= j < len(books):
             return

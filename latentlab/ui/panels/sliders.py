@@ -65,6 +65,7 @@ SPIN_FOLLOW_MS = 33  # while a slider is held, its number box redraws at most th
 
 class SliderRow(QWidget):
     valueEdited = Signal(int, float, bool)  # dimension, value, commit
+    grabbed = Signal(int)  # dimension: its handle was pressed, a drag may follow
 
     def __init__(self, dim: int, name: str, parent: QWidget | None = None):
         super().__init__(parent)
@@ -106,6 +107,7 @@ class SliderRow(QWidget):
         lay.addWidget(self.lock)
         lay.addWidget(self.reset)
         self.slider.floatValueChanged.connect(lambda v: self.valueEdited.emit(self.dim, v, False))
+        self.slider.sliderPressed.connect(lambda: self.grabbed.emit(self.dim))
         self.slider.sliderReleased.connect(lambda: self.valueEdited.emit(self.dim, self.slider.floatValue(), True))
         self.spin.valueChanged.connect(lambda v: self.valueEdited.emit(self.dim, float(v), True))
         self.reset.clicked.connect(lambda: self.valueEdited.emit(self.dim, 0.0, True))
@@ -172,6 +174,7 @@ class SliderRow(QWidget):
 
 class LatentSlidersPanel(QWidget):
     encodeRequested = Signal()
+    dimensionGrabbed = Signal(int)  # a slider's handle was pressed
 
     def __init__(self, state: ExplorerState, parent: QWidget | None = None):
         super().__init__(parent)
@@ -265,6 +268,7 @@ class LatentSlidersPanel(QWidget):
         for j in range(info.latent_dim):
             row = SliderRow(j, info.dim_label(j))
             row.valueEdited.connect(self._on_edit)
+            row.grabbed.connect(self.dimensionGrabbed)
             row.lock.toggled.connect(lambda on, j=j: self.state.set_locked(j, on))
             self.rows.append(row)
         self._apply_ranges()

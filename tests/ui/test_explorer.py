@@ -247,6 +247,7 @@ def test_a_latent_shown_before_is_shown_again_without_decoding_it(qtbot, window,
 def test_dragging_a_quantized_dimension_decodes_its_codebook_neighbours_ahead(qtbot, window, tmp_path, monkeypatch):
     path = tiny_checkpoint(tmp_path / "q.safetensors", arch="qlae", latent_dim=3)
     entry = open_and_wait(qtbot, window, path)
+    wait_for_analysis(qtbot, window)  # a fresh model then moves to a real image's latent
     window.grid.set_on_screen(False)  # only the preview and its prefetch render in this test
     qtbot.waitUntil(lambda: not window.bridge.worker.pending_views(), timeout=10_000)
     window.bridge.forget_frames()

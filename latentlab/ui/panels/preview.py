@@ -79,8 +79,8 @@ class PreviewPanel(QWidget):
         if self.state.current is None or self.state.z.size == 0:
             return
         self.last_seq_requested = self.bridge.submit(VIEW, self.state.z, priority=0)
-        self._grab_timer.stop()  # real work came first: this request's own prefetch follows it
         if source.startswith("slider:"):
+            self._grab_timer.stop()  # the drag came first: this request's own prefetch follows it
             self.prefetch_neighbours(int(source.split(":", 1)[1]))
 
     def on_grabbed(self, j: int) -> None:

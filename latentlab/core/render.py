@@ -86,6 +86,7 @@ class Renderer:
         # Set when a decode could not use the trace: only then is a (re)trace worth checking for. A frame that
         # went through the trace has just checked the model's key.
         self.trace_due = traced
+        self.last_device = ""  # where the last decode ran, for its result
 
     def prepare_trace(self) -> None:
         """Trace the current model if that has not been tried yet (slow once: call it when idle)."""
@@ -103,6 +104,7 @@ class Renderer:
         batch = arr.ndim == 2
         zt = torch.from_numpy(np.ascontiguousarray(arr if batch else arr[None]))
         dev = device_of(self.model)
+        self.last_device = str(dev)
         if dev.type != "cpu":
             zt = zt.to(dev)
         t0 = time.perf_counter()
@@ -143,7 +145,7 @@ class Renderer:
                 res.notice = "GPU out of memory: the model moved to the CPU"
                 log.warning(res.notice)
                 res.image, res.decode_ms = self.decode(req.z)
-            res.device = str(device_of(self.model))
+            res.device = self.last_device
             res.batch1 = np.ndim(req.z) == 1 or len(req.z) == 1
             bad = _bad_output(res.image)
             if bad:

@@ -36,12 +36,10 @@ class RenderBridge(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._seq = itertools.count(1)
-        self._last_seq = 0
         self._shown: dict[str, int] = {}
         self._token = 0
         self._model: LatentModel | None = None
         self.frames = FrameCache()
-        self._keep_from_seq = 0  # frames of requests older than this were decoded before the last forget
         self._fromWorker.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
         self.worker = RenderWorker(self._post, name="latentlab-render", traced=True,
                                    threads=interactive_threads())
@@ -56,7 +54,6 @@ class RenderBridge(QObject):
     def forget_frames(self) -> None:
         """Drop every frame kept (they are keyed by device already: this frees their memory)."""
         self.frames.clear()
-        self._keep_from_seq = self._last_seq + 1
 
     def _device(self) -> str:
         return str(device_of(self._model)) if self._model is not None else ""
@@ -65,12 +62,8 @@ class RenderBridge(QObject):
     def token(self) -> int:
         return self._token
 
-    def _next_seq(self) -> int:
-        self._last_seq = next(self._seq)
-        return self._last_seq
-
     def submit(self, view: str, z: np.ndarray, priority: int = 0, tag: object = None) -> int:
-        seq = self._next_seq()
+        seq = next(self._seq)
         z = np.array(z, dtype=np.float32, copy=True)
         image = self.frames.get(z, self._device()) if z.ndim == 1 else None
         if image is not None:
@@ -92,7 +85,7 @@ class RenderBridge(QObject):
         device = self._device()
         todo = [z for z in np.asarray(zs, dtype=np.float32) if not self.frames.holds(z, device)]
         for i, z in enumerate(todo):
-            self.worker.submit(RenderRequest(f"{PREFETCH_VIEW}{i}", z.copy(), seq=self._next_seq(),
+            self.worker.submit(RenderRequest(f"{PREFETCH_VIEW}{i}", z.copy(), seq=next(self._seq),
                                              model_token=self._token, priority=PREFETCH_PRIORITY))
         return len(todo)
 
@@ -114,8 +107,7 @@ class RenderBridge(QObject):
             return
         if res.notice:
             self.notice.emit(res.notice)
-        if (res.ok and res.batch1 and not res.cached and res.seq >= self._keep_from_seq and res.image is not None
-                and res.z is not None and res.device):
+        if res.ok and res.batch1 and not res.cached and res.image is not None and res.z is not None and res.device:
             if res.z.ndim == 1:
                 self.frames.put(res.z, res.image, res.device)
             elif len(res.z) == len(res.image):  # a grid row decoded latent by latent, as CPUs do

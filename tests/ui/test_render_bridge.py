@@ -69,16 +69,22 @@ def test_a_frame_is_served_again_only_on_the_device_it_was_decoded_on(qtbot, mon
     assert bridge.stop()
 
 
-def test_frames_decoded_in_a_batch_are_not_served_for_a_single_latent(qtbot, monkeypatch):
-    # A batched convolution may round differently from a batch of one: the preview shows batch-1 decodes only.
+def rendered_grid_row(qtbot, monkeypatch, chunk: int, seed: int):
+    """A bridge on a tiny model that has just rendered a 4-latent grid row in chunks of ``chunk``."""
     bridge = RenderBridge()
     model = tiny_model()
     bridge.set_model(model, 1)
-    bridge.worker.chunks.size = 4
-    monkeypatch.setattr(bridge.worker.chunks, "record", lambda n, ms: None)
-    zs = np.random.default_rng(0).standard_normal((4, model.info.latent_dim)).astype(np.float32)
-    with qtbot.waitSignal(bridge.rendered, timeout=10_000):
+    bridge.worker.chunks.size = chunk
+    monkeypatch.setattr(bridge.worker.chunks, "record", lambda n, ms: None)  # keep the chunk size fixed
+    zs = np.random.default_rng(seed).standard_normal((4, model.info.latent_dim)).astype(np.float32)
+    with qtbot.waitSignal(bridge.rendered, timeout=10_000) as row:
         bridge.submit("grid:0", zs, priority=10)
+    return bridge, model, zs, row.args[0]
+
+
+def test_frames_decoded_in_a_batch_are_not_served_for_a_single_latent(qtbot, monkeypatch):
+    # A batched convolution may round differently from a batch of one: the preview shows batch-1 decodes only.
+    bridge, _model, zs, _row = rendered_grid_row(qtbot, monkeypatch, chunk=4, seed=0)
     seen = preview_requests(monkeypatch, bridge)
     bridge.submit("preview", zs[2])
     assert seen == ["preview"]
@@ -97,18 +103,11 @@ def test_a_render_notice_is_announced_whatever_view_it_came_with(qtbot):
 
 def test_a_grid_row_decoded_latent_by_latent_is_served_cell_by_cell(qtbot, monkeypatch):
     # On a CPU the worker decodes background rows one latent at a time: each cell is a batch-1 decode.
-    bridge = RenderBridge()
-    model = tiny_model()
-    bridge.set_model(model, 1)
-    bridge.worker.chunks.size = 1
-    monkeypatch.setattr(bridge.worker.chunks, "record", lambda n, ms: None)
-    zs = np.random.default_rng(1).standard_normal((4, model.info.latent_dim)).astype(np.float32)
-    with qtbot.waitSignal(bridge.rendered, timeout=10_000) as row:
-        bridge.submit("grid:0", zs, priority=10)
+    bridge, model, zs, row = rendered_grid_row(qtbot, monkeypatch, chunk=1, seed=1)
     seen = preview_requests(monkeypatch, bridge)
     with qtbot.waitSignal(bridge.rendered, timeout=10_000) as cell:
         bridge.submit("preview", zs[2])
     assert seen == [] and cell.args[0].cached
-    assert np.array_equal(cell.args[0].image, row.args[0].image[2])
+    assert np.array_equal(cell.args[0].image, row.image[2])
     assert np.array_equal(cell.args[0].image, decoded(model, zs[2]))  # exactly a single decode
     assert bridge.stop()

@@ -139,7 +139,7 @@ class SliderRow(QWidget):
         self._spin_timer.stop()
         self._spin_pending = None
         # QAbstractSpinBox repaints on every setValue, changed or not: skip rows that already show v.
-        spin_shows = abs(self.spin.value() - v) < 0.5 * 10.0 ** -self.spin.decimals()
+        spin_shows = self._spin_shows(v)
         slider_shows = self.slider.isSliderDown() or abs(self.slider.floatValue() - v) <= self.slider.floatStep() / 2
         if spin_shows and slider_shows:
             return
@@ -148,10 +148,13 @@ class SliderRow(QWidget):
                 self.slider.setFloatValue(v)
             self.spin.setValue(v)
 
+    def _spin_shows(self, v: float) -> bool:
+        return abs(self.spin.value() - v) < 0.5 * 10.0 ** -self.spin.decimals()
+
     def _show_pending_spin(self) -> None:
         if self._spin_pending is not None:
             v, self._spin_pending = self._spin_pending, None
-            if abs(self.spin.value() - v) >= 0.5 * 10.0 ** -self.spin.decimals():
+            if not self._spin_shows(v):
                 with QSignalBlocker(self.spin):
                     self.spin.setValue(v)
 

@@ -161,9 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         args = parser.parse_args(["gui", *argv])
         args.argv = argv
-    from latentlab.core.checkpoint import CheckpointError
-    from latentlab.core.data import DatasetFileError
-    from latentlab.core.device import DeviceError
+    from latentlab.core.errors import LatentlabError
     from latentlab.core.jobs import JobCancelled, release_worker_processes
 
     try:
@@ -171,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"latentlab {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (CheckpointError, DatasetFileError, DeviceError, FileNotFoundError, ValueError) as exc:
+    except (LatentlabError, FileNotFoundError, ValueError) as exc:
         print(f"latentlab {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except (KeyboardInterrupt, JobCancelled):

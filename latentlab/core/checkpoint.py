@@ -29,6 +29,7 @@ from torch import nn
 
 from latentlab import __version__
 from latentlab.core.device import resolve_device
+from latentlab.core.errors import CheckpointError, UnsupportedLayout, UntrustedFile
 from latentlab.core.model import LatentModel, ModelInfo
 from latentlab.core.paths import AtomicPath
 
@@ -39,21 +40,11 @@ FORMAT_VERSION = 1
 _MAX_HEADER = 100 * 1024 * 1024
 
 
-class CheckpointError(ValueError):
-    """A checkpoint could not be opened; the message names the file and says why."""
-
-    def __init__(self, path: str | os.PathLike, reason: str):
-        self.path = Path(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+class ArchitectureMismatchError(UnsupportedLayout):
+    """The weights do not fit the architecture the file (or the user) names."""
 
 
-class UntrustedCheckpointError(CheckpointError):
-    """Opening this file would run code stored in it; the user must trust it first."""
-
-
-class ArchitectureMismatchError(CheckpointError):
-    pass
+UntrustedCheckpointError = UntrustedFile  # the name earlier releases exported
 
 
 @dataclass

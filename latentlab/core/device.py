@@ -8,13 +8,15 @@ from typing import Any, TypeVar
 
 import torch
 
+from latentlab.core.errors import LatentlabError
+
 log = logging.getLogger(__name__)
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 T = TypeVar("T")
 
 
-class DeviceError(RuntimeError):
+class DeviceError(LatentlabError, RuntimeError):
     pass
 
 

@@ -9,13 +9,14 @@ import numpy as np
 import torch
 
 from latentlab.core.data import FactorDataset
+from latentlab.core.errors import BadInput
 from latentlab.core.jobs import JobContext, ensure_context
 from latentlab.core.model import Encodes, LatentModel, device_of
 
 REPRESENTATIONS = ("mean", "sampled")
 
 
-class NoEncoderError(TypeError):
+class NoEncoderError(BadInput, TypeError):
     """The model cannot encode (a GAN): say so and point at inversion."""
 
 

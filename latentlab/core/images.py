@@ -15,11 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from latentlab.core.errors import BadInput
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 FITS = ("crop", "pad", "stretch")
 
 
-class ImageFileError(ValueError):
+class ImageFileError(BadInput):
     """An image could not be read; the message names the file."""
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from latentlab.core.errors import StoreUnavailable
 from latentlab.core.paths import data_dir
 
 SCHEMA_VERSION = 1
@@ -39,7 +40,7 @@ CREATE INDEX IF NOT EXISTS results_by_subject ON results (kind, subject);
 """
 
 
-class StoreError(ValueError):
+class StoreError(StoreUnavailable, ValueError):
     """The store file cannot be used (corrupt, not a database, or from a newer latentlab)."""
 
 

@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from latentlab.core.data.base import FactorDataset
+from latentlab.core.errors import BadInput
 
 
-class DatasetFileError(ValueError):
+class DatasetFileError(BadInput):
     pass
 
 

@@ -26,6 +26,7 @@ import torch
 
 from latentlab import __version__
 from latentlab.core.directions.base import Direction, DirectionSet
+from latentlab.core.errors import FileError
 from latentlab.core.paths import AtomicPath
 
 HEADER_KEY = "latentlab.directions"
@@ -36,12 +37,8 @@ FIELD_KINDS = {"gradctrl": ("latentlab.core.directions.gradctrl", "GradCtrlField
 _MAX_HEADER = 100 * 1024 * 1024
 
 
-class DirectionFileError(ValueError):
+class DirectionFileError(FileError):
     """A direction file could not be read; the message names the file and says why."""
-
-    def __init__(self, path: str | os.PathLike, reason: str):
-        self.path, self.reason = Path(path), reason
-        super().__init__(f"{self.path}: {reason}")
 
 
 def save_directions(directions: DirectionSet, path: str | os.PathLike) -> Path:

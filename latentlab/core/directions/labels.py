@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from latentlab.core.data import FactorDataset
+from latentlab.core.errors import BadInput
 from latentlab.core.jobs import JobContext, ensure_context
 
 LABEL_MODES = ("auto", "binary", "classes")
@@ -48,7 +49,7 @@ _CATEGORICAL = {
 }
 
 
-class LabelError(ValueError):
+class LabelError(BadInput):
     """Labels that cannot train a direction; the message says which input and why."""
 
 

@@ -11,13 +11,14 @@ from typing import Any
 import numpy as np
 
 from latentlab.core.encode import REPRESENTATIONS, Encoded
+from latentlab.core.errors import BadInput
 
 # Bump when a change to any metric's code changes its figures: stored results carry it in their key, so a
 # newer release never serves figures computed by older code.
 METRICS_VERSION = 1
 
 
-class MetricUnavailable(ValueError):
+class MetricUnavailable(BadInput):
     """The metric does not apply to this model or data (e.g. KL without posterior variances)."""
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from latentlab import __version__
+from latentlab.core.errors import BadInput
 from latentlab.core.paths import atomic_write_bytes
 
 SESSION_FORMAT = "latentlab-session"
@@ -29,7 +30,7 @@ MAX_COMPARE = 4
 STATUSES = ("ok", "moved", "changed")
 
 
-class SessionError(ValueError):
+class SessionError(BadInput):
     """A session file could not be read or is invalid; the message says where and why."""
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from latentlab.core.errors import BadInput
 from latentlab.core.zoo.adversarial import ADVERSARIAL_OBJECTIVES
 from latentlab.core.zoo.gan import GAN_NETWORKS, InfoWGAN, QuantizedInfoWGAN
 from latentlab.core.zoo.models import NETWORKS, GaussianVAE, QuantizedAE, ZooModel
@@ -64,7 +65,7 @@ NETWORK_KEYS = {
 }
 
 
-class UnknownArchitecture(ValueError):
+class UnknownArchitecture(BadInput):
     pass
 
 

@@ -17,6 +17,7 @@ from latentlab.commands.common import (
     print_json,
     raise_usage,
     trust_arg,
+    trust_of,
 )
 
 EXIT_ERROR = 1
@@ -38,6 +39,8 @@ def cmd_gui(args: argparse.Namespace) -> int:
         argv += ["--session", args.session]
     if args.trust:
         argv.append("--trust")
+    if args.trust_sha256:
+        argv += ["--trust-sha256", args.trust_sha256]
     return gui_main(argv)
 
 
@@ -54,7 +57,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             raise_usage(f"{path}: a .safetensors file without a latentlab model card; pass --arch to inspect it")
         out = {"file": str(path), "sha256": file_sha256(path), "format": "safetensors", "card": card}
     else:
-        ck = open_checkpoint(path, arch=args.arch, trust=args.trust, device="cpu")
+        ck = open_checkpoint(path, arch=args.arch, trust=trust_of(args), device="cpu")
         out = {"file": str(path), "sha256": ck.sha256, "format": ck.format, "card": ck.card}
     if args.json:
         print_json(out)
@@ -161,16 +164,23 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         args = parser.parse_args(["gui", *argv])
         args.argv = argv
-    from latentlab.core.errors import LatentlabError
+    from latentlab.core.errors import LatentlabError, UntrustedFile
     from latentlab.core.jobs import JobCancelled, release_worker_processes
+    from latentlab.core.text import printable
 
     try:
         return int(args.func(args) or 0)
     except UsageError as exc:
         print(f"latentlab {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (LatentlabError, FileNotFoundError, ValueError) as exc:
+    except UntrustedFile as exc:
         print(f"latentlab {args.command}: error: {exc}", file=sys.stderr)
+        if exc.sha256:
+            print(f"latentlab {args.command}: to trust exactly this file: --trust-sha256 {exc.sha256}",
+                  file=sys.stderr)
+        return EXIT_ERROR
+    except (LatentlabError, FileNotFoundError, ValueError) as exc:
+        print(f"latentlab {args.command}: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except (KeyboardInterrupt, JobCancelled):
         print(f"\nlatentlab {args.command}: cancelled; nothing was written", file=sys.stderr)

@@ -33,7 +33,11 @@ def latentlab_home(tmp_path_factory):
 
 
 PLUGIN_SOURCE = textwrap.dedent('''
-    """A tiny third-party model plugin: a linear decoder stored as a .tinymodel (npz) file."""
+    """A tiny third-party model plugin: a linear decoder stored as a .tinymodel (npz) file.
+
+    It is probed with the file's first bytes and name only (``sniff``), never with the path: plugins are
+    installed code, and a probe that read the file could deserialise it before the user trusted it.
+    """
     import numpy as np
     import torch
     from torch import nn
@@ -55,9 +59,11 @@ PLUGIN_SOURCE = textwrap.dedent('''
 
     class TinyPlugin:
         name = "tiny-linear"
+        probed = []  # what each probe was shown: (number of header bytes, name)
 
-        def can_open(self, path):
-            return str(path).endswith(".tinymodel")
+        def sniff(self, head, name):
+            TinyPlugin.probed.append((len(head), name))
+            return name.endswith(".tinymodel") and head.startswith(b"PK")
 
         def open(self, path, trust=False):
             with np.load(path, allow_pickle=False) as f:

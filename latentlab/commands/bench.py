@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from latentlab.commands.common import device_arg, json_arg, print_json, raise_usage, trust_arg
+from latentlab.commands.common import device_arg, json_arg, print_json, raise_usage, trust_arg, trust_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,7 +36,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     rows = []
     for file in args.files:
-        ck = open_checkpoint(file, arch=args.arch, trust=args.trust, device=args.device)
+        ck = open_checkpoint(file, arch=args.arch, trust=trust_of(args), device=args.device)
         timing = time_decode(ck.model, repeats=args.repeats, batch=args.batch)
         rows.append({"file": str(ck.path), "name": ck.info.name, "latent_dim": ck.info.latent_dim,
                      "image_shape": list(ck.info.image_shape), **timing.to_dict()})

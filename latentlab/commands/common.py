@@ -26,6 +26,21 @@ def json_arg(p: argparse.ArgumentParser) -> None:
 def trust_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trust", action="store_true",
                    help="allow files that carry code (TorchScript, full pickles); only for files you trust")
+    p.add_argument("--trust-sha256", metavar="HEX",
+                   help="like --trust, but only if the file's bytes have exactly this SHA-256 (what a refusal prints)")
+
+
+def trust_of(args: argparse.Namespace):
+    """What ``open_checkpoint(trust=...)`` gets from --trust / --trust-sha256 (the digest binds the bytes)."""
+    digest = getattr(args, "trust_sha256", None)
+    if digest:
+        from latentlab.core.checkpoints import Trust
+
+        try:
+            return Trust.of(digest)
+        except ValueError as exc:
+            raise_usage(str(exc))
+    return bool(getattr(args, "trust", False))
 
 
 def print_json(obj: Any) -> None:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from latentlab.commands.common import device_arg, json_arg, print_json, raise_usage, trust_arg
+from latentlab.commands.common import device_arg, json_arg, print_json, raise_usage, trust_arg, trust_of
 
 EPILOG = """\
 methods:
@@ -97,7 +97,7 @@ def cmd_directions(args: argparse.Namespace) -> int:
         mode=args.mode, threshold=args.threshold, space=args.space, at=_floats(args.at) if args.at else None,
         top_k=args.top_k, steps=args.steps, seed=args.seed,
     )
-    ck = open_checkpoint(src, arch=args.arch, trust=args.trust, device=args.device)
+    ck = open_checkpoint(src, arch=args.arch, trust=trust_of(args), device=args.device)
     model = ck.model
     bar = TextProgress(label=f"directions {args.method}")
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from latentlab.commands.common import device_arg, json_arg, print_json, raise_usage, trust_arg
+from latentlab.commands.common import device_arg, json_arg, print_json, raise_usage, trust_arg, trust_of
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
@@ -19,7 +19,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
     if not args.out.endswith(".npz"):
         raise_usage(f"--out must name a .npz file, got {args.out!r}")
-    ck = open_checkpoint(args.file, arch=args.arch, trust=args.trust, device=args.device)
+    ck = open_checkpoint(args.file, arch=args.arch, trust=trust_of(args), device=args.device)
     model = ck.model
     if args.space or args.truncation is not None:
         if not isinstance(model, StyleGAN2Generator):
@@ -57,7 +57,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         raise_usage(f"--out must name a .safetensors file, got {args.out!r}")
     if out.exists() and out.resolve() == Path(args.file).resolve():
         raise_usage("--out must differ from the input file")
-    ck = open_checkpoint(args.file, arch=args.arch, trust=args.trust, device="cpu")
+    ck = open_checkpoint(args.file, arch=args.arch, trust=trust_of(args), device="cpu")
     model = ck.model
     if getattr(model, "architecture", None) not in NETWORKS:
         raise_usage(f"{args.file}: a {type(model).__name__} cannot be stored as a latentlab checkpoint (only "

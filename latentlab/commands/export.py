@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from latentlab.commands.common import device_arg, json_arg, print_json, raise_usage, trust_arg
+from latentlab.commands.common import device_arg, json_arg, print_json, raise_usage, trust_arg, trust_of
 
 KINDS = ("traversal", "direction", "path", "keyframes", "compare")
 
@@ -205,7 +205,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     opts.validate()  # before any checkpoint is opened or latent decoded
     models, titles = [], []
     for f in [args.file, *args.compare]:
-        ck = open_checkpoint(f, arch=args.arch, trust=args.trust, device=args.device)
+        ck = open_checkpoint(f, arch=args.arch, trust=trust_of(args), device=args.device)
         models.append(ck.model)
         # Snapshots of one run share a model name: tell them apart by file name.
         titles.append(ck.info.name if ck.info.name not in titles else ck.path.stem)

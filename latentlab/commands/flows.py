@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from latentlab.commands.common import device_arg, json_arg, print_json, raise_usage, trust_arg
+from latentlab.commands.common import device_arg, json_arg, print_json, raise_usage, trust_arg, trust_of
 
 
 def register(sub: Any) -> None:
@@ -122,7 +122,7 @@ def _open(args: argparse.Namespace):
         import torch
 
         torch.set_num_threads(args.threads)
-    return open_checkpoint(args.file, arch=args.arch, trust=args.trust, device=args.device)
+    return open_checkpoint(args.file, arch=args.arch, trust=trust_of(args), device=args.device)
 
 
 def _load(args: argparse.Namespace, ck):

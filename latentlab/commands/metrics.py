@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from latentlab.commands.common import device_arg, json_arg, parse_kv, print_json, raise_usage, trust_arg
+from latentlab.commands.common import device_arg, json_arg, parse_kv, print_json, raise_usage, trust_arg, trust_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -72,7 +72,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     if args.n < 10:
         raise_usage(f"--n must be at least 10, got {args.n}")
     params = {k: v for k, v in _params(args).items() if k in names}
-    ck = open_checkpoint(args.file, arch=args.arch, trust=args.trust, device=args.device)
+    ck = open_checkpoint(args.file, arch=args.arch, trust=trust_of(args), device=args.device)
     bar = None if args.quiet or args.json else TextProgress(label="metrics")
     ctx = JobContext(progress=bar) if bar else JobContext()
     results = evaluate(ck, args.dataset, names, n=args.n, n_test=args.n_test, representation=args.representation,

@@ -7,7 +7,7 @@ import csv
 import io
 import math
 
-from latentlab.commands.common import device_arg, json_arg, print_json, raise_usage, trust_arg
+from latentlab.commands.common import device_arg, json_arg, print_json, raise_usage, trust_arg, trust_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,7 +54,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         row: dict = {"file": file}
         bar = None if args.quiet or args.json else TextProgress(label=f"[{i}/{len(args.files)}] metrics")
         try:
-            ck = open_checkpoint(file, arch=args.arch, trust=args.trust, device=args.device)
+            ck = open_checkpoint(file, arch=args.arch, trust=trust_of(args), device=args.device)
             row.update(name=ck.info.name, sha256=ck.sha256)
             results = evaluate(ck, args.dataset, names, n=args.n, representation=args.representation,
                                drop_passive=args.drop_passive, seed=args.seed, force=args.force,

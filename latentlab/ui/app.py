@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("checkpoints", nargs="*")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--trust", action="store_true", help="trust the given files (they may carry code)")
+    parser.add_argument("--trust-sha256", metavar="HEX", help="trust the given file only if it has this SHA-256")
     parser.add_argument("--session", help="a .llab session file to restore")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -102,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.session:
         window.sessions.open(Path(args.session))
     elif args.checkpoints:
-        window.open_paths(args.checkpoints, trust=args.trust)
+        from latentlab.core.checkpoints import Trust
+
+        window.open_paths(args.checkpoints, trust=Trust.of(args.trust_sha256) if args.trust_sha256 else args.trust)
     elif not recoveries:
         window.open_demo_models()
     return app.exec()

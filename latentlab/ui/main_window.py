@@ -229,22 +229,26 @@ class MainWindow(QMainWindow):
         paths, _ = QFileDialog.getOpenFileNames(self, "Open checkpoint", str(Path.cwd()), CHECKPOINT_FILTER)
         self.open_paths(paths)
 
-    def _ask_trust(self, path: Path, reason: str) -> None:
+    def _ask_trust(self, path: Path, refusal) -> None:
+        from latentlab.core.text import printable
+
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Icon.Warning)
+        box.setTextFormat(Qt.TextFormat.PlainText)  # names and reasons come from the file: never rich text
         box.setWindowTitle("Run code from this file?")
-        box.setText(f"<b>{path.name}</b> contains code that runs when it is opened.")
+        box.setText(f"{printable(path.name)} contains code that runs when it is opened.")
         box.setInformativeText(
             "Opening it lets the file do anything your user account can do. Only continue if you trust "
-            "where it came from.\n\n" + reason)
+            f"where it came from.\n\n{refusal.reason}\n\nSHA-256 of the file: {refusal.sha256}\n"
+            "Only these exact bytes will be opened; if the file changes before it loads, it is refused.")
         trust = box.addButton("Trust and open", QMessageBox.ButtonRole.AcceptRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         box.exec()
         if box.clickedButton() is trust:
-            self.models.open_trusted(path)
+            self.models.open_trusted(path, refusal)
         else:
-            self.show_message("info", f"{path.name} was not opened")
+            self.show_message("info", f"{printable(path.name)} was not opened")
 
     def _on_model(self, entry) -> None:
         self.bridge.set_model(entry.model if entry else None, entry.token if entry else 0)

@@ -13,7 +13,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from latentlab.core.activity import classify_activity
-from latentlab.core.checkpoint import open_checkpoint
+from latentlab.core.checkpoints import Trust, UntrustedFile, open_checkpoint
 from latentlab.core.data import BUILTIN
 from latentlab.core.device import resolve_device
 from latentlab.core.encode import encode_dataset
@@ -57,7 +57,7 @@ class RecentFiles:
         return items
 
 
-def _open(ctx, path: Path, trust: bool, device: str, arch: str | None):
+def _open(ctx, path: Path, trust: bool | Trust, device: str, arch: str | None):
     ctx.progress(0.1, f"opening {path.name}")
     ck = open_checkpoint(path, arch=arch, trust=trust, device=device)
     ctx.progress(1.0, "opened")
@@ -85,7 +85,7 @@ class ModelManager(QObject):
     """Turns "open this file" into ModelEntries in the state, one load at a time, off the GUI thread."""
 
     loadingChanged = Signal(str)  # file name being loaded, or "" when idle
-    trustRequested = Signal(object, str)  # path, reason
+    trustRequested = Signal(object, object)  # path, the UntrustedFile error (its sha256 names the bytes refused)
     recentChanged = Signal(list)
 
     def __init__(self, state: ExplorerState, render_lock=None, parent: QObject | None = None):
@@ -96,11 +96,11 @@ class ModelManager(QObject):
         self.analyser = JobRunner(self, "analysis")
         self.mover = JobRunner(self, "device")
         self.recent = RecentFiles()
-        self._queue: deque[tuple[Path, bool, str | None, bool]] = deque()
-        self._current_load: tuple[Path, bool, str | None, bool] | None = None
+        self._queue: deque[tuple[Path, bool | Trust, str | None, bool]] = deque()
+        self._current_load: tuple[Path, bool | Trust, str | None, bool] | None = None
         self._analysing: ModelEntry | None = None
         self.loader.finished.connect(self._on_loaded)
-        self.loader.failed.connect(self._on_load_failed)
+        self.loader.error.connect(self._on_load_failed)
         self.loader.cancelled.connect(self._next)
         self.analyser.finished.connect(self._on_analysed)
         self.analyser.failed.connect(self._on_analysis_failed)
@@ -109,7 +109,8 @@ class ModelManager(QObject):
         state.currentModelChanged.connect(self._maybe_analyse)
 
     # --- opening ----------------------------------------------------------------------------------------------
-    def open(self, path: str | os.PathLike, trust: bool = False, arch: str | None = None, select: bool = True) -> None:
+    def open(self, path: str | os.PathLike, trust: bool | Trust = False, arch: str | None = None,
+             select: bool = True) -> None:
         self._queue.append((Path(path), trust, arch, select))
         if not self.loader.busy and self._current_load is None:
             self._next()
@@ -136,20 +137,20 @@ class ModelManager(QObject):
             self.state.message.emit("info", f"{ck.path.name}: {note}")
         self._next()
 
-    def _on_load_failed(self, msg: str) -> None:
+    def _on_load_failed(self, exc: Exception) -> None:
         assert self._current_load is not None
-        path, trust, arch, select = self._current_load
+        path, trust, _, _ = self._current_load
         self._current_load = None
-        exc_text = msg
-        if "refused" in msg and not trust:
+        if isinstance(exc, UntrustedFile) and not trust:
             # Only the user can decide to run code from a file: ask, never assume.
-            self.trustRequested.emit(path, msg)
+            self.trustRequested.emit(path, exc)
         else:
-            self.state.message.emit("error", f"Could not open {exc_text}")
+            self.state.message.emit("error", f"Could not open {exc}")
         self._next()
 
-    def open_trusted(self, path: Path) -> None:
-        self.open(path, trust=True)
+    def open_trusted(self, path: Path, refusal: UntrustedFile) -> None:
+        """Open ``path`` trusting exactly the bytes that ``refusal`` was about (changed bytes are refused)."""
+        self.open(path, trust=Trust.for_refusal(refusal))
 
     # --- analysis ----------------------------------------------------------------------------------------------
     def _maybe_analyse(self, entry: ModelEntry | None) -> None:

@@ -184,21 +184,42 @@ def test_broken_checkpoint_shows_an_error_and_the_app_keeps_working(qtbot, windo
 
 
 def test_untrusted_file_asks_and_opens_only_when_trusted(qtbot, window, tmp_path, monkeypatch):
+    from latentlab.core.checkpoints import UntrustedFile, file_sha256
     from tests.helpers import tiny_model
 
     path = tmp_path / "pickled.pt"
     torch.save(tiny_model(latent_dim=2), path)
     asked = []
-    monkeypatch.setattr(window, "_ask_trust", lambda p, reason: asked.append((p, reason)))
+    monkeypatch.setattr(window, "_ask_trust", lambda p, refusal: asked.append((p, refusal)))
     window.models.trustRequested.disconnect()
     window.models.trustRequested.connect(window._ask_trust)
     window.open_paths([path])
     qtbot.waitUntil(lambda: bool(asked), timeout=30000)
     assert window.state.current is None
-    assert asked[0][0] == path and "refused" in asked[0][1]
-    window.models.open_trusted(path)
+    refused_path, refusal = asked[0]
+    assert refused_path == path and isinstance(refusal, UntrustedFile)
+    assert refusal.sha256 == file_sha256(path)  # the dialog names exactly the bytes it refused
+    window.models.open_trusted(path, refusal)
     qtbot.waitUntil(lambda: window.state.current is not None, timeout=30000)
     assert window.state.current.checkpoint.format == "pickle"
+    assert window.state.current.checkpoint.sha256 == refusal.sha256
+
+
+def test_file_changed_after_the_trust_dialog_is_refused(qtbot, window, tmp_path, monkeypatch):
+    from tests.helpers import tiny_model
+
+    path = tmp_path / "pickled.pt"
+    torch.save(tiny_model(latent_dim=2), path)
+    asked = []
+    monkeypatch.setattr(window, "_ask_trust", lambda p, refusal: asked.append(refusal))
+    window.models.trustRequested.disconnect()
+    window.models.trustRequested.connect(window._ask_trust)
+    window.open_paths([path])
+    qtbot.waitUntil(lambda: bool(asked), timeout=30000)
+    torch.save(tiny_model(latent_dim=3, seed=1), path)  # another file, same name, after the user said yes
+    window.models.open_trusted(path, asked[0])
+    qtbot.waitUntil(lambda: window.banner.isVisible() and "changed" in window.banner.text, timeout=30000)
+    assert window.state.current is None and window.banner.level == "error"
 
 
 def test_quantized_sliders_snap_to_codebook_values(qtbot, window, tmp_path):

@@ -1,42 +1,31 @@
 """Checkpoints from other code bases: Lightning VAEs (PyTorch-VAE, disent), 1Konny's beta-VAEs, rosinality
 StyleGAN2, NVIDIA network pickles.
 
-Each family is a built-in model plugin (the protocol of entry-point plugins: ``name``, ``names``,
-``can_open(path)``, ``open(path, trust, arch)``), so ``open_checkpoint`` sniffs them like any other format.
+Each family is a built-in model plugin (``name``, ``names``, ``can_open(src)``, ``open(src, trust, arch)``,
+where ``src`` is the file's ``Source``: its bytes, digest and kind), asked before the native formats.
 Each maps the foreign weights onto one of our own networks (``zoo/vae_layouts.py``, ``zoo/stylegan2.py``), so
 ``latentlab convert`` can save them as ordinary .safetensors checkpoints that reopen without the plugin.
 
-PyTorch files are read with the data-only unpickler of ``inert_pickle.py``: nothing in them runs.
+PyTorch files are read by the inert interpreter of ``latentlab.core.checkpoints``: nothing in them runs.
 """
 
 from __future__ import annotations
 
-import os
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-from latentlab.core.thirdparty.inert_pickle import inert_load
-
-_cache: dict[tuple[str, int, int], Any] = {}
-
-
-def load_torch_file(path: str | os.PathLike) -> Any:
-    """The file's content via the inert unpickler, cached for the latest file (several plugins sniff it)."""
-    p = Path(path)
-    st = p.stat()
-    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _cache:
-        _cache.clear()
-        _cache[key] = inert_load(p)
-    return _cache[key]
+from latentlab.core.checkpoints.sniff import TORCH_KINDS
+from latentlab.core.checkpoints.source import Source
 
 
-def is_torch_file(path: Path) -> bool:
-    """A torch.save zip archive or a pickle (legacy torch.save and plain pickles start alike)."""
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-    return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
+def load_torch_file(src: Source) -> Any:
+    """The file's content as read by the inert reader (read once per Source, however many readers ask)."""
+    return src.torch_content().obj
+
+
+def is_torch_file(src: Source) -> bool:
+    """A torch.save archive or stream, or a pickle (which may hold tensors)."""
+    return src.kind in TORCH_KINDS
 
 
 @cache

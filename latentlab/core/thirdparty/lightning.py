@@ -7,12 +7,14 @@ its parameter names and sized from the shapes.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from latentlab.core.checkpoint import CheckpointError, _build_zoo, make_card
+from latentlab.core.checkpoints.build import build_zoo as _build_zoo
+from latentlab.core.checkpoints.card import make_card
+from latentlab.core.checkpoints.source import Source
+from latentlab.core.errors import CheckpointError
 from latentlab.core.model import ModelInfo
 from latentlab.core.thirdparty import is_torch_file, load_torch_file
 from latentlab.core.thirdparty.inert_pickle import Record, find_state_dict, plain
@@ -55,10 +57,10 @@ class LayoutPlugin:
     signature: tuple[str, ...] = ()  # parameter names that identify the layout (after the prefix)
     top_level: tuple[str, ...] = ()  # the network's own top-level modules; other tensors are set aside
 
-    def match(self, path: Path) -> tuple[Any, dict[str, torch.Tensor]] | None:
-        if not is_torch_file(path):
+    def match(self, src: Source) -> tuple[Any, dict[str, torch.Tensor]] | None:
+        if not is_torch_file(src):
             return None
-        obj = load_torch_file(path)
+        obj = load_torch_file(src)
         state = find_state_dict(obj)
         if state is None:
             return None
@@ -67,16 +69,16 @@ class LayoutPlugin:
                 return obj, {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
         return None
 
-    def can_open(self, path: Path) -> bool:
-        return self.match(Path(path)) is not None
+    def can_open(self, src: Source) -> bool:
+        return self.match(src) is not None
 
     def options(self, obj: Any, arch: str | None) -> tuple[dict[str, Any], list[str]]:
         """Hyper-parameters the shapes cannot tell, and notes on how they were chosen."""
         return {}, []
 
-    def open(self, path: Path, trust: bool = False, arch: str | None = None):
-        path = Path(path)
-        found = self.match(path)
+    def open(self, src: Source, trust: bool = False, arch: str | None = None):
+        path = src.path
+        found = self.match(src)
         if found is None:
             raise CheckpointError(path, f"not a {self.code_base} checkpoint (no tensors named like "
                                         f"{', '.join(self.signature[:3])})")

@@ -21,38 +21,24 @@ from typing import Any
 
 import torch
 
-from latentlab.core.checkpoint import CheckpointError, UntrustedCheckpointError, _build_zoo, make_card
+from latentlab.core.checkpoints.build import build_zoo as _build_zoo
+from latentlab.core.checkpoints.card import make_card
+from latentlab.core.checkpoints.source import Source
+from latentlab.core.errors import CheckpointError, UntrustedFile
 from latentlab.core.model import ModelInfo
 from latentlab.core.thirdparty import load_torch_file
 from latentlab.core.thirdparty.inert_pickle import Record, plain
 
-_SNIFF_BYTES = 1 << 20
-PERSISTENCE_MARK = b"torch_utils.persistence"
-TF_MARK = b"dnnlib.tflib"
 
-
-def sniff_nvidia(path: Path) -> str | None:
-    """'pytorch' for a StyleGAN2-ADA/3 pickle, 'tensorflow' for an original StyleGAN/2 one, else None."""
-    with open(path, "rb") as fh:
-        head = fh.read(_SNIFF_BYTES)
-    if head[:1] != b"\x80":
-        return None
-    if PERSISTENCE_MARK in head:
-        return "pytorch"
-    if TF_MARK in head:
-        return "tensorflow"
-    return None
-
-
-def refusal_message(path: Path) -> str:
-    return (
+def refusal(src: Source) -> UntrustedFile:
+    return UntrustedFile(
+        src.path,
         "refused: this is an NVIDIA network pickle (StyleGAN2-ADA / StyleGAN3), a file that embeds Python source "
         "code which NVIDIA's own loader executes. latentlab never runs that code (it reads only the weights, with "
-        "a data-only unpickler), but it opens such a file only after you say you trust it: --trust on the "
-        "command line, trust=True in the API, or confirm in the app's dialog. Better, convert it once: "
-        f"`latentlab convert {path.name} --trust --out {path.stem}.safetensors`, and open the .safetensors "
-        "file from then on."
-    )
+        "a data-only reader), but it opens such a file only after you say you trust it",
+        "--trust on the command line, trust=True in the API, or confirm in the app's dialog; better, convert it "
+        f"once: `latentlab convert {src.name} --trust --out {src.path.stem}.safetensors`",
+        sha256=src.sha256, kind="nvidia-pickle", device_inode=src.device_inode)
 
 
 # --- reading pickled modules without their classes -------------------------------------------------------
@@ -72,22 +58,29 @@ def module_parts(obj: Any) -> tuple[str, dict[str, Any]] | None:
 
 
 def flatten_module(obj: Any, prefix: str = "", tensors: dict[str, torch.Tensor] | None = None,
-                   attrs: dict[str, tuple[str, dict[str, Any]]] | None = None):
-    """All parameters and buffers under dotted names, plus each submodule's class name and attributes."""
+                   attrs: dict[str, tuple[str, dict[str, Any]]] | None = None, _seen: set[int] | None = None):
+    """All parameters and buffers under dotted names, plus each submodule's class name and attributes.
+
+    A module reached twice (a pickle may hold cycles) is walked once; nesting is bounded by the reader.
+    """
     tensors = {} if tensors is None else tensors
     attrs = {} if attrs is None else attrs
+    seen = set() if _seen is None else _seen
     parts = module_parts(obj)
-    if parts is None:
+    if parts is None or id(obj) in seen or prefix.count(".") > 64:
         return tensors, attrs
+    seen.add(id(obj))
     cls, d = parts
     attrs[prefix[:-1]] = (cls, d)
     for group in ("_parameters", "_buffers"):
-        for name, t in (d.get(group) or {}).items():
+        group_items = d.get(group)
+        for name, t in (group_items.items() if isinstance(group_items, dict) else ()):
             if isinstance(t, torch.Tensor):
-                tensors[prefix + name] = t.detach()
-    for name, sub in (d.get("_modules") or {}).items():
+                tensors[prefix + str(name)] = t.detach()
+    modules = d.get("_modules")
+    for name, sub in (modules.items() if isinstance(modules, dict) else ()):
         if sub is not None:
-            flatten_module(sub, f"{prefix}{name}.", tensors, attrs)
+            flatten_module(sub, f"{prefix}{name}.", tensors, attrs, seen)
     return tensors, attrs
 
 
@@ -202,20 +195,16 @@ class NvidiaPicklePlugin:
     name = "nvidia-pickle"
     names = ("nvidia-pickle", "stylegan2-ada", "stylegan2-ada-w")
 
-    def can_open(self, path: Path) -> bool:
-        return sniff_nvidia(Path(path)) is not None
+    def can_open(self, src: Source) -> bool:
+        return src.kind == "nvidia-pickle"
 
-    def open(self, path: Path, trust: bool = False, arch: str | None = None):
-        path = Path(path)
-        kind = sniff_nvidia(path)
-        if kind is None:
+    def open(self, src: Source, trust: bool = False, arch: str | None = None):
+        path = src.path
+        if src.kind != "nvidia-pickle":
             raise CheckpointError(path, "not an NVIDIA network pickle")
         if not trust:
-            raise UntrustedCheckpointError(path, refusal_message(path))
-        if kind == "tensorflow":
-            raise CheckpointError(path, "an original TensorFlow StyleGAN/StyleGAN2 pickle; convert it to a "
-                                        "StyleGAN2-ADA PyTorch pickle with NVIDIA's legacy.py first")
-        data = load_torch_file(path)
+            raise refusal(src)
+        data = load_torch_file(src)
         if not isinstance(data, dict):
             raise CheckpointError(path, f"expected a dict of networks, found {type(data).__name__}")
         notes: list[str] = []

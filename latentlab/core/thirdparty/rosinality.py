@@ -5,12 +5,14 @@ states are read inertly and ignored."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from latentlab.core.checkpoint import CheckpointError, _build_zoo, make_card
+from latentlab.core.checkpoints.build import build_zoo as _build_zoo
+from latentlab.core.checkpoints.card import make_card
+from latentlab.core.checkpoints.source import Source
+from latentlab.core.errors import CheckpointError
 from latentlab.core.model import ModelInfo
 from latentlab.core.thirdparty import is_torch_file, load_torch_file
 from latentlab.core.thirdparty.inert_pickle import Record, plain
@@ -28,10 +30,10 @@ class RosinalityPlugin:
     name = "rosinality-stylegan2"
     names = ("rosinality-stylegan2", "stylegan2", "stylegan2-w")
 
-    def match(self, path: Path) -> tuple[Any, dict[str, torch.Tensor], str] | None:
-        if not is_torch_file(path):
+    def match(self, src: Source) -> tuple[Any, dict[str, torch.Tensor], str] | None:
+        if not is_torch_file(src):
             return None
-        obj = load_torch_file(path)
+        obj = load_torch_file(src)
         if _is_state(obj):
             return obj, dict(obj), "state_dict"
         if isinstance(obj, dict):
@@ -40,12 +42,12 @@ class RosinalityPlugin:
                     return obj, dict(obj[key]), key
         return None
 
-    def can_open(self, path: Path) -> bool:
-        return self.match(Path(path)) is not None
+    def can_open(self, src: Source) -> bool:
+        return self.match(src) is not None
 
-    def open(self, path: Path, trust: bool = False, arch: str | None = None):
-        path = Path(path)
-        found = self.match(path)
+    def open(self, src: Source, trust: bool = False, arch: str | None = None):
+        path = src.path
+        found = self.match(src)
         if found is None:
             raise CheckpointError(path, "not a rosinality StyleGAN2 checkpoint (no g_ema state_dict with "
                                         f"{', '.join(SIGNATURE[:3])})")

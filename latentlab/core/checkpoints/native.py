@@ -1,0 +1,98 @@
+"""The native format: one .safetensors file holding the weights and a JSON model card in its metadata."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from latentlab.core.checkpoints.build import ArchitectureMismatchError, build_zoo, strip_wrapper_prefix
+from latentlab.core.checkpoints.card import CARD_KEY, card_of, info_from_card, make_card
+from latentlab.core.checkpoints.source import Source, check_file, open_regular
+from latentlab.core.errors import CheckpointError
+from latentlab.core.paths import AtomicPath
+
+
+def save_checkpoint(model: nn.Module, path: str | os.PathLike, card: dict[str, Any] | None = None,
+                    **extra: Any) -> Path:
+    """Write ``model`` and its card to one .safetensors file, atomically."""
+    from safetensors.torch import save_file
+
+    card = dict(card) if card else make_card(model)
+    card.update(extra)
+    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    target = Path(path)
+    with AtomicPath(target) as tmp:
+        save_file(state, str(tmp), metadata={CARD_KEY: json.dumps(card, sort_keys=True), "format": "pt"})
+    return target
+
+
+def read_card(path: str | os.PathLike) -> dict[str, Any]:
+    """The model card of a native checkpoint, reading only its header."""
+    from latentlab.core.checkpoints.card import MAX_HEADER
+
+    p = check_file(Path(path))
+    fd, st = open_regular(p)
+    with os.fdopen(fd, "rb") as fh:
+        head = fh.read(8)
+        n = int.from_bytes(head, "little") if len(head) == 8 else 0
+        if not (head and 1 < n <= min(MAX_HEADER, st.st_size - 8)):
+            raise CheckpointError(p, "not a .safetensors checkpoint, so it has no model card")
+        data = head + fh.read(n)
+    return card_of(p, data)[0]
+
+
+def load_tensors(src: Source) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load
+
+    try:
+        return load(src.data)
+    except Exception as exc:  # safetensors raises its own error types for corrupt or truncated files
+        raise CheckpointError(src.path, f"corrupt or truncated .safetensors file ({str(exc)[:200]})") from None
+
+
+def load_native(src: Source, arch: str | None) -> tuple[nn.Module, dict[str, Any], list[str]]:
+    """A .safetensors checkpoint: its card names the network; a card-less file needs ``arch``."""
+    from latentlab.core.checkpoints.plugins import plugin_for_architecture
+    from latentlab.core.zoo import NETWORKS, network_name
+
+    card, _ = card_of(src.path, src.data)
+    state = load_tensors(src)
+    if not card:
+        if arch is None:
+            raise CheckpointError(src.path, "a .safetensors file without a latentlab model card; say which "
+                                            "architecture it holds (--arch NAME, e.g. beta_vae)")
+        return state_dict_model(src.path, state, arch), {"architecture": arch}, ["no model card: built as " + arch]
+    network = card.get("architecture")
+    if arch is not None and arch != network and network_name(arch) != network:
+        raise ArchitectureMismatchError(src.path, f"its card says architecture {network!r}, not {arch!r}")
+    info = info_from_card(src.path, card["info"]) if "info" in card else None
+    if network in NETWORKS:
+        return build_zoo(src.path, network, state, card.get("hparams"), info), card, []
+    plugin = plugin_for_architecture(network)
+    if plugin is not None and hasattr(plugin, "from_state_dict"):
+        return plugin.from_state_dict(state, card), card, []
+    raise CheckpointError(src.path, f"unknown architecture {network!r} in its card (is the plugin that defines "
+                                    "it installed?)")
+
+
+def state_dict_model(path: Path, state: dict[str, torch.Tensor], arch: str) -> nn.Module:
+    """A plain state_dict built as the zoo network (or plugin architecture) the user named."""
+    from latentlab.core.checkpoints.plugins import plugin_for_architecture
+    from latentlab.core.model import ModelInfo
+    from latentlab.core.zoo import UnknownArchitecture, network_name
+
+    plugin = plugin_for_architecture(arch)
+    if plugin is not None and hasattr(plugin, "from_state_dict"):
+        return plugin.from_state_dict(state, {"architecture": arch})
+    try:
+        network = network_name(arch)
+    except UnknownArchitecture as exc:
+        raise CheckpointError(path, str(exc)) from None
+    model = build_zoo(path, network, strip_wrapper_prefix(state), None, None)
+    model.info = ModelInfo(path.stem, model.info.latent_dim, model.info.image_shape, prior=model.info.prior)
+    return model

@@ -202,9 +202,12 @@ class ChunkSizer:
 
 
 class RenderWorker:
-    """One render thread; latest-wins mailbox per view; results go to ``on_result`` on the worker thread.
+    """One render thread for any number of models; latest-wins mailbox per view; results go to ``on_result``.
 
-    The callback must be cheap and thread-safe (the UI bridge just emits a queued Qt signal).
+    Models are registered by token (``add_model``); a request names its model's token and is dropped if that
+    model is gone. ``call`` runs a function on the render thread between two decodes (how a model is moved to
+    another device without racing a decode). The result callback must be cheap and thread-safe (the UI bridge
+    just emits a queued Qt signal).
     """
 
     _ids = itertools.count()
@@ -216,14 +219,14 @@ class RenderWorker:
         self.threads = threads  # intra-op threads of this render thread only (None: torch's default)
         self._cond = threading.Condition()
         self._pending: dict[str, RenderRequest] = {}
-        self._renderer: Renderer | None = None
-        self._token = 0
+        self._renderers: dict[int, Renderer] = {}
+        self._calls: list[Callable[[], None]] = []
         self._stopping = False
         self.decodes = 0  # how many requests were actually rendered (tests check coalescing with it)
         self.chunks = ChunkSizer()
         self.preempted = 0  # urgent requests served between the chunks of a background batch
         self._held_notice: str | None = None  # from a batch given up mid-way, for the next result out
-        # Held while rendering; others hold it to change the model under the worker (e.g. move devices).
+        # Held while rendering; others hold it to change a model under the worker (prefer ``call``).
         self.busy = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=name or f"latentlab-render-{next(self._ids)}",
                                         daemon=True)
@@ -238,18 +241,47 @@ class RenderWorker:
             torch.set_num_threads(inherited)
 
     # --- called from any thread ------------------------------------------------------------------------------
-    def set_model(self, model: LatentModel | None, token: int) -> None:
-        """Switch models; pending work for the previous model is dropped."""
+    def add_model(self, model: LatentModel, token: int) -> None:
+        """Render requests for ``token`` with ``model`` from now on (replacing an earlier model of that token)."""
         with self._cond:
-            self._renderer = Renderer(model, traced=self._traced) if model is not None else None
-            self._token = token
-            self._pending = {v: r for v, r in self._pending.items() if r.model_token == token}
+            old = self._renderers.get(token)
+            if old is None or old.model is not model:
+                self._renderers[token] = Renderer(model, traced=self._traced)
+            self._cond.notify()
+
+    def remove_model(self, token: int) -> None:
+        """Forget ``token``: its pending work is dropped and results still in flight are not delivered."""
+        with self._cond:
+            self._renderers.pop(token, None)
+            self._pending = {v: r for v, r in self._pending.items() if r.model_token != token}
+
+    def set_model(self, model: LatentModel | None, token: int) -> None:
+        """Serve only this model (the one-model worker of a single view); pending work for others is dropped."""
+        with self._cond:
+            keep = self._renderers.get(token)
+            self._renderers = {}
+            if model is not None:
+                self._renderers[token] = keep if keep is not None and keep.model is model else \
+                    Renderer(model, traced=self._traced)
+            self._pending = {v: r for v, r in self._pending.items() if r.model_token in self._renderers}
+
+    def renderer_of(self, token: int) -> Renderer | None:
+        with self._cond:
+            return self._renderers.get(token)
 
     def submit(self, req: RenderRequest) -> None:
         with self._cond:
             if self._stopping:
                 return
             self._pending[req.view] = req
+            self._cond.notify()
+
+    def call(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the render thread before the next decode (it must not raise; it may be slow)."""
+        with self._cond:
+            if self._stopping:
+                return
+            self._calls.append(fn)
             self._cond.notify()
 
     def cancel(self, view_prefix: str = "", exact: bool = False) -> None:
@@ -266,6 +298,7 @@ class RenderWorker:
         with self._cond:
             self._stopping = True
             self._pending.clear()
+            self._calls.clear()
             self._cond.notify_all()
         if threading.current_thread() is self._thread:
             return True  # asked from a result callback: the loop ends when the callback returns
@@ -276,18 +309,28 @@ class RenderWorker:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    @property
+    def on_render_thread(self) -> bool:
+        return threading.current_thread() is self._thread
+
     # --- the worker thread -----------------------------------------------------------------------------------
-    def _take(self) -> tuple[RenderRequest, Renderer] | None:
+    def _take(self) -> tuple[RenderRequest, Renderer] | Callable[[], None] | None:
         with self._cond:
-            while not self._stopping and (not self._pending or self._renderer is None):
+            while True:
+                if self._stopping:
+                    return None
+                if self._calls:
+                    return self._calls.pop(0)
+                self._pending = {v: r for v, r in self._pending.items() if r.model_token in self._renderers}
+                if self._pending:
+                    req = self._pop_most_urgent()
+                    return req, self._renderers[req.model_token]  # type: ignore[union-attr]
                 self._cond.wait()
-            if self._stopping:
-                return None
-            return self._pop_most_urgent(), self._renderer  # type: ignore[return-value]
 
     def _pop_most_urgent(self, below: int | None = None) -> RenderRequest | None:
         """The pending request with the lowest priority (oldest first), only below ``below`` if given; holds _cond."""
-        views = [v for v, r in self._pending.items() if below is None or r.priority < below]
+        views = [v for v, r in self._pending.items() if (below is None or r.priority < below)
+                 and r.model_token in self._renderers]
         if not views:
             return None
         return self._pending.pop(min(views, key=lambda v: (self._pending[v].priority, self._pending[v].created)))
@@ -301,11 +344,16 @@ class RenderWorker:
             taken = self._take()
             if taken is None:
                 return
+            if callable(taken):
+                with self.busy:
+                    try:
+                        taken()
+                    except Exception:  # a failing task must not kill the render thread
+                        log.exception("render-thread task failed")
+                continue
             self._process(*taken)
 
     def _process(self, req: RenderRequest, renderer: Renderer) -> None:
-        if req.model_token != self._token:
-            return
         if req.priority > 0 and np.ndim(req.z) == 2 and len(req.z) > 1:
             res = self._render_in_chunks(req, renderer)
             if res is None:  # superseded, or the model changed, while it waited for more urgent work
@@ -327,14 +375,14 @@ class RenderWorker:
 
     def _take_more_urgent(self, priority: int) -> tuple[RenderRequest, Renderer] | None:
         with self._cond:
-            if self._stopping or self._renderer is None:
+            if self._stopping:
                 return None
             req = self._pop_most_urgent(below=priority)
-            return None if req is None else (req, self._renderer)
+            return None if req is None else (req, self._renderers[req.model_token])
 
     def _still_wanted(self, req: RenderRequest) -> bool:
         with self._cond:
-            return not self._stopping and req.model_token == self._token and req.view not in self._pending
+            return not self._stopping and req.model_token in self._renderers and req.view not in self._pending
 
     def _render_in_chunks(self, req: RenderRequest, renderer: Renderer) -> RenderResult | None:
         z = np.asarray(req.z)

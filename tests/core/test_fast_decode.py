@@ -104,9 +104,9 @@ def test_the_render_worker_traces_after_its_first_frame_and_keeps_its_own_thread
         import time
 
         deadline = time.monotonic() + 30
-        while not (worker._renderer.tracer.active or time.monotonic() > deadline):
+        while not (worker.renderer_of(1).tracer.active or time.monotonic() > deadline):
             time.sleep(0.01)
-        assert worker._renderer.tracer.active, worker._renderer.tracer.reason
+        assert worker.renderer_of(1).tracer.active, worker.renderer_of(1).tracer.reason
         worker.submit(RenderRequest("v", z2, seq=2, model_token=1))
         assert done.wait(30)
         assert np.array_equal(results[1].image, eager(model, z2[None])[0])

@@ -217,7 +217,7 @@ def test_a_notice_from_a_row_given_up_midway_reaches_the_next_result():
     worker = RenderWorker(lambda r: (got.append(r), done.set()))
     worker.chunks.size = 2
     worker.set_model(ChunkWatcher(replaced), token=1)
-    renderer = worker._renderer
+    renderer = worker.renderer_of(1)
     plain = renderer.render
 
     def first_chunk_falls_back(req):
@@ -248,3 +248,39 @@ def test_a_row_decoded_latent_by_latent_says_so_and_a_batched_one_does_not():
         assert got[0].ok and got[0].batch1 is expected and got[0].device == "cpu"
     single = Renderer(SlowModel(delay=0)).render(RenderRequest("preview", rows(1)[0]))
     assert single.batch1 and single.device == "cpu"
+
+
+def test_one_worker_serves_several_models_and_drops_work_of_a_removed_one():
+    a, b = tiny_model(latent_dim=2, seed=1), tiny_model(latent_dim=3, seed=2)
+    results, done = [], threading.Event()
+
+    def on_result(res):
+        results.append(res)
+        if res.view == "b":
+            done.set()
+
+    worker = RenderWorker(on_result)
+    gate = threading.Event()
+    worker.call(gate.wait)  # hold the thread until everything is queued
+    worker.add_model(a, 1)
+    worker.add_model(b, 2)
+    worker.add_model(SlowModel(), 3)
+    worker.submit(RenderRequest("a", np.zeros(2, np.float32), model_token=1))
+    worker.submit(RenderRequest("gone", np.zeros(2, np.float32), model_token=3))
+    worker.submit(RenderRequest("b", np.zeros(3, np.float32), model_token=2, priority=1))
+    worker.remove_model(3)
+    gate.set()
+    assert done.wait(30)
+    worker.stop()
+    assert [r.view for r in results] == ["a", "b"]
+    with torch.inference_mode():
+        assert np.array_equal(results[1].image, to_uint8(b.decode(torch.zeros(1, 3)))[0])
+
+
+def test_a_call_runs_on_the_render_thread_between_decodes():
+    where, done = [], threading.Event()
+    worker = RenderWorker(lambda res: None)
+    worker.call(lambda: (where.append(threading.current_thread().name), done.set()))
+    assert done.wait(10)
+    worker.stop()
+    assert where and where[0].startswith("latentlab-render")

@@ -382,7 +382,7 @@ def test_a_model_without_an_encoder_says_so(qtbot, window):
 def test_the_preview_decodes_through_the_verified_trace_and_still_shows_the_exact_decode(qtbot, window, tiny_ckpt):
     entry = open_and_wait(qtbot, window, tiny_ckpt)
     worker = window.bridge.worker
-    qtbot.waitUntil(lambda: worker._renderer is not None and worker._renderer.tracer.active, timeout=30000)
+    qtbot.waitUntil(lambda: (r := worker.renderer_of(entry.token)) is not None and r.tracer.active, timeout=30000)
     for v in (0.25, -1.5, 2.75):
         window.sliders.row(1).slider.setFloatValue(v)
         z = window.state.z.copy()

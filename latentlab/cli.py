@@ -163,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
         args.argv = argv
     from latentlab.core.errors import LatentlabError
     from latentlab.core.jobs import JobCancelled, release_worker_processes
+    from latentlab.core.paths import clean_leftovers
+
+    clean_leftovers()  # .part files a killed run left (only ours, only where no live writer holds them)
 
     try:
         return int(args.func(args) or 0)

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,6 +46,13 @@ def _parse(line: bytes) -> Pending | None:
         return None
 
 
+def _regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
 @contextmanager
 def _locked(path: Path, mode: str, exclusive: bool) -> Iterator[IO[bytes]]:
     with open(path, mode) as fh:
@@ -63,7 +71,7 @@ class PendingJournal:
         self._cache: tuple[tuple, list[Pending]] | None = None
 
     def _existing(self) -> list[Path]:
-        return [p for p in self.paths if p.is_file()]
+        return [p for p in self.paths if _regular(p)]
 
     def exists(self) -> bool:
         return bool(self._existing())
@@ -75,7 +83,9 @@ class PendingJournal:
         for path in self.paths:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                if path.is_file() and path.stat().st_size > MAX_JOURNAL_BYTES:
+                if os.path.lexists(path) and not _regular(path):  # a link could lead into a file of the user's
+                    raise OSError(f"{path} is not a regular file")
+                if _regular(path) and path.stat().st_size > MAX_JOURNAL_BYTES:
                     raise OSError(f"{path} is over {MAX_JOURNAL_BYTES >> 20} MB")
                 self._append_to(path, line)
                 return path

@@ -28,6 +28,7 @@ import os
 import re
 import secrets
 import socket
+import stat
 import sys
 import time
 from dataclasses import dataclass, field
@@ -53,12 +54,12 @@ _MAX_MARKER = 65536
 def process_start_ticks(pid: int) -> int | None:
     """The process's start time in clock ticks since boot (Linux), to tell a recycled PID apart; else None."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     try:
         # The command name (field 2) may contain spaces and parentheses: split after its closing one.
-        return int(stat[stat.rindex(")") + 2:].split()[19])
+        return int(text[text.rindex(")") + 2:].split()[19])
     except (ValueError, IndexError):
         return None
 
@@ -215,7 +216,10 @@ class Autosave:
 
     def _claim(self, marker: Path, starting: bool = False) -> Recovery | None:
         try:
-            fh = open(marker, "rb")
+            if not stat.S_ISREG(marker.lstat().st_mode):
+                return None  # a link, a pipe (opening it would hang) or a folder: never one of ours
+            fd = os.open(marker, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+            fh = os.fdopen(fd, "rb")
         except OSError:
             return None
         keep = False

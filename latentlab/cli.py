@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(["gui", *argv])
         args.argv = argv
     from latentlab.core.errors import LatentlabError
-    from latentlab.core.jobs import JobCancelled, release_worker_processes
+    from latentlab.core.jobs import JobCancelled, end_progress_line, release_worker_processes
     from latentlab.core.paths import clean_leftovers
 
     clean_leftovers()  # .part files a killed run left (only ours, only where no live writer holds them)
@@ -173,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"latentlab {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (LatentlabError, FileNotFoundError, ValueError) as exc:
+        end_progress_line()
         print(f"latentlab {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except (KeyboardInterrupt, JobCancelled):

@@ -206,10 +206,8 @@ def clean_recorded(records: Path, now: float | None = None) -> list[Path]:
             _drop_if_old(rec, now)  # half-written by a writer killed mid-record, or not ours at all
             continue
         try:
-            if not path.is_absolute() or not is_part_name(path.name):
-                rec.unlink(missing_ok=True)  # names something that is not our temporary: never touch it
-            elif not os.path.lexists(path):
-                rec.unlink(missing_ok=True)
+            if not path.is_absolute() or not is_part_name(path.name) or not _file_or_folder(path):
+                rec.unlink(missing_ok=True)  # gone, or not something we made: never touch it
             elif remove_if_stale(path, trust_lock=same_host, now=now):
                 removed.append(path)
                 rec.unlink(missing_ok=True)
@@ -218,6 +216,14 @@ def clean_recorded(records: Path, now: float | None = None) -> list[Path]:
     if removed:
         log.info("removed %d unfinished file(s) left by a killed run", len(removed))
     return removed
+
+
+def _file_or_folder(path: Path) -> bool:
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
 
 
 def _drop_if_old(rec: Path, now: float) -> None:

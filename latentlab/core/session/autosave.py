@@ -236,6 +236,9 @@ class Autosave:
                     marker.unlink(missing_ok=True)
                 return None
             info = _read_marker(fh)
+            if not isinstance(info.get("pid"), int):
+                log.warning("ignoring %s: not an autosave marker latentlab can read", marker)
+                return None
             if not self._dead(info, marker, fh):
                 return None
             prefix = _RUNNING if marker.name.startswith(_RUNNING) else _CRASHED
@@ -244,9 +247,8 @@ class Autosave:
                 marker.unlink(missing_ok=True)  # crashed before its first autosave: nothing to restore
                 return None
             saved = _dt.datetime.fromtimestamp(sess.stat().st_mtime, _dt.UTC).isoformat(timespec="seconds")
-            pid = info.get("pid")
             keep = True
-            return Recovery(sess, marker, pid if isinstance(pid, int) else -1, info.get("started"), saved,
+            return Recovery(sess, marker, info["pid"], info.get("started"), saved,
                             info.get("host") if isinstance(info.get("host"), str) else None, fh)
         finally:
             if not keep:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -118,6 +119,8 @@ class ResultStore:
     def _unavailable(self, exc: BaseException, why: str) -> StoreUnavailable:
         if self.path.is_dir():
             text = f"{self.path}: the results store path is a folder, not a database file"
+        elif self.path.exists() and not (os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)):
+            text = f"{self.path}: the results store is read-only"
         elif why == "cannot be opened":
             text = f"{self.path}: the results store cannot be opened"
         else:

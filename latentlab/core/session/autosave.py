@@ -30,6 +30,7 @@ import secrets
 import socket
 import stat
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +156,7 @@ class Autosave:
         self.instance = f"{_name_part(self.host)}-{self.pid}-{secrets.token_hex(4)}"
         self._last: str | None = None
         self._lock: IO[bytes] | None = None
+        self._beating = threading.Lock()
         self.saves = 0
 
     @property
@@ -193,14 +195,15 @@ class Autosave:
 
     def heartbeat(self) -> None:
         """Say this run is alive (for apps on other hosts of a shared home); called every ``HEARTBEAT_S``."""
-        if self._lock is None:
-            return
-        try:
-            os.utime(self.marker)
-        except FileNotFoundError:  # removed by someone who could not see our lock: put it back
-            self._lock.close()
-            self._lock = None
-            self._hold_marker()
+        with self._beating:  # the UI's timer thread and the autosave writer both beat
+            if self._lock is None:
+                return
+            try:
+                os.utime(self.marker)
+            except FileNotFoundError:  # removed by someone who could not see our lock: put it back
+                self._lock.close()
+                self._lock = None
+                self._hold_marker()
 
     def find_crashed(self) -> list[Recovery]:
         """Crashed runs with an autosave, each claimed (its lock held) by this run until discarded or released."""

@@ -165,8 +165,11 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(["gui", *argv])
         args.argv = argv
     from latentlab.core.errors import LatentlabError, UntrustedFile
-    from latentlab.core.jobs import JobCancelled, release_worker_processes
+    from latentlab.core.jobs import JobCancelled, end_progress_line, release_worker_processes
+    from latentlab.core.paths import clean_leftovers
     from latentlab.core.text import printable
+
+    clean_leftovers()  # .part files a killed run left (only ours, only where no live writer holds them)
 
     try:
         return int(args.func(args) or 0)
@@ -174,12 +177,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"latentlab {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except UntrustedFile as exc:
+        end_progress_line()
         print(f"latentlab {args.command}: error: {exc}", file=sys.stderr)
         if exc.sha256:
             print(f"latentlab {args.command}: to trust exactly this file: --trust-sha256 {exc.sha256}",
                   file=sys.stderr)
         return EXIT_ERROR
     except (LatentlabError, FileNotFoundError, ValueError) as exc:
+        end_progress_line()
         print(f"latentlab {args.command}: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except (KeyboardInterrupt, JobCancelled):

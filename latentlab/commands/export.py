@@ -128,8 +128,16 @@ def _alignments(args: argparse.Namespace, models: list[Any]) -> list[Any] | None
     return aligns
 
 
+def input_files(args: argparse.Namespace) -> list[str]:
+    """Every file the export reads (checkpoints, direction, path, keyframes or session, start latent)."""
+    from latentlab.core.export.inputs import split_spec
+
+    specs = [args.direction, args.latent_path, args.keyframes, args.start]
+    return [args.file, *args.compare, *(str(split_spec(s)[0]) for s in specs if s)]
+
+
 def build_plan(args: argparse.Namespace, models: list[Any], titles: list[str], fmt: str, frames: int) -> Any:
-    """The FramePlan or GridPlan the arguments describe."""
+    """The FramePlan or GridPlan the arguments describe (its ``inputs``: every file it was made from)."""
     from latentlab.core.export import (
         FramePlan,
         GridPlan,
@@ -156,7 +164,7 @@ def build_plan(args: argparse.Namespace, models: list[Any], titles: list[str], f
         meta["dims"] = dims
         if fmt == "grid":
             cells, caps = traversal_cells(z, dims, args.steps, lo, hi, names)
-            return GridPlan.for_models(models, cells, caps, aligns, titles, meta)
+            return GridPlan.for_models(models, cells, caps, aligns, titles, meta, input_files(args))
         latents, captions = dimension_traversal(z, dims, frames, lo, hi, names)
     elif kind == "direction":
         if not args.direction:
@@ -180,13 +188,15 @@ def build_plan(args: argparse.Namespace, models: list[Any], titles: list[str], f
         meta.update(keyframes=knames, interp=args.interp, easing=args.easing)
     if fmt == "grid":
         cells, caps = strip_cells(latents, captions, args.steps)
-        return GridPlan.for_models(models, cells, caps, aligns, titles, meta)
-    return FramePlan.for_models(models, latents, captions, aligns, titles, meta)
+        return GridPlan.for_models(models, cells, caps, aligns, titles, meta, input_files(args))
+    return FramePlan.for_models(models, latents, captions, aligns, titles, meta, input_files(args))
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from latentlab.core.checkpoint import open_checkpoint
     from latentlab.core.export import ExportOptions, export
+    from latentlab.core.export.folder import check_folder_output
+    from latentlab.core.export.outputs import check_file_output
     from latentlab.core.jobs import JobContext, TextProgress
 
     fmt = _format_for(args)
@@ -203,6 +213,10 @@ def cmd_export(args: argparse.Namespace) -> int:
                          resample=args.resample, gap=args.gap, batch_size=args.batch_size, crf=args.crf,
                          preset=args.preset, grid_scale=args.scale, grid_padding=args.padding)
     opts.validate()  # before any checkpoint is opened or latent decoded
+    if fmt == "png":  # and the output: never one of the inputs, never someone else's file
+        check_folder_output(Path(args.out), input_files(args))
+    else:
+        check_file_output(Path(args.out), fmt, input_files(args))
     models, titles = [], []
     for f in [args.file, *args.compare]:
         ck = open_checkpoint(f, arch=args.arch, trust=trust_of(args), device=args.device)
@@ -215,6 +229,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result.to_dict())
     else:
+        for notice in result.notices:
+            print(f"note: {notice}")
         what = "grid" if fmt == "grid" else f"{result.frames} frames at {result.fps:g} fps ({result.duration_s:.2f} s)"
         print(f"wrote {result.path}: {what}, {result.width}x{result.height}; decode {result.decode_s:.2f} s, "
               f"compose {result.compose_s:.2f} s, encode {result.encode_s:.2f} s, total {result.total_s:.2f} s")

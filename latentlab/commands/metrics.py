@@ -66,7 +66,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     from latentlab.core.checkpoint import open_checkpoint
     from latentlab.core.jobs import JobContext, TextProgress
     from latentlab.core.metrics import METRICS, evaluate, parse_names
-    from latentlab.core.metrics.runner import summary_table
+    from latentlab.core.metrics.runner import FROM_STORE, summary_table
 
     names = parse_names(args.metrics)
     if args.n < 10:
@@ -89,14 +89,17 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     print(f"{'metric':<14}{'figure':<28}{'value':>10}{'time':>9}  source")
     for name, figure, value, seconds in summary_table(results):
         res = results[name]
-        source = "stored" if any("results store" in n for n in res.notes) else "computed"
+        source = "stored" if FROM_STORE in res.notes else "computed"
         print(f"{METRICS[name].name:<14}{figure:<28}{_fmt(value):>10}{seconds:>8.1f}s  {source}")
     act = results.get("activity")
     if act is not None and act.ok:
         labels = ["active", "mixed", "passive"]
         print("latents: " + ", ".join(f"{n}={labels[int(l)]}" for n, l in zip(act.latent_names, act.arrays["labels"], strict=True)))
+    said: dict[str, list[str]] = {}  # one line per note, naming every metric it concerns
     for name, res in results.items():
         for note in res.notes:
-            if "results store" not in note:
-                print(f"note ({name}): {note}")
+            if note != FROM_STORE:
+                said.setdefault(note, []).append(name)
+    for note, names in said.items():
+        print(f"note ({', '.join(names)}): {note}")
     return 0

@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 
 class JobCancelled(Exception):
@@ -77,9 +77,19 @@ class TextProgress:
         if fraction >= 1.0:
             self.stream.write("\n")
         self.stream.flush()
+        TextProgress.open_line = fraction < 1.0
+
+    open_line: ClassVar[bool] = False  # a bar was drawn and its line not ended (a job failed midway)
 
     def done(self) -> None:
         self(1.0, "done")
+
+
+def end_progress_line(stream: Any = None) -> None:
+    """End a progress bar's line left open by a job that failed, so the error that follows gets its own line."""
+    if TextProgress.open_line:
+        (stream or sys.stderr).write("\n")
+        TextProgress.open_line = False
 
 
 def release_worker_processes() -> None:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from latentlab.core.device import is_oom
+from latentlab.core.device import PREVIEW_OOM_NOTICE, retry_on_cpu
 from latentlab.core.fast_decode import TracedDecoder, to_numpy_images, uint8_images
 from latentlab.core.model import LatentModel, device_of
 
@@ -117,6 +117,15 @@ class Renderer:
         ms = (time.perf_counter() - t0) * 1e3
         return (img if batch else img[0]), ms
 
+    def move_to_cpu(self) -> None:
+        self.model = self.model.to("cpu")
+
+    def decode_or_fall_back(self, z: np.ndarray, notice: str = PREVIEW_OOM_NOTICE
+                            ) -> tuple[tuple[np.ndarray, float], str | None]:
+        """``decode``, moved to the CPU and decoded again if the GPU runs out of memory; (result, notice)."""
+        return retry_on_cpu(lambda: self.decode(z), lambda: self.last_device or device_of(self.model),
+                            self.move_to_cpu, notice)
+
     def check_latent(self, z: np.ndarray) -> str | None:
         d = self.model.info.latent_dim
         arr = np.asarray(z)
@@ -135,16 +144,8 @@ class Renderer:
             if problem:
                 res.error = problem
                 return res
-            try:
-                res.image, res.decode_ms = self.decode(req.z)
-            except Exception as exc:
-                if not is_oom(exc) or device_of(self.model).type != "cuda":
-                    raise
-                torch.cuda.empty_cache()
-                self.model = self.model.to("cpu")
-                res.notice = "GPU out of memory: the model moved to the CPU"
-                log.warning(res.notice)
-                res.image, res.decode_ms = self.decode(req.z)
+            (res.image, res.decode_ms), notice = self.decode_or_fall_back(req.z)
+            res.notice = notice
             res.device = self.last_device
             res.batch1 = np.ndim(req.z) == 1 or len(req.z) == 1
             bad = _bad_output(res.image)

@@ -84,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     from latentlab.core.device import DeviceError, resolve_device
+    from latentlab.core.paths import clean_leftovers
+
+    clean_leftovers()  # .part files a killed run left (only ours, only where no live writer holds them)
 
     app = make_app()
     try:

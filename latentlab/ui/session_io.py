@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from latentlab.core.session import (
     AUTOSAVE_DELAY_S,
+    HEARTBEAT_S,
     Autosave,
     CheckpointRef,
     FileRef,
@@ -67,6 +68,8 @@ class SessionController(QObject):
         self.autosave = autosave or Autosave()
         self.autosave_enabled = True
         self._timer = QTimer(self, singleShot=True, interval=int(AUTOSAVE_DELAY_S * 1000), timeout=self._autosave_when_idle)
+        # Tells apps on other hosts of a shared home that this run is alive (see core.session.autosave).
+        self._heartbeat = QTimer(self, interval=int(HEARTBEAT_S * 1000), timeout=self._beat)
         self._last_activity = 0.0
         self._writer: threading.Thread | None = None
         state.latentChanged.connect(self._note_activity)
@@ -304,9 +307,19 @@ class SessionController(QObject):
             log.warning("autosave unavailable: %s", exc)
             self.autosave_enabled = False
             return []
+        self._heartbeat.start()
         if recoveries and ask:
             QTimer.singleShot(0, lambda: self._offer(recoveries))
         return recoveries
+
+    def _beat(self) -> None:
+        def beat() -> None:
+            try:
+                self.autosave.heartbeat()
+            except OSError as exc:  # off the GUI thread: a hung network folder must not freeze the app
+                log.warning("autosave heartbeat failed: %s", exc)
+
+        threading.Thread(target=beat, name="latentlab-heartbeat", daemon=True).start()
 
     def _offer(self, recoveries) -> None:
         rec = recoveries[0]
@@ -336,6 +349,7 @@ class SessionController(QObject):
 
     def end(self) -> None:
         self._timer.stop()
+        self._heartbeat.stop()
         self._join_writer()
         if self.autosave_enabled:
             self.autosave.end()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 import numpy as np
@@ -22,10 +22,14 @@ from latentlab.core.render import Renderer
 RESAMPLE = ("auto", "nearest", "smooth")
 
 
+EXPORT_OOM_NOTICE = "GPU out of memory: the export moved the model to the CPU and went on there"
+
+
 @dataclass
 class StageTimes:
     decode_s: float = 0.0
     compose_s: float = 0.0
+    notices: list[str] = field(default_factory=list)  # what the user should hear (a CPU fallback)
 
 
 # --- resizing ---------------------------------------------------------------------------------------------------
@@ -151,7 +155,9 @@ def decode_panel(renderer: Renderer, z: np.ndarray, layout: FrameLayout, resampl
                  times: StageTimes) -> np.ndarray:
     """Decode a batch of latents with one model and bring the images to the layout's panel size and channels."""
     t0 = time.perf_counter()
-    img, _ = renderer.decode(z)
+    (img, _), notice = renderer.decode_or_fall_back(z, EXPORT_OOM_NOTICE)
+    if notice and notice not in times.notices:
+        times.notices.append(notice)
     t1 = time.perf_counter()
     times.decode_s += t1 - t0
     img = _as_channels(resize_batch(img, layout.panel_hw, resample), layout.channels)

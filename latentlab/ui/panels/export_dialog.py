@@ -27,7 +27,10 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from latentlab.core.errors import LatentlabError
 from latentlab.core.export import ExportOptions, FramePlan, GridPlan, export, preview_frame, preview_grid
+from latentlab.core.export.folder import check_folder_output
+from latentlab.core.export.outputs import check_file_output
 from latentlab.core.export.plan import dimension_traversal, keyframe_traversal, traversal_cells
 from latentlab.core.traversal import EASINGS
 from latentlab.ui.job_runner import JobRunner
@@ -131,7 +134,8 @@ class ExportDialog(QDialog):
         self.dims.editingFinished.connect(self._changed)
         self.export_button.clicked.connect(self.start)
         self.runner.finished.connect(self._done)
-        self.runner.failed.connect(lambda m: self._set_note(f"⚠ export failed: {m}; nothing was written", True))
+        self.runner.failed.connect(lambda m: self._set_note(f"⚠ export failed: {m}; nothing was written, and what "
+                                                            "was there before is kept", True))
         self.runner.cancelled.connect(lambda: self._set_note("cancelled; nothing was written", True))
         self.runner.busyChanged.connect(lambda busy: self.export_button.setEnabled(not busy))
         self.result = None
@@ -258,15 +262,39 @@ class ExportDialog(QDialog):
             self._set_note(f"⚠ {exc}", True)
             return
         out = Path(self.out.text()).expanduser()
+        inputs = self.input_files()
+        try:  # at once, not after the decoding: the same check the export makes again before writing
+            if opts.format == "png":
+                check_folder_output(out, inputs)
+            else:
+                check_file_output(out, opts.format, inputs)
+        except LatentlabError as exc:
+            self._set_note(f"⚠ {exc}", True)
+            return
         self._set_note(f"exporting to {out} …")
-        self.runner.start(lambda ctx: export(plan, out, opts, ctx), label=f"exporting {out.name}")
+        self.runner.start(lambda ctx: export(plan, out, opts, ctx, inputs=inputs), label=f"exporting {out.name}")
+
+    def input_files(self) -> list[str]:
+        """Every file the app has open (checkpoints, directions, flows, the session): never an export target."""
+        w = self.window
+        files = [e.path for e in self.state.models]
+        for panel, attr in ((getattr(w, "directions", None), "file"), (getattr(w, "flows", None), "flows_file"),
+                            (getattr(w, "sessions", None), "path")):
+            f = getattr(panel, attr, None) if panel is not None else None
+            if f is not None:
+                files.append(f)
+        autosave = getattr(getattr(w, "sessions", None), "autosave", None)
+        if autosave is not None:
+            files.append(autosave.path)
+        return [str(f) for f in files]
 
     def _done(self, result) -> None:
         self.result = result
         d = result.to_dict()
+        notices = "".join(f"; {n}" for n in result.notices)
         self._set_note(f"wrote {result.path} ({d.get('frames', 1)} frame(s), {d.get('bytes', 0) / 1e6:.2f} MB) "
-                       f"in {d.get('total_s', 0):.1f} s")
-        self.window.show_message("info", f"exported {result.path}")
+                       f"in {d.get('total_s', 0):.1f} s{notices}")
+        self.window.show_message("warning" if result.notices else "info", f"exported {result.path}{notices}")
 
     def reject(self) -> None:
         if self.runner.busy:

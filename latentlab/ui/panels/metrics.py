@@ -23,9 +23,18 @@ from PySide6.QtWidgets import (
 )
 
 from latentlab.core.data import BUILTIN
+from latentlab.core.errors import StoreUnavailable
 from latentlab.core.metrics.base import MetricResult
 from latentlab.core.metrics.registry import METRICS
-from latentlab.core.metrics.runner import KIND, dataset_key, evaluate, metric_key_params
+from latentlab.core.metrics.runner import (
+    FROM_STORE,
+    KEPT_FOR_LATER,
+    KIND,
+    NOT_SAVED,
+    dataset_key,
+    evaluate,
+    metric_key_params,
+)
 from latentlab.core.store import ResultStore
 from latentlab.ui.charts import BarChart, Heatmap
 from latentlab.ui.job_runner import JobRunner
@@ -121,6 +130,7 @@ class MetricsPanel(QWidget):
         self.compute_button = QPushButton("Compute")
         self.compute_button.setToolTip("Compute the metrics that are not stored yet (Shift-click: recompute all)")
         self.status = QLabel("")
+        self.status.setWordWrap(True)
         self.status.setStyleSheet("color: #9aa3ad;")
         bar = QHBoxLayout()
         for w in (self.dataset, self.n, self.representation, self.drop_passive, self.estimator, self.compute_button):
@@ -243,8 +253,13 @@ class MetricsPanel(QWidget):
         self._draw(res)
 
     def _on_done(self, results) -> None:
-        took = sum(r.seconds for r in results.values() if "from the results store" not in r.notes)
-        self.status.setText(f"done: {len(results)} metrics ({took:.0f} s computed, the rest from the store)")
+        took = sum(r.seconds for r in results.values() if FROM_STORE not in r.notes)
+        text = f"done: {len(results)} metrics ({took:.0f} s computed, the rest from the store)"
+        # A store that could not take the figures: they are shown all the same, and the user hears where they went.
+        store_notes = {n for r in results.values() for n in r.notes if n.startswith((KEPT_FOR_LATER, NOT_SAVED))}
+        if store_notes:
+            text += " — ⚠ " + "; ".join(sorted(store_notes))
+        self.status.setText(text)
 
     def _draw(self, res: MetricResult) -> None:
         if not res.ok:
@@ -283,9 +298,13 @@ class MetricsPanel(QWidget):
 
         dkey = dataset_key(get_dataset(self.dataset.currentText()))
         out: dict[str, float] = {}
+        try:
+            db = self._store()
+        except StoreUnavailable:  # not a results store at all: the compare table shows no figures, says load_stored
+            return out
         for name in METRICS:
             kp = metric_key_params(name, s["params"].get(name), s["n"], n_test, s["representation"], s["drop_passive"])
-            payload = self._store().get(KIND, sha256, dkey, name, kp, 0)
+            payload = db.get(KIND, sha256, dkey, name, kp, 0)
             if payload is None:
                 continue
             res = MetricResult.from_dict(payload)

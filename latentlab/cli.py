@@ -12,12 +12,20 @@ from pathlib import Path
 from latentlab.commands.common import (
     UsageError,
     device_arg,
+    finite_float,
+    int_arg,
     json_arg,
+    latent_dim_int,
+    learning_rate,
     parse_kv,
     print_json,
     raise_usage,
+    seed_arg,
+    steps_int,
+    threads_arg,
     trust_arg,
 )
+from latentlab.core.limits import MAX_BATCH
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -120,17 +128,17 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Archs: " + "; ".join(f"{a.name}: {a.summary}" for a in ARCHS.values()))
     p.add_argument("--arch", required=True, choices=sorted(ARCHS))
     p.add_argument("--dataset", default="dsprites", help=f"{', '.join(BUILTIN)}, or a .npz/.h5 original file")
-    p.add_argument("--steps", type=int, default=10000)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, help="learning rate (default: the arch's)")
-    p.add_argument("--latent-dim", type=int, default=10)
-    p.add_argument("--beta", type=float, help="KL / TC weight for the archs that have one")
-    p.add_argument("--gamma", type=float, help="gamma for FactorVAE / annealed VAE")
+    p.add_argument("--steps", type=steps_int, default=10000)
+    p.add_argument("--batch-size", type=int_arg(2, MAX_BATCH), default=64)
+    p.add_argument("--lr", type=learning_rate, help="learning rate (default: the arch's)")
+    p.add_argument("--latent-dim", type=latent_dim_int, default=10)
+    p.add_argument("--beta", type=finite_float(0.0, 1e6), help="KL / TC weight for the archs that have one")
+    p.add_argument("--gamma", type=finite_float(0.0, 1e6), help="gamma for FactorVAE / annealed VAE")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other objective hyper-parameter")
     p.add_argument("--net", action="append", metavar="KEY=VALUE", help="network hyper-parameter (base, hidden, ...)")
-    p.add_argument("--seed", type=int, default=0)
+    seed_arg(p)
     p.add_argument("--name", help="model name shown in the app")
-    p.add_argument("--threads", type=int, help="CPU threads for torch")
+    threads_arg(p)
     p.add_argument("--no-recipe", dest="record_recipe", action="store_false",
                    help="do not store this command line in the card")
     p.add_argument("--out", required=True, help="output .safetensors file")

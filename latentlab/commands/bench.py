@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from latentlab.commands.common import device_arg, json_arg, print_json, raise_usage, trust_arg
+from latentlab.commands.common import (
+    batch_int,
+    device_arg,
+    json_arg,
+    positive_int,
+    print_json,
+    raise_usage,
+    threads_arg,
+    trust_arg,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,9 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "calls and images per second at --batch. This is the reference the preview latency is "
                     "judged against (benchmarks/preview_latency.py).")
     p.add_argument("files", nargs="+", help="checkpoints")
-    p.add_argument("--repeats", type=int, default=100, help="batch-1 decodes timed (default 100)")
-    p.add_argument("--batch", type=int, default=64, help="batch size for the throughput figure (default 64)")
-    p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
+    p.add_argument("--repeats", type=positive_int(1_000_000), default=100, help="batch-1 decodes timed (default 100)")
+    p.add_argument("--batch", type=batch_int, default=64, help="batch size for the throughput figure (default 64)")
+    threads_arg(p, "CPU threads for torch (default: torch's)")
     p.add_argument("--arch", help="architecture, for plain state_dict files")
     trust_arg(p)
     json_arg(p)

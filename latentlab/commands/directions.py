@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
 
-from latentlab.commands.common import device_arg, json_arg, print_json, raise_usage, trust_arg
+from latentlab.commands.common import (
+    count_int,
+    device_arg,
+    finite_float,
+    int_arg,
+    json_arg,
+    print_json,
+    raise_usage,
+    seed_arg,
+    steps_int,
+    trust_arg,
+)
+from latentlab.core import limits
+from latentlab.core.text import printable
 
 EPILOG = """\
 methods:
@@ -43,8 +57,8 @@ def register(sub: Any) -> None:
     p.add_argument("--dataset", help="dataset with ground-truth factors (default: the model's)")
     p.add_argument("--factor", action="append", metavar="NAME",
                    help="factor to find directions for (repeat, or comma-separate; default: every factor)")
-    p.add_argument("--n", type=int, help="samples to encode or draw (default: 2000 supervised, 5000 pca)")
-    p.add_argument("--k", type=int, help="number of unsupervised directions")
+    p.add_argument("--n", type=int_arg(2, limits.MAX_SAMPLES), help="samples to encode or draw (default: 2000 supervised, 5000 pca)")
+    p.add_argument("--k", type=count_int, help="number of unsupervised directions")
     p.add_argument("--orthogonal", action="store_true", help="orthonormalise the set (Householder QR, in order)")
     p.add_argument("--protect", nargs="+", action="extend", default=[], metavar="FACTOR",
                    help="interfacegan: stay orthogonal to these factors' directions; gradctrl: mask their salient "
@@ -54,16 +68,16 @@ def register(sub: Any) -> None:
     p.add_argument("--classifier", choices=CLASSIFIERS, default="logistic", help="interfacegan boundary (default logistic)")
     p.add_argument("--mode", choices=LABEL_MODES, default="auto",
                    help="factor labels: binary (above the median/--threshold), classes (one-vs-rest), auto")
-    p.add_argument("--threshold", type=float, help="binarise the factor at this value instead of its median")
+    p.add_argument("--threshold", type=finite_float(), help="binarise the factor at this value instead of its median")
     p.add_argument("--space", choices=PCA_SPACES, default="prior", help="pca: prior (GANSpace) or encoded")
     p.add_argument("--at", metavar="Z0,Z1,...", help="jacobian: the latent to linearise at (default: the origin)")
-    p.add_argument("--top-k", type=int, help="gradctrl: dimensions masked per other attribute (default D/10)")
-    p.add_argument("--steps", type=int, default=400, help="gradctrl: classifier training steps")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--top-k", type=int_arg(0, limits.MAX_LATENT_DIM), help="gradctrl: dimensions masked per other attribute (default D/10)")
+    p.add_argument("--steps", type=steps_int, default=400, help="gradctrl: classifier training steps")
+    seed_arg(p)
     p.add_argument("--arch", help="architecture, for plain state_dict checkpoints")
     p.add_argument("--no-eval", dest="evaluate", action="store_false", help="skip the evaluation")
-    p.add_argument("--eval-n", type=int, default=200, help="samples the evaluation moves (default 200)")
-    p.add_argument("--alpha", type=float, default=2.0, help="evaluation step: latents move by -alpha and +alpha")
+    p.add_argument("--eval-n", type=int_arg(2, limits.MAX_SAMPLES), default=200, help="samples the evaluation moves (default 200)")
+    p.add_argument("--alpha", type=finite_float(0.0, 1000.0, lo_open=True), default=2.0, help="evaluation step: latents move by -alpha and +alpha")
     p.add_argument("--out", required=True, help="direction file to write (.safetensors)")
     trust_arg(p)
     device_arg(p)
@@ -73,10 +87,12 @@ def register(sub: Any) -> None:
 
 def _floats(text: str) -> list[float]:
     try:
-        return [float(v) for v in text.replace(" ", "").split(",") if v]
+        values = [float(v) for v in text.replace(" ", "").split(",") if v]
     except ValueError:
-        raise_usage(f"--at expects comma-separated numbers, got {text!r}")
-        raise  # unreachable: raise_usage raises
+        values = [math.nan]
+    if not values or len(values) > limits.MAX_LATENT_DIM or not all(math.isfinite(v) for v in values):
+        raise_usage(f"--at expects comma-separated finite numbers, got {printable(text, 80)!r}")
+    return values
 
 
 def cmd_directions(args: argparse.Namespace) -> int:

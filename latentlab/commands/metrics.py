@@ -5,7 +5,17 @@ from __future__ import annotations
 import argparse
 import math
 
-from latentlab.commands.common import device_arg, json_arg, parse_kv, print_json, raise_usage, trust_arg
+from latentlab.commands.common import (
+    device_arg,
+    int_arg,
+    json_arg,
+    parse_kv,
+    print_json,
+    raise_usage,
+    seed_arg,
+    trust_arg,
+)
+from latentlab.core import limits
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,12 +29,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file", help="checkpoint (.safetensors, ...)")
     p.add_argument("--dataset", help="dsprites, shapes3d, xyobject or an original .npz/.h5 file (default: the card's)")
     p.add_argument("--metrics", default="all", help=f"comma-separated, or 'all' (default): {','.join(METRICS)}")
-    p.add_argument("--n", type=int, default=10000, help="training points (default 10000; test points: n/2)")
-    p.add_argument("--n-test", type=int, help="test points (default n/2)")
+    p.add_argument("--n", type=int_arg(10, limits.MAX_SAMPLES), default=10000, help="training points (default 10000; test points: n/2)")
+    p.add_argument("--n-test", type=int_arg(2, limits.MAX_SAMPLES), help="test points (default n/2)")
     p.add_argument("--representation", choices=("mean", "sampled"), default="mean",
                    help="posterior mean (default) or one sample z ~ q(z|x)")
     p.add_argument("--drop-passive", action="store_true", help="leave out passive (collapsed) latents")
-    p.add_argument("--seed", type=int, default=0)
+    seed_arg(p)
     p.add_argument("--dci-estimator", choices=("fast", "gbt"), default="fast",
                    help="fast: histogram boosted trees (default); gbt: scikit-learn GradientBoosting, exactly "
                         "as disentanglement_lib (minutes)")

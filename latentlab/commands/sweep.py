@@ -7,7 +7,16 @@ import csv
 import io
 import math
 
-from latentlab.commands.common import device_arg, json_arg, print_json, raise_usage, trust_arg
+from latentlab.commands.common import (
+    device_arg,
+    int_arg,
+    json_arg,
+    print_json,
+    raise_usage,
+    seed_arg,
+    trust_arg,
+)
+from latentlab.core import limits
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,8 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", help="dataset for all (default: each card's)")
     p.add_argument("--metrics", default="mig,dci,sap,modularity,infomec",
                    help="comma-separated metric names, or 'all' (default: mig,dci,sap,modularity,infomec)")
-    p.add_argument("--n", type=int, default=10000, help="training points per checkpoint (default 10000)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n", type=int_arg(10, limits.MAX_SAMPLES), default=10000, help="training points per checkpoint (default 10000)")
+    seed_arg(p)
     p.add_argument("--representation", choices=("mean", "sampled"), default="mean")
     p.add_argument("--drop-passive", action="store_true")
     p.add_argument("--force", action="store_true", help="recompute even when stored results exist")

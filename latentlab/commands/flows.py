@@ -351,14 +351,19 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"file": str(args.flows), "card": card})
         return 0
+    # Everything below comes from the file: escaped, so a name cannot move the cursor or forge a line.
     ck = card.get("checkpoint", {})
     cfg = card.get("config", {})
-    print(f"file: {args.flows}")
-    print(f"checkpoint: {ck.get('name')} ({ck.get('file')}), sha256 {ck.get('sha256')}")
-    print(f"potentials: {cfg.get('n_potentials')} x {cfg.get('pde')}, latent_dim {card.get('potentials', {}).get('latent_dim')}")
-    print(f"trained: {card.get('step')} of {cfg.get('steps')} steps, {card.get('seconds')} s, seed {cfg.get('seed')}")
-    print("config: " + ", ".join(f"{k}={v}" for k, v in cfg.items()))
+    p = printable
+    print(f"file: {p(args.flows)}")
+    print(f"checkpoint: {p(ck.get('name'))} ({p(ck.get('file'))}), sha256 {p(ck.get('sha256'))}")
+    print(f"potentials: {p(cfg.get('n_potentials'))} x {p(cfg.get('pde'))}, latent_dim "
+          f"{p(card.get('potentials', {}).get('latent_dim'))}")
+    print(f"trained: {p(card.get('step'))} of {p(cfg.get('steps'))} steps, {p(card.get('seconds'))} s, "
+          f"seed {p(cfg.get('seed'))}")
+    print("config: " + ", ".join(f"{p(k, 80)}={p(v, 200)}" for k, v in cfg.items()))
     hist = card.get("history") or []
     if hist:
-        print("last losses: " + "  ".join(f"{k} {v:.4g}" for k, v in hist[-1].items() if k != "step"))
+        print("last losses: " + "  ".join(f"{p(k, 80)} {v:.4g}" for k, v in hist[-1].items()
+                                          if k != "step" and v is not None))
     return 0

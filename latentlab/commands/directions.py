@@ -91,7 +91,7 @@ def _floats(text: str) -> list[float]:
     except ValueError:
         values = [math.nan]
     if not values or len(values) > limits.MAX_LATENT_DIM or not all(math.isfinite(v) for v in values):
-        raise_usage(f"--at expects comma-separated finite numbers, got {printable(text, 80)!r}")
+        raise_usage(f"--at expects comma-separated numbers, all finite, got {printable(text, 80)!r}")
     return values
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from latentlab.commands.common import (
     UsageError,
     device_arg,
+    echo,
     finite_float,
     int_arg,
     json_arg,
@@ -67,8 +68,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         print_json(out)
     else:
-        print(f"file: {out['file']}\nformat: {out['format']}\nsha256: {out['sha256']}")
-        print(format_card(out["card"]))
+        echo(f"file: {out['file']}\nformat: {out['format']}\nsha256: {out['sha256']}")
+        echo(format_card(out["card"]))
     return 0
 
 
@@ -91,7 +92,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     bar = TextProgress(label=f"train {args.arch}")
     path = train_to_file(config, args.out, JobContext(progress=bar), recipe=recipe)
     bar.done()
-    print(f"wrote {path}")
+    echo(f"wrote {path}")
     return 0
 
 
@@ -171,17 +172,23 @@ def main(argv: list[str] | None = None) -> int:
         args.argv = argv
     from latentlab.core.errors import LatentlabError
     from latentlab.core.jobs import JobCancelled, release_worker_processes
+    from latentlab.core.text import printable
 
     try:
         return int(args.func(args) or 0)
     except UsageError as exc:
-        print(f"latentlab {args.command}: {exc}", file=sys.stderr)
+        # One line whatever the message holds (a name from a file may carry newlines or escapes).
+        print(f"latentlab {args.command}: {printable(exc)}", file=sys.stderr)
         return EXIT_USAGE
-    except (LatentlabError, FileNotFoundError, ValueError) as exc:
-        print(f"latentlab {args.command}: error: {exc}", file=sys.stderr)
+    except (LatentlabError, ValueError) as exc:
+        print(f"latentlab {args.command}: error: {printable(exc)}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:  # an output folder that cannot be written, a file that vanished, ...
+        where = f"{printable(exc.filename)}: " if exc.filename else ""
+        print(f"latentlab {args.command}: error: {where}{printable(exc.strerror or exc)}", file=sys.stderr)
         return EXIT_ERROR
     except (KeyboardInterrupt, JobCancelled):
-        print(f"\nlatentlab {args.command}: cancelled; nothing was written", file=sys.stderr)
+        echo(f"\nlatentlab {args.command}: cancelled; nothing was written", file=sys.stderr)
         return EXIT_CANCELLED
     finally:
         release_worker_processes()

@@ -7,6 +7,7 @@ import argparse
 from latentlab.commands.common import (
     batch_int,
     device_arg,
+    echo,
     json_arg,
     positive_int,
     print_json,
@@ -52,10 +53,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"threads": torch.get_num_threads(), "results": rows})
         return 0
-    print(f"torch threads {torch.get_num_threads()}")
-    print(f"{'checkpoint':<34}{'device':<8}{'p50 ms':>9}{'p95 ms':>9}{'min ms':>9}{'batch':>7}{'img/s':>10}")
+    echo(f"torch threads {torch.get_num_threads()}")
+    echo(f"{'checkpoint':<34}{'device':<8}{'p50 ms':>9}{'p95 ms':>9}{'min ms':>9}{'batch':>7}{'img/s':>10}")
     for r in rows:
         name = r["name"] if len(r["name"]) <= 33 else r["name"][:32] + "…"
-        print(f"{name:<34}{r['device']:<8}{r['p50_ms']:>9.2f}{r['p95_ms']:>9.2f}{r['min_ms']:>9.2f}"
+        echo(f"{name:<34}{r['device']:<8}{r['p50_ms']:>9.2f}{r['p95_ms']:>9.2f}{r['min_ms']:>9.2f}"
               f"{r['batch']:>7}{r['images_per_s']:>10.0f}")
     return 0

@@ -12,7 +12,9 @@ from latentlab.core import limits
 from latentlab.core.errors import BadInput
 from latentlab.core.limits import describe_range
 from latentlab.core.safe_json import loads_bounded
-from latentlab.core.text import printable
+from latentlab.core.text import printable, printable_multiline
+
+_ECHO_LIMIT = 10_000_000
 
 
 class UsageError(Exception):
@@ -96,7 +98,14 @@ def trust_arg(p: argparse.ArgumentParser) -> None:
                    help="allow files that carry code (TorchScript, full pickles); only for files you trust")
 
 
+def echo(text: object = "", **kwargs: Any) -> None:
+    """``print`` for anything that may hold text from files (names, cards, labels): control characters are
+    escaped, so no ANSI sequence reaches the terminal and no newline inside a name forges a line of output."""
+    print(printable_multiline(text, limit=_ECHO_LIMIT), **kwargs)
+
+
 def print_json(obj: Any) -> None:
+    # json.dumps escapes every control character (ensure_ascii), so JSON output is safe as it is.
     print(json.dumps(obj, indent=2, sort_keys=True, default=str))
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from latentlab.commands.common import (
     count_int,
     device_arg,
+    echo,
     finite_float,
     int_arg,
     json_arg,
@@ -142,16 +143,16 @@ def cmd_directions(args: argparse.Namespace) -> int:
                     "cosine": found.cosine_matrix().tolist() if all(d.vector is not None for d in found) else None,
                     "evaluation": evaluation.to_dict() if evaluation is not None else None})
         return 0
-    print(f"wrote {out} ({len(found)} direction{'s' * (len(found) != 1)}, method {args.method})")
+    echo(f"wrote {out} ({len(found)} direction{'s' * (len(found) != 1)}, method {args.method})")
     if evaluation is not None:
-        print(f"\nfactor change along each direction (-{args.alpha:g} -> +{args.alpha:g}; readout: {evaluation.readout}, "
+        echo(f"\nfactor change along each direction (-{args.alpha:g} -> +{args.alpha:g}; readout: {evaluation.readout}, "
               f"n={evaluation.n}); fraction of each factor's range, or of probability mass for categorical factors")
-        print(format_matrix(evaluation.direction_names, evaluation.factor_names, evaluation.matrix,
+        echo(format_matrix(evaluation.direction_names, evaluation.factor_names, evaluation.matrix,
                             extra=("dominant", evaluation.dominant), extra2=("purity", evaluation.purity)))
-        print("\ncosine similarity between directions")
-        print(format_matrix(evaluation.direction_names, evaluation.direction_names, evaluation.cosine))
+        echo("\ncosine similarity between directions")
+        echo(format_matrix(evaluation.direction_names, evaluation.direction_names, evaluation.cosine))
     elif args.evaluate and not dataset_name:
-        print("(no evaluation: the model names no dataset; pass --dataset to evaluate)", file=sys.stderr)
+        echo("(no evaluation: the model names no dataset; pass --dataset to evaluate)", file=sys.stderr)
     return 0
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from latentlab.commands.common import (
     count_int,
     device_arg,
+    echo,
     finite_float,
     json_arg,
     learning_rate,
@@ -54,8 +55,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
         print_json({"out": args.out, "model_sha256": ck.sha256, **result.to_dict()})
     else:
         for name, err in zip(result.files, result.errors, strict=True):
-            print(f"{name}: reconstruction MSE {err:.5f}")
-        print(f"wrote {args.out} ({len(result.files)} latents of size {result.latents.shape[1]}, {result.method})")
+            echo(f"{name}: reconstruction MSE {err:.5f}")
+        echo(f"wrote {args.out} ({len(result.files)} latents of size {result.latents.shape[1]}, {result.method})")
     return 0
 
 
@@ -81,7 +82,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"out": str(out), "sha256": check.sha256, "card": read_card(out)})
     else:
-        print(f"wrote {out} ({check.info.name}: {check.model.info.latent_dim} latents, image "
+        echo(f"wrote {out} ({check.info.name}: {check.model.info.latent_dim} latents, image "
               f"{'x'.join(map(str, check.info.image_shape))}); it opens without --trust")
     return 0
 

@@ -9,6 +9,7 @@ from typing import Any
 from latentlab.commands.common import (
     batch_int,
     device_arg,
+    echo,
     finite_float,
     int_arg,
     json_arg,
@@ -252,6 +253,6 @@ def cmd_export(args: argparse.Namespace) -> int:
         print_json(result.to_dict())
     else:
         what = "grid" if fmt == "grid" else f"{result.frames} frames at {result.fps:g} fps ({result.duration_s:.2f} s)"
-        print(f"wrote {result.path}: {what}, {result.width}x{result.height}; decode {result.decode_s:.2f} s, "
+        echo(f"wrote {result.path}: {what}, {result.width}x{result.height}; decode {result.decode_s:.2f} s, "
               f"compose {result.compose_s:.2f} s, encode {result.encode_s:.2f} s, total {result.total_s:.2f} s")
     return 0

@@ -9,6 +9,7 @@ from typing import Any
 from latentlab.commands.common import (
     count_int,
     device_arg,
+    echo,
     finite_float,
     hidden_int,
     int_arg,
@@ -204,7 +205,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if partial is None or partial.step == 0:
             raise
         save_flows(partial, args.out)
-        print(f"\ninterrupted at step {partial.step}; saved to {args.out} "
+        echo(f"\ninterrupted at step {partial.step}; saved to {args.out} "
               f"(continue with: latentlab flows train {args.file} --resume {args.out} --steps {args.steps} "
               f"--out {args.out})")
         return 130
@@ -214,10 +215,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         print_json({"file": str(path), **flows.summary()})
     else:
         last = flows.history[-1] if flows.history else {}
-        print(f"wrote {path}: {flows.n_potentials} {flows.config.pde} potentials, {flows.step} steps "
+        echo(f"wrote {path}: {flows.n_potentials} {flows.config.pde} potentials, {flows.step} steps "
               f"in {flows.seconds:.0f} s")
         if last:
-            print("  last losses: " + "  ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "step"))
+            echo("  last losses: " + "  ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "step"))
     return 0
 
 
@@ -309,7 +310,7 @@ def cmd_traverse(args: argparse.Namespace) -> int:
                     "image_shape": list(img.shape)})
     else:
         kinds = "flow and linear rows" if args.linear else "flow rows"
-        print(f"wrote {args.out}: {len(rows)} {kinds} x {len(rows[0])} frames")
+        echo(f"wrote {args.out}: {len(rows)} {kinds} x {len(rows[0])} frames")
     return 0
 
 
@@ -337,9 +338,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"file": str(args.file), "flows": str(args.flows), "dataset": ds.name, **ev.to_dict()})
     else:
-        print(f"{Path(args.file).name} + {Path(args.flows).name} on {ds.name}: {flows.n_potentials} {flows.config.pde} "
+        echo(f"{Path(args.file).name} + {Path(args.flows).name} on {ds.name}: {flows.n_potentials} {flows.config.pde} "
               f"potentials ({flows.step} steps), paths of {ev.params['steps']} steps")
-        print(format_table(ev))
+        echo(format_table(ev))
     return 0
 
 
@@ -355,15 +356,15 @@ def cmd_info(args: argparse.Namespace) -> int:
     ck = card.get("checkpoint", {})
     cfg = card.get("config", {})
     p = printable
-    print(f"file: {p(args.flows)}")
-    print(f"checkpoint: {p(ck.get('name'))} ({p(ck.get('file'))}), sha256 {p(ck.get('sha256'))}")
-    print(f"potentials: {p(cfg.get('n_potentials'))} x {p(cfg.get('pde'))}, latent_dim "
+    echo(f"file: {p(args.flows)}")
+    echo(f"checkpoint: {p(ck.get('name'))} ({p(ck.get('file'))}), sha256 {p(ck.get('sha256'))}")
+    echo(f"potentials: {p(cfg.get('n_potentials'))} x {p(cfg.get('pde'))}, latent_dim "
           f"{p(card.get('potentials', {}).get('latent_dim'))}")
-    print(f"trained: {p(card.get('step'))} of {p(cfg.get('steps'))} steps, {p(card.get('seconds'))} s, "
+    echo(f"trained: {p(card.get('step'))} of {p(cfg.get('steps'))} steps, {p(card.get('seconds'))} s, "
           f"seed {p(cfg.get('seed'))}")
-    print("config: " + ", ".join(f"{p(k, 80)}={p(v, 200)}" for k, v in cfg.items()))
+    echo("config: " + ", ".join(f"{p(k, 80)}={p(v, 200)}" for k, v in cfg.items()))
     hist = card.get("history") or []
     if hist:
-        print("last losses: " + "  ".join(f"{p(k, 80)} {v:.4g}" for k, v in hist[-1].items()
+        echo("last losses: " + "  ".join(f"{p(k, 80)} {v:.4g}" for k, v in hist[-1].items()
                                           if k != "step" and v is not None))
     return 0

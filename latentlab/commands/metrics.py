@@ -7,6 +7,7 @@ import math
 
 from latentlab.commands.common import (
     device_arg,
+    echo,
     int_arg,
     json_arg,
     parse_kv,
@@ -94,19 +95,19 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         print_json({"file": str(ck.path), "sha256": ck.sha256, "dataset": args.dataset or ck.info.dataset,
                     "results": {n: r.to_dict() for n, r in results.items()}})
         return 0
-    print(f"{ck.path.name}  sha256 {ck.sha256[:12]}  dataset {args.dataset or ck.info.dataset}  "
+    echo(f"{ck.path.name}  sha256 {ck.sha256[:12]}  dataset {args.dataset or ck.info.dataset}  "
           f"representation {args.representation}{'  passive dropped' if args.drop_passive else ''}  seed {args.seed}")
-    print(f"{'metric':<14}{'figure':<28}{'value':>10}{'time':>9}  source")
+    echo(f"{'metric':<14}{'figure':<28}{'value':>10}{'time':>9}  source")
     for name, figure, value, seconds in summary_table(results):
         res = results[name]
         source = "stored" if any("results store" in n for n in res.notes) else "computed"
-        print(f"{METRICS[name].name:<14}{figure:<28}{_fmt(value):>10}{seconds:>8.1f}s  {source}")
+        echo(f"{METRICS[name].name:<14}{figure:<28}{_fmt(value):>10}{seconds:>8.1f}s  {source}")
     act = results.get("activity")
     if act is not None and act.ok:
         labels = ["active", "mixed", "passive"]
-        print("latents: " + ", ".join(f"{n}={labels[int(l)]}" for n, l in zip(act.latent_names, act.arrays["labels"], strict=True)))
+        echo("latents: " + ", ".join(f"{n}={labels[int(l)]}" for n, l in zip(act.latent_names, act.arrays["labels"], strict=True)))
     for name, res in results.items():
         for note in res.notes:
             if "results store" not in note:
-                print(f"note ({name}): {note}")
+                echo(f"note ({name}): {note}")
     return 0

@@ -9,6 +9,7 @@ import math
 
 from latentlab.commands.common import (
     device_arg,
+    echo,
     int_arg,
     json_arg,
     print_json,
@@ -97,14 +98,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print_json({"dataset": args.dataset, "seed": args.seed, "n": args.n, "columns": columns, "rows": rows})
     else:
         width = max(12, *(len(c) + 2 for c in columns))
-        print(f"{'checkpoint':<32}" + "".join(f"{c:>{width}}" for c in columns))
+        echo(f"{'checkpoint':<32}" + "".join(f"{c:>{width}}" for c in columns))
         for row in rows:
             label = row.get("name") or row["file"]
             label = label if len(label) <= 31 else label[:30] + "…"
             if "error" in row:
-                print(f"{label:<32}error: {row['error']}")
+                echo(f"{label:<32}error: {row['error']}")
                 continue
-            print(f"{label:<32}" + "".join(f"{_fmt(row.get(c)):>{width}}" for c in columns))
+            echo(f"{label:<32}" + "".join(f"{_fmt(row.get(c)):>{width}}" for c in columns))
             for name, msg in row.get("metric_errors", {}).items():
-                print(f"{'':<32}{name}: {msg}")
+                echo(f"{'':<32}{name}: {msg}")
     return 1 if failed == len(rows) else 0

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from latentlab.core.text import printable
+
 
 class JobCancelled(Exception):
     """The user stopped the job; whatever it was writing has been discarded."""
@@ -73,7 +75,9 @@ class TextProgress:
         eta = elapsed / fraction - elapsed if fraction > 0.01 else float("nan")
         eta_s = f" eta {eta:5.0f}s" if eta == eta else ""
         bar = "#" * filled + "-" * (self.width - filled)
-        self.stream.write(f"\r{self.label} [{bar}] {100 * fraction:5.1f}% {elapsed:5.0f}s{eta_s} {message[:60]:<60}")
+        # Messages may carry names from files (factor, label and model names): escaped, they cannot move the cursor.
+        text = printable(message, 60)[:60]
+        self.stream.write(f"\r{printable(self.label, 80)} [{bar}] {100 * fraction:5.1f}% {elapsed:5.0f}s{eta_s} {text:<60}")
         if fraction >= 1.0:
             self.stream.write("\n")
         self.stream.flush()

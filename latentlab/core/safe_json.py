@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from latentlab.core.errors import BadInput, FileError
+from latentlab.core.limits import describe_range
 
 DEFAULT_MAX_DEPTH = 32
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
@@ -148,10 +149,8 @@ def expect(value: Any, kind: str, where: str, *, lo: float | None = None, hi: fl
     measure = len(value) if kind in ("string", "list") else value if kind in ("int", "number") else None
     if measure is not None and ((lo is not None and measure < lo) or (hi is not None and measure > hi)):
         what = "length" if kind in ("string", "list") else "value"
-        bounds = f"{lo:g} to {hi:g}" if lo is not None and hi is not None else (
-            f"at least {lo:g}" if lo is not None else f"at most {hi:g}")
-        shown = measure if kind in ("string", "list") else value
-        raise JSONFieldError(f"{where}: {what} {shown:g} is out of range ({bounds})")
+        shown = measure if isinstance(measure, int) else f"{measure:g}"
+        raise JSONFieldError(f"{where}: {what} {shown} is out of range ({describe_range(lo, hi)})")
     return value
 
 

@@ -255,8 +255,9 @@ class Layout:
                 import base64
                 import binascii
 
+                text = _str(v, f"{where}.{key}", limit=MAX_LAYOUT_BYTES)
                 try:
-                    base64.b64decode(_str(v, f"{where}.{key}", limit=MAX_LAYOUT_BYTES), validate=True)  # type: ignore[arg-type]
+                    base64.b64decode(text, validate=True)  # type: ignore[arg-type]
                 except (binascii.Error, ValueError):
                     raise SessionError(f"{where}.{key}: not base64") from None
         return cls(d.get("window_state"), d.get("geometry"), _obj(d.get("view", {}), f"{where}.view"))

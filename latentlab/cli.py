@@ -27,6 +27,7 @@ from latentlab.commands.common import (
     trust_arg,
 )
 from latentlab.core.limits import MAX_BATCH
+from latentlab.core.text import printable
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -68,7 +69,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         print_json(out)
     else:
-        echo(f"file: {out['file']}\nformat: {out['format']}\nsha256: {out['sha256']}")
+        echo(f"file: {printable(out['file'])}\nformat: {out['format']}\nsha256: {out['sha256']}")
         echo(format_card(out["card"]))
     return 0
 
@@ -172,7 +173,6 @@ def main(argv: list[str] | None = None) -> int:
         args.argv = argv
     from latentlab.core.errors import LatentlabError
     from latentlab.core.jobs import JobCancelled, release_worker_processes
-    from latentlab.core.text import printable
 
     try:
         return int(args.func(args) or 0)

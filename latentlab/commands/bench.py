@@ -15,6 +15,7 @@ from latentlab.commands.common import (
     threads_arg,
     trust_arg,
 )
+from latentlab.core.text import printable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,7 +57,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     echo(f"torch threads {torch.get_num_threads()}")
     echo(f"{'checkpoint':<34}{'device':<8}{'p50 ms':>9}{'p95 ms':>9}{'min ms':>9}{'batch':>7}{'img/s':>10}")
     for r in rows:
-        name = r["name"] if len(r["name"]) <= 33 else r["name"][:32] + "…"
+        name = printable(r["name"])  # from the card: one line, escapes spelled out
+        name = name if len(name) <= 33 else name[:32] + "…"
         echo(f"{name:<34}{r['device']:<8}{r['p50_ms']:>9.2f}{r['p95_ms']:>9.2f}{r['min_ms']:>9.2f}"
               f"{r['batch']:>7}{r['images_per_s']:>10.0f}")
     return 0

@@ -99,8 +99,9 @@ def trust_arg(p: argparse.ArgumentParser) -> None:
 
 
 def echo(text: object = "", **kwargs: Any) -> None:
-    """``print`` for anything that may hold text from files (names, cards, labels): control characters are
-    escaped, so no ANSI sequence reaches the terminal and no newline inside a name forges a line of output."""
+    """``print`` for output that may hold text from files: every control character but the line breaks of
+    the output itself is escaped, so no ANSI sequence reaches the terminal. A name put inside one line goes
+    through ``printable`` first, so a newline in it cannot forge a line of output."""
     print(printable_multiline(text, limit=_ECHO_LIMIT), **kwargs)
 
 

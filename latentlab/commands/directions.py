@@ -69,7 +69,7 @@ def register(sub: Any) -> None:
     p.add_argument("--classifier", choices=CLASSIFIERS, default="logistic", help="interfacegan boundary (default logistic)")
     p.add_argument("--mode", choices=LABEL_MODES, default="auto",
                    help="factor labels: binary (above the median/--threshold), classes (one-vs-rest), auto")
-    p.add_argument("--threshold", type=finite_float(), help="binarise the factor at this value instead of its median")
+    p.add_argument("--threshold", type=finite_float(-1e6, 1e6), help="binarise the factor at this value instead of its median")
     p.add_argument("--space", choices=PCA_SPACES, default="prior", help="pca: prior (GANSpace) or encoded")
     p.add_argument("--at", metavar="Z0,Z1,...", help="jacobian: the latent to linearise at (default: the origin)")
     p.add_argument("--top-k", type=int_arg(0, limits.MAX_LATENT_DIM), help="gradctrl: dimensions masked per other attribute (default D/10)")
@@ -158,7 +158,10 @@ def cmd_directions(args: argparse.Namespace) -> int:
 
 def format_matrix(rows: list[str], cols: list[str], values: Any, extra: tuple[str, list[str]] | None = None,
                   extra2: tuple[str, Any] | None = None) -> str:
-    """A plain-text table with row and column labels."""
+    """A plain-text table with row and column labels (labels from files escaped to one line each)."""
+    rows, cols = [printable(r, 80) for r in rows], [printable(c, 80) for c in cols]
+    if extra:
+        extra = (extra[0], [printable(x, 80) for x in extra[1]])
     w0 = max([len(r) for r in rows] + [9])
     widths = [max(len(c), 6) for c in cols]
     head = " " * w0 + "  " + "  ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True))

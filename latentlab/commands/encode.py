@@ -18,6 +18,7 @@ from latentlab.commands.common import (
     steps_int,
     trust_arg,
 )
+from latentlab.core.text import printable
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
@@ -55,7 +56,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
         print_json({"out": args.out, "model_sha256": ck.sha256, **result.to_dict()})
     else:
         for name, err in zip(result.files, result.errors, strict=True):
-            echo(f"{name}: reconstruction MSE {err:.5f}")
+            echo(f"{printable(name)}: reconstruction MSE {err:.5f}")
         echo(f"wrote {args.out} ({len(result.files)} latents of size {result.latents.shape[1]}, {result.method})")
     return 0
 
@@ -82,7 +83,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"out": str(out), "sha256": check.sha256, "card": read_card(out)})
     else:
-        echo(f"wrote {out} ({check.info.name}: {check.model.info.latent_dim} latents, image "
+        echo(f"wrote {out} ({printable(check.info.name)}: {check.model.info.latent_dim} latents, image "
               f"{'x'.join(map(str, check.info.image_shape))}); it opens without --trust")
     return 0
 

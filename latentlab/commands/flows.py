@@ -338,7 +338,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"file": str(args.file), "flows": str(args.flows), "dataset": ds.name, **ev.to_dict()})
     else:
-        echo(f"{Path(args.file).name} + {Path(args.flows).name} on {ds.name}: {flows.n_potentials} {flows.config.pde} "
+        echo(f"{printable(Path(args.file).name)} + {printable(Path(args.flows).name)} on {printable(ds.name)}: {flows.n_potentials} {flows.config.pde} "
               f"potentials ({flows.step} steps), paths of {ev.params['steps']} steps")
         echo(format_table(ev))
     return 0

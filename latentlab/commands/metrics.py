@@ -17,6 +17,7 @@ from latentlab.commands.common import (
     trust_arg,
 )
 from latentlab.core import limits
+from latentlab.core.text import printable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -95,7 +96,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         print_json({"file": str(ck.path), "sha256": ck.sha256, "dataset": args.dataset or ck.info.dataset,
                     "results": {n: r.to_dict() for n, r in results.items()}})
         return 0
-    echo(f"{ck.path.name}  sha256 {ck.sha256[:12]}  dataset {args.dataset or ck.info.dataset}  "
+    echo(f"{printable(ck.path.name)}  sha256 {ck.sha256[:12]}  dataset {printable(args.dataset or ck.info.dataset)}  "
           f"representation {args.representation}{'  passive dropped' if args.drop_passive else ''}  seed {args.seed}")
     echo(f"{'metric':<14}{'figure':<28}{'value':>10}{'time':>9}  source")
     for name, figure, value, seconds in summary_table(results):
@@ -105,9 +106,9 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     act = results.get("activity")
     if act is not None and act.ok:
         labels = ["active", "mixed", "passive"]
-        echo("latents: " + ", ".join(f"{n}={labels[int(l)]}" for n, l in zip(act.latent_names, act.arrays["labels"], strict=True)))
+        echo("latents: " + ", ".join(f"{printable(n, 80)}={labels[int(l)]}" for n, l in zip(act.latent_names, act.arrays["labels"], strict=True)))
     for name, res in results.items():
         for note in res.notes:
             if "results store" not in note:
-                echo(f"note ({name}): {note}")
+                echo(f"note ({name}): {printable(note)}")
     return 0

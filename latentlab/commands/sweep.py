@@ -18,6 +18,7 @@ from latentlab.commands.common import (
     trust_arg,
 )
 from latentlab.core import limits
+from latentlab.core.text import printable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -100,12 +101,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         width = max(12, *(len(c) + 2 for c in columns))
         echo(f"{'checkpoint':<32}" + "".join(f"{c:>{width}}" for c in columns))
         for row in rows:
-            label = row.get("name") or row["file"]
+            label = printable(row.get("name") or row["file"])
             label = label if len(label) <= 31 else label[:30] + "…"
             if "error" in row:
-                echo(f"{label:<32}error: {row['error']}")
+                echo(f"{label:<32}error: {printable(row['error'])}")
                 continue
             echo(f"{label:<32}" + "".join(f"{_fmt(row.get(c)):>{width}}" for c in columns))
             for name, msg in row.get("metric_errors", {}).items():
-                echo(f"{'':<32}{name}: {msg}")
+                echo(f"{'':<32}{name}: {printable(msg)}")
     return 1 if failed == len(rows) else 0

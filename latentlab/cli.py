@@ -172,18 +172,21 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(["gui", *argv])
         args.argv = argv
     from latentlab.core.errors import LatentlabError
-    from latentlab.core.jobs import JobCancelled, release_worker_processes
+    from latentlab.core.jobs import JobCancelled, end_progress_line, release_worker_processes
 
     try:
         return int(args.func(args) or 0)
     except UsageError as exc:
+        end_progress_line()
         # One line whatever the message holds (a name from a file may carry newlines or escapes).
         print(f"latentlab {args.command}: {printable(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except (LatentlabError, ValueError) as exc:
+        end_progress_line()
         print(f"latentlab {args.command}: error: {printable(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except OSError as exc:  # an output folder that cannot be written, a file that vanished, ...
+        end_progress_line()
         where = f"{printable(exc.filename)}: " if exc.filename else ""
         print(f"latentlab {args.command}: error: {where}{printable(exc.strerror or exc)}", file=sys.stderr)
         return EXIT_ERROR

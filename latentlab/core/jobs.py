@@ -54,6 +54,17 @@ def ensure_context(ctx: JobContext | None) -> JobContext:
     return ctx if ctx is not None else JobContext()
 
 
+_open_lines: dict[int, bool] = {}  # stream id -> a progress line was left without its newline
+
+
+def end_progress_line(stream: Any = None) -> None:
+    """End a progress bar's unfinished line on ``stream`` (stderr), so what is printed next starts its own."""
+    stream = stream if stream is not None else sys.stderr
+    if _open_lines.pop(id(stream), False):
+        stream.write("\n")
+        stream.flush()
+
+
 @dataclass
 class TextProgress:
     """A terminal progress bar for the CLI (stderr, redrawn at most ~10 times a second)."""
@@ -80,6 +91,7 @@ class TextProgress:
         self.stream.write(f"\r{printable(self.label, 80)} [{bar}] {100 * fraction:5.1f}% {elapsed:5.0f}s{eta_s} {text:<60}")
         if fraction >= 1.0:
             self.stream.write("\n")
+        _open_lines[id(self.stream)] = fraction < 1.0
         self.stream.flush()
 
     def done(self) -> None:

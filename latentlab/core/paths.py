@@ -40,10 +40,21 @@ def _default_mode(path: Path) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
+def _make_parent(path: Path) -> None:
+    """Create the folder ``path`` goes in; one that is a file (or lies under one) is a clear ``FileError``."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        from latentlab.core.errors import FileError
+
+        blocker = next((p for p in (path.parent, *path.parent.parents) if p.exists() and not p.is_dir()), path.parent)
+        raise FileError(blocker, f"is a file, not a folder: {path.name} cannot be written inside it") from None
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never half of one."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -71,7 +82,7 @@ class AtomicPath:
         self.tmp: Path | None = None
 
     def __enter__(self) -> Path:
-        self.target.parent.mkdir(parents=True, exist_ok=True)
+        _make_parent(self.target)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.target.stem}.", suffix=f".part{self.target.suffix}",
                                    dir=self.target.parent)
         os.close(fd)

@@ -69,6 +69,8 @@ def read_npz(path: str | os.PathLike, names: list[str] | None = None, *, what: s
                 with zf.open(member) as fp:
                     out[name] = np.lib.format.read_array(fp, allow_pickle=False)
             return out
+    except LatentlabError:
+        raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
         raise _fail(error, p, f"not a readable .npz file ({printable(exc, 200)})") from None
     except (ValueError, OSError) as exc:
@@ -85,6 +87,8 @@ def read_npy(path: str | os.PathLike, *, what: str = "a .npy file",
             _check(p, "the array", fp, size, error)
             fp.seek(0)
             return np.lib.format.read_array(fp, allow_pickle=False)
+    except LatentlabError:
+        raise
     except (ValueError, OSError, EOFError) as exc:
         raise _fail(error, p, f"corrupt .npy file ({printable(exc, 200)})") from None
 

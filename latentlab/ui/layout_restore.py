@@ -15,7 +15,7 @@ import logging
 import math
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QRect, QSize
+from PySide6.QtCore import QByteArray, QRect, QSize, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDockWidget, QMainWindow
 
@@ -102,24 +102,29 @@ def restore_window_layout(window: QMainWindow, geometry: str | None, state: str 
     if why:
         problems.append(why)
     elif geo is not None:
-        before, size = window.saveGeometry(), window.frameGeometry().size()
-        ok = window.restoreGeometry(geo)
-        why = None if ok else "the saved window geometry is not one Qt can read"
-        why = why or _geometry_problem(window, size)
-        if why:
-            window.restoreGeometry(before)
-            problems.append(why)
+        rect, flags, size = window.geometry(), window.windowState(), window.frameGeometry().size()
+        if not window.restoreGeometry(geo):  # Qt checked the bytes and changed nothing
+            problems.append("the saved window geometry is not one Qt can read")
+        else:
+            why = _geometry_problem(window, size)
+            if why:
+                # Put back exactly what was there (restoring a saved copy would be fitted to the screen anew).
+                window.setWindowState(flags)
+                if not flags & (Qt.WindowState.WindowMaximized | Qt.WindowState.WindowFullScreen):
+                    window.setGeometry(rect)
+                problems.append(why)
     st, why = _decode(state, "panel layout")
     if why:
         problems.append(why)
     elif st is not None:
         before = window.saveState()
-        ok = window.restoreState(st)
-        why = None if ok else "the saved panel layout is not one Qt can read"
-        why = why or _state_problem(window)
-        if why:
-            window.restoreState(before)
-            problems.append(why)
+        if not window.restoreState(st):  # Qt reads the whole state before applying any of it
+            problems.append("the saved panel layout is not one Qt can read")
+        else:
+            why = _state_problem(window)
+            if why:
+                window.restoreState(before)
+                problems.append(why)
     # Neither is part of a saved state, but nothing from a file may leave the app without its menus.
     for bar in (window.menuBar(), window.statusBar()):
         if bar.isHidden():

@@ -42,3 +42,7 @@ def one_line(text: str) -> str:
     lines = [line for line in text.splitlines() if line.strip()]
     assert len(lines) == 1, text
     return lines[0]
+
+
+# The GUI cases use the same window fixtures as tests/ui (a fixture is found where it is imported).
+from tests.ui.conftest import empty_models_dir, tiny_ckpt, window  # noqa: E402, F401

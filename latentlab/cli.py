@@ -99,10 +99,32 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 # --- parser -----------------------------------------------------------------------------------------------------
 
+class _ParseError(Exception):
+    def __init__(self, parser: argparse.ArgumentParser, message: str):
+        super().__init__(message)
+        self.parser, self.message = parser, message
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error comes back to ``main`` (which returns 2) instead of exiting the process,
+    so scripts and tests calling ``main`` get the exit status like any other error. Subcommands inherit it."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise _ParseError(self, message)
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace | None:
+    try:
+        return parser.parse_args(argv)
+    except _ParseError as exc:
+        exc.parser.print_usage(sys.stderr)
+        print(f"{exc.parser.prog}: error: {printable(exc.message)}", file=sys.stderr)
+        return None
+
 def build_parser() -> argparse.ArgumentParser:
     from latentlab import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="latentlab", description="A laboratory for the latent spaces of trained generative models.",
     )
     parser.add_argument("--version", action="version", version=f"latentlab {__version__}")
@@ -165,11 +187,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
+    if args is None:
+        return EXIT_USAGE
     args.argv = argv
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not getattr(args, "func", None):
-        args = parser.parse_args(["gui", *argv])
+        args = _parse(parser, ["gui", *argv])
+        if args is None:
+            return EXIT_USAGE
         args.argv = argv
     from latentlab.core.errors import LatentlabError
     from latentlab.core.jobs import JobCancelled, end_progress_line, release_worker_processes

@@ -12,13 +12,23 @@ from pathlib import Path
 from latentlab.commands.common import (
     UsageError,
     device_arg,
+    echo,
+    finite_float,
+    int_arg,
     json_arg,
+    latent_dim_int,
+    learning_rate,
     parse_kv,
     print_json,
     raise_usage,
+    seed_arg,
+    steps_int,
+    threads_arg,
     trust_arg,
     trust_of,
 )
+from latentlab.core.limits import MAX_BATCH
+from latentlab.core.text import printable
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -62,8 +72,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         print_json(out)
     else:
-        print(f"file: {out['file']}\nformat: {out['format']}\nsha256: {out['sha256']}")
-        print(format_card(out["card"]))
+        echo(f"file: {printable(out['file'])}\nformat: {out['format']}\nsha256: {out['sha256']}")
+        echo(format_card(out["card"]))
     return 0
 
 
@@ -86,16 +96,38 @@ def cmd_train(args: argparse.Namespace) -> int:
     bar = TextProgress(label=f"train {args.arch}")
     path = train_to_file(config, args.out, JobContext(progress=bar), recipe=recipe)
     bar.done()
-    print(f"wrote {path}")
+    echo(f"wrote {path}")
     return 0
 
 
 # --- parser -----------------------------------------------------------------------------------------------------
 
+class _ParseError(Exception):
+    def __init__(self, parser: argparse.ArgumentParser, message: str):
+        super().__init__(message)
+        self.parser, self.message = parser, message
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error comes back to ``main`` (which returns 2) instead of exiting the process,
+    so scripts and tests calling ``main`` get the exit status like any other error. Subcommands inherit it."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise _ParseError(self, message)
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace | None:
+    try:
+        return parser.parse_args(argv)
+    except _ParseError as exc:
+        exc.parser.print_usage(sys.stderr)
+        print(f"{exc.parser.prog}: error: {printable(exc.message)}", file=sys.stderr)
+        return None
+
 def build_parser() -> argparse.ArgumentParser:
     from latentlab import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="latentlab", description="A laboratory for the latent spaces of trained generative models.",
     )
     parser.add_argument("--version", action="version", version=f"latentlab {__version__}")
@@ -123,17 +155,17 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Archs: " + "; ".join(f"{a.name}: {a.summary}" for a in ARCHS.values()))
     p.add_argument("--arch", required=True, choices=sorted(ARCHS))
     p.add_argument("--dataset", default="dsprites", help=f"{', '.join(BUILTIN)}, or a .npz/.h5 original file")
-    p.add_argument("--steps", type=int, default=10000)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, help="learning rate (default: the arch's)")
-    p.add_argument("--latent-dim", type=int, default=10)
-    p.add_argument("--beta", type=float, help="KL / TC weight for the archs that have one")
-    p.add_argument("--gamma", type=float, help="gamma for FactorVAE / annealed VAE")
+    p.add_argument("--steps", type=steps_int, default=10000)
+    p.add_argument("--batch-size", type=int_arg(2, MAX_BATCH), default=64)
+    p.add_argument("--lr", type=learning_rate, help="learning rate (default: the arch's)")
+    p.add_argument("--latent-dim", type=latent_dim_int, default=10)
+    p.add_argument("--beta", type=finite_float(0.0, 1e6), help="KL / TC weight for the archs that have one")
+    p.add_argument("--gamma", type=finite_float(0.0, 1e6), help="gamma for FactorVAE / annealed VAE")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other objective hyper-parameter")
     p.add_argument("--net", action="append", metavar="KEY=VALUE", help="network hyper-parameter (base, hidden, ...)")
-    p.add_argument("--seed", type=int, default=0)
+    seed_arg(p)
     p.add_argument("--name", help="model name shown in the app")
-    p.add_argument("--threads", type=int, help="CPU threads for torch")
+    threads_arg(p)
     p.add_argument("--no-recipe", dest="record_recipe", action="store_false",
                    help="do not store this command line in the card")
     p.add_argument("--out", required=True, help="output .safetensors file")
@@ -158,11 +190,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
+    if args is None:
+        return EXIT_USAGE
     args.argv = argv
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not getattr(args, "func", None):
-        args = parser.parse_args(["gui", *argv])
+        args = _parse(parser, ["gui", *argv])
+        if args is None:
+            return EXIT_USAGE
         args.argv = argv
     from latentlab.core.errors import LatentlabError, UntrustedFile
     from latentlab.core.jobs import JobCancelled, end_progress_line, release_worker_processes
@@ -174,7 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UsageError as exc:
-        print(f"latentlab {args.command}: {exc}", file=sys.stderr)
+        end_progress_line()
+        # One line whatever the message holds (a name from a file may carry newlines or escapes).
+        print(f"latentlab {args.command}: {printable(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except UntrustedFile as exc:
         end_progress_line()
@@ -183,12 +221,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"latentlab {args.command}: to trust exactly this file: --trust-sha256 {exc.sha256}",
                   file=sys.stderr)
         return EXIT_ERROR
-    except (LatentlabError, FileNotFoundError, ValueError) as exc:
+    except (LatentlabError, ValueError) as exc:
         end_progress_line()
-        print(f"latentlab {args.command}: error: {printable(str(exc))}", file=sys.stderr)
+        print(f"latentlab {args.command}: error: {printable(exc)}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:  # an output folder that cannot be written, a file that vanished, ...
+        end_progress_line()
+        where = f"{printable(exc.filename)}: " if exc.filename else ""
+        print(f"latentlab {args.command}: error: {where}{printable(exc.strerror or exc)}", file=sys.stderr)
         return EXIT_ERROR
     except (KeyboardInterrupt, JobCancelled):
-        print(f"\nlatentlab {args.command}: cancelled; nothing was written", file=sys.stderr)
+        echo(f"\nlatentlab {args.command}: cancelled; nothing was written", file=sys.stderr)
         return EXIT_CANCELLED
     finally:
         release_worker_processes()

@@ -7,7 +7,19 @@ import csv
 import io
 import math
 
-from latentlab.commands.common import device_arg, json_arg, print_json, raise_usage, trust_arg, trust_of
+from latentlab.commands.common import (
+    device_arg,
+    echo,
+    int_arg,
+    json_arg,
+    print_json,
+    raise_usage,
+    seed_arg,
+    trust_arg,
+    trust_of,
+)
+from latentlab.core import limits
+from latentlab.core.text import printable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,8 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", help="dataset for all (default: each card's)")
     p.add_argument("--metrics", default="mig,dci,sap,modularity,infomec",
                    help="comma-separated metric names, or 'all' (default: mig,dci,sap,modularity,infomec)")
-    p.add_argument("--n", type=int, default=10000, help="training points per checkpoint (default 10000)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n", type=int_arg(10, limits.MAX_SAMPLES), default=10000, help="training points per checkpoint (default 10000)")
+    seed_arg(p)
     p.add_argument("--representation", choices=("mean", "sampled"), default="mean")
     p.add_argument("--drop-passive", action="store_true")
     p.add_argument("--force", action="store_true", help="recompute even when stored results exist")
@@ -88,14 +100,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print_json({"dataset": args.dataset, "seed": args.seed, "n": args.n, "columns": columns, "rows": rows})
     else:
         width = max(12, *(len(c) + 2 for c in columns))
-        print(f"{'checkpoint':<32}" + "".join(f"{c:>{width}}" for c in columns))
+        echo(f"{'checkpoint':<32}" + "".join(f"{c:>{width}}" for c in columns))
         for row in rows:
-            label = row.get("name") or row["file"]
+            label = printable(row.get("name") or row["file"])
             label = label if len(label) <= 31 else label[:30] + "…"
             if "error" in row:
-                print(f"{label:<32}error: {row['error']}")
+                echo(f"{label:<32}error: {printable(row['error'])}")
                 continue
-            print(f"{label:<32}" + "".join(f"{_fmt(row.get(c)):>{width}}" for c in columns))
+            echo(f"{label:<32}" + "".join(f"{_fmt(row.get(c)):>{width}}" for c in columns))
             for name, msg in row.get("metric_errors", {}).items():
-                print(f"{'':<32}{name}: {msg}")
+                echo(f"{'':<32}{name}: {printable(msg)}")
     return 1 if failed == len(rows) else 0

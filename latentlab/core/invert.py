@@ -26,7 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from latentlab.core import limits
 from latentlab.core.jobs import JobContext, ensure_context
+from latentlab.core.limits import check_float, check_int, check_seed
 from latentlab.core.model import LatentModel, Quantized, device_of
 
 LOSSES = ("pixel", "lap", "pixel+lap")
@@ -46,8 +48,13 @@ class InversionConfig:
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
-        if self.steps < 0 or self.restarts < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise ValueError("steps must be >= 0, restarts and batch_size >= 1, lr > 0")
+        check_int(self.steps, "steps", 0, limits.MAX_STEPS)
+        check_int(self.restarts, "restarts", 1, limits.MAX_COUNT)
+        check_int(self.batch_size, "batch_size", 1, limits.MAX_BATCH)
+        check_int(self.preview_every, "preview_every", 0, limits.MAX_STEPS)
+        check_float(self.lr, "lr", 0.0, 10.0, lo_open=True)
+        check_float(self.prior_weight, "prior_weight", 0.0, 1e6)
+        check_seed(self.seed)
 
 
 @dataclass

@@ -12,7 +12,9 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
+
+from latentlab.core.text import printable
 
 
 class JobCancelled(Exception):
@@ -52,6 +54,17 @@ def ensure_context(ctx: JobContext | None) -> JobContext:
     return ctx if ctx is not None else JobContext()
 
 
+_open_lines: dict[int, bool] = {}  # stream id -> a progress line was left without its newline
+
+
+def end_progress_line(stream: Any = None) -> None:
+    """End a progress bar's unfinished line on ``stream`` (stderr), so what is printed next starts its own."""
+    stream = stream if stream is not None else sys.stderr
+    if _open_lines.pop(id(stream), False):
+        stream.write("\n")
+        stream.flush()
+
+
 @dataclass
 class TextProgress:
     """A terminal progress bar for the CLI (stderr, redrawn at most ~10 times a second)."""
@@ -73,23 +86,16 @@ class TextProgress:
         eta = elapsed / fraction - elapsed if fraction > 0.01 else float("nan")
         eta_s = f" eta {eta:5.0f}s" if eta == eta else ""
         bar = "#" * filled + "-" * (self.width - filled)
-        self.stream.write(f"\r{self.label} [{bar}] {100 * fraction:5.1f}% {elapsed:5.0f}s{eta_s} {message[:60]:<60}")
+        # Messages may carry names from files (factor, label and model names): escaped, they cannot move the cursor.
+        text = printable(message, 60)[:60]
+        self.stream.write(f"\r{printable(self.label, 80)} [{bar}] {100 * fraction:5.1f}% {elapsed:5.0f}s{eta_s} {text:<60}")
         if fraction >= 1.0:
             self.stream.write("\n")
+        _open_lines[id(self.stream)] = fraction < 1.0
         self.stream.flush()
-        TextProgress.open_line = fraction < 1.0
-
-    open_line: ClassVar[bool] = False  # a bar was drawn and its line not ended (a job failed midway)
 
     def done(self) -> None:
         self(1.0, "done")
-
-
-def end_progress_line(stream: Any = None) -> None:
-    """End a progress bar's line left open by a job that failed, so the error that follows gets its own line."""
-    if TextProgress.open_line:
-        (stream or sys.stderr).write("\n")
-        TextProgress.open_line = False
 
 
 def release_worker_processes() -> None:

@@ -78,6 +78,17 @@ def _default_mode(path: Path) -> None:
     os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~umask)
 
 
+def _make_parent(path: Path) -> None:
+    """Create the folder ``path`` goes in; one that is a file (or lies under one) is a clear ``FileError``."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        from latentlab.core.errors import FileError
+
+        blocker = next((p for p in (path.parent, *path.parent.parents) if p.exists() and not p.is_dir()), path.parent)
+        raise FileError(blocker, f"is a file, not a folder: {path.name} cannot be written inside it") from None
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never half of one.
 
@@ -106,6 +117,7 @@ class AtomicPath:
         return self.part.path if self.part is not None else None
 
     def __enter__(self) -> Path:
+        _make_parent(self.target)
         try:
             self.part = Part(self.target, records_dir())
         except OSError as exc:

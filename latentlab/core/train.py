@@ -12,10 +12,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from latentlab.core import limits
 from latentlab.core.checkpoint import make_card, save_checkpoint
 from latentlab.core.data import FactorDataset, get_dataset
 from latentlab.core.device import resolve_device
+from latentlab.core.errors import BadInput
 from latentlab.core.jobs import JobContext, ensure_context
+from latentlab.core.limits import check_float, check_int, check_seed
 from latentlab.core.model import ModelInfo
 from latentlab.core.zoo import ARCHS, build_network, build_objective
 from latentlab.core.zoo.objectives import optimizer_for
@@ -39,6 +42,41 @@ class TrainConfig:
     log_every: int = 50
     threads: int | None = None
 
+    def validate(self) -> None:
+        """Refuse, before any dataset or network is built, what cannot train or would not fit in memory."""
+        if self.arch not in ARCHS:
+            raise BadInput(f"unknown arch {self.arch!r}; choose one of {', '.join(ARCHS)}")
+        check_int(self.steps, "steps", 1, limits.MAX_STEPS)
+        check_int(self.batch_size, "batch_size", 2, limits.MAX_BATCH)
+        check_int(self.latent_dim, "latent_dim", 1, limits.MAX_LATENT_DIM)
+        check_int(self.log_every, "log_every", 1, limits.MAX_STEPS)
+        check_seed(self.seed)
+        if self.lr is not None:
+            check_float(self.lr, "lr", 0.0, 10.0, lo_open=True)
+        if self.threads is not None:
+            check_int(self.threads, "threads", 1, limits.MAX_THREADS)
+        for key, value in self.objective.items():
+            _check_hparam(value, f"objective {key}", None)
+        for key, value in self.network.items():
+            _check_hparam(value, f"network {key}", limits.MAX_HIDDEN)
+
+
+def _check_hparam(value: Any, name: str, max_int: int | None) -> None:
+    """Numbers in a hyper-parameter (also inside lists) are finite; a network's sizes are 1..``max_int``."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    if len(items) > 64:
+        raise BadInput(f"{name}: a list of {len(items)} values is more than any hyper-parameter takes")
+    for v in items:
+        if isinstance(v, bool) or isinstance(v, str) or v is None:
+            continue
+        if isinstance(v, int):
+            if max_int is not None:
+                check_int(v, name, 1, max_int)
+        elif isinstance(v, float):
+            check_float(v, name)
+        else:
+            raise BadInput(f"{name}: expected numbers, text or a list of them, got {type(v).__name__}")
+
 
 @dataclass
 class TrainResult:
@@ -56,10 +94,7 @@ def _batches(dataset: FactorDataset, batch_size: int, rng: np.random.Generator):
 def train(config: TrainConfig, ctx: JobContext | None = None, dataset: FactorDataset | None = None) -> TrainResult:
     """Train ``config.arch`` on ``config.dataset`` and return the model with its filled-in card."""
     ctx = ensure_context(ctx)
-    if config.arch not in ARCHS:
-        raise ValueError(f"unknown arch {config.arch!r}; choose one of {', '.join(ARCHS)}")
-    if config.steps < 1 or config.batch_size < 2:
-        raise ValueError("steps must be >= 1 and batch_size >= 2")
+    config.validate()
     if config.threads:
         torch.set_num_threads(config.threads)
     device = resolve_device(config.device)

@@ -11,6 +11,8 @@ from pathlib import Path
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from latentlab.ui.safe_text import plain_rich
+
 log = logging.getLogger(__name__)
 
 SWITCH_INTERVAL_S = 0.0002
@@ -50,7 +52,7 @@ def install_excepthook(window_getter) -> None:
         if win is not None:
             win.show_message("error", f"Unexpected error: {exc_type.__name__}: {exc} (details in the log)")
         else:
-            QMessageBox.critical(None, "latentlab", f"{exc_type.__name__}: {exc}")
+            QMessageBox.critical(None, "latentlab", plain_rich(f"{exc_type.__name__}: {exc}"))
 
     sys.excepthook = hook
 

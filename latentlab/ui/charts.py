@@ -7,7 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from latentlab.ui.safe_text import PlainLabel
 
 
 def _ticks(labels: Sequence[str]) -> list[list[tuple[float, str]]]:
@@ -34,7 +36,7 @@ class Heatmap(QWidget):
         self.cmap = pg.colormap.get("CET-D1" if symmetric else colormap)
         self.bar = pg.ColorBarItem(colorMap=self.cmap, interactive=False, width=12)
         self.bar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
-        self.hover = QLabel(" ")
+        self.hover = PlainLabel(" ")
         self.hover.setStyleSheet("color: #9aa3ad; font-size: 10px;")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)

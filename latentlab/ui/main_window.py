@@ -11,7 +11,6 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
-    QLabel,
     QMainWindow,
     QMessageBox,
     QVBoxLayout,
@@ -38,6 +37,7 @@ from latentlab.ui.panels.model_browser import ModelBrowserPanel
 from latentlab.ui.panels.preview import PreviewPanel
 from latentlab.ui.panels.sliders import LatentSlidersPanel
 from latentlab.ui.render_bridge import RenderBridge
+from latentlab.ui.safe_text import PlainLabel, shown
 from latentlab.ui.session_io import DirectionsSessionProvider, FlowsSessionProvider, SessionController
 from latentlab.ui.state import ExplorerState
 from latentlab.ui.widgets import JobStrip, MessageBanner
@@ -123,8 +123,8 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.docks["Models"], self.docks["Latent sliders"]], [260, 420], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["Traversal grid"]], [300], Qt.Orientation.Vertical)
 
-        self.device_label = QLabel()
-        self.model_label = QLabel()
+        self.device_label = PlainLabel()
+        self.model_label = PlainLabel()
         self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.device_label)
         self._build_menus()
@@ -258,7 +258,7 @@ class MainWindow(QMainWindow):
         else:
             info = entry.model.info
             self.model_label.setText(f"{entry.name} · {info.latent_dim} latents · {entry.checkpoint.format}")
-            self.setWindowTitle(f"latentlab — {entry.name}")
+            self.setWindowTitle(f"latentlab — {shown(entry.name, 200)}")
         # The new model's first frame.
         QTimer.singleShot(0, self.preview.request)
 
@@ -294,7 +294,7 @@ class MainWindow(QMainWindow):
     def show_message(self, level: str, text: str) -> None:
         log.log(logging.ERROR if level == "error" else logging.INFO, text)
         self.banner.show_message(level, text)
-        self.statusBar().showMessage(text, 8000)
+        self.statusBar().showMessage(shown(text), 8000)
 
     def dragEnterEvent(self, ev) -> None:
         if ev.mimeData().hasUrls() and any(u.isLocalFile() for u in ev.mimeData().urls()):

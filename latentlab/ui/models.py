@@ -17,7 +17,10 @@ from latentlab.core.checkpoints import Trust, UntrustedFile, open_checkpoint
 from latentlab.core.data import BUILTIN
 from latentlab.core.device import resolve_device
 from latentlab.core.encode import encode_dataset
+from latentlab.core.errors import LatentlabError
+from latentlab.core.input_files import read_bytes
 from latentlab.core.paths import atomic_write_bytes, data_dir
+from latentlab.core.safe_json import loads_bounded
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.state import ExplorerState, ModelEntry
 
@@ -40,11 +43,18 @@ class RecentFiles:
         self.path = data_dir() / "recent.json"
 
     def load(self) -> list[Path]:
-        try:
-            items = json.loads(self.path.read_text())
-            return [Path(p) for p in items if isinstance(p, str)]
-        except (OSError, ValueError):
+        """The list as saved; an unreadable or hostile file (huge, deep, the wrong shape) is an empty list."""
+        if not self.path.exists():
             return []
+        try:
+            raw = read_bytes(self.path, "the recent-files list", max_bytes=1024 * 1024)
+            items = loads_bounded(raw, "the recent-files list", max_depth=4, path=self.path)
+        except LatentlabError as exc:
+            log.warning("ignoring the recent-files list: %s", exc)
+            return []
+        if not isinstance(items, list):
+            return []
+        return [Path(p) for p in items[: self.LIMIT] if isinstance(p, str) and p and "\x00" not in p]
 
     def add(self, path: Path) -> list[Path]:
         items = [p for p in self.load() if p != path.resolve()]

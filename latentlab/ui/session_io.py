@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from latentlab.core.session import (
@@ -36,6 +36,9 @@ from latentlab.core.session import (
 from latentlab.core.session import (
     Bookmark as SessionBookmark,
 )
+from latentlab.core.text import printable
+from latentlab.ui.layout_restore import integer, number, restore_window_layout
+from latentlab.ui.safe_text import plain_rich, rich
 from latentlab.ui.state import Bookmark, ExplorerState, ModelEntry
 
 log = logging.getLogger(__name__)
@@ -144,30 +147,46 @@ class SessionController(QObject):
             self._pending[str(Path(path).resolve())] = (ref, session)
             self.window.models.open(path, arch=ref.arch, select=False)
         lay = session.layout
-        try:
-            if lay.geometry:
-                self.window.restoreGeometry(QByteArray(base64.b64decode(lay.geometry)))
-            if lay.window_state:
-                self.window.restoreState(QByteArray(base64.b64decode(lay.window_state)))
-        except (ValueError, TypeError):
-            problems.append("the saved window layout could not be read; using the default layout")
-        v = lay.view
-        win = self.window
-        if "range_std" in v:
-            self.state.set_range(float(v["range_std"]))
-            win.sliders.range_spin.setValue(float(v["range_std"]))
-        if "grid_dims" in v:
-            win.grid.dims_edit.setText(str(v["grid_dims"]))
-        if "grid_steps" in v:
-            win.grid.steps.setValue(int(v["grid_steps"]))
-        if "show_passive" in v:
-            win.sliders.show_passive.setChecked(bool(v["show_passive"]))
-        if v.get("map_method") in ("PCA", "t-SNE"):
-            win.latent_map.method.setCurrentText(v["map_method"])
+        problems += restore_window_layout(self.window, lay.geometry, lay.window_state)
+        problems += self._apply_view(lay.view)
         for p in problems:
             self.state.message.emit("warning", p)
         self._apply_pending()
         return problems
+
+    def _apply_view(self, v: dict[str, Any]) -> list[str]:
+        """The panels' settings from a session; a value of the wrong type or range is skipped (and said)."""
+        win, skipped = self.window, []
+        spin = win.sliders.range_spin
+        if "range_std" in v:
+            r = number(v["range_std"], spin.minimum(), spin.maximum())
+            if r is None:
+                skipped.append("range_std")
+            else:
+                self.state.set_range(r)
+                spin.setValue(r)
+        if "grid_dims" in v:
+            if isinstance(v["grid_dims"], str) and len(v["grid_dims"]) <= 1000:
+                win.grid.dims_edit.setText(printable(v["grid_dims"]))
+            else:
+                skipped.append("grid_dims")
+        if "grid_steps" in v:
+            steps = integer(v["grid_steps"], win.grid.steps.minimum(), win.grid.steps.maximum())
+            if steps is None:
+                skipped.append("grid_steps")
+            else:
+                win.grid.steps.setValue(steps)
+        if "show_passive" in v:
+            if isinstance(v["show_passive"], bool):
+                win.sliders.show_passive.setChecked(v["show_passive"])
+            else:
+                skipped.append("show_passive")
+        if v.get("map_method") in ("PCA", "t-SNE"):
+            win.latent_map.method.setCurrentText(v["map_method"])
+        if skipped:
+            log.warning("session: ignoring view settings of the wrong type or range: %s", ", ".join(skipped))
+            return [f"the session's {', '.join(skipped)} setting(s) could not be used; kept the current ones"]
+        return []
 
     def _apply_pending(self) -> None:
         if not self._pending:
@@ -188,9 +207,10 @@ class SessionController(QObject):
                 self.state.select_model(entry)
                 if ref.latent is not None and ref.latent.shape[0] == entry.latent_dim:
                     self.state.set_latent(ref.latent, "session", commit=False)
-                for j in ref.view.get("locked", []):
-                    if 0 <= int(j) < entry.latent_dim:
-                        self.state.set_locked(int(j), True)
+                locked = ref.view.get("locked", [])
+                for j in locked if isinstance(locked, list) else []:
+                    if integer(j, 0, entry.latent_dim - 1) is not None:
+                        self.state.set_locked(j, True)
             for p in self.providers:
                 p.apply(session, entries)
         if not self._pending:
@@ -203,8 +223,8 @@ class SessionController(QObject):
         box = QMessageBox(self.window)
         box.setIcon(QMessageBox.Icon.Warning)
         box.setWindowTitle("Session file problem")
-        box.setText(f"<b>{name}</b> {what}.")
-        box.setInformativeText(f"Saved path: {status.ref.path}\n{status.message}")
+        box.setText(f"<b>{rich(name)}</b> {what}.")
+        box.setInformativeText(plain_rich(f"Saved path: {status.ref.path}\n{status.message}"))
         locate = box.addButton("Locate…", QMessageBox.ButtonRole.AcceptRole)
         use = box.addButton("Use it anyway", QMessageBox.ButtonRole.YesRole) if status.status == "changed" else None
         box.addButton("Skip", QMessageBox.ButtonRole.RejectRole)
@@ -417,5 +437,5 @@ class FlowsSessionProvider:
             entry = entries.get(ref.checkpoint)
             if entry is None or entry is not panel.state.current:
                 continue
-            if panel.load(Path(ref.file.path)) and ref.key and ref.key.isdigit():
-                panel.k.setValue(int(ref.key))
+            if panel.load(Path(ref.file.path)) and ref.key and ref.key.isdigit() and len(ref.key) < 6:
+                panel.k.setValue(int(ref.key))  # the spin box clamps it to the potentials the flows have

@@ -11,7 +11,6 @@ from PySide6.QtWidgets import (
     QGraphicsPixmapItem,
     QGraphicsView,
     QHBoxLayout,
-    QLabel,
     QProgressBar,
     QPushButton,
     QSizePolicy,
@@ -20,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from latentlab.ui.job_runner import JobRunner
+from latentlab.ui.safe_text import PlainLabel
 
 
 def to_qimage(img: np.ndarray) -> QImage:
@@ -206,7 +206,7 @@ class JobStrip(QWidget):
         self.bar.setRange(0, 1000)
         self.bar.setTextVisible(False)
         self.bar.setMaximumHeight(12)
-        self.label = QLabel()
+        self.label = PlainLabel()
         self.label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop this computation (Esc)")
@@ -241,7 +241,7 @@ class MessageBanner(QWidget):
         super().__init__(parent)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(8, 4, 4, 4)
-        self.label = QLabel()
+        self.label = PlainLabel()
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         close = QToolButton()

@@ -219,5 +219,6 @@ def test_cli_encode_inverts_into_stylegan2_w_space(tmp_path):
                  "--truncation", "0.8", "--steps", "5", "--restarts", "2", "--out", str(out)]) == 0
     with np.load(out) as f:
         assert f["latents"].shape == (1, 16) and f["errors"][0] < 0.5
+    # Out of range: a usage error (exit status 2), before the checkpoint is opened.
     assert main(["encode", str(tmp_path / "g.pt"), str(tmp_path / "red.png"), "--invert", "--truncation", "2",
-                 "--out", str(out)]) == 1
+                 "--out", str(out)]) == 2

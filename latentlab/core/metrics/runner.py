@@ -8,11 +8,19 @@ from typing import Any
 
 import numpy as np
 
+from latentlab.core import limits
 from latentlab.core.checkpoint import Checkpoint, file_sha256, open_checkpoint
 from latentlab.core.data import FactorDataset, get_dataset
-from latentlab.core.encode import REPRESENTATIONS, encode_dataset, representation_fn, require_encoder
+from latentlab.core.encode import (
+    REPRESENTATIONS,
+    check_dataset_fits,
+    encode_dataset,
+    representation_fn,
+    require_encoder,
+)
 from latentlab.core.errors import StoreUnavailable
 from latentlab.core.jobs import JobContext, ensure_context
+from latentlab.core.limits import check_int, check_seed
 from latentlab.core.metrics.base import METRICS_VERSION, MetricInputs, MetricResult
 from latentlab.core.metrics.registry import METRICS, compute, parse_names
 from latentlab.core.model import LatentModel, Quantized
@@ -53,9 +61,10 @@ def prepare_inputs(model: LatentModel, dataset: FactorDataset, n: int = 10000, n
                    seed: int = 0, batch_size: int = 256, ctx: JobContext | None = None) -> MetricInputs:
     """Encode ``n`` training and ``n_test`` (default n / 2) test points with uniformly drawn factors."""
     require_encoder(model)
-    if n < 2:
-        raise ValueError(f"n must be at least 2, got {n}")
-    n_test = max(2, n // 2) if n_test is None else n_test
+    check_dataset_fits(model, dataset)
+    n = check_int(n, "n (training points)", 2, limits.MAX_SAMPLES)
+    n_test = max(2, n // 2) if n_test is None else check_int(n_test, "n_test (test points)", 2, limits.MAX_SAMPLES)
+    batch_size = check_int(batch_size, "batch_size", 1, limits.MAX_BATCH)
     ctx = ensure_context(ctx)
     # Train and test factors come from distinct seed streams, so they are independent draws.
     train = encode_dataset(model, dataset, n, seed=2 * seed, batch_size=batch_size, ctx=ctx.sub(0, n / (n + n_test)))
@@ -107,9 +116,13 @@ def evaluate(checkpoint: Checkpoint | str, dataset: FactorDataset | str | None =
         if not dataset:
             raise ValueError(f"{ck.path}: the model card names no dataset; give one (e.g. --dataset dsprites)")
     ds = get_dataset(dataset) if isinstance(dataset, str) else dataset
+    require_encoder(ck.model, "metrics")
+    check_dataset_fits(ck.model, ds)  # before the store is asked: no figure exists for a dataset that cannot fit
     selected = parse_names(names)
     params = params or {}
-    n_test = max(2, n // 2) if n_test is None else n_test
+    n = check_int(n, "n (training points)", 2, limits.MAX_SAMPLES)
+    n_test = max(2, n // 2) if n_test is None else check_int(n_test, "n_test (test points)", 2, limits.MAX_SAMPLES)
+    seed = check_seed(seed)
     db, no_store = _open_store(store)
     dkey = dataset_key(ds)
     out: dict[str, MetricResult] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,9 +119,12 @@ def search_folder(session: Session, folder: str | os.PathLike, statuses: list[Fi
                 return found
             p = Path(root) / name
             try:
-                size = p.stat().st_size
+                st = p.stat()
             except OSError:
                 continue
+            if not stat.S_ISREG(st.st_mode):
+                continue  # a named pipe or a device would block (or never end) the hashing
+            size = st.st_size
             pending = by_size.get(size, []) + by_size.get(None, [])
             if not pending:
                 continue

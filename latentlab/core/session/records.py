@@ -21,13 +21,20 @@ import numpy as np
 
 from latentlab import __version__
 from latentlab.core.errors import BadInput
+from latentlab.core.input_files import read_bytes
+from latentlab.core.limits import MAX_LATENT_DIM
 from latentlab.core.paths import atomic_write_bytes
+from latentlab.core.safe_json import describe, loads_bounded
 
 SESSION_FORMAT = "latentlab-session"
 SESSION_VERSION = 1
 SUFFIX = ".llab"
 MAX_COMPARE = 4
 STATUSES = ("ok", "moved", "changed")
+MAX_SESSION_BYTES = 64 * 1024 * 1024  # thousands of bookmarks of 512-dimensional latents fit many times over
+MAX_TEXT = 4096  # names, paths, notes
+MAX_ITEMS = 100_000  # checkpoints, bookmarks, directions or flows in one session
+MAX_LAYOUT_BYTES = 1024 * 1024  # Qt's saved window state and geometry are a few kilobytes
 
 
 class SessionError(BadInput):
@@ -48,21 +55,25 @@ def _req(d: dict[str, Any], key: str, where: str) -> Any:
 
 def _obj(v: Any, where: str) -> dict[str, Any]:
     if not isinstance(v, dict):
-        raise SessionError(f"{where}: expected an object, got {type(v).__name__}")
+        raise SessionError(f"{where}: expected an object, got {describe(v)}")
     return v
 
 
 def _list(v: Any, where: str) -> list[Any]:
     if not isinstance(v, list):
-        raise SessionError(f"{where}: expected a list, got {type(v).__name__}")
+        raise SessionError(f"{where}: expected a list, got {describe(v)}")
+    if len(v) > MAX_ITEMS:
+        raise SessionError(f"{where}: {len(v)} entries; a session holds at most {MAX_ITEMS}")
     return v
 
 
-def _str(v: Any, where: str, optional: bool = False) -> str | None:
+def _str(v: Any, where: str, optional: bool = False, limit: int = MAX_TEXT) -> str | None:
     if v is None and optional:
         return None
     if not isinstance(v, str):
-        raise SessionError(f"{where}: expected a string, got {type(v).__name__}")
+        raise SessionError(f"{where}: expected a string, got {describe(v)}")
+    if len(v) > limit:
+        raise SessionError(f"{where}: {len(v)} characters; at most {limit} are accepted")
     return v
 
 
@@ -71,6 +82,8 @@ def _vector(v: Any, where: str, optional: bool = False) -> np.ndarray | None:
         return None
     if not isinstance(v, list) or not v or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
         raise SessionError(f"{where}: expected a non-empty list of numbers")
+    if len(v) > MAX_LATENT_DIM:
+        raise SessionError(f"{where}: {len(v)} values; a latent has at most {MAX_LATENT_DIM}")
     arr = np.asarray(v, dtype=np.float32)
     if not np.isfinite(arr).all():
         raise SessionError(f"{where}: contains NaN or infinite values")
@@ -242,8 +255,9 @@ class Layout:
                 import base64
                 import binascii
 
+                text = _str(v, f"{where}.{key}", limit=MAX_LAYOUT_BYTES)
                 try:
-                    base64.b64decode(_str(v, f"{where}.{key}"), validate=True)  # type: ignore[arg-type]
+                    base64.b64decode(text, validate=True)  # type: ignore[arg-type]
                 except (binascii.Error, ValueError):
                     raise SessionError(f"{where}.{key}: not base64") from None
         return cls(d.get("window_state"), d.get("geometry"), _obj(d.get("view", {}), f"{where}.view"))
@@ -378,10 +392,8 @@ class Session:
 
     @classmethod
     def loads(cls, text: str | bytes) -> Session:
-        try:
-            data = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise SessionError(f"not valid JSON ({exc})") from None
+        """Parse and validate session JSON; anything wrong, however deep or large, is one ``SessionError``."""
+        data = loads_bounded(text, "the session", max_bytes=MAX_SESSION_BYTES, error=SessionError)
         return cls.from_dict(data)
 
 
@@ -411,14 +423,7 @@ def save_session(session: Session, path: str | os.PathLike) -> Path:
 def load_session(path: str | os.PathLike) -> Session:
     """Read and validate a .llab file; errors name the file and what is wrong."""
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise SessionError(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise SessionError(f"{p}: is a folder, not a session file") from None
-    except OSError as exc:
-        raise SessionError(f"{p}: cannot be read ({exc.strerror})") from None
+    raw = read_bytes(p, "a session file", max_bytes=MAX_SESSION_BYTES, error=SessionError)
     try:
         return Session.loads(raw)
     except SessionError as exc:

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
     QHBoxLayout,
-    QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -31,6 +30,7 @@ from latentlab.core.render import RenderResult
 from latentlab.core.traversal import traversal_grid
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.render_bridge import RenderBridge
+from latentlab.ui.safe_text import PlainLabel, plain_rich, shown
 from latentlab.ui.state import ExplorerState, ModelEntry
 from latentlab.ui.widgets import ImageCanvas, JobStrip
 
@@ -53,12 +53,12 @@ class CompareSlot(QWidget):
     def __init__(self, index: int, parent: QWidget | None = None):
         super().__init__(parent)
         self.index = index
-        self.title = QLabel("")
+        self.title = PlainLabel("")
         self.title.setStyleSheet("font-weight: bold;")
         self.title.setWordWrap(True)
         self.canvas = ImageCanvas()
         self.canvas.setMinimumSize(160, 160)
-        self.info = QLabel("")
+        self.info = PlainLabel("")
         self.info.setStyleSheet("color: #9aa3ad; font-size: 10px;")
         self.info.setWordWrap(True)
         lay = QVBoxLayout(self)
@@ -123,7 +123,7 @@ class CompareSlot(QWidget):
 
     def _update_info(self) -> None:
         self.info.setText("  ·  ".join(t for t in (self.timing, self.mapping) if t))
-        self.info.setToolTip(self.mapping)
+        self.info.setToolTip(plain_rich(self.mapping) if self.mapping else "")
 
     def shown_image(self) -> np.ndarray | None:
         return self.canvas.current_image()
@@ -181,7 +181,7 @@ class ComparePanel(QWidget):
         self.series_button.setToolTip("Pick the snapshots of one training run and step through them with a slider")
         self.series_slider = QSlider(Qt.Orientation.Horizontal)
         self.series_slider.setVisible(False)
-        self.series_label = QLabel("")
+        self.series_label = PlainLabel("")
         controls = QVBoxLayout()
         row1 = QHBoxLayout()
         row1.addWidget(self.align_box)
@@ -205,7 +205,7 @@ class ComparePanel(QWidget):
         self.metrics = QTableWidget(0, 0)
         self.metrics.setMaximumHeight(150)
         self.metrics.setToolTip("Stored metric figures of each model; the best value in each row is highlighted")
-        self.status = QLabel("")
+        self.status = PlainLabel("")
         self.status.setStyleSheet("color: #9aa3ad;")
         self.aligner = JobRunner(self, "align")
         self.sampler = JobRunner(self, "encode")
@@ -257,7 +257,7 @@ class ComparePanel(QWidget):
         for entry in self.state.models:
             if entry is self.state.current:
                 continue
-            item = QListWidgetItem(entry.name)
+            item = QListWidgetItem(shown(entry.name, 200))
             item.setData(Qt.ItemDataRole.UserRole, entry)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if entry.token in ticked else Qt.CheckState.Unchecked)
@@ -340,7 +340,7 @@ class ComparePanel(QWidget):
             if al is not None:
                 strong = int((al.strength > 0.5).sum())
                 slot.set_mapping(f"{len(al.pairs)} dims matched ({strong} with |r| > 0.5)")
-                slot.info.setToolTip("\n".join(al.describe()))
+                slot.info.setToolTip(plain_rich("\n".join(al.describe())))
         self.status.setText("aligned by encodings")
         self.refresh()
 

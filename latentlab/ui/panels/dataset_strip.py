@@ -7,7 +7,6 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -16,6 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from latentlab.ui.safe_text import PlainLabel
 from latentlab.ui.state import ExplorerState
 from latentlab.ui.widgets import float_to_uint8, thumbnail_icon
 
@@ -35,7 +35,7 @@ class DatasetStripPanel(QWidget):
         self.seed.setPrefix("seed ")
         self.more = QPushButton("New samples")
         self.more.setToolTip("Draw other samples (the seed advances)")
-        self.status = QLabel("")
+        self.status = PlainLabel("")
         self.status.setStyleSheet("color: #9aa3ad;")
         bar = QHBoxLayout()
         bar.addWidget(self.count)

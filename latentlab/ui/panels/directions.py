@@ -34,6 +34,7 @@ from latentlab.ui.charts import Heatmap
 from latentlab.ui.float_slider import FloatSlider
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.panels.find_directions import METHOD_HELP, FindDirectionsDialog
+from latentlab.ui.safe_text import PlainLabel, plain_rich
 from latentlab.ui.state import ExplorerState
 from latentlab.ui.widgets import JobStrip
 
@@ -45,9 +46,9 @@ class DirectionRow(QWidget):
         super().__init__(parent)
         self.index = index
         self.direction = direction
-        self.name = QLabel(direction.name)
+        self.name = PlainLabel(direction.name)
         self.name.setMinimumWidth(90)
-        self.name.setToolTip(f"{direction.method} ({direction.kind})\n{direction.params}")
+        self.name.setToolTip(plain_rich(f"{direction.method} ({direction.kind})\n{direction.params}"))
         self.slider = FloatSlider(Qt.Orientation.Horizontal)
         self.slider.setFloatRange(-span, span)
         self.slider.setFloatValue(0.0)
@@ -116,7 +117,7 @@ class DirectionsPanel(QWidget):
         self.tag_button = QPushButton("Tag current latent")
         self.tag_button.setToolTip("Remember the current latent with this label; then Find ▸ interfacegan with "
                                    "'my tagged samples' finds the direction that separates the labels")
-        self.tag_count = QLabel("")
+        self.tag_count = PlainLabel("")
         tags = QHBoxLayout()
         tags.addWidget(self.tag_label, 1)
         tags.addWidget(self.tag_button)
@@ -133,7 +134,7 @@ class DirectionsPanel(QWidget):
                                   empty_text="find or load directions, then Evaluate")
         self.cosine_map = Heatmap("cosine similarity between directions", symmetric=True,
                                   empty_text="find or load directions to compare them")
-        self.status = QLabel("no directions yet: Find… or Load…")
+        self.status = PlainLabel("no directions yet: Find… or Load…")
         self.status.setStyleSheet("color: #9aa3ad;")
         self.status.setWordWrap(True)
         tabs = QTabWidget()

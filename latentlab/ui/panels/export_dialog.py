@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
@@ -35,6 +34,7 @@ from latentlab.core.export.plan import dimension_traversal, keyframe_traversal, 
 from latentlab.core.traversal import EASINGS
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.panels.grid import parse_dims
+from latentlab.ui.safe_text import PlainLabel
 from latentlab.ui.widgets import ImageCanvas, JobStrip
 
 FORMATS = [("MP4 video (H.264)", "mp4"), ("GIF animation", "gif"), ("PNG frames (folder)", "png"),
@@ -103,7 +103,7 @@ class ExportDialog(QDialog):
         form.addRow("Save to", out_row)
         self.preview = ImageCanvas()
         self.preview.setMinimumSize(300, 300)
-        self.note = QLabel("")
+        self.note = PlainLabel("")
         self.note.setWordWrap(True)
         self.note.setStyleSheet("color: #9aa3ad;")
         self.runner = JobRunner(self, "export")

@@ -49,6 +49,7 @@ from latentlab.core.jobs import JobCancelled
 from latentlab.core.paths import data_dir
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.panels.latent_map import PATH_COLOURS
+from latentlab.ui.safe_text import PlainLabel
 from latentlab.ui.state import ExplorerState
 from latentlab.ui.widgets import ImageCanvas, JobStrip
 
@@ -187,7 +188,7 @@ class FlowsPanel(QWidget):
         self.fps.setSuffix(" fps")
         self.scrub = QSlider(Qt.Orientation.Horizontal)
         self.scrub.setToolTip("Scrub along the path: left = backwards, centre = start, right = forwards")
-        self.position = QLabel("")
+        self.position = PlainLabel("")
         play_row = QHBoxLayout()
         for w in (self.k, self.path_steps, self.trace_button, self.back_button, self.play_button, self.fwd_button,
                   self.reverse, self.fps):
@@ -215,7 +216,7 @@ class FlowsPanel(QWidget):
         tabs.addTab(self.path_plot, "Potential and step size")
         tabs.addTab(self.strip, "Flow vs linear")
         pl.addWidget(tabs, 1)
-        self.status = QLabel("train flows for this model, or load a flows file")
+        self.status = PlainLabel("train flows for this model, or load a flows file")
         self.status.setWordWrap(True)
         self.status.setStyleSheet("color: #9aa3ad;")
         # The panel scrolls rather than squashing its plots when the dock is short.

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QSpinBox, QVBoxLayout, QWidget
 
 from latentlab.core.activity import PASSIVE
 from latentlab.core.render import RenderResult
 from latentlab.core.traversal import traversal_grid
 from latentlab.ui.render_bridge import RenderBridge
+from latentlab.ui.safe_text import PlainLabel, plain_rich
 from latentlab.ui.state import ExplorerState
 from latentlab.ui.widgets import ImageCanvas
 
@@ -53,7 +54,7 @@ class TraversalGridPanel(QWidget):
         self.dims_edit = QLineEdit()
         self.dims_edit.setPlaceholderText("dims: active ones (e.g. 0,2,5-7)")
         self.dims_edit.setToolTip("Rows: which latent dimensions to traverse; empty = the active ones")
-        self.status = QLabel("")
+        self.status = PlainLabel("")
         self.status.setStyleSheet("color: #9aa3ad;")
         self.along = QComboBox()
         self.along.addItem("along axes", "axes")
@@ -193,7 +194,7 @@ class TraversalGridPanel(QWidget):
                 img[y : y + h, x : x + w] = tile[c]
         self._image = img
         self.canvas.set_image(img)
-        self.canvas.setToolTip("rows: " + ", ".join(getattr(self, "row_names", [])))
+        self.canvas.setToolTip(plain_rich("rows: " + ", ".join(getattr(self, "row_names", []))))
 
     def cell_at(self, x: float, y: float) -> tuple[int, int] | None:
         if self.grid_z is None or not self._tiles:

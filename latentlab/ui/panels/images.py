@@ -31,6 +31,7 @@ from latentlab.core.images import IMAGE_SUFFIXES, ImageFileError, load_images
 from latentlab.core.invert import LOSSES, InversionConfig, invert
 from latentlab.core.model import device_of
 from latentlab.ui.job_runner import JobRunner
+from latentlab.ui.safe_text import PlainLabel, plain_rich
 from latentlab.ui.state import ExplorerState
 from latentlab.ui.widgets import ImageCanvas, JobStrip, float_to_uint8, thumbnail_icon
 
@@ -108,7 +109,7 @@ class ImagesPanel(QWidget):
         self.loss_plot.setTitle("inversion loss", color="#c9ced4", size="9pt")
         self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#ffd166", width=2))
         pics.addWidget(self.loss_plot, 2)
-        self.status = QLabel("drop images here, or Open images…")
+        self.status = PlainLabel("drop images here, or Open images…")
         self.status.setWordWrap(True)
         self.status.setStyleSheet("color: #9aa3ad;")
         lay = QVBoxLayout(self)
@@ -171,7 +172,7 @@ class ImagesPanel(QWidget):
         self.list.clear()
         for img, f in zip(float_to_uint8(images), files, strict=True):
             item = QListWidgetItem(thumbnail_icon(img, 56), "")
-            item.setToolTip(f)
+            item.setToolTip(plain_rich(f))
             self.list.addItem(item)
         self.list.setCurrentRow(0)
         self.status.setText(f"{len(files)} image(s), fitted to {entry.model.info.image_shape[2]}×"

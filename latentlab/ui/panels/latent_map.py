@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from latentlab.ui.job_runner import JobRunner
+from latentlab.ui.safe_text import PlainLabel
 from latentlab.ui.state import ExplorerState
 from latentlab.ui.widgets import ImageCanvas, JobStrip, float_to_uint8
 
@@ -85,7 +86,7 @@ class LatentMapPanel(QWidget):
         self.method.setToolTip("Projection of the encoded samples (t-SNE runs in the background)")
         self.colour_by = QComboBox()
         self.colour_by.setToolTip("Colour points by this ground-truth factor")
-        self.status = QLabel("")
+        self.status = PlainLabel("")
         self.status.setStyleSheet("color: #9aa3ad;")
         bar = QHBoxLayout()
         bar.addWidget(QLabel("projection"))
@@ -110,7 +111,7 @@ class LatentMapPanel(QWidget):
         self.path_items: list[pg.PlotDataItem] = []
         self.source = ImageCanvas()
         self.source.setFixedSize(140, 140)
-        self.source_label = QLabel("click a point")
+        self.source_label = PlainLabel("click a point")
         self.source_label.setWordWrap(True)
         self.source_label.setStyleSheet("color: #9aa3ad; font-size: 10px;")
         self.source_label.setFixedWidth(140)

@@ -39,6 +39,7 @@ from latentlab.core.store import ResultStore
 from latentlab.ui.charts import BarChart, Heatmap
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.panels.sliders import ACTIVITY_COLOURS
+from latentlab.ui.safe_text import PlainLabel, plain_rich
 from latentlab.ui.state import ExplorerState
 from latentlab.ui.widgets import JobStrip
 
@@ -60,7 +61,7 @@ class MetricCard(QFrame):
         self.setStyleSheet("MetricCard { background: #22262b; border-radius: 4px; }")
         self.title = QLabel(spec.title)
         self.title.setStyleSheet("color: #9aa3ad; font-size: 10px;")
-        self.value = QLabel("—")
+        self.value = PlainLabel("—")
         self.value.setStyleSheet("font-size: 13px; font-weight: bold;")
         self.value.setWordWrap(True)
         self.value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -82,7 +83,7 @@ class MetricCard(QFrame):
             return
         if not res.ok:
             self.value.setText("n/a")
-            self.setToolTip(f"{self.description}\n\nNot available: {res.message}")
+            self.setToolTip(plain_rich(f"{self.description}\n\nNot available: {res.message}"))
             return
         keys = [k for k in spec.keys if k in res.values and not k.endswith("_train")]
         parts = []
@@ -95,7 +96,7 @@ class MetricCard(QFrame):
                   + (", passive latents dropped" if res.drop_passive else ""),
                   f"seed {res.seed}; samples {res.samples}", f"time {res.seconds:.1f} s",
                   f"parameters {res.params}"] + [f"note: {n}" for n in res.notes]
-        self.setToolTip("\n".join(detail))
+        self.setToolTip(plain_rich("\n".join(detail)))
 
 
 def _run(ctx, checkpoint, dataset, n, representation, drop_passive, params, force):
@@ -129,8 +130,7 @@ class MetricsPanel(QWidget):
         self.estimator.setToolTip("Exact mode reproduces disentanglement_lib's gradient-boosted trees (minutes)")
         self.compute_button = QPushButton("Compute")
         self.compute_button.setToolTip("Compute the metrics that are not stored yet (Shift-click: recompute all)")
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
+        self.status = PlainLabel("")
         self.status.setStyleSheet("color: #9aa3ad;")
         bar = QHBoxLayout()
         for w in (self.dataset, self.n, self.representation, self.drop_passive, self.estimator, self.compute_button):

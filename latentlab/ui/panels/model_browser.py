@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from latentlab.core.device import available_devices
 from latentlab.ui.models import ModelManager, demo_model_paths
+from latentlab.ui.safe_text import PlainLabel, plain_rich, shown
 from latentlab.ui.state import ExplorerState, ModelEntry
 
 ROLE = Qt.ItemDataRole.UserRole
@@ -41,7 +42,7 @@ class ModelBrowserPanel(QWidget):
         self.open_button.setToolTip("Open a checkpoint (Ctrl+O); you can also drop files on the window")
         self.close_button = QPushButton("Close")
         self.close_button.setToolTip("Close the selected open model")
-        self.loading = QLabel("")
+        self.loading = PlainLabel("")
         self.loading.setStyleSheet("color: #d8a53a;")
         dev_row = QHBoxLayout()
         dev_row.addWidget(QLabel("Device"))
@@ -78,9 +79,9 @@ class ModelBrowserPanel(QWidget):
         self._fill_recent(manager.recent.load())
 
     def _item(self, parent: QTreeWidgetItem, text: str, data, tip: str = "") -> QTreeWidgetItem:
-        item = QTreeWidgetItem([text])
+        item = QTreeWidgetItem([shown(text, 300)])  # names and paths may come from files
         item.setData(0, ROLE, data)
-        item.setToolTip(0, tip or text)
+        item.setToolTip(0, plain_rich(tip or text))
         parent.addChild(item)
         return item
 

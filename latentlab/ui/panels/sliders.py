@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from latentlab.core.activity import ACTIVE, MIXED, PASSIVE
 from latentlab.ui.float_slider import FloatSlider
 from latentlab.ui.icons import icon
+from latentlab.ui.safe_text import PlainLabel
 from latentlab.ui.state import ExplorerState
 
 ACTIVITY_COLOURS = {ACTIVE: "#4caf7a", MIXED: "#d8a53a", PASSIVE: "#777d86"}
@@ -71,7 +72,7 @@ class SliderRow(QWidget):
         super().__init__(parent)
         self.dim = dim
         self.activity: str | None = None
-        self.name_label = QLabel(name)
+        self.name_label = PlainLabel(name)
         self.name_label.setMinimumWidth(44)
         self.badge = QLabel("")
         self.badge.setFixedWidth(58)
@@ -214,7 +215,7 @@ class LatentSlidersPanel(QWidget):
         self.redo_button.setIcon(icon("redo"))
         self.redo_button.setToolTip("Redo (Ctrl+Shift+Z)")
         self.redo_button.clicked.connect(state.redo)
-        self.summary = QLabel("")
+        self.summary = PlainLabel("")
         self.summary.setStyleSheet("color: #9aa3ad;")
 
         top = QGridLayout()

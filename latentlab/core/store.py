@@ -62,6 +62,14 @@ def _plain(obj: Any) -> Any:
     raise TypeError(f"cannot store a {type(obj).__name__} in a result key or payload")
 
 
+def _payload(text: Any) -> Any:
+    """A stored JSON value read back within bounds (the database is a file someone may have edited)."""
+    from latentlab.core.safe_json import loads_bounded
+
+    return loads_bounded(text, "a stored result", max_depth=64, max_bytes=256 * 1024 * 1024,
+                         error=lambda reason: StoreError(f"the results store holds a broken row: {reason}"))
+
+
 def canonical_json(obj: Any) -> str:
     """One spelling per value: sorted keys, no spaces, numpy scalars as Python numbers, NaN refused."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_plain, allow_nan=False)
@@ -185,8 +193,8 @@ class ResultStore:
             self._unavailable(exc, _why(exc) or "unreadable")
         pending = self._pending(key)
         if pending and (row is None or pending[0].created > row[1]):
-            return json.loads(pending[0].payload)
-        return None if row is None else json.loads(row[0])
+            return _payload(pending[0].payload)
+        return None if row is None else _payload(row[0])
 
     def put(self, kind: str, subject: str, dataset: str, name: str, params: dict[str, Any] | None, seed: int,
             payload: dict[str, Any]) -> bool:
@@ -265,7 +273,7 @@ class ResultStore:
             if all(w is None or w == k for w, k in zip(wanted, e.key[:4], strict=True)):
                 if e.key not in rows or rows[e.key][0] < e.created:
                     rows[e.key] = (e.created, e.payload)
-        out = [StoredResult(k[0], k[1], k[2], k[3], json.loads(k[4]), int(k[5]), c, json.loads(p))
+        out = [StoredResult(k[0], k[1], k[2], k[3], _payload(k[4]), int(k[5]), c, _payload(p))
                for k, (c, p) in rows.items()]
         return sorted(out, key=lambda r: r.created, reverse=True)
 

@@ -7,7 +7,6 @@ type-checked, and nothing sized from it is trusted over the tensors themselves (
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
 import struct
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 from latentlab import __version__
 from latentlab.core.errors import CheckpointError
 from latentlab.core.model import ModelInfo
+from latentlab.core.safe_json import loads_bounded
 from latentlab.core.text import printable
 
 CARD_KEY = "latentlab.card"
@@ -43,40 +43,12 @@ def make_card(model: Any, **extra: Any) -> dict[str, Any]:
     return card
 
 
-def json_depth(text: str) -> int:
-    """The bracket nesting depth of JSON text, counted without recursion (strings skipped)."""
-    depth = deepest = 0
-    in_str = escaped = False
-    for ch in text:
-        if in_str:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_str = False
-        elif ch == '"':
-            in_str = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-    return deepest
-
-
 def parse_card(path: Path, raw: Any) -> dict[str, Any]:
     """The card object from its metadata text, or a CheckpointError saying what is wrong with it."""
     if not isinstance(raw, str):
         raise CheckpointError(path, "its model card is not text")
-    if len(raw) > MAX_CARD_BYTES:
-        raise CheckpointError(path, f"its model card is {len(raw):,} characters long (at most {MAX_CARD_BYTES:,})")
-    if json_depth(raw) > MAX_CARD_DEPTH:
-        raise CheckpointError(path, f"its model card is nested more than {MAX_CARD_DEPTH} levels deep")
-    try:
-        card = json.loads(raw)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise CheckpointError(path, f"its model card is not valid JSON ({exc})") from None
+    card = loads_bounded(raw, "its model card", max_depth=MAX_CARD_DEPTH, max_bytes=MAX_CARD_BYTES,
+                         error=lambda reason: CheckpointError(path, reason))
     if not isinstance(card, dict):
         raise CheckpointError(path, "its model card is not a JSON object")
     for key, kind in (("architecture", str), ("hparams", dict), ("info", dict)):
@@ -93,13 +65,9 @@ def safetensors_header(path: Path, data: bytes) -> dict[str, Any]:
     (n,) = struct.unpack("<Q", data[:8])
     if n > min(MAX_HEADER, len(data) - 8):
         raise CheckpointError(path, "corrupt or truncated .safetensors file (its header runs past the end)")
-    text = data[8:8 + n].decode("utf-8", "replace")
-    if json_depth(text) > MAX_CARD_DEPTH + 2:
-        raise CheckpointError(path, "corrupt .safetensors file (its header is nested too deeply)")
-    try:
-        header = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise CheckpointError(path, f"corrupt or truncated .safetensors file (header: {exc})") from None
+    header = loads_bounded(data[8:8 + n], "its .safetensors header", max_depth=MAX_CARD_DEPTH + 2,
+                           max_bytes=MAX_HEADER,
+                           error=lambda reason: CheckpointError(path, f"corrupt .safetensors file ({reason})"))
     if not isinstance(header, dict):
         raise CheckpointError(path, "corrupt .safetensors file (its header is not an object)")
     return header

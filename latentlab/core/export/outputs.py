@@ -14,7 +14,7 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
-from latentlab.core.errors import UnsafeOutput
+from latentlab.core.errors import FileError, UnsafeOutput
 
 _KINDS = {"mp4": "MP4", "gif": "GIF", "grid": "PNG", "png": "PNG"}
 
@@ -67,6 +67,9 @@ def check_file_output(out: Path, fmt: str, inputs: Iterable[str | os.PathLike] =
         st = os.stat(real)
     except FileNotFoundError:
         return
+    except NotADirectoryError:
+        blocker = next((p for p in (out.parent, *out.parent.parents) if p.exists() and not p.is_dir()), out.parent)
+        raise FileError(blocker, f"is a file, not a folder: {out.name} cannot be written inside it") from None
     except OSError as exc:
         raise UnsafeOutput(f"{out}: cannot be checked ({exc.strerror or exc})") from None
     if stat.S_ISDIR(st.st_mode):

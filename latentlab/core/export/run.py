@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from latentlab.core.errors import BadInput
 from latentlab.core.export.folder import check_folder_output
 from latentlab.core.export.frames import RESAMPLE, StageTimes, iter_frames, layout_for, render_grid
 from latentlab.core.export.outputs import check_file_output
@@ -49,26 +50,27 @@ class ExportOptions:
     grid_padding: int = 4
 
     def validate(self) -> None:
+        """Refuse options that make no sense or would ask for unbounded memory (``BadInput``)."""
+        from latentlab.core import limits
+        from latentlab.core.limits import check_float, check_int
+
         if self.format not in FORMATS:
-            raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {self.format!r}")
-        if not self.fps > 0:
-            raise ValueError(f"the frame rate must be positive, got {self.fps}")
+            raise BadInput(f"format must be one of {', '.join(FORMATS)}, got {self.format!r}")
+        check_float(self.fps, "the frame rate", 1e-3, limits.MAX_FPS)
         if self.format == "gif" and self.fps > GIF_MAX_FPS:
-            raise ValueError(f"GIF plays at most {GIF_MAX_FPS:g} fps reliably; got {self.fps:g}")
-        if self.size is not None and self.size < 1:
-            raise ValueError(f"size must be positive, got {self.size}")
+            raise BadInput(f"GIF plays at most {GIF_MAX_FPS:g} fps reliably; got {self.fps:g}")
+        if self.size is not None:
+            check_int(self.size, "size", 1, limits.MAX_IMAGE_SIDE)
         if self.resample not in RESAMPLE:
-            raise ValueError(f"resample must be one of {', '.join(RESAMPLE)}")
+            raise BadInput(f"resample must be one of {', '.join(RESAMPLE)}")
         if self.preset not in X264_PRESETS:
-            raise ValueError(f"preset must be one of {', '.join(X264_PRESETS)}, got {self.preset!r}")
-        if not 0 <= self.crf <= 51:
-            raise ValueError(f"crf must be between 0 (lossless) and 51, got {self.crf}")
-        if self.batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
-        if self.gap < 0 or self.grid_padding < 0:
-            raise ValueError("gap and padding must be >= 0")
-        if self.grid_scale is not None and (int(self.grid_scale) != self.grid_scale or self.grid_scale < 1):
-            raise ValueError(f"grid_scale must be a positive integer, got {self.grid_scale}")
+            raise BadInput(f"preset must be one of {', '.join(X264_PRESETS)}, got {self.preset!r}")
+        check_int(self.crf, "crf (0 is lossless, 51 the smallest)", 0, 51)
+        check_int(self.batch_size, "batch_size", 1, limits.MAX_BATCH)
+        check_int(self.gap, "gap", 0, limits.MAX_PADDING)
+        check_int(self.grid_padding, "grid padding", 0, limits.MAX_PADDING)
+        if self.grid_scale is not None:
+            check_int(self.grid_scale, "grid_scale", 1, limits.MAX_IMAGE_SIDE)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

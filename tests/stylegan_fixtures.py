@@ -29,12 +29,12 @@ STRIDE = {"stylegan3-t": 4, "stylegan3-r": 4, "ada-conditional": 2, "swagan": 1}
 CASES: dict[str, dict[str, Any]] = {
     "stylegan3-t": dict(seed=31, network="stylegan3", hparams=dict(
         channels=ops.reference_channels(64, 3, 512, 16), img_resolution=64, z_dim=16, w_dim=16, c_dim=4,
-        conv_kernel=3, use_radial_filters=False, conv_clamp=256.0)),
+        conv_kernel=3, use_radial_filters=False, conv_clamp=1.5)),  # a clamp that bites
     "stylegan3-r": dict(seed=32, network="stylegan3", hparams=dict(
         channels=ops.reference_channels(64, 3, 1024, 16), img_resolution=64, z_dim=16, w_dim=16, c_dim=0,
         conv_kernel=1, use_radial_filters=True, conv_clamp=256.0)),
     "ada-conditional": dict(seed=33, network="stylegan2", hparams=dict(
-        channels=[16, 16, 16, 8], mapping=[16, 16, 16, 16], c_dim=5, embed_dim=12, conv_clamp=256.0)),
+        channels=[16, 16, 16, 8], mapping=[16, 16, 16, 16], c_dim=5, embed_dim=12, conv_clamp=1.0)),
     "swagan": dict(seed=34, network="swagan", hparams=dict(channels=[512, 512], mapping=[32, 32, 32])),
 }
 # What each case renders: (z seed, class index or None, truncation psi, truncation cutoff, input transform).

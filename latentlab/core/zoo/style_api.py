@@ -12,7 +12,7 @@ Attributes
     layer picker's list), ``noise_layers`` (names of the layers with a noise input; none in StyleGAN3),
     ``draft_resolutions`` (what ``stop_at_resolution`` accepts; empty for StyleGAN3, whose layers carry no
     image until the last), ``class_vector`` (the class ``decode`` and ``mapping(c=None)`` use: a one-hot
-    (c_dim,) tensor; None when unconditional).
+    (c_dim,) tensor; None when unconditional; set it with ``style_view(model, c=...)``).
 
 ``mapping(z, c=None, truncation_psi=1.0, truncation_cutoff=None) -> ws (B, num_ws, w_dim)``
     z (B, z_dim) to one w per synthesis input. Truncation pulls the first ``truncation_cutoff`` ws (all when
@@ -146,12 +146,22 @@ def as_ws(model: Any, ws: Tensor | None, styles: Mapping[str, Tensor] | None = N
         if missing:
             raise BadInput(f"no ws given and no style vector for layer(s) {', '.join(missing[:4])}")
         return None
-    if ws.ndim == 2 and ws.shape[1] == model.w_dim:
+    # While tracing (the preview's TorchScript decode) sizes are tensors: the shape checks are skipped there.
+    if ws.ndim == 2 and (tracing() or ws.shape[1] == model.w_dim):
         return ws.unsqueeze(1).expand(-1, model.num_ws, -1)
-    if ws.ndim == 3 and tuple(ws.shape[1:]) == (model.num_ws, model.w_dim):
+    if ws.ndim == 3 and (tracing() or tuple(ws.shape[1:]) == (model.num_ws, model.w_dim)):
         return ws
     raise BadInput(f"ws must be (B, {model.num_ws}, {model.w_dim}) or (B, {model.w_dim}), "
                    f"got {tuple(ws.shape)}")
+
+
+def tracing() -> bool:
+    return torch.jit.is_tracing()
+
+
+def check_z(model: Any, z: Tensor) -> None:
+    if z.ndim != 2 or (not tracing() and z.shape[1] != model.z_dim):
+        raise BadInput(f"z must be (B, {model.z_dim}), got {tuple(z.shape)}")
 
 
 def batch_size(ws: Tensor | None, styles: Mapping[str, Tensor] | None) -> int:
@@ -193,7 +203,7 @@ def class_labels(model: Any, c: Any, batch: int, device: torch.device) -> Tensor
         c = model.class_vector
     if isinstance(c, int):
         c = model.one_hot(c)
-    c = torch.as_tensor(c, device=device)
+    c = c.to(device) if isinstance(c, Tensor) else torch.as_tensor(c, device=device)
     if not c.is_floating_point():
         if c.ndim != 1:
             raise BadInput(f"class indices must be a (B,) tensor, got shape {tuple(c.shape)}")
@@ -201,10 +211,12 @@ def class_labels(model: Any, c: Any, batch: int, device: torch.device) -> Tensor
             raise BadInput(f"class indices must lie in [0, {model.c_dim - 1}]")
         c = F.one_hot(c.long(), model.c_dim).float()
     if c.ndim == 1:
-        c = c.unsqueeze(0)
+        c = c.unsqueeze(0).expand(batch, -1)  # one label for the whole batch (decode's class)
+    if tracing():  # sizes are tensors while tracing; the label is the model's own
+        return c.float()
     if c.shape[-1] != model.c_dim:
         raise BadInput(f"a class label must have {model.c_dim} entries, got {c.shape[-1]}")
-    if c.shape[0] == 1 and batch != 1:
+    if c.shape[0] == 1:
         c = c.expand(batch, -1)
     if c.shape[0] != batch:
         raise BadInput(f"{c.shape[0]} class labels for a batch of {batch}")
@@ -254,13 +266,17 @@ def check_space(space: str) -> str:
 def style_view(model: Any, space: str | None = None, truncation: float | None = None,
                truncation_cutoff: int | None | str = "keep", noise_mode: str | None = None,
                noise_strength: float | Mapping[str, float] | None | str = "keep", noise_seed: int | None = None,
-               c: Any = None) -> Any:
+               c: Any = None, input_transform: tuple[float, float, float] | None | str = "keep") -> Any:
     """The same generator (shared weights) seen through another latent space, truncation, noise or class.
 
     ``space``: "z", "w" or "w+"; ``truncation`` psi in [0, 1] with ``truncation_cutoff`` (layers truncated;
     None = all); ``noise_mode`` / ``noise_strength`` / ``noise_seed`` for its decode (random noise is drawn
-    from ``noise_seed`` on every decode, so the view stays a function); ``c``: the class (index or label).
-    What is not given is kept from ``model``.
+    from ``noise_seed`` on every decode, so the view stays a function); ``c``: the class (index or label);
+    ``input_transform`` (StyleGAN3): (translate x, translate y, rotation in turns) of the Fourier features,
+    None for the stored transform. What is not given is kept from ``model``.
+
+    Change these through a new view rather than by setting attributes on a model in use: the live preview
+    keys its traced decode on the model object, and a trace holds the class and transform as constants.
     """
     space = check_space(model.latent_space if space is None else space)
     psi = model.truncation if truncation is None else float(truncation)
@@ -283,6 +299,14 @@ def style_view(model: Any, space: str | None = None, truncation: float | None = 
         view.noise_seed = int(noise_seed)
     if c is not None:
         view.class_vector = class_labels(model, c, 1, torch.device("cpu"))[0]
+    if input_transform != "keep":
+        if not hasattr(model, "set_input_transform"):
+            raise BadInput("only StyleGAN3 generators have an input transform")
+        if input_transform is None:
+            view.set_input_transform()
+        else:
+            tx, ty, rot = input_transform  # type: ignore[misc]
+            view.set_input_transform((float(tx), float(ty)), float(rot))
     d = latent_dim(model, space)
     names = None if model.info.latent_names is None or d != model.info.latent_dim else model.info.latent_names
     suffix = {"z": "", "w": " (w)", "w+": " (w+)"}[space]

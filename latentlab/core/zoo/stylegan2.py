@@ -203,8 +203,7 @@ class StyleGAN2Generator(ZooModel):
     def mapping(self, z: Tensor, c: Any = None, truncation_psi: float = 1.0,
                 truncation_cutoff: int | None = None) -> Tensor:
         """z (B, z_dim) -> ws (B, num_ws, w_dim); see style_api."""
-        if z.ndim != 2 or z.shape[1] != self.z_dim:
-            raise BadInput(f"z must be (B, {self.z_dim}), got {tuple(z.shape)}")
+        api.check_z(self, z)
         w = self._mlp(z, api.class_labels(self, c, z.shape[0], z.device))
         ws = w.unsqueeze(1).expand(-1, self.num_ws, -1)
         return api.truncate(ws, self.latent_avg, float(truncation_psi), truncation_cutoff)

@@ -106,6 +106,13 @@ class SynthesisInput(nn.Module):
         self.register_buffer("transform", torch.eye(3, 3))
         self.register_buffer("freqs", freqs)
         self.register_buffer("phases", torch.rand(self.channels) - 0.5)
+        # The sampling grid is a constant: made once (not part of the state), which also keeps the traced
+        # decode free of affine_grid's shape checks.
+        theta = torch.eye(2, 3)
+        theta[0, 0] = 0.5 * self.size / self.sampling_rate
+        theta[1, 1] = 0.5 * self.size / self.sampling_rate
+        self.register_buffer("grid", F.affine_grid(theta.unsqueeze(0), [1, 1, self.size, self.size],
+                                                   align_corners=False), persistent=False)
 
     def forward(self, t: Tensor, user_transform: Tensor | None = None) -> Tensor:
         """The features for affine outputs ``t`` (B, 4) = (r_c, r_s, t_x, t_y)."""
@@ -126,11 +133,7 @@ class SynthesisInput(nn.Module):
         freqs = freqs @ transforms[:, :2, :2]
         # Frequencies a user transform pushes out of band fade out instead of aliasing.
         amplitudes = (1 - (freqs.norm(dim=2) - self.bandwidth) / (self.sampling_rate / 2 - self.bandwidth)).clamp(0, 1)
-        theta = torch.eye(2, 3, device=dev)
-        theta[0, 0] = 0.5 * self.size / self.sampling_rate
-        theta[1, 1] = 0.5 * self.size / self.sampling_rate
-        grids = F.affine_grid(theta.unsqueeze(0), [1, 1, self.size, self.size], align_corners=False)
-        x = (grids.unsqueeze(3) @ freqs.permute(0, 2, 1).unsqueeze(1).unsqueeze(2)).squeeze(3)
+        x = (self.grid.unsqueeze(3) @ freqs.permute(0, 2, 1).unsqueeze(1).unsqueeze(2)).squeeze(3)
         x = x + phases.unsqueeze(1).unsqueeze(2)
         x = torch.sin(x * (np.pi * 2))
         x = x * amplitudes.unsqueeze(1).unsqueeze(2)
@@ -293,8 +296,7 @@ class StyleGAN3Generator(ZooModel):
     def mapping(self, z: Tensor, c: Any = None, truncation_psi: float = 1.0,  # type: ignore[override]
                 truncation_cutoff: int | None = None) -> Tensor:
         """z (B, z_dim) -> ws (B, num_ws, w_dim); see style_api."""
-        if z.ndim != 2 or z.shape[1] != self.z_dim:
-            raise BadInput(f"z must be (B, {self.z_dim}), got {tuple(z.shape)}")
+        api.check_z(self, z)
         w = self.mapping_network(z, api.class_labels(self, c, z.shape[0], z.device))
         ws = w.unsqueeze(1).expand(-1, self.num_ws, -1)
         return api.truncate(ws, self.w_avg, float(truncation_psi), truncation_cutoff)
@@ -322,8 +324,10 @@ class StyleGAN3Generator(ZooModel):
 
     def set_input_transform(self, translate: tuple[float, float] = (0.0, 0.0), rotate: float = 0.0,
                             matrix: Tensor | None = None) -> None:
-        """Translate / rotate the Fourier features of this model (or view) only; the stored buffer is kept.
-        ``matrix``: a 3x3 inverse transform given directly; all defaults: back to the stored transform."""
+        """Translate / rotate the Fourier features of this object only (the stored buffer is kept; views made
+        from it before do not change). ``matrix``: a 3x3 inverse transform given directly; all defaults: back
+        to the stored transform. For a model the preview shows, make a view instead:
+        ``style_view(model, input_transform=(tx, ty, turns))``."""
         if matrix is None and tuple(translate) == (0.0, 0.0) and rotate == 0.0:
             self.input_transform = None
             return

@@ -51,15 +51,15 @@ def lowpass_filter(numtaps: int, cutoff: float, width: float, fs: float, radial:
         m = np.arange(numtaps) - (numtaps - 1) / 2
         c = cutoff / nyq
         h = c * np.sinc(c * m) * window
-        return torch.as_tensor(h / h.sum(), dtype=torch.float32)
+        return torch.as_tensor(h / h.sum(), dtype=torch.float32, device="cpu")
     x = (np.arange(numtaps) - (numtaps - 1) / 2) / fs
     r = np.hypot(*np.meshgrid(x, x))
-    arg = torch.as_tensor(2 * cutoff * np.pi * r, dtype=torch.float64)
+    arg = torch.as_tensor(2 * cutoff * np.pi * r, dtype=torch.float64, device="cpu")
     j1 = torch.special.bessel_j1(arg).numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         f = np.where(r > 0, j1 / (np.pi * r), cutoff)  # J1(2 pi c r) / (pi r) -> c at r = 0
     f = f * np.outer(window, window)
-    return torch.as_tensor(f / f.sum(), dtype=torch.float32)
+    return torch.as_tensor(f / f.sum(), dtype=torch.float32, device="cpu")
 
 
 # --- geometry -------------------------------------------------------------------------------------------------------
@@ -172,6 +172,8 @@ def upfirdn2d(x: Tensor, f: Tensor | None, up: int = 1, down: int = 1, padding: 
     x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
     x = x[:, :, max(-py0, 0): x.shape[2] - max(-py1, 0), max(-px0, 0): x.shape[3] - max(-px1, 0)]
     if f is None:
+        if gain == 1 and down == 1:
+            return x
         f = torch.ones(1, 1, dtype=x.dtype, device=x.device)
     f = (f * gain ** (f.ndim / 2)).to(x.dtype).flip(list(range(f.ndim)))  # flipped: a true convolution
     if f.ndim == 2:
@@ -182,19 +184,57 @@ def upfirdn2d(x: Tensor, f: Tensor | None, up: int = 1, down: int = 1, padding: 
     return x
 
 
+def _window(x: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """x[start : start + length] along ``dim``, zeros where that reaches outside x."""
+    lo, hi = max(0, -start), max(0, start + length - x.shape[dim])
+    if lo or hi:
+        x = F.pad(x, [lo, hi, 0, 0] if dim == 3 else [0, 0, lo, hi])
+        start += lo
+    return x.narrow(dim, start, length)
+
+
+def upsample_separable(x: Tensor, f: Tensor, up: int, padding: tuple[int, int, int, int]) -> Tensor:
+    """``upfirdn2d(x, f, up=up, padding=padding, gain=up**2)`` for a 1-D filter, one axis at a time.
+
+    A transposed convolution with stride ``up`` is the convolution of the zero-inserted signal, computed
+    without the inserted zeros; the window then applies the padding. Same sums as the reference's, in
+    another order (differences are float rounding).
+    """
+    b, c, h, w = x.shape
+    k = f.shape[0]
+    g = (f * up).to(x.dtype)  # gain up**2 split over the two passes
+    px0, px1, py0, py1 = padding
+    x = F.conv_transpose2d(x, g.view(1, 1, 1, k).expand(c, 1, 1, k), stride=(1, up), groups=c)
+    x = _window(x, 3, k - 1 - px0, w * up + px0 + px1 - k + 1)
+    x = F.conv_transpose2d(x, g.view(1, 1, k, 1).expand(c, 1, k, 1), stride=(up, 1), groups=c)
+    return _window(x, 2, k - 1 - py0, h * up + py0 + py1 - k + 1)
+
+
 def filtered_lrelu(x: Tensor, fu: Tensor | None, fd: Tensor | None, bias: Tensor, up: int, down: int,
                    padding: tuple[int, int, int, int], gain: float, slope: float, clamp: float | None) -> Tensor:
     """Bias, up-sample by ``up`` through ``fu``, leaky ReLU times ``gain`` clamped to +-clamp, down-sample
-    by ``down`` through ``fd``: the reference's filtered_lrelu, step by step."""
-    x = x + bias.to(x.dtype).view(1, -1, 1, 1)
-    x = upfirdn2d(x, fu, up=up, padding=padding, gain=up ** 2)
+    by ``down`` through ``fd``: the reference's filtered_lrelu, step by step.
+
+    The resampling runs channels-last: PyTorch's CPU depthwise convolutions are several times faster so.
+    """
+    b = bias.to(x.dtype).view(1, -1, 1, 1)
+    # Without autograd the activation works in place on tensors made here (fewer passes over big arrays).
+    inplace = not (torch.is_grad_enabled() and (x.requires_grad or b.requires_grad))
+    if inplace:
+        x = torch.add(x, b, out=torch.empty_like(x, memory_format=torch.channels_last))
+    else:
+        x = (x + b).contiguous(memory_format=torch.channels_last)
+    if up > 1 and fu is not None and fu.ndim == 1:
+        x = upsample_separable(x, fu, up, padding)
+    else:
+        x = upfirdn2d(x, fu, up=up, padding=padding, gain=up ** 2)
     if slope != 1.0:
-        x = F.leaky_relu(x, slope)
+        x = F.leaky_relu(x, slope, inplace=inplace)
     if gain != 1.0:
-        x = x * gain
+        x = x.mul_(gain) if inplace else x * gain
     if clamp is not None:
-        x = x.clamp(-clamp, clamp)
-    return upfirdn2d(x, fd, down=down)
+        x = x.clamp_(-clamp, clamp) if inplace else x.clamp(-clamp, clamp)
+    return upfirdn2d(x, fd, down=down).contiguous()
 
 
 def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, padding: int, demodulate: bool,

@@ -182,3 +182,24 @@ def attrs_to_json(attrs: dict[str, tuple[str, dict[str, Any]]]) -> str:
     return json.dumps({k: [cls, {a: plain(v) for a, v in d.items() if not a.startswith("_")
                                  and (plain(v) is not None or v is None)}] for k, (cls, d) in attrs.items()},
                       sort_keys=True)
+
+
+# --- tiny networks for behaviour tests (seeded the same way) ---------------------------------------------------
+
+def seeded(model: Any, seed: int = 0) -> Any:
+    model.load_state_dict(seeded_state(model, seed))
+    return model.eval()
+
+
+def tiny_sg3(config: str = "stylegan3-t", c_dim: int = 0, seed: int = 0) -> StyleGAN3Generator:
+    """16 px, 6 layers, 8 channels: about 4,000 parameters."""
+    return seeded(StyleGAN3Generator.from_config(config, 16, channel_base=128, channel_max=8, num_layers=6, z_dim=8,
+                                                 w_dim=8, c_dim=c_dim), seed)
+
+
+def tiny_sg2(c_dim: int = 0, seed: int = 0, channels=(8, 8, 4)) -> StyleGAN2Generator:
+    return seeded(StyleGAN2Generator(channels=list(channels), mapping=[8, 8, 8], c_dim=c_dim), seed)
+
+
+def tiny_swagan(seed: int = 0) -> SWAGANGenerator:
+    return seeded(SWAGANGenerator(channels=[8, 8, 4], mapping=[8, 8, 8]), seed)

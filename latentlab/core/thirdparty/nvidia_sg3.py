@@ -109,6 +109,11 @@ def ada_to_stylegan3(path: Path, tensors: dict[str, torch.Tensor], attrs: Attrs
     options["filter_size"] = int(taps) // int(up) if up and taps and int(up) > 1 else 6
     options["lrelu_upsampling"] = int(round(rates[0] / max(rates[1:]))) if all(rates) else 2
     recorded = _recorded_layers(attrs, hp["channels"], state)
+    radial_guessed = False
+    if not any(k.endswith(".down_filter") for k in state):  # shapes cannot say whether the filters are radial
+        said = [bool(r["down_radial"]) for r in recorded if "down_radial" in r]
+        radial_guessed = not said and hp["conv_kernel"] == 1
+        hp["use_radial_filters"] = any(said) if said else radial_guessed
     if not recorded:
         notes.append("the pickle's module attributes were not readable: the reference's default cutoff schedule, "
                      "margin and clamp were assumed (the layer names and filter shapes agree with them)")
@@ -122,6 +127,9 @@ def ada_to_stylegan3(path: Path, tensors: dict[str, torch.Tensor], attrs: Attrs
     if mismatch:
         raise CheckpointError(path, f"the StyleGAN3 synthesis geometry cannot be reproduced ({mismatch})")
     _fill_filters(state, geos, hp, options, notes)
+    if radial_guessed:
+        notes.append("the pickle holds no resampling filters: 1x1 convolutions taken for StyleGAN3-R, whose "
+                     "down-sampling filters are radial")
     if any(_attr(attrs, f"synthesis.{g.name}", "use_fp16", False) for g in geos):
         notes.append("trained with FP16 layers; latentlab computes in FP32 (images differ by rounding only)")
     if not torch.equal(state["synthesis.input.transform"], torch.eye(3)):
@@ -147,10 +155,11 @@ def _recorded_layers(attrs: Attrs, channels: list[int], state: dict[str, torch.T
     out = []
     for i, size in enumerate(_layer_sizes(state)):
         d = (attrs.get(f"synthesis.L{i}_{size}_{channels[i]}") or ("", {}))[1]
-        if "out_cutoff" not in d:
-            return []
         out.append({k: _plain(v) for k, v in d.items() if not k.startswith("_")})
-    return out
+    return out if any(out) else []
+
+
+_BAND = ("out_cutoff", "out_half_width", "out_sampling_rate")
 
 
 def _fit_stopbands(path: Path, hp: dict[str, Any], options: dict[str, Any], rec: list[dict[str, Any]]) -> None:
@@ -165,13 +174,16 @@ def _fit_stopbands(path: Path, hp: dict[str, Any], options: dict[str, Any], rec:
         sch = ops.schedule(res, n, options["num_critical"], options["first_cutoff"], options["first_stopband"],
                            options["last_stopband_rel"], options["margin_size"])
         return all(_close(sch["half_widths"][i], r["out_half_width"]) and
-                   _close(sch["sampling_rates"][i], r["out_sampling_rate"]) for i, r in enumerate(rec))
+                   _close(sch["sampling_rates"][i], r["out_sampling_rate"]) for i, r in enumerate(rec)
+                   if all(k in r for k in _BAND))
 
     if fits():
         return
     exps = np.minimum(np.arange(n + 1) / (n - options["num_critical"]), 1)
     rows = []  # (exponent, sampling rate, stopband when it shows)
     for i, r in enumerate(rec):
+        if not all(k in r for k in _BAND):
+            continue
         rate, sb = _num(r["out_sampling_rate"]), _num(r["out_half_width"]) + _num(r["out_cutoff"])
         rows.append((exps[i], rate, sb if sb > rate / 2 * (1 + _REL) else None))
     last = [sb for e, _, sb in rows if e == 1 and sb is not None]

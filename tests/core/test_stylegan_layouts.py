@@ -25,7 +25,8 @@ LAYOUTS = {
 }
 
 
-@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("layout", [pytest.param(k, marks=pytest.mark.slow) if k.endswith("1024px") else k
+                                    for k in LAYOUTS])
 def test_every_layout_round_trips_through_safetensors_and_decodes_images(layout, tmp_path):
     model = LAYOUTS[layout]()
     for space in ("z", "w+"):

@@ -120,7 +120,10 @@ class TracedDecoder:
             if not self._agrees(model, traced, 1):
                 self.reason = "the traced decode differs from the eager decode"
                 return False
-            self.batched = self._agrees(model, traced, 3)
+            try:
+                self.batched = self._agrees(model, traced, 3)
+            except Exception:  # a trace that froze the batch size (StyleGAN's grouped convs) still serves batch 1
+                self.batched = False
         except Exception as exc:  # anything a tracer can trip on: the eager path stays correct
             self.reason = f"could not trace the decoder ({type(exc).__name__}: {exc})"
             log.debug("tracing the decoder failed", exc_info=True)

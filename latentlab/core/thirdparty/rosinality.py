@@ -1,7 +1,8 @@
 """rosinality/stylegan2-pytorch checkpoints: ``torch.save({"g": ..., "d": ..., "g_ema": ..., "args": ...})``
-from its train.py, or ``{"g_ema": ..., "latent_avg": ...}`` from its convert_weight.py. The EMA generator's
-state_dict loads into our ``StyleGAN2Generator`` as is (same names); the ``args`` Namespace and optimizer
-states are read inertly and ignored."""
+from its train.py (StyleGAN2, or SWAGAN with ``--arch swagan``), or ``{"g_ema": ..., "latent_avg": ...}`` from
+its convert_weight.py. The EMA generator's state_dict loads into our ``StyleGAN2Generator`` or, when it
+carries the wavelet transforms (``iwt.ll``), our ``SWAGANGenerator`` as is (same names); the ``args``
+Namespace and optimizer states are read inertly and ignored."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def _is_state(obj: Any) -> bool:
 class RosinalityPlugin:
     builtin = True
     name = "rosinality-stylegan2"
-    names = ("rosinality-stylegan2", "stylegan2", "stylegan2-w")
+    names = ("rosinality-stylegan2", "stylegan2", "stylegan2-w", "swagan", "swagan-w")
 
     def match(self, src: Source) -> tuple[Any, dict[str, torch.Tensor], str] | None:
         if not is_torch_file(src):
@@ -60,11 +61,13 @@ class RosinalityPlugin:
             state["latent_avg"] = avg.reshape(-1).float()
         else:
             notes.append("no latent_avg stored: the average w was estimated from 4096 seeded samples")
-        options: dict[str, Any] = {"lr_mlp": 0.01, "latent_space": "w" if arch == "stylegan2-w" else "z"}
-        model = _build_zoo(path, "stylegan2", state, options, None)
+        options: dict[str, Any] = {"lr_mlp": 0.01, "latent_space": "w" if arch in ("stylegan2-w", "swagan-w") else "z"}
+        network = "swagan" if "iwt.ll" in state else "stylegan2"
+        model = _build_zoo(path, network, state, options, None)
         model.info = ModelInfo(path.stem if model.latent_space == "z" else f"{path.stem} (w)",
                                model.info.latent_dim, model.info.image_shape)
-        source: dict[str, Any] = {"code_base": "rosinality/stylegan2-pytorch", "file": path.name, "weights": where}
+        source: dict[str, Any] = {"code_base": "rosinality/stylegan2-pytorch", "file": path.name, "weights": where,
+                                  "network": "swagan.py" if network == "swagan" else "model.py"}
         args = obj.get("args") if isinstance(obj, dict) else None
         if isinstance(args, Record):
             source["args"] = {k: v for k, v in plain(args).items() if isinstance(v, (str, int, float, bool))}

@@ -296,3 +296,36 @@ def nvidia_pickle(path: Path, g: StyleGAN2Generator, marker: Path, monkeypatch) 
     # Loading happens without NVIDIA's modules importable, as on a user's machine.
     monkeypatch.delitem(sys.modules, "torch_utils.persistence")
     monkeypatch.delitem(sys.modules, "torch_utils")
+
+
+def persistent_tree(tensors: dict[str, torch.Tensor], attrs: dict[str, tuple[str, dict]]) -> Persistent:
+    """NVIDIA's module tree for flattened ``tensors`` and recorded ``attrs`` (module path -> (class, attributes))."""
+    nodes: dict[str, Persistent] = {}
+    for path in sorted(attrs, key=lambda p: (p.count(".") if p else -1, p)):
+        cls, values = attrs[path]
+        node = Persistent(cls, **{k: v for k, v in values.items() if not k.startswith("_")})
+        nodes[path] = node
+        if path:
+            parent, _, name = path.rpartition(".")
+            setattr(nodes[parent], name, node)
+    for key, t in tensors.items():
+        owner, _, name = key.rpartition(".")
+        node = nodes[owner]
+        if t.dtype.is_floating_point and not name.endswith(("_filter", "transform", "freqs", "phases", "w_avg",
+                                                            "noise_const", "magnitude_ema")):
+            setattr(node, name, nn.Parameter(t.clone(), requires_grad=False))
+        else:
+            node.register_buffer(name, t.clone())
+    return nodes[""]
+
+
+def nvidia_pickle_of(path: Path, g_ema: Persistent, marker: Path, monkeypatch) -> None:
+    """A network-snapshot pickle holding ``g_ema`` (its embedded 'source' would create ``marker`` if run)."""
+    pkg = _fake_persistence_module()
+    monkeypatch.setitem(sys.modules, "torch_utils", pkg)
+    monkeypatch.setitem(sys.modules, "torch_utils.persistence", pkg.persistence)
+    monkeypatch.setattr(Persistent, "module_src", f"import pathlib\npathlib.Path({str(marker)!r}).write_text('ran')\n")
+    with open(path, "wb") as fh:
+        pickle.dump({"G": None, "D": None, "G_ema": g_ema, "augment_pipe": None}, fh)
+    monkeypatch.delitem(sys.modules, "torch_utils.persistence")
+    monkeypatch.delitem(sys.modules, "torch_utils")

@@ -9,8 +9,9 @@ a leading batch axis, ToRGB biases become (1, C, 1, 1), noise strengths and cons
 rosinality's names, ``mapping.w_avg`` becomes ``latent_avg``). Converting once to .safetensors
 (``latentlab convert FILE.pkl --trust --out FILE.safetensors``) gives a file that needs no trust at all.
 
-StyleGAN3 (alias-free) generators and conditional (c_dim > 0) ones cannot be mapped and are refused with a
-message saying so; so are the older TensorFlow pickles (convert those with NVIDIA's ``legacy.py`` first).
+StyleGAN3 (-T, -R) generators map onto our ``StyleGAN3Generator`` and class-conditional (c_dim > 0) StyleGAN2-ADA
+ones onto the conditional ``StyleGAN2Generator`` (``nvidia_sg3.map_generator`` picks the mapping). The older
+TensorFlow pickles are refused (convert those with NVIDIA's ``legacy.py`` first).
 """
 
 from __future__ import annotations
@@ -179,21 +180,11 @@ def ada_to_stylegan2(path: Path, tensors: dict[str, torch.Tensor], attrs: dict[s
     return state, options, notes
 
 
-def _fill_default_kernels(state: dict[str, torch.Tensor], options: dict[str, Any]) -> None:
-    """Blur kernels a pickle did not store: the defaults of a generator of the same size."""
-    from latentlab.core.zoo.stylegan2 import StyleGAN2Generator
-
-    shapes = {k: tuple(v.shape) for k, v in state.items()}
-    hp = StyleGAN2Generator.hparams_from_shapes(shapes)
-    for k, v in StyleGAN2Generator(**hp).state_dict().items():
-        if k.endswith(".kernel") and k not in state:
-            state[k] = v
-
-
 class NvidiaPicklePlugin:
     builtin = True
     name = "nvidia-pickle"
-    names = ("nvidia-pickle", "stylegan2-ada", "stylegan2-ada-w")
+    names = ("nvidia-pickle", "stylegan2-ada", "stylegan2-ada-w", "stylegan3", "stylegan3-w", "nvidia-pickle-w")
+    _W_NAMES = ("stylegan2-ada-w", "stylegan3-w", "nvidia-pickle-w")
 
     def can_open(self, src: Source) -> bool:
         return src.kind == "nvidia-pickle"
@@ -216,15 +207,16 @@ class NvidiaPicklePlugin:
         tensors, attrs = flatten_module(data[key])
         if not tensors:
             raise CheckpointError(path, f"{key} holds no recognisable network weights")
-        state, options, more = ada_to_stylegan2(path, tensors, attrs)
-        notes += more
-        _fill_default_kernels(state, options)
-        options["latent_space"] = "w" if arch == "stylegan2-ada-w" else "z"
-        model = _build_zoo(path, "stylegan2", state, options, None)
+        from latentlab.core.thirdparty.nvidia_sg3 import map_generator
+
+        mapped = map_generator(path, tensors, attrs)  # StyleGAN3 -T/-R, conditional or plain StyleGAN2-ADA
+        notes += mapped.notes
+        options = {**mapped.options, "latent_space": "w" if arch in self._W_NAMES else "z"}
+        model = _build_zoo(path, mapped.network, mapped.state, options, None)
         name = path.stem if model.latent_space == "z" else f"{path.stem} (w)"
         model.info = ModelInfo(name, model.info.latent_dim, model.info.image_shape)
         root = attrs.get("", ("?", {}))[1]
-        source: dict[str, Any] = {"code_base": "NVlabs/stylegan2-ada-pytorch", "file": path.name, "network": key,
+        source: dict[str, Any] = {"code_base": mapped.code_base, "file": path.name, "network": key,
                                   "class": attrs.get("", ("?",))[0]}
         for k in ("z_dim", "w_dim", "img_resolution", "img_channels"):
             if isinstance(root.get(k), int):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from latentlab.core.checkpoints import UntrustedFile, open_checkpoint
+from tests.format_fixtures import nvidia_pickle_of, persistent_tree
 from tests.stylegan_fixtures import CASES, FIXTURE, attrs_from_json, ours_render, reference_tensors, seeded_network
-from tests.thirdparty_fixtures import nvidia_pickle_of, persistent_tree
 
 
 @pytest.mark.slow

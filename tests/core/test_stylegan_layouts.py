@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from latentlab.core.checkpoint import CheckpointError, open_checkpoint, save_checkpoint
-from latentlab.core.thirdparty import nvidia_sg3
+from latentlab.core.formats import nvidia_sg3
 from latentlab.core.zoo import build_network
 from latentlab.core.zoo.style_api import style_view
 from latentlab.core.zoo.stylegan2 import StyleGAN2Generator

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from latentlab.core.checkpoint import open_checkpoint, save_checkpoint
-from latentlab.core.thirdparty.nvidia_sg3 import map_generator
+from latentlab.core.formats.nvidia_sg3 import map_generator
 from latentlab.core.zoo import build_network
 from latentlab.core.zoo import stylegan3_ops as ops
 from tests.stylegan_fixtures import (

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-import struct
 from pathlib import Path
 from typing import Any
 
 from latentlab import __version__
 from latentlab.core.errors import CheckpointError
 from latentlab.core.model import ModelInfo
-from latentlab.core.safe_json import loads_bounded
 from latentlab.core.text import printable
 
 CARD_KEY = "latentlab.card"
@@ -43,43 +41,34 @@ def make_card(model: Any, **extra: Any) -> dict[str, Any]:
     return card
 
 
-def parse_card(path: Path, raw: Any) -> dict[str, Any]:
-    """The card object from its metadata text, or a CheckpointError saying what is wrong with it."""
-    if not isinstance(raw, str):
-        raise CheckpointError(path, "its model card is not text")
-    card = loads_bounded(raw, "its model card", max_depth=MAX_CARD_DEPTH, max_bytes=MAX_CARD_BYTES,
-                         error=lambda reason: CheckpointError(path, reason))
-    if not isinstance(card, dict):
-        raise CheckpointError(path, "its model card is not a JSON object")
+def validate_card(path: Path, card: dict[str, Any]) -> None:
+    """The card's sections have the types the loaders read them as."""
     for key, kind in (("architecture", str), ("hparams", dict), ("info", dict)):
         if key in card and not isinstance(card[key], kind):
             raise CheckpointError(path, f"its model card's {key!r} is a {type(card[key]).__name__}, "
                                         f"not a {kind.__name__}")
-    return card
 
 
-def safetensors_header(path: Path, data: bytes) -> dict[str, Any]:
-    """The JSON header of a .safetensors file held in ``data`` (tensor table plus ``__metadata__``)."""
-    if len(data) < 9:
-        raise CheckpointError(path, "corrupt or truncated .safetensors file (no header)")
-    (n,) = struct.unpack("<Q", data[:8])
-    if n > min(MAX_HEADER, len(data) - 8):
-        raise CheckpointError(path, "corrupt or truncated .safetensors file (its header runs past the end)")
-    header = loads_bounded(data[8:8 + n], "its .safetensors header", max_depth=MAX_CARD_DEPTH + 2,
-                           max_bytes=MAX_HEADER,
-                           error=lambda reason: CheckpointError(path, f"corrupt .safetensors file ({reason})"))
-    if not isinstance(header, dict):
-        raise CheckpointError(path, "corrupt .safetensors file (its header is not an object)")
-    return header
+def parse_card(path: Path, raw: Any) -> dict[str, Any]:
+    """A card given as JSON text (e.g. a TorchScript archive's latentlab.json), parsed and checked."""
+    from latentlab.core.checkpoints import card_file
+
+    card = card_file.card_in(path, {CARD_KEY: raw}, CARD_KEY, "model card", CheckpointError,
+                             max_bytes=MAX_CARD_BYTES, max_depth=MAX_CARD_DEPTH)
+    validate_card(path, card or {})
+    return card or {}
 
 
 def card_of(path: Path, data: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
     """(card, raw metadata) of a .safetensors file's bytes; the card is {} when the file has none."""
-    meta = safetensors_header(path, data).get("__metadata__") or {}
-    if not isinstance(meta, dict):
-        raise CheckpointError(path, "corrupt .safetensors file (its metadata is not an object)")
-    raw = meta.get(CARD_KEY)
-    return ({} if raw is None else parse_card(path, raw)), meta
+    from latentlab.core.checkpoints import card_file
+
+    meta = card_file.metadata(path, data, CheckpointError)
+    card = card_file.card_in(path, meta, CARD_KEY, "model card", CheckpointError, max_bytes=MAX_CARD_BYTES,
+                             max_depth=MAX_CARD_DEPTH)
+    if card:
+        validate_card(path, card)
+    return card or {}, meta
 
 
 def _names(path: Path, value: Any, field: str, count: int | None = None) -> tuple[str, ...] | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -10,49 +9,29 @@ from typing import Any
 import torch
 from torch import nn
 
+from latentlab.core.checkpoints import card_file
 from latentlab.core.checkpoints.build import ArchitectureMismatchError, build_zoo, strip_wrapper_prefix
 from latentlab.core.checkpoints.card import CARD_KEY, card_of, info_from_card, make_card
-from latentlab.core.checkpoints.source import Source, check_file, open_regular
+from latentlab.core.checkpoints.source import Source
 from latentlab.core.errors import CheckpointError
-from latentlab.core.paths import AtomicPath
 
 
 def save_checkpoint(model: nn.Module, path: str | os.PathLike, card: dict[str, Any] | None = None,
                     **extra: Any) -> Path:
     """Write ``model`` and its card to one .safetensors file, atomically."""
-    from safetensors.torch import save_file
-
     card = dict(card) if card else make_card(model)
     card.update(extra)
-    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    target = Path(path)
-    with AtomicPath(target) as tmp:
-        save_file(state, str(tmp), metadata={CARD_KEY: json.dumps(card, sort_keys=True), "format": "pt"})
-    return target
+    return card_file.write(path, model.state_dict(), CARD_KEY, card, sort_keys=True)
 
 
 def read_card(path: str | os.PathLike) -> dict[str, Any]:
     """The model card of a native checkpoint, reading only its header."""
-    from latentlab.core.checkpoints.card import MAX_HEADER
-
-    p = check_file(Path(path))
-    fd, st = open_regular(p)
-    with os.fdopen(fd, "rb") as fh:
-        head = fh.read(8)
-        n = int.from_bytes(head, "little") if len(head) == 8 else 0
-        if not (head and 1 < n <= min(MAX_HEADER, st.st_size - 8)):
-            raise CheckpointError(p, "not a .safetensors checkpoint, so it has no model card")
-        data = head + fh.read(n)
-    return card_of(p, data)[0]
+    p = Path(path)
+    return card_of(p, card_file.read_head(p, "a checkpoint", CheckpointError))[0]
 
 
 def load_tensors(src: Source) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load
-
-    try:
-        return load(src.data)
-    except Exception as exc:  # safetensors raises its own error types for corrupt or truncated files
-        raise CheckpointError(src.path, f"corrupt or truncated .safetensors file ({str(exc)[:200]})") from None
+    return card_file.load_tensors(src.path, CheckpointError, src.data)
 
 
 def load_native(src: Source, arch: str | None) -> tuple[nn.Module, dict[str, Any], list[str]]:

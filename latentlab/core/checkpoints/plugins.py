@@ -1,6 +1,6 @@
 """Model plugins: built-in readers of other code bases' files, and third-party ones (entry points).
 
-Built-in readers (``latentlab.core.thirdparty``) are handed the ``Source`` (bytes in memory, read inertly)
+Built-in readers (``latentlab.core.formats``) are handed the ``Source`` (bytes in memory, read inertly)
 and answer from its content; they never run code from the file.
 
 Third-party plugins (entry-point group ``latentlab.models``) are installed code latentlab cannot vouch for,
@@ -43,7 +43,7 @@ def entry_point_plugins() -> list[Any]:
 
 def plugins() -> list[Any]:
     """Built-in third-party readers, then installed plugins, in the order they are asked."""
-    from latentlab.core.thirdparty import builtin_plugins
+    from latentlab.core.formats import builtin_plugins
 
     return [*builtin_plugins(), *entry_point_plugins()]
 
@@ -91,7 +91,7 @@ def _external_claims(plugin: Any, src: Source, copy: _PrivateCopy | None) -> boo
 
 def open_with_plugin(src: Source, arch: str | None, trusted: bool) -> tuple[Any, str] | None:
     """(model, plugin name) from the first plugin that claims the file (or is named by ``arch``), else None."""
-    from latentlab.core.thirdparty import builtin_plugins
+    from latentlab.core.formats import builtin_plugins
 
     for plugin in builtin_plugins():
         named = arch is not None and arch in names_of(plugin)

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import importlib
-import json
 import os
-import struct
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +24,10 @@ import torch
 
 from latentlab import __version__
 from latentlab.core import limits
+from latentlab.core.checkpoints import card_file
 from latentlab.core.directions.base import Direction, DirectionSet
 from latentlab.core.errors import FileError
-from latentlab.core.input_files import check_regular
-from latentlab.core.paths import AtomicPath
-from latentlab.core.safe_json import JSONFieldError, describe, expect, field, loads_bounded
+from latentlab.core.safe_json import JSONFieldError, describe, expect, field
 from latentlab.core.text import printable
 
 HEADER_KEY = "latentlab.directions"
@@ -49,8 +46,6 @@ class DirectionFileError(FileError):
 
 def save_directions(directions: DirectionSet, path: str | os.PathLike) -> Path:
     """Write ``directions`` to ``path`` atomically (a crash leaves the old file, never half a new one)."""
-    from safetensors.torch import save_file
-
     tensors: dict[str, torch.Tensor] = {}
     entries = []
     for i, d in enumerate(directions):
@@ -69,31 +64,16 @@ def save_directions(directions: DirectionSet, path: str | os.PathLike) -> Path:
               "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "latent_dim": directions.latent_dim,
               "source_sha256": directions.source_sha256, "source_name": directions.source_name,
               "meta": directions.meta, "directions": entries}
-    target = Path(path)
-    with AtomicPath(target) as tmp:
-        save_file(tensors, str(tmp), metadata={HEADER_KEY: json.dumps(header, allow_nan=False), "format": "pt"})
-    return target
+    return card_file.write(path, tensors, HEADER_KEY, header, allow_nan=False)
 
 
 def read_header(path: str | os.PathLike) -> dict[str, Any]:
     """The JSON header of a direction file, without loading its tensors."""
-    from safetensors import safe_open
-
     p = Path(path)
-    size = check_regular(p, "a direction file", error=DirectionFileError)
-    with open(p, "rb") as fh:
-        head = fh.read(9)
-    if len(head) < 9 or not (1 < struct.unpack("<Q", head[:8])[0] <= min(_MAX_HEADER, size - 8)) or head[8:9] != b"{":
-        raise DirectionFileError(p, "not a .safetensors direction file")
-    try:
-        with safe_open(str(p), framework="pt") as fh:
-            meta = fh.metadata() or {}
-    except Exception as exc:  # safetensors raises its own types for corrupt files
-        raise DirectionFileError(p, f"corrupt or truncated .safetensors file ({exc})") from None
-    raw = meta.get(HEADER_KEY)
-    if raw is None:
+    meta = card_file.metadata(p, card_file.read_head(p, "a direction file", DirectionFileError), DirectionFileError)
+    header = card_file.card_in(p, meta, HEADER_KEY, "directions header", DirectionFileError, max_bytes=_MAX_JSON)
+    if header is None:
         raise DirectionFileError(p, "a .safetensors file without a directions header (is it a checkpoint?)")
-    header = loads_bounded(raw, "its directions header", max_bytes=_MAX_JSON, error=lambda r: DirectionFileError(p, r))
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise DirectionFileError(p, "its header is not a latentlab directions header")
     version = header.get("format_version")
@@ -111,14 +91,9 @@ def _field_class(kind: str) -> Any:
 
 def load_directions(path: str | os.PathLike) -> DirectionSet:
     """Read a direction file written by ``save_directions``; every part is checked before use."""
-    from safetensors.torch import load_file
-
     p = Path(path)
     header = read_header(p)
-    try:
-        tensors = load_file(str(p), device="cpu")
-    except Exception as exc:
-        raise DirectionFileError(p, f"corrupt or truncated .safetensors file ({exc})") from None
+    tensors = card_file.load_tensors(p, DirectionFileError)
     try:
         dim = field(header, "latent_dim", "int", "header", lo=1, hi=limits.MAX_LATENT_DIM)
         entries = field(header, "directions", "list", "header", hi=_MAX_DIRECTIONS)

@@ -8,7 +8,6 @@ because potentials are meaningless on another model's latent space.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import logging
 import os
 import warnings
@@ -19,14 +18,13 @@ import torch
 
 from latentlab import __version__
 from latentlab.core import limits
-from latentlab.core.checkpoint import CheckpointError, sniff_format
+from latentlab.core.checkpoint import CheckpointError
+from latentlab.core.checkpoints import card_file
 from latentlab.core.flows.classifier import PairClassifier
 from latentlab.core.flows.config import FlowConfig
 from latentlab.core.flows.flowset import Flows
 from latentlab.core.flows.potentials import PotentialSet
-from latentlab.core.input_files import check_regular
-from latentlab.core.paths import AtomicPath
-from latentlab.core.safe_json import JSONFieldError, describe, expect, field, loads_bounded
+from latentlab.core.safe_json import JSONFieldError, describe, expect, field
 from latentlab.core.text import printable
 
 log = logging.getLogger(__name__)
@@ -92,8 +90,6 @@ def flows_card(flows: Flows) -> dict[str, Any]:
 
 def save_flows(flows: Flows, path: str | os.PathLike, include_optimizer: bool = True) -> Path:
     """Write ``flows`` to one .safetensors file, atomically; Adam's state is kept for resuming."""
-    from safetensors.torch import save_file
-
     tensors = {f"potentials.{k}": v.detach().to("cpu").contiguous() for k, v in flows.potentials.state_dict().items()}
     tensors.update({f"classifier.{k}": v.detach().to("cpu").contiguous()
                     for k, v in flows.classifier.state_dict().items()})
@@ -104,30 +100,17 @@ def save_flows(flows: Flows, path: str | os.PathLike, include_optimizer: bool = 
         card["optimizer"] = opt_meta
     if include_optimizer and flows.rng_state is not None:
         tensors["rng.state"] = flows.rng_state.detach().to("cpu").contiguous()
-    target = Path(path)
-    with AtomicPath(target) as tmp:
-        save_file(tensors, str(tmp), metadata={CARD_KEY: json.dumps(card, sort_keys=True), "format": "pt"})
-    return target
+    return card_file.write(path, tensors, CARD_KEY, card, sort_keys=True)
 
 
 def read_flows_card(path: str | os.PathLike) -> dict[str, Any]:
     """The card of a flows file, without loading its tensors."""
-    from safetensors import safe_open
-
     p = Path(path)
-    check_regular(p, "a flows file", error=FlowsFileError)
-    if sniff_format(p) != "safetensors":
-        raise FlowsFileError(p, "not a flows file (not a .safetensors file)")
-    try:
-        with safe_open(str(p), framework="pt") as fh:
-            meta = fh.metadata() or {}
-    except Exception as exc:  # safetensors raises its own types for corrupt files
-        raise FlowsFileError(p, f"corrupt or truncated .safetensors file ({exc})") from None
-    raw = meta.get(CARD_KEY)
-    if raw is None:
+    meta = card_file.metadata(p, card_file.read_head(p, "a flows file", FlowsFileError), FlowsFileError)
+    card = card_file.card_in(p, meta, CARD_KEY, "flows card", FlowsFileError, max_bytes=_MAX_CARD)
+    if card is None:
         hint = " (it looks like a model checkpoint; pass it as FILE and the flows as FLOWS)" if "latentlab.card" in meta else ""
         raise FlowsFileError(p, "not a latentlab flows file: it has no flows card" + hint)
-    card = loads_bounded(raw, "its flows card", max_bytes=_MAX_CARD, error=lambda r: FlowsFileError(p, r))
     if not isinstance(card, dict) or card.get("format") != FORMAT:
         raise FlowsFileError(p, "its card is not a latentlab flows card")
     try:
@@ -212,15 +195,10 @@ def check_checkpoint(card: dict[str, Any], path: str | os.PathLike, sha256: str 
 def load_flows(path: str | os.PathLike, *, checkpoint_sha256: str | None = None, latent_dim: int | None = None,
                allow_mismatch: bool = False, device: str | torch.device = "cpu") -> Flows:
     """Read a flows file; with ``checkpoint_sha256`` it must belong to that checkpoint (see ``check_checkpoint``)."""
-    from safetensors.torch import load_file
-
     p = Path(path)
     card = read_flows_card(p)
     check_checkpoint(card, p, checkpoint_sha256, latent_dim, allow_mismatch)
-    try:
-        tensors = load_file(str(p), device="cpu")
-    except Exception as exc:
-        raise FlowsFileError(p, f"corrupt or truncated .safetensors file ({exc})") from None
+    tensors = card_file.load_tensors(p, FlowsFileError)
     ph, ch = card["potentials"], card["classifier"]
     _check_shapes(p, "potentials.", PotentialSet.shapes_for(ph["n_potentials"], ph["latent_dim"], ph["hidden"],
                                                             ph["time_dim"]), tensors)

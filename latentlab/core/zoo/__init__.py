@@ -21,7 +21,7 @@ from latentlab.core.zoo.swagan import SWAGANGenerator
 from latentlab.core.zoo.vae_layouts import VAE_LAYOUT_NETWORKS
 
 NETWORKS.update(GAN_NETWORKS)
-# Networks that other code bases trained (latentlab.core.thirdparty maps their files onto these).
+# Networks that other code bases trained (latentlab.core.formats maps their files onto these).
 NETWORKS[StyleGAN2Generator.architecture] = StyleGAN2Generator
 NETWORKS[SWAGANGenerator.architecture] = SWAGANGenerator
 NETWORKS[StyleGAN3Generator.architecture] = StyleGAN3Generator

@@ -1,5 +1,5 @@
 """A StyleGAN2 generator (Karras et al. 2020) in plain PyTorch: no compiled custom ops (a network other code
-bases train; ``latentlab.core.thirdparty`` maps their checkpoints onto it).
+bases train; ``latentlab.core.formats`` maps their checkpoints onto it).
 
 Parameter and buffer names follow the widely used rosinality ``stylegan2-pytorch`` layout, so its ``g_ema``
 state_dicts load directly; NVIDIA's StyleGAN2-ADA weights are renamed onto it (``nvidia.py``). Pieces:

@@ -11,7 +11,7 @@ filters (radially symmetric jinc filters in -R's non-critical layers) — input 
 layer's stored ``magnitude_ema``, a last 1x1 ToRGB and the output scale.
 
 Parameter and buffer names are NVIDIA's (``mapping.fc0.weight``, ``synthesis.L3_52_512.up_filter``, ...), so
-a pickle's G_ema maps onto it name for name (``thirdparty/nvidia_sg3.py``) and the layer names are those its
+a pickle's G_ema maps onto it name for name (``formats/nvidia_sg3.py``) and the layer names are those its
 visualizer shows. The filters are buffers: designed here as the reference designs them, replaced by a
 file's own when it has them. Sizes come from the tensor shapes (and layer names); what shapes cannot tell
 (cutoff schedule, margin, output scale, clamp) from the model card, defaulting to the reference's values.

@@ -14,9 +14,9 @@ from latentlab.core.checkpoints.build import build_zoo as _build_zoo
 from latentlab.core.checkpoints.card import make_card
 from latentlab.core.checkpoints.source import Source
 from latentlab.core.errors import CheckpointError
+from latentlab.core.formats import is_torch_file, load_torch_file
+from latentlab.core.formats.inert_pickle import Record, plain
 from latentlab.core.model import ModelInfo
-from latentlab.core.thirdparty import is_torch_file, load_torch_file
-from latentlab.core.thirdparty.inert_pickle import Record, plain
 
 SIGNATURE = ("style.1.weight", "input.input", "conv1.conv.weight", "to_rgb1.conv.weight")
 

@@ -1,4 +1,4 @@
-"""Checkpoints from other code bases: Lightning VAEs (PyTorch-VAE, disent), 1Konny's beta-VAEs, rosinality
+"""Readers of other projects' checkpoint formats: Lightning VAEs (PyTorch-VAE, disent), 1Konny's beta-VAEs, rosinality
 StyleGAN2, NVIDIA network pickles.
 
 Each family is a built-in model plugin (``name``, ``names``, ``can_open(src)``, ``open(src, trust, arch)``,
@@ -31,8 +31,8 @@ def is_torch_file(src: Source) -> bool:
 @cache
 def builtin_plugins() -> tuple[Any, ...]:
     """The built-in third-party loaders, in the order they are asked."""
-    from latentlab.core.thirdparty.lightning import DisentPlugin, KonnyPlugin, PyTorchVAEPlugin
-    from latentlab.core.thirdparty.nvidia import NvidiaPicklePlugin
-    from latentlab.core.thirdparty.rosinality import RosinalityPlugin
+    from latentlab.core.formats.lightning import DisentPlugin, KonnyPlugin, PyTorchVAEPlugin
+    from latentlab.core.formats.nvidia import NvidiaPicklePlugin
+    from latentlab.core.formats.rosinality import RosinalityPlugin
 
     return (NvidiaPicklePlugin(), RosinalityPlugin(), PyTorchVAEPlugin(), DisentPlugin(), KonnyPlugin())

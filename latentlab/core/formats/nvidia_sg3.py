@@ -262,7 +262,7 @@ def _fill_filters(state: dict[str, torch.Tensor], geos: list[Any], hp: dict[str,
 def ada_conditional_to_stylegan2(path: Path, tensors: dict[str, torch.Tensor], attrs: Attrs
                                  ) -> tuple[dict[str, torch.Tensor], dict[str, Any], list[str]]:
     """A class-conditional StyleGAN2-ADA G_ema onto ``StyleGAN2Generator`` with ``c_dim > 0``."""
-    from latentlab.core.thirdparty.nvidia import ada_to_stylegan2
+    from latentlab.core.formats.nvidia import ada_to_stylegan2
 
     if "mapping.embed.weight" not in tensors:
         raise CheckpointError(path, "not a class-conditional generator (no mapping.embed.weight)")
@@ -302,7 +302,7 @@ def map_generator(path: Path, tensors: dict[str, torch.Tensor], attrs: Attrs) ->
     if is_conditional(tensors, attrs):
         state, options, notes = ada_conditional_to_stylegan2(path, tensors, attrs)
     else:
-        from latentlab.core.thirdparty.nvidia import ada_to_stylegan2
+        from latentlab.core.formats.nvidia import ada_to_stylegan2
 
         state, options, notes = ada_to_stylegan2(path, tensors, attrs)
     _fill_blur_kernels(state)

@@ -26,9 +26,9 @@ from latentlab.core.checkpoints.build import build_zoo as _build_zoo
 from latentlab.core.checkpoints.card import make_card
 from latentlab.core.checkpoints.source import Source
 from latentlab.core.errors import CheckpointError, UntrustedFile
+from latentlab.core.formats import load_torch_file
+from latentlab.core.formats.inert_pickle import Record, plain
 from latentlab.core.model import ModelInfo
-from latentlab.core.thirdparty import load_torch_file
-from latentlab.core.thirdparty.inert_pickle import Record, plain
 
 
 def refusal(src: Source) -> UntrustedFile:
@@ -207,7 +207,7 @@ class NvidiaPicklePlugin:
         tensors, attrs = flatten_module(data[key])
         if not tensors:
             raise CheckpointError(path, f"{key} holds no recognisable network weights")
-        from latentlab.core.thirdparty.nvidia_sg3 import map_generator
+        from latentlab.core.formats.nvidia_sg3 import map_generator
 
         mapped = map_generator(path, tensors, attrs)  # StyleGAN3 -T/-R, conditional or plain StyleGAN2-ADA
         notes += mapped.notes

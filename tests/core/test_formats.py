@@ -15,10 +15,10 @@ from latentlab.core.checkpoint import (
     open_checkpoint,
     save_checkpoint,
 )
+from latentlab.core.formats.inert_pickle import Record, inert_load
 from latentlab.core.model import Encodes, LatentModel
-from latentlab.core.thirdparty.inert_pickle import Record, inert_load
 from latentlab.core.zoo.stylegan2 import stylegan2_view, upfirdn2d
-from tests.thirdparty_fixtures import (
+from tests.format_fixtures import (
     antixk_ckpt,
     disent_ckpt,
     konny_ckpt,
@@ -247,7 +247,7 @@ def test_nvidia_pickle_with_trust_maps_onto_our_generator_without_running_its_co
 
 
 def test_nvidia_stylegan3_and_conditional_pickles_are_refused_with_reasons(tmp_path, monkeypatch):
-    from latentlab.core.thirdparty import nvidia
+    from latentlab.core.formats import nvidia
 
     tensors = {"synthesis.input.freqs": torch.zeros(4, 2), "mapping.fc0.weight": torch.zeros(2, 2)}
     with pytest.raises(CheckpointError, match="StyleGAN3"):

@@ -280,7 +280,7 @@ class AppModel:
         ex.flows, ex.flows_file = flows, file
         if k is not None:
             ex.flow_k = int(k)
-        elif flows is None or ex.flow_k >= getattr(flows, "k", ex.flow_k + 1):
+        elif flows is None or ex.flow_k >= getattr(flows, "n_potentials", ex.flow_k + 1):
             ex.flow_k = 0
         self.flowsChanged.emit(entry)
 

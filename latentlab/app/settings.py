@@ -56,7 +56,7 @@ class ViewSettings(_Updatable):
     range_std: float = 3.0
     grid_dims: str = ""  # "" = the most active dimensions
     grid_steps: int = 9
-    show_passive: bool = True
+    show_passive: bool = False
     map_method: str = "PCA"
 
     def checked(self, key: str, value: Any) -> Any:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from latentlab import __version__
+from latentlab.app import AppModel
 from latentlab.core.encode import encode_images
 from latentlab.core.jobs import release_worker_processes
 from latentlab.ui.gc_guard import collect_on_gui_thread, freeze_startup_heap
@@ -38,8 +39,7 @@ from latentlab.ui.panels.preview import PreviewPanel
 from latentlab.ui.panels.sliders import LatentSlidersPanel
 from latentlab.ui.render_bridge import RenderBridge
 from latentlab.ui.safe_text import PlainLabel, shown
-from latentlab.ui.session_io import DirectionsSessionProvider, FlowsSessionProvider, SessionController
-from latentlab.ui.state import ExplorerState
+from latentlab.ui.session_io import SessionController
 from latentlab.ui.widgets import JobStrip, MessageBanner
 
 log = logging.getLogger(__name__)
@@ -60,10 +60,12 @@ class MainWindow(QMainWindow):
         self.resize(1440, 900)
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
-        self.state = ExplorerState(self)
+        self.state = AppModel()
         self.state.device = device
         self.bridge = RenderBridge(self)
-        self.models = ModelManager(self.state, self.bridge.worker.busy, self)
+        self.models = ModelManager(self.state, self.bridge, self)
+        self._render_tokens: set[int] = set()
+        self.state.modelsChanged.connect(self._sync_render_models)
         self.encoder = JobRunner(self, "encode")
 
         self.banner = MessageBanner()
@@ -83,7 +85,7 @@ class MainWindow(QMainWindow):
         self.latent_map = LatentMapPanel(self.state)
         self.dataset = DatasetStripPanel(self.state)
         self.bookmarks = BookmarksPanel(self.state)
-        self.compare = ComparePanel(self.state)
+        self.compare = ComparePanel(self.state, self.bridge)
         self.directions = DirectionsPanel(self.state)
         self.grid.direction_source = self.directions.directions_for_grid
         self.grid.direction_span = lambda: float(self.directions.span.value())
@@ -141,8 +143,6 @@ class MainWindow(QMainWindow):
         self.encoder.finished.connect(lambda z: self.state.set_latent(z, "encode"))
         self.encoder.failed.connect(lambda msg: self.show_message("error", f"encoding failed: {msg}"))
         self.sessions = SessionController(self, self.state)
-        self.sessions.providers.append(DirectionsSessionProvider(self.directions))
-        self.sessions.providers.append(FlowsSessionProvider(self.flows))
         self._show_device(device)
         self._on_model(None)
         # Last: everything imported and built so far lives as long as the app; see gc_guard.
@@ -249,6 +249,16 @@ class MainWindow(QMainWindow):
             self.models.open_trusted(path, refusal)
         else:
             self.show_message("info", f"{printable(path.name)} was not opened")
+
+    def _sync_render_models(self) -> None:
+        """The render service knows the open models; a closed one is forgotten (and its pending work dropped)."""
+        open_now = {e.token for e in self.state.models}
+        for token in self._render_tokens - open_now:
+            self.bridge.remove_model(token)
+        for entry in self.state.models:
+            if entry.token not in self._render_tokens:
+                self.bridge.add_model(entry.model, entry.token)
+        self._render_tokens = open_now
 
     def _on_model(self, entry) -> None:
         self.bridge.set_model(entry.model if entry else None, entry.token if entry else 0)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 from collections import deque
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from latentlab.app import AppModel, ModelEntry
 from latentlab.core.activity import classify_activity
 from latentlab.core.checkpoints import Trust, UntrustedFile, open_checkpoint
 from latentlab.core.data import BUILTIN
@@ -22,7 +22,6 @@ from latentlab.core.input_files import read_bytes
 from latentlab.core.paths import atomic_write_bytes, data_dir
 from latentlab.core.safe_json import loads_bounded
 from latentlab.ui.job_runner import JobRunner
-from latentlab.ui.state import ExplorerState, ModelEntry
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +83,6 @@ def analyse(ctx, model, dataset_name: str, n: int, seed: int = 0):
     return enc, act
 
 
-def _move(ctx, model, device: str, lock):
-    ctx.progress(0.2, f"moving to {device}")
-    dev = resolve_device(device)
-    with lock:  # no decode may run while the weights change device
-        return model.to(dev)
-
-
 class ModelManager(QObject):
     """Turns "open this file" into ModelEntries in the state, one load at a time, off the GUI thread."""
 
@@ -98,13 +90,12 @@ class ModelManager(QObject):
     trustRequested = Signal(object, object)  # path, the UntrustedFile error (its sha256 names the bytes refused)
     recentChanged = Signal(list)
 
-    def __init__(self, state: ExplorerState, render_lock=None, parent: QObject | None = None):
+    def __init__(self, state: AppModel, bridge, parent: QObject | None = None):
         super().__init__(parent)
         self.state = state
-        self.render_lock = render_lock if render_lock is not None else threading.Lock()
+        self.bridge = bridge  # the window's render service: it also moves models between devices
         self.loader = JobRunner(self, "open")
         self.analyser = JobRunner(self, "analysis")
-        self.mover = JobRunner(self, "device")
         self.recent = RecentFiles()
         self._queue: deque[tuple[Path, bool | Trust, str | None, bool]] = deque()
         self._current_load: tuple[Path, bool | Trust, str | None, bool] | None = None
@@ -114,8 +105,7 @@ class ModelManager(QObject):
         self.loader.cancelled.connect(self._next)
         self.analyser.finished.connect(self._on_analysed)
         self.analyser.failed.connect(self._on_analysis_failed)
-        self.mover.finished.connect(self._on_moved)
-        self.mover.failed.connect(lambda msg: state.message.emit("error", f"could not move the model: {msg}"))
+        bridge.moved.connect(self._on_moved)
         state.currentModelChanged.connect(self._maybe_analyse)
 
     # --- opening ----------------------------------------------------------------------------------------------
@@ -198,23 +188,32 @@ class ModelManager(QObject):
         self._moving = entry
         self.analyser.cancel()
         self.analyser.wait(5.0)
-        self.mover.start(_move, entry.model, device, self.render_lock, label=f"moving {entry.name} to {device}")
+        try:
+            resolve_device(device)
+        except LatentlabError as exc:
+            self.state.message.emit("error", f"could not move the model: {exc}")
+            return
+        # On the model's render thread, between two decodes: no decode races the move.
+        self.bridge.move(entry.token, device)
 
-    def _on_moved(self, model) -> None:
+    def _on_moved(self, token: int, model, error) -> None:
         entry = getattr(self, "_moving", None)
-        if entry is None:
+        if entry is None or entry.token != token:
+            return
+        if error is not None:
+            self.state.message.emit("error", f"could not move the model: {error}")
             return
         from latentlab.core.model import device_of
 
         self.state.deviceChanged.emit(str(device_of(model)))
-        # The renderer decodes on device_of(model), so the next frame already uses the new device.
+        # The render service now routes this model to its new device's thread; show the next frame there.
         self.state.latentChanged.emit("device")
         if entry.encoded is None and not entry.analysis_error:
             self._maybe_analyse(entry)
 
     def shutdown(self) -> bool:
         self._queue.clear()
-        return all(r.shutdown() for r in (self.loader, self.analyser, self.mover))
+        return all(r.shutdown() for r in (self.loader, self.analyser))
 
 
 def prior_latents(entry: ModelEntry, n: int, seed: int) -> np.ndarray:

@@ -63,7 +63,7 @@ def wait_for_frame(qtbot, win, z, timeout=30000):
 def make_checkpoint_entry(model, name="custom"):
     from pathlib import Path
 
-    from latentlab.ui.state import ModelEntry
+    from latentlab.app import ModelEntry
 
     ck = Checkpoint(path=Path(f"/virtual/{name}.safetensors"), sha256=name * 4, format="test", card={}, model=model)
     return ModelEntry(ck)

@@ -284,14 +284,14 @@ def test_dragging_a_quantized_dimension_decodes_its_codebook_neighbours_ahead(qt
     # Pressing the handle already decodes the neighbours: the first crossing of a drag is ready too.
     row.slider.setSliderDown(True)
     first = neighbour(+1)
-    qtbot.waitUntil(lambda: window.bridge.frames.holds(first, "cpu"), timeout=10_000)
+    qtbot.waitUntil(lambda: window.bridge.holds_frame(first), timeout=10_000)
     requests = preview_requests_to_the_render_thread(monkeypatch, window)
     row.slider.setFloatValue(float(first[0]))
     wait_for_frame(qtbot, window, first)
     assert window.preview.last_result.cached and requests == []
     # Each crossing decodes the next ones ahead.
     ahead = neighbour(+2)
-    qtbot.waitUntil(lambda: window.bridge.frames.holds(ahead, "cpu"), timeout=10_000)
+    qtbot.waitUntil(lambda: window.bridge.holds_frame(ahead), timeout=10_000)
     row.slider.setFloatValue(float(ahead[0]))
     wait_for_frame(qtbot, window, ahead)
     assert window.preview.last_result.cached

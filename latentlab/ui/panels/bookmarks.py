@@ -5,12 +5,12 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
+from latentlab.app import AppModel, Bookmark
 from latentlab.ui.safe_text import shown
-from latentlab.ui.state import Bookmark, ExplorerState
 
 
 class BookmarksPanel(QWidget):
-    def __init__(self, state: ExplorerState, parent: QWidget | None = None):
+    def __init__(self, state: AppModel, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self.name = QLineEdit()

@@ -15,15 +15,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from latentlab.app import AppModel
 from latentlab.ui.safe_text import PlainLabel
-from latentlab.ui.state import ExplorerState
 from latentlab.ui.widgets import float_to_uint8, thumbnail_icon
 
 
 class DatasetStripPanel(QWidget):
     encodeRequested = Signal(object, str)  # (1, C, H, W) float image, description
 
-    def __init__(self, state: ExplorerState, parent: QWidget | None = None):
+    def __init__(self, state: AppModel, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self.count = QSpinBox()

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from latentlab.app import AppModel
 from latentlab.core.data import get_dataset
 from latentlab.core.directions import DirectionSet, evaluate_directions, load_directions
 from latentlab.ui.charts import Heatmap
@@ -35,7 +36,6 @@ from latentlab.ui.float_slider import FloatSlider
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.panels.find_directions import METHOD_HELP, FindDirectionsDialog
 from latentlab.ui.safe_text import PlainLabel, plain_rich
-from latentlab.ui.state import ExplorerState
 from latentlab.ui.widgets import JobStrip
 
 SOURCE = "direction"
@@ -80,14 +80,12 @@ class DirectionRow(QWidget):
 
 
 class DirectionsPanel(QWidget):
-    def __init__(self, state: ExplorerState, parent: QWidget | None = None):
+    def __init__(self, state: AppModel, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
-        self.set: DirectionSet | None = None
         self.rows: list[DirectionRow] = []
         self.base: np.ndarray | None = None
-        self.tagged: list[tuple[np.ndarray, str]] = []
-        self.file: Path | None = None
+        self._shown: tuple[int, object] | None = None  # (entry token, DirectionSet) the rows were built for
         self.evaluator = JobRunner(self, "evaluate")
         self.find_button = QToolButton()
         self.find_button.setText("Find…")
@@ -158,18 +156,58 @@ class DirectionsPanel(QWidget):
         self.evaluator.finished.connect(self._on_evaluated)
         self.evaluator.failed.connect(lambda m: self.status.setText(f"⚠ evaluation failed: {m}"))
         state.currentModelChanged.connect(self._on_model)
+        state.directionsChanged.connect(self._on_directions)
         state.latentChanged.connect(self._on_latent)
         self.dialog: FindDirectionsDialog | None = None
         self._on_model(state.current)
 
-    # --- the set --------------------------------------------------------------------------------------------------
+    # --- the set: kept per model in the app model, shown here for the current one ------------------------------------
+    @property
+    def set(self) -> DirectionSet | None:
+        entry = self.state.current
+        return None if entry is None else self.state.extras(entry).directions
+
+    @property
+    def file(self) -> Path | None:
+        entry = self.state.current
+        return None if entry is None else self.state.extras(entry).directions_file
+
+    @property
+    def tagged(self) -> list[tuple[np.ndarray, str]]:
+        entry = self.state.current
+        return [] if entry is None else self.state.extras(entry).tagged
+
     def _on_model(self, entry) -> None:
         self.evaluator.cancel()
-        if self.set is not None and entry is not None and self.set.latent_dim != entry.latent_dim:
-            self.set_directions(None)
-        self.tagged = [t for t in self.tagged if entry is not None and len(t[0]) == entry.latent_dim]
-        self._sync_buttons()
+        self._rebuild()
+
+    def _on_directions(self, entry) -> None:
+        if entry is self.state.current:
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        """Rows for the current model's directions (only when they changed: a drag keeps its rows)."""
+        entry = self.state.current
+        key = None if entry is None else (entry.token, self.set)
+        if key is not None and self._shown is not None and key[0] == self._shown[0] and key[1] is self._shown[1]:
+            self._sync_buttons()
+            return
+        self._shown = key
+        for row in self.rows:
+            row.setParent(None)
+            row.deleteLater()
+        self.rows = []
+        self.factor_map.clear()
+        self.cosine_map.clear()
+        dirset, file = self.set, self.file
+        if dirset is not None:
+            for i, d in enumerate(dirset):
+                self._add_row(i, d)
+            self.status.setText(f"{len(dirset)} direction(s)" + (f" from {file.name}" if file else ""))
+        elif entry is not None:
+            self.status.setText("no directions yet: Find… or Load…")
         self.base = None
+        self._sync_buttons()
 
     def _sync_buttons(self) -> None:
         has_model = self.state.current is not None
@@ -182,33 +220,22 @@ class DirectionsPanel(QWidget):
         self.tag_count.setText(f"{len(self.tagged)} tagged" if self.tagged else "")
 
     def set_directions(self, dirset: DirectionSet | None, file: Path | None = None) -> None:
-        for row in self.rows:
-            row.setParent(None)
-            row.deleteLater()
-        self.rows = []
-        self.set = dirset
-        self.file = file
-        self.factor_map.clear()
-        self.cosine_map.clear()
-        if dirset is not None:
-            for i, d in enumerate(dirset):
-                self._add_row(i, d)
-            self.status.setText(f"{len(dirset)} direction(s)" + (f" from {file.name}" if file else ""))
-        self.base = None
-        self._sync_buttons()
+        """Make ``dirset`` the current model's directions (through the app model)."""
+        if self.state.current is not None:
+            self.state.set_directions(self.state.current, dirset, file)
 
     def add_directions(self, dirset: DirectionSet) -> None:
         entry = self.state.current
         if entry is None:
             return
-        if self.set is None:
-            self.set = DirectionSet(entry.latent_dim, [], entry.checkpoint.sha256, entry.name, {})
-        start = len(self.set)
+        old = self.set
+        merged = DirectionSet(entry.latent_dim, list(old) if old is not None else [], entry.checkpoint.sha256,
+                              entry.name, dict(old.meta) if old is not None else {})
         for d in dirset:
-            added = self.set.add(d)
-            self._add_row(len(self.rows), added)
-        self.status.setText(f"added {len(self.set) - start} direction(s); {len(self.set)} in all")
-        self._sync_buttons()
+            merged.add(d)
+        added = len(merged) - (len(old) if old is not None else 0)
+        self.state.set_directions(entry, merged, self.file)
+        self.status.setText(f"added {added} direction(s); {len(merged)} in all")
 
     def _add_row(self, i: int, d) -> None:
         row = DirectionRow(i, d, float(self.span.value()))
@@ -313,9 +340,9 @@ class DirectionsPanel(QWidget):
         except (ValueError, OSError) as exc:
             self.state.message.emit("error", f"could not save directions: {exc}")
             return None
-        self.file = Path(out)
+        self.state.extras(self.state.current).directions_file = Path(out)
         self.state.message.emit("info", f"directions saved to {out}")
-        return self.file
+        return Path(out)
 
     def tag_current(self) -> None:
         label = self.tag_label.text().strip()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from latentlab.app import AppModel
 from latentlab.core.flows import (
     LOSS_TERMS,
     PDES,
@@ -50,7 +51,6 @@ from latentlab.core.paths import data_dir
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.panels.latent_map import PATH_COLOURS
 from latentlab.ui.safe_text import PlainLabel
-from latentlab.ui.state import ExplorerState
 from latentlab.ui.widgets import ImageCanvas, JobStrip
 
 SOURCE = "flow"
@@ -81,12 +81,10 @@ def _strip_job(ctx, model, flows, z0, k, steps):
 
 
 class FlowsPanel(QWidget):
-    def __init__(self, state: ExplorerState, latent_map=None, parent: QWidget | None = None):
+    def __init__(self, state: AppModel, latent_map=None, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self.latent_map = latent_map
-        self.flows = None
-        self.flows_file: Path | None = None
         self.history: list[dict] = []
         self.path: np.ndarray | None = None  # (2 * steps + 1, D): backward reversed, start, forward
         self.potential: np.ndarray | None = None
@@ -241,7 +239,7 @@ class FlowsPanel(QWidget):
         self.load_button.clicked.connect(self.load_dialog)
         self.save_button.clicked.connect(self.save_dialog)
         self.trace_button.clicked.connect(self.trace)
-        self.k.valueChanged.connect(lambda _v: self.trace())
+        self.k.valueChanged.connect(self._k_changed)
         self.path_steps.valueChanged.connect(lambda _v: self.trace())
         self.play_button.toggled.connect(self.play)
         self.back_button.clicked.connect(lambda: self.step(-1))
@@ -256,6 +254,7 @@ class FlowsPanel(QWidget):
         self.tracer.failed.connect(lambda m: self.status.setText(f"⚠ {m}"))
         self.striper.finished.connect(lambda img: self.strip.set_image(img, autorange=True))
         state.currentModelChanged.connect(self._on_model)
+        state.flowsChanged.connect(self._on_flows)
         self._sync()
 
     # --- state ---------------------------------------------------------------------------------------------------
@@ -272,19 +271,46 @@ class FlowsPanel(QWidget):
         for w in (self.trace_button, self.play_button, self.back_button, self.fwd_button, self.scrub, self.k):
             w.setEnabled(have and not training)
 
+    # The flows are kept per model in the app model; this panel shows the current model's.
+    @property
+    def flows(self):
+        entry = self.state.current
+        return None if entry is None else self.state.extras(entry).flows
+
+    @property
+    def flows_file(self) -> Path | None:
+        entry = self.state.current
+        return None if entry is None else self.state.extras(entry).flows_file
+
     def _on_model(self, entry) -> None:
         self.play_button.setChecked(False)
         self.trainer.cancel()
-        self.set_flows(None)
+        self._show_flows()
+
+    def _on_flows(self, entry) -> None:
+        if entry is self.state.current:
+            self._show_flows(keep_history=self._keep_history)
 
     def set_flows(self, flows, file: Path | None = None, keep_history: bool = False) -> None:
-        self.flows = flows
-        self.flows_file = file
+        """Make ``flows`` the current model's (through the app model, which tells every view)."""
+        entry = self.state.current
+        if entry is None:
+            return
+        self._keep_history = keep_history
+        try:
+            self.state.set_flows(entry, flows, file)
+        finally:
+            self._keep_history = False
+
+    _keep_history = False
+
+    def _show_flows(self, keep_history: bool = False) -> None:
+        flows, file = self.flows, self.flows_file
         self.path = None
         if flows is not None:
-            self.k.blockSignals(True)
-            self.k.setRange(0, flows.n_potentials - 1)
-            self.k.blockSignals(False)
+            with QSignalBlocker(self.k):
+                self.k.setRange(0, flows.n_potentials - 1)
+                self.k.setValue(self.state.extras(self.state.current).flow_k)
             self.k_count.setValue(flows.n_potentials)
             if not keep_history:  # a loaded file brings its own (windowed) history
                 self.history = list(getattr(flows, "history", []) or [])
@@ -292,9 +318,18 @@ class FlowsPanel(QWidget):
             self.status.setText(f"{flows.n_potentials} potentials, {flows.step} steps trained"
                                 + (f" ({file.name})" if file else ""))
         else:
+            self.history = []
+            self._redraw_losses()
             if self.latent_map is not None:
                 self.latent_map.clear_paths()
         self._sync()
+        if flows is not None and self.state.current is not None:
+            self.trace()
+
+    def _k_changed(self, k: int) -> None:
+        if self.state.current is not None:
+            self.state.extras(self.state.current).flow_k = int(k)
+        self.trace()
 
     # --- training ------------------------------------------------------------------------------------------------
     def config(self) -> FlowConfig:
@@ -345,12 +380,11 @@ class FlowsPanel(QWidget):
         flows = result["flows"]
         self._redraw_losses()
         file = self._autosave(flows)
-        self.set_flows(flows, file, keep_history=True)
+        self.set_flows(flows, file, keep_history=True)  # traces the new flows
         how = "stopped at" if result["stopped"] else "trained"
         acc = self.history[-1].get("acc") if self.history else None
         self.status.setText(f"{how} step {flows.step}" + (f", classifier accuracy {acc:.2f}" if acc is not None else "")
                             + (f"; kept in {file}" if file else ""))
-        self.trace()
 
     def _autosave(self, flows) -> Path | None:
         """Trained flows are written to the data folder, so sessions can refer to them and nothing is lost."""
@@ -381,8 +415,7 @@ class FlowsPanel(QWidget):
         except (ValueError, OSError) as exc:
             self.state.message.emit("error", f"could not load flows: {exc}")
             return False
-        self.set_flows(flows, Path(path))
-        self.trace()
+        self.set_flows(flows, Path(path))  # traces them
         return True
 
     def save_dialog(self) -> None:
@@ -399,9 +432,9 @@ class FlowsPanel(QWidget):
         except (OSError, ValueError) as exc:
             self.state.message.emit("error", f"could not save flows: {exc}")
             return None
-        self.flows_file = Path(out)
+        self.state.extras(self.state.current).flows_file = Path(out)
         self.state.message.emit("info", f"flows saved to {out}")
-        return self.flows_file
+        return Path(out)
 
     # --- playing -------------------------------------------------------------------------------------------------
     def trace(self) -> None:

@@ -11,12 +11,13 @@ import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QSpinBox, QVBoxLayout, QWidget
 
+from latentlab.app import AppModel
 from latentlab.core.activity import PASSIVE
 from latentlab.core.render import RenderResult
 from latentlab.core.traversal import traversal_grid
+from latentlab.ui.binding import bind, connect_while_alive
 from latentlab.ui.render_bridge import RenderBridge
 from latentlab.ui.safe_text import PlainLabel, plain_rich
-from latentlab.ui.state import ExplorerState
 from latentlab.ui.widgets import ImageCanvas
 
 PREFIX = "grid:"
@@ -41,7 +42,7 @@ def parse_dims(text: str, d: int) -> list[int]:
 
 
 class TraversalGridPanel(QWidget):
-    def __init__(self, state: ExplorerState, bridge: RenderBridge, parent: QWidget | None = None):
+    def __init__(self, state: AppModel, bridge: RenderBridge, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self.bridge = bridge
@@ -83,7 +84,10 @@ class TraversalGridPanel(QWidget):
         state.currentModelChanged.connect(lambda _e: self.schedule())
         state.analysisChanged.connect(lambda _e: self.schedule())
         state.rangeChanged.connect(lambda _s: self.schedule())
+        bind(self.steps, state.view, "grid_steps")
+        bind(self.dims_edit, state.view, "grid_dims")
         self.steps.valueChanged.connect(lambda _v: self.schedule())
+        connect_while_alive(state.view.events.grid_dims, self, lambda *_: self.schedule())
         self.along.currentIndexChanged.connect(lambda _i: self.schedule())
         self.dims_edit.editingFinished.connect(self.schedule)
         bridge.rendered.connect(self._on_rendered)

@@ -26,13 +26,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from latentlab.app import AppModel
 from latentlab.core.encode import encode_images
 from latentlab.core.images import IMAGE_SUFFIXES, ImageFileError, load_images
 from latentlab.core.invert import LOSSES, InversionConfig, invert
 from latentlab.core.model import device_of
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.safe_text import PlainLabel, plain_rich
-from latentlab.ui.state import ExplorerState
 from latentlab.ui.widgets import ImageCanvas, JobStrip, float_to_uint8, thumbnail_icon
 
 
@@ -55,7 +55,7 @@ def _invert(ctx, model, images, config, init):
 
 
 class ImagesPanel(QWidget):
-    def __init__(self, state: ExplorerState, parent: QWidget | None = None):
+    def __init__(self, state: AppModel, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self.runner = JobRunner(self, "images")

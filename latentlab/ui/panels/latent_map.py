@@ -21,9 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from latentlab.app import AppModel
+from latentlab.ui.binding import bind
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.safe_text import PlainLabel
-from latentlab.ui.state import ExplorerState
 from latentlab.ui.widgets import ImageCanvas, JobStrip, float_to_uint8
 
 PATH_COLOURS = ["#ff6b6b", "#ffd166", "#06d6a0", "#4cc9f0", "#b388ff", "#f78c6b", "#c0ca33", "#ff8fab"]
@@ -77,7 +78,7 @@ def cross_marker(size_px: float = 16.0, width_px: float = 3.0) -> QGraphicsPathI
     return item
 
 class LatentMapPanel(QWidget):
-    def __init__(self, state: ExplorerState, parent: QWidget | None = None):
+    def __init__(self, state: AppModel, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self.runner = JobRunner(self, "t-SNE")
@@ -133,6 +134,7 @@ class LatentMapPanel(QWidget):
         self.factors: np.ndarray | None = None
         self._pca: tuple[np.ndarray, np.ndarray] | None = None
         self._tsne_cache: dict[int, np.ndarray] = {}
+        bind(self.method, state.view, "map_method")
         self.method.currentTextChanged.connect(lambda _t: self._project())
         self.colour_by.currentIndexChanged.connect(lambda _i: self._recolour())
         self.scatter.sigClicked.connect(self._on_point_clicked)

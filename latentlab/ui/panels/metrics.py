@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from latentlab.app import AppModel
 from latentlab.core.data import BUILTIN
 from latentlab.core.errors import StoreUnavailable
 from latentlab.core.metrics.base import MetricResult
@@ -40,7 +41,6 @@ from latentlab.ui.charts import BarChart, Heatmap
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.panels.sliders import ACTIVITY_COLOURS
 from latentlab.ui.safe_text import PlainLabel, plain_rich
-from latentlab.ui.state import ExplorerState
 from latentlab.ui.widgets import JobStrip
 
 FIGURE_TITLES = {
@@ -107,7 +107,7 @@ def _run(ctx, checkpoint, dataset, n, representation, drop_passive, params, forc
 class MetricsPanel(QWidget):
     latentSelected = Signal(int)
 
-    def __init__(self, state: ExplorerState, parent: QWidget | None = None):
+    def __init__(self, state: AppModel, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self.runner = JobRunner(self, "metrics")

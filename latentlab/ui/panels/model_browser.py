@@ -16,10 +16,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from latentlab.app import AppModel, ModelEntry
 from latentlab.core.device import available_devices
 from latentlab.ui.models import ModelManager, demo_model_paths
 from latentlab.ui.safe_text import PlainLabel, plain_rich, shown
-from latentlab.ui.state import ExplorerState, ModelEntry
 
 ROLE = Qt.ItemDataRole.UserRole
 
@@ -27,7 +27,7 @@ ROLE = Qt.ItemDataRole.UserRole
 class ModelBrowserPanel(QWidget):
     openRequested = Signal()  # the File > Open dialog
 
-    def __init__(self, state: ExplorerState, manager: ModelManager, parent: QWidget | None = None):
+    def __init__(self, state: AppModel, manager: ModelManager, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self.manager = manager

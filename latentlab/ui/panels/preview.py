@@ -9,9 +9,9 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QToolButton, QVBoxLayout, QWidget
 
+from latentlab.app import AppModel
 from latentlab.core.render import RenderResult
 from latentlab.ui.render_bridge import RenderBridge
-from latentlab.ui.state import ExplorerState
 from latentlab.ui.widgets import ImageCanvas, LiveText
 
 VIEW = "preview"
@@ -24,7 +24,7 @@ class PreviewPanel(QWidget):
     INFO_INTERVAL_MS = 250
     frameShown = Signal(object, float)  # RenderResult, perf_counter when its pixels were painted
 
-    def __init__(self, state: ExplorerState, bridge: RenderBridge, parent: QWidget | None = None):
+    def __init__(self, state: AppModel, bridge: RenderBridge, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self.bridge = bridge

@@ -23,11 +23,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from latentlab.app import AppModel
 from latentlab.core.activity import ACTIVE, MIXED, PASSIVE
+from latentlab.ui.binding import bind, connect_while_alive
 from latentlab.ui.float_slider import FloatSlider
 from latentlab.ui.icons import icon
 from latentlab.ui.safe_text import PlainLabel
-from latentlab.ui.state import ExplorerState
 
 ACTIVITY_COLOURS = {ACTIVE: "#4caf7a", MIXED: "#d8a53a", PASSIVE: "#777d86"}
 ACTIVITY_HELP = {
@@ -180,21 +181,21 @@ class LatentSlidersPanel(QWidget):
     encodeRequested = Signal()
     dimensionGrabbed = Signal(int)  # a slider's handle was pressed
 
-    def __init__(self, state: ExplorerState, parent: QWidget | None = None):
+    def __init__(self, state: AppModel, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self.rows: list[SliderRow] = []
         self.show_passive = QCheckBox("show passive")
         self.show_passive.setToolTip("Passive dimensions collapsed to the prior and barely change the image")
+        bind(self.show_passive, state.view, "show_passive")
         self.show_passive.toggled.connect(self._layout_rows)
         self.range_spin = QDoubleSpinBox()
         self.range_spin.setRange(0.5, 10.0)
         self.range_spin.setSingleStep(0.5)
-        self.range_spin.setValue(state.range_std)
         self.range_spin.setPrefix("± ")
         self.range_spin.setSuffix(" σ")
         self.range_spin.setToolTip("Slider range in prior standard deviations")
-        self.range_spin.valueChanged.connect(state.set_range)
+        bind(self.range_spin, state.view, "range_std")
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setToolTip("Seed of the random prior sample")
@@ -245,7 +246,7 @@ class LatentSlidersPanel(QWidget):
         state.currentModelChanged.connect(self._rebuild)
         state.latentChanged.connect(self._sync_values)
         state.analysisChanged.connect(self._on_activity)
-        state.rangeChanged.connect(lambda _: self._apply_ranges())
+        connect_while_alive(state.rangeChanged, self, lambda *_: self._apply_ranges())
         state.historyChanged.connect(self._sync_history)
         state.locksChanged.connect(self._sync_locks)
         self._rebuild(state.current)

@@ -97,10 +97,14 @@ class Restore:
         self.problems: list[str] = []
         self.waiting: dict[str, CheckpointRef] = {}  # resolved path -> the reference still to apply
         self._opened: dict[str, ModelEntry] = {}  # checkpoint id -> entry
-        self.problems += app.view.update({k: v for k, v in session.layout.view.items() if k in _VIEW_KEYS})
+        refused = app.view.update({k: v for k, v in session.layout.view.items() if k in _VIEW_KEYS})
         export = session.layout.view.get("export")
         if isinstance(export, dict):
-            self.problems += app.export.update(export)
+            refused += [f"export.{k}" for k in app.export.update(export)]
+        if refused:
+            log.warning("session: ignoring settings of the wrong type or range: %s", ", ".join(refused))
+            self.problems.append(f"the session's {', '.join(refused)} setting(s) could not be used; "
+                                 "kept the current ones")
 
     def expect(self, ref: CheckpointRef, path: Path) -> None:
         """``ref``'s checkpoint is being opened from ``path`` (after any relinking)."""

@@ -19,30 +19,30 @@ EXPORT_FORMATS = ("mp4", "gif", "png")
 EXPORT_KINDS = ("dims", "keyframes", "compare", "source")
 
 
-def _clamp(value: Any, lo: float, hi: float, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise BadInput(f"{name} must be a number, got {value!r:.40}") from None
-    if not math.isfinite(v):
-        raise BadInput(f"{name} must be finite, got {v}")
-    return min(hi, max(lo, v))
+def _number(value: Any, lo: float, hi: float, name: str, integer: bool = False) -> float:
+    """``value`` if it is a (finite) number in [lo, hi] (an integer where ``integer``), else ``BadInput``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not float(value).is_integer()):
+        raise BadInput(f"{name} must be {'an integer' if integer else 'a number'}, got {value!r:.40}")
+    v = float(value)
+    if not math.isfinite(v) or not lo <= v <= hi:
+        raise BadInput(f"{name} must lie in [{lo:g}, {hi:g}], got {v:g}")
+    return v
 
 
 class _Updatable:
     def update(self, values: dict[str, Any]) -> list[str]:
-        """Set the known fields of ``values`` (a session's); returns what was ignored and why."""
-        problems = []
+        """Set the known fields of ``values`` (a session's); returns the names of those refused (kept as they were)."""
+        refused = []
         names = {f.name for f in fields(self)}  # type: ignore[arg-type]
         for key, value in values.items():
             if key not in names:
-                problems.append(f"unknown setting {key!r}")
-                continue
+                continue  # a setting of another version: nothing to do with it
             try:
                 setattr(self, key, self.checked(key, value))  # type: ignore[attr-defined]
-            except BadInput as exc:
-                problems.append(f"{key}: {exc}")
-        return problems
+            except BadInput:
+                refused.append(key)
+        order = [f.name for f in fields(self)]  # type: ignore[arg-type]
+        return sorted(refused, key=order.index)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)  # type: ignore[call-overload]
@@ -61,15 +61,17 @@ class ViewSettings(_Updatable):
 
     def checked(self, key: str, value: Any) -> Any:
         if key == "range_std":
-            return _clamp(value, 0.5, 10.0, "the slider range")
+            return _number(value, 0.5, 10.0, "the slider range")
         if key == "grid_steps":
-            return int(_clamp(value, 2, 25, "grid steps"))
+            return int(_number(value, 2, 25, "grid steps", integer=True))
         if key == "grid_dims":
             if not isinstance(value, str) or len(value) > 200:
                 raise BadInput("grid dimensions must be short text such as 0,2,5-7")
             return value
         if key == "show_passive":
-            return bool(value)
+            if not isinstance(value, bool):
+                raise BadInput("show_passive must be true or false")
+            return value
         if key == "map_method":
             if value not in MAP_METHODS:
                 raise BadInput(f"the latent map method must be one of {', '.join(MAP_METHODS)}")
@@ -97,9 +99,11 @@ class ExportSettings(_Updatable):
     def checked(self, key: str, value: Any) -> Any:
         if key in ("fps", "size", "steps"):
             lo, hi = {"fps": (1, 60), "size": (32, 2048), "steps": (2, 25)}[key]
-            return int(_clamp(value, lo, hi, key))
+            return int(_number(value, lo, hi, key, integer=True))
         if key == "seconds":
-            return _clamp(value, 0.5, 120.0, "duration")
+            return _number(value, 0.5, 120.0, "duration")
+        if key == "labels" and not isinstance(value, bool):
+            raise BadInput("labels must be true or false")
         if key == "format" and value not in EXPORT_FORMATS:
             raise BadInput(f"the export format must be one of {', '.join(EXPORT_FORMATS)}")
         if key == "labels":

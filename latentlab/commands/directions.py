@@ -23,6 +23,7 @@ from latentlab.commands.common import (
     trust_of,
 )
 from latentlab.core import limits
+from latentlab.core.directions.io import save_directions
 from latentlab.core.text import printable
 
 EPILOG = """\
@@ -121,7 +122,7 @@ def cmd_directions(args: argparse.Namespace) -> int:
     try:
         found = find_directions(model, options, JobContext(progress=bar), ck.sha256, ck.info.name)
         bar.done()
-        found.save(out)
+        save_directions(found, out)
         evaluation = None
         dataset_name = args.dataset or model.info.dataset
         if args.evaluate and dataset_name and len(found):

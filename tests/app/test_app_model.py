@@ -130,9 +130,10 @@ def test_one_value_codebook_still_has_a_slider_range():
 
 def test_settings_refuse_nonsense_from_sessions():
     app = AppModel()
-    problems = app.view.update({"range_std": "wide", "grid_steps": 1000, "map_method": "UMAP", "colour": 1})
-    assert app.view.grid_steps == 25 and app.view.range_std == 3.0 and app.view.map_method == "PCA"
-    assert len(problems) == 3
+    refused = app.view.update({"range_std": "wide", "grid_steps": 1000, "map_method": "UMAP", "colour": 1,
+                               "show_passive": "yes"})
+    assert app.view.grid_steps == 9 and app.view.range_std == 3.0 and app.view.map_method == "PCA"
+    assert not app.view.show_passive and refused == ["range_std", "grid_steps", "show_passive", "map_method"]
     with pytest.raises(BadInput):
         app.view.checked("range_std", float("nan"))
     seen = []

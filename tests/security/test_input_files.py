@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from latentlab.core.directions import Direction, DirectionSet, load_directions
+from latentlab.core.directions import Direction, DirectionSet, load_directions, save_directions
 from latentlab.core.directions.gradctrl import gradctrl_directions
 from latentlab.core.directions.io import HEADER_KEY, DirectionFileError
 from latentlab.core.directions.labels import LabeledLatents
@@ -65,7 +65,7 @@ def direction_file(tmp_path_factory) -> Path:
                                 [LabeledLatents("o", z, (z[:, 0] > 0).astype(int), ("lo", "hi"))],
                                 top_k=1, steps=5, hidden=(8,), seed=0)[0]
     s = DirectionSet(4, [Direction("posX", "interfacegan", {"a": 1}, vector=[1, 0, 0, 0]), field], "ab" * 32, "m")
-    return s.save(tmp_path_factory.mktemp("dirs") / "good.safetensors")
+    return save_directions(s, tmp_path_factory.mktemp("dirs") / "good.safetensors")
 
 
 def _header(path: Path) -> dict:

@@ -261,17 +261,6 @@ class DirectionSet:
             return [f"these directions were found on another checkpoint ({self.source_name or self.source_sha256[:12]})"]
         return []
 
-    def save(self, path: Any) -> Any:
-        from latentlab.core.directions.io import save_directions
-
-        return save_directions(self, path)
-
-    @classmethod
-    def load(cls, path: Any) -> DirectionSet:
-        from latentlab.core.directions.io import load_directions
-
-        return load_directions(path)
-
     def to_dict(self) -> dict[str, Any]:
         return {"latent_dim": self.latent_dim, "source_sha256": self.source_sha256, "source_name": self.source_name,
                 "meta": self.meta, "directions": [d.to_dict() for d in self.directions]}

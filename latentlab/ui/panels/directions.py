@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from latentlab.app import AppModel
 from latentlab.core.data import get_dataset
-from latentlab.core.directions import DirectionSet, evaluate_directions, load_directions
+from latentlab.core.directions import DirectionSet, evaluate_directions, load_directions, save_directions
 from latentlab.ui.charts import Heatmap
 from latentlab.ui.float_slider import FloatSlider
 from latentlab.ui.job_runner import JobRunner
@@ -336,7 +336,7 @@ class DirectionsPanel(QWidget):
 
     def save(self, path: Path) -> Path | None:
         try:
-            out = self.set.save(path)
+            out = save_directions(self.set, path)
         except (ValueError, OSError) as exc:
             self.state.message.emit("error", f"could not save directions: {exc}")
             return None

@@ -17,7 +17,8 @@ from PySide6.QtWidgets import (
 )
 
 from latentlab.core.device import available_devices
-from latentlab.ui.models import ModelManager, demo_model_paths
+from latentlab.core.resources import demo_model_paths
+from latentlab.ui.models import ModelManager
 from latentlab.ui.state import ExplorerState, ModelEntry
 
 ROLE = Qt.ItemDataRole.UserRole

@@ -180,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"latentlab {__version__}")
         return 0
+    if argv == ["doctor", "--qt-probe"]:  # the doctor's child process: Qt only
+        from latentlab.commands.doctor import qt_probe
+
+        return qt_probe()
     direct = gui_argv(argv)
     if direct is not None and "-h" not in direct and "--help" not in direct:
         from latentlab.ui.app import main as gui_main

@@ -112,10 +112,8 @@ def _dist_version(*names: str) -> str | None:
 
 def probe_command() -> list[str]:
     """This same latentlab (the bundle's executable, or this interpreter on this package), asked to probe Qt."""
-    if getattr(sys, "frozen", False):
-        return [sys.executable, "doctor", "--qt-probe"]
-    # Straight to the probe: the full command line would import torch first, for nothing.
-    return [sys.executable, "-c", "import sys; from latentlab.commands.doctor import qt_probe; sys.exit(qt_probe())"]
+    base = [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "latentlab"]
+    return [*base, "doctor", "--qt-probe"]  # latentlab.cli.main runs it without importing torch
 
 
 def run_qt_probe(platform_name: str | None = None) -> dict[str, Any]:

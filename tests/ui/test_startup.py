@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,13 +15,13 @@ from PySide6.QtGui import QFileOpenEvent
 from PySide6.QtWidgets import QApplication
 
 from latentlab.cli import gui_argv
-from latentlab.cli import main as cli_main
 from latentlab.core.checkpoint import open_checkpoint
 from latentlab.core.desktop import desktop_entry
 from latentlab.core.session import CheckpointRef, FileRef, Session, save_session
 from latentlab.ui.app import open_from_event, parse_args
 from latentlab.ui.panels.preview import EMPTY_HINT
 from latentlab.ui.startup import StartupProgress
+from tests.conftest import ROOT
 from tests.core.test_desktop import exec_argv
 from tests.helpers import tiny_checkpoint
 from tests.ui.conftest import decoded
@@ -32,15 +34,6 @@ def session_file(tmp_path: Path) -> tuple[Path, Path]:
     session = Session(checkpoints=[CheckpointRef(id="m0", file=FileRef.of(ckpt),
                                                  latent=np.array(LATENT, np.float32))], active="m0")
     return save_session(session, tmp_path / "my run.llab"), ckpt
-
-
-@pytest.fixture
-def app_globals(monkeypatch):
-    """main() sets process-wide things a test must give back: the exception hook, the switch interval."""
-    interval = sys.getswitchinterval()
-    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
-    yield
-    sys.setswitchinterval(interval)
 
 
 def test_the_splash_names_each_step_before_the_heavy_imports(qtbot):
@@ -58,19 +51,25 @@ def test_the_splash_names_each_step_before_the_heavy_imports(qtbot):
     assert [s[0] for s in progress.steps] == ["Loading PyTorch", "ready"]
 
 
-def test_a_desktop_double_click_on_a_session_restores_it_and_renders_it(tmp_path, app_globals, capsys):
+def test_a_desktop_double_click_on_a_session_restores_it_and_renders_it(tmp_path):
+    """What a file manager runs for the installed entry, in a process of its own: the session comes back."""
     llab, ckpt = session_file(tmp_path)
-    entry = dict(line.split("=", 1) for line in desktop_entry(["latentlab"]).splitlines() if "=" in line)
+    launcher = [sys.executable, "-m", "latentlab"]
+    entry = dict(line.split("=", 1) for line in desktop_entry(launcher).splitlines() if "=" in line)
     argv = exec_argv(entry["Exec"], [str(llab)])
-    assert argv == ["latentlab", "gui", str(llab)]
+    assert argv == [*launcher, "gui", str(llab)]
     png = tmp_path / "frame.png"
-    assert cli_main([*argv[1:], "--exit-after-frame", str(png)]) == 0
-    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run([*argv, "--exit-after-frame", str(png)], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert Path(report["path"]) == ckpt
     assert report["latent"] == pytest.approx(LATENT)
     assert report["icons_broken"] == []
-    assert [s["step"] for s in report["startup"]] == ["Loading PyTorch", "Loading the explorer",
-                                                      "Building the window", "ready"]
+    steps = report["startup"]
+    assert [s["step"] for s in steps] == ["Loading PyTorch", "Loading the explorer", "Building the window", "ready"]
+    assert not steps[0]["torch_loaded"], "the splash comes up before torch is imported"
     frame = np.asarray(Image.open(png))
     expected = decoded(open_checkpoint(ckpt, device="cpu").model, np.array(LATENT, np.float32))
     assert frame.shape == expected.shape and np.abs(frame.astype(int) - expected).max() <= 1

@@ -49,8 +49,24 @@ def _splash_pixmap() -> QPixmap:
     return pm
 
 
+class _Splash(QSplashScreen):
+    """The splash's message inset from the edges, above a bar showing how many steps are done."""
+
+    fraction = 0.0
+
+    def drawContents(self, painter: QPainter) -> None:  # noqa: N802 - Qt's name
+        w, h = SPLASH_SIZE
+        painter.setPen(QColor("#e3e6ea"))
+        painter.drawText(QRect(28, h - 52, w - 56, 24), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         self.message())
+        painter.fillRect(QRect(28, h - 22, w - 56, 4), QColor("#30353b"))
+        painter.fillRect(QRect(28, h - 22, int((w - 56) * self.fraction), 4), QColor("#3d7bd9"))
+
+
 class StartupProgress:
     """A splash screen naming each start-up step; every step is also logged with its time since start."""
+
+    STEPS = 4  # what main() announces: PyTorch, the explorer, the window, ready
 
     def __init__(self, app: QApplication, show: bool = True):
         self.app = app
@@ -58,9 +74,9 @@ class StartupProgress:
         # (message, seconds since start, whether torch was already imported): the install checks assert the
         # splash came up before the heavy imports, which is the point of it.
         self.steps: list[tuple[str, float, bool]] = []
-        self.splash: QSplashScreen | None = None
+        self.splash: _Splash | None = None
         if show:
-            self.splash = QSplashScreen(_splash_pixmap())
+            self.splash = _Splash(_splash_pixmap())
             self.splash.show()
 
     def step(self, message: str) -> None:
@@ -68,8 +84,8 @@ class StartupProgress:
         self.steps.append((message, round(elapsed, 3), "torch" in sys.modules))
         log.info("start-up %.2f s: %s", elapsed, message)
         if self.splash is not None:
-            self.splash.showMessage(f"{message}…", Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft,
-                                    QColor("#e3e6ea"))
+            self.splash.fraction = min(1.0, (len(self.steps) - 1) / (self.STEPS - 1))
+            self.splash.showMessage(f"{message}…")
         # Nothing else runs until the next step; let the splash paint this message now.
         self.app.processEvents()
 

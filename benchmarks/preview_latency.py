@@ -31,9 +31,9 @@ from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer  # noqa: E402
 
 from latentlab.core.bench import time_decode  # noqa: E402
 from latentlab.core.fast_decode import DISABLE_ENV  # noqa: E402
+from latentlab.core.resources import demo_model_paths  # noqa: E402
 from latentlab.ui.app import make_app  # noqa: E402
 from latentlab.ui.main_window import MainWindow  # noqa: E402
-from latentlab.ui.models import demo_model_paths  # noqa: E402
 
 
 def bare_decode_ms(model, n: int = 100) -> float:

@@ -43,6 +43,8 @@ def cmd_gui(args: argparse.Namespace) -> int:
     from latentlab.ui.app import main as gui_main
 
     argv = [str(c) for c in args.checkpoints]
+    if args.exit_after_frame is not None:
+        argv += ["--exit-after-frame", args.exit_after_frame]
     if args.device:
         argv += ["--device", args.device]
     if args.session:
@@ -135,8 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("gui", help="open the app (on the shipped demo models when no checkpoint is given)")
-    p.add_argument("checkpoints", nargs="*", help="checkpoints to open")
+    p.add_argument("checkpoints", nargs="*", metavar="FILE", help="checkpoints to open, or a .llab session")
     p.add_argument("--session", help="a .llab session file to restore")
+    p.add_argument("--exit-after-frame", nargs="?", const="", metavar="PNG",
+                   help="install check: quit once the first frame is painted (saved to PNG if given)")
     trust_arg(p)
     device_arg(p)
     p.set_defaults(func=cmd_gui)
@@ -187,9 +191,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def gui_argv(argv: list[str]) -> list[str] | None:
+    """The app's arguments when this command line just opens it, else None.
+
+    ``latentlab``, ``latentlab gui ...`` and ``latentlab FILE ...`` (what a file manager runs) go straight to
+    the app without building the full parser, which imports torch: the splash screen then shows at once.
+    A first argument with a suffix or a directory in it is a file; subcommand names have neither.
+    """
+    if not argv:
+        return []
+    if argv[0] == "gui":
+        return argv[1:]
+    first = Path(argv[0])
+    if not argv[0].startswith("-") and (first.suffix or len(first.parts) > 1):
+        return argv
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["--version"]:  # without the full parser, which imports torch
+        from latentlab import __version__
+
+        print(f"latentlab {__version__}")
+        return 0
+    if argv == ["doctor", "--qt-probe"]:  # the doctor's child process: Qt only
+        from latentlab.commands.doctor import qt_probe
+
+        return qt_probe()
+    direct = gui_argv(argv)
+    if direct is not None and "-h" not in direct and "--help" not in direct:
+        from latentlab.ui.app import main as gui_main
+
+        return gui_main(direct)
+    parser = build_parser()
     args = _parse(parser, argv)
     if args is None:
         return EXIT_USAGE

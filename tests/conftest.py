@@ -13,10 +13,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import torch  # noqa: E402
 
+from latentlab.core.resources import shipped_models_dir  # noqa: E402
+
 torch.set_num_threads(2)
 
 ROOT = Path(__file__).resolve().parent.parent
-MODELS = ROOT / "models"
+MODELS = shipped_models_dir()  # the demo models inside the package
 
 
 @pytest.fixture(scope="session", autouse=True)

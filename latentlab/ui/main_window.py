@@ -21,9 +21,10 @@ from latentlab import __version__
 from latentlab.app import AppModel
 from latentlab.core.encode import encode_images
 from latentlab.core.jobs import release_worker_processes
+from latentlab.core.resources import demo_model_paths, demo_models_dir
 from latentlab.ui.gc_guard import collect_on_gui_thread, freeze_startup_heap
 from latentlab.ui.job_runner import JobRunner, shutdown_all
-from latentlab.ui.models import ModelManager, demo_model_paths
+from latentlab.ui.models import ModelManager
 from latentlab.ui.panels.bookmarks import BookmarksPanel
 from latentlab.ui.panels.compare import ComparePanel
 from latentlab.ui.panels.dataset_strip import DatasetStripPanel
@@ -80,6 +81,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.browser = ModelBrowserPanel(self.state, self.models)
+        self.models.loadingChanged.connect(self.preview.show_loading)
         self.sliders = LatentSlidersPanel(self.state)
         self.grid = TraversalGridPanel(self.state, self.bridge)
         self.latent_map = LatentMapPanel(self.state)
@@ -222,7 +224,7 @@ class MainWindow(QMainWindow):
     def open_demo_models(self) -> None:
         paths = demo_model_paths()
         if not paths:
-            self.show_message("warning", "no demo models found (the models/ folder is empty)")
+            self.show_message("warning", f"no demo models found in {demo_models_dir()}")
         self.open_paths(paths)
 
     def open_dialog(self) -> None:
@@ -316,7 +318,14 @@ class MainWindow(QMainWindow):
         ev.acceptProposedAction()
 
     def drop_paths(self, paths) -> None:
-        """Dropped files: images and folders go to the Images panel, anything else is opened as a checkpoint."""
+        """Dropped files (or files the desktop asks the running app to open): a .llab session is restored,
+        images and folders go to the Images panel, anything else is opened as a checkpoint."""
+        sessions = [p for p in paths if str(p).lower().endswith(".llab")]
+        if sessions:
+            self.sessions.open(Path(sessions[0]))
+            for extra in sessions[1:]:
+                self.show_message("warning", f"{Path(extra).name} not opened: one session at a time")
+        paths = [p for p in paths if p not in sessions]
         pictures = [p for p in paths if is_image_file(p)]
         checkpoints = [p for p in paths if not is_image_file(p)]
         if checkpoints:

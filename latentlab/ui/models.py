@@ -26,13 +26,6 @@ from latentlab.ui.job_runner import JobRunner
 log = logging.getLogger(__name__)
 
 ANALYSIS_SAMPLES = 3000
-REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
-
-
-def demo_model_paths() -> list[Path]:
-    """The shipped demo checkpoints (``LATENTLAB_MODELS`` may point elsewhere)."""
-    folder = Path(os.environ.get("LATENTLAB_MODELS", REPO_MODELS))
-    return sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
 
 
 class RecentFiles:

@@ -18,7 +18,8 @@ from PySide6.QtWidgets import (
 
 from latentlab.app import AppModel, ModelEntry
 from latentlab.core.device import available_devices
-from latentlab.ui.models import ModelManager, demo_model_paths
+from latentlab.core.resources import demo_model_paths
+from latentlab.ui.models import ModelManager
 from latentlab.ui.safe_text import PlainLabel, plain_rich, shown
 
 ROLE = Qt.ItemDataRole.UserRole

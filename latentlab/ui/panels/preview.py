@@ -75,6 +75,11 @@ class PreviewPanel(QWidget):
             self.canvas.set_overlay(EMPTY_HINT)
             self.info.setText("no model")
 
+    def show_loading(self, name: str) -> None:
+        """Until the first model is open, the empty preview says what is being opened (the first start is slow)."""
+        if self.state.current is None:
+            self.canvas.set_overlay(f"Opening {name}…" if name else EMPTY_HINT)
+
     def request(self, source: str = "") -> None:
         if self.state.current is None or self.state.z.size == 0:
             return

@@ -4,7 +4,8 @@ Autoencoders: dataset inputs, their reconstructions, then one row per latent dim
 +-2.5 prior standard deviations (or the codebook) around the first input's code. GANs: prior samples, then
 the rows around the first sample. Usage:
 
-    python models/render_traversal.py models/infowgan-dsprites.safetensors --out models/infowgan-dsprites.png
+    python latentlab/models/render_traversal.py latentlab/models/infowgan-dsprites.safetensors \
+        --out latentlab/models/infowgan-dsprites.png
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import pytest
 
@@ -44,7 +45,7 @@ def _subparsers(parser: argparse.ArgumentParser, prefix: str = ""):
 def _numeric_options():
     for key, sub in _subparsers(build_parser()):
         for action in sub._actions:
-            if action.option_strings and action.type is not None:
+            if action.option_strings and action.type is not None and action.type not in (str, Path):
                 yield key, action
 
 

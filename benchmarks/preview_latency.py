@@ -187,7 +187,8 @@ def bench(path: Path, changes: int, drags: int) -> bool:
     fps = float(np.mean([r["fps"] for r in results]))
     exact = all(r["final_exact"] for r in results)
     target = 2 * decode_ms + 5
-    tracer = win.bridge.worker._renderer.tracer if win.bridge.worker._renderer else None
+    renderer = win.bridge.worker.renderer_of(entry.token)
+    tracer = renderer.tracer if renderer is not None else None
     path_used = "traced" if tracer is not None and tracer.active else f"eager ({tracer.reason if tracer else '?'})"
     print(f"\n{path.name}  ({entry.latent_dim} latents, {drags} drags x {changes} changes, render thread: "
           f"{win.bridge.worker.threads} torch thread(s), {path_used} decode)")

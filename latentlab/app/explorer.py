@@ -9,10 +9,10 @@ drive this object directly (``latentlab.app.sessions`` saves and restores all of
 from __future__ import annotations
 
 import numpy as np
-from psygnal import Signal
 
 from latentlab.app.bookmarks import Bookmark
 from latentlab.app.entries import ModelEntry, ModelExtras
+from latentlab.app.events import Event
 from latentlab.app.history import LatentHistory
 from latentlab.app.settings import ExportSettings, ViewSettings
 
@@ -22,20 +22,20 @@ MAX_COMPARE = 4
 class AppModel:
     """The state of one explorer window (see the module docstring)."""
 
-    modelsChanged = Signal()
-    currentModelChanged = Signal(object)  # ModelEntry | None
-    latentChanged = Signal(str)  # source of the change
-    latentCommitted = Signal()
-    analysisChanged = Signal(object)  # ModelEntry: its encoded samples / activity are ready (or failed)
-    bookmarksChanged = Signal()
-    historyChanged = Signal()
-    rangeChanged = Signal(float)
-    locksChanged = Signal()
-    deviceChanged = Signal(str)
-    directionsChanged = Signal(object)  # ModelEntry whose directions were set or cleared
-    flowsChanged = Signal(object)  # ModelEntry whose flows were set or cleared
-    compareChanged = Signal()
-    message = Signal(str, str)  # level ("info" | "warning" | "error"), text
+    modelsChanged = Event()
+    currentModelChanged = Event(object)  # ModelEntry | None
+    latentChanged = Event(str)  # source of the change
+    latentCommitted = Event()
+    analysisChanged = Event(object)  # ModelEntry: its encoded samples / activity are ready (or failed)
+    bookmarksChanged = Event()
+    historyChanged = Event()
+    rangeChanged = Event(float)
+    locksChanged = Event()
+    deviceChanged = Event(str)
+    directionsChanged = Event(object)  # ModelEntry whose directions were set or cleared
+    flowsChanged = Event(object)  # ModelEntry whose flows were set or cleared
+    compareChanged = Event()
+    message = Event(str, str)  # level ("info" | "warning" | "error"), text
 
     def __init__(self) -> None:
         self.models: list[ModelEntry] = []

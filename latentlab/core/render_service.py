@@ -17,7 +17,8 @@ import torch
 
 from latentlab.core.device import resolve_device
 from latentlab.core.model import LatentModel, device_of
-from latentlab.core.render import RenderRequest, RenderResult, RenderWorker, interactive_threads
+from latentlab.core.render import RenderRequest, RenderResult
+from latentlab.core.render_worker import RenderWorker, interactive_threads
 
 log = logging.getLogger(__name__)
 

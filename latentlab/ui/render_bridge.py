@@ -25,8 +25,9 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from latentlab.core.frame_cache import FrameCache
 from latentlab.core.model import LatentModel
-from latentlab.core.render import RenderRequest, RenderResult, RenderWorker
+from latentlab.core.render import RenderRequest, RenderResult
 from latentlab.core.render_service import RenderService
+from latentlab.core.render_worker import RenderWorker
 
 PREFETCH_VIEW = "prefetch:"  # one view per latent: batch-1 decodes, the only ones the cache takes
 PREFETCH_PRIORITY = 5  # after the preview (0), before traversal-grid rows (10)
@@ -42,7 +43,7 @@ class RenderBridge(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._seq = itertools.count(1)
-        self._shown: dict[str, int] = {}
+        self._shown: dict[str, tuple[int, float]] = {}  # view -> rank of the result shown (request, level)
         # The model each view shows now (None: whatever model is current): other models' results are stale.
         self._view_token: dict[str, int | None] = {}
         self._token = 0  # the model of the views that name none (the explorer's current model)
@@ -100,7 +101,8 @@ class RenderBridge(QObject):
         return self.service.worker(self.service.device_of(self._token) or "cpu")
 
     # --- requests -------------------------------------------------------------------------------------------------
-    def submit(self, view: str, z: np.ndarray, priority: int = 0, tag: object = None, token: int | None = None) -> int:
+    def submit(self, view: str, z: np.ndarray, priority: int = 0, tag: object = None, token: int | None = None,
+               progressive: bool = False) -> int:
         """Render ``z`` for ``view`` with model ``token`` (default: the current model); returns its sequence number."""
         if self._view_token.get(view, -1) != token:
             self._view_token[view] = token
@@ -116,7 +118,8 @@ class RenderBridge(QObject):
             self._fromWorker.emit(RenderResult(view, seq, token, image, created=now, finished=now, z=z,
                                                tag=tag, cached=True))
             return seq
-        self.service.submit(RenderRequest(view, z, seq=seq, model_token=token, priority=priority, tag=tag))
+        self.service.submit(RenderRequest(view, z, seq=seq, model_token=token, priority=priority, tag=tag,
+                                          progressive=progressive))
         return seq
 
     def prefetch(self, zs: np.ndarray) -> int:
@@ -152,14 +155,14 @@ class RenderBridge(QObject):
         if res.notice:
             self.notice.emit(res.notice)
         self._keep_frames(res)
-        if res.seq <= self._shown.get(res.view, 0):
-            return
-        self._shown[res.view] = res.seq
+        if res.rank <= self._shown.get(res.view, (0, 0.0)):
+            return  # older than what the view shows (a draft arriving after its own full image, say)
+        self._shown[res.view] = res.rank
         self.rendered.emit(res)
 
     def _keep_frames(self, res: RenderResult) -> None:
-        if not (res.ok and res.batch1 and not res.cached and res.image is not None and res.z is not None
-                and res.device):
+        if not (res.ok and res.batch1 and not res.draft and not res.cached and res.image is not None
+                and res.z is not None and res.device):
             return
         key = f"{res.device}#{res.model_token}"
         if res.z.ndim == 1:

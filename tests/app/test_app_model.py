@@ -140,3 +140,20 @@ def test_settings_refuse_nonsense_from_sessions():
     app.rangeChanged.connect(seen.append)
     app.set_range(5)
     assert seen == [5.0] and app.range_std == 5.0
+
+
+def test_a_failing_view_does_not_keep_the_others_from_their_update(monkeypatch):
+    import sys
+
+    app = AppModel()
+    app.add_model(entry("a"))
+    reported, later = [], []
+    monkeypatch.setattr(sys, "excepthook", lambda *exc: reported.append(exc[0]))
+
+    def broken(source):
+        raise RuntimeError("a view crashed")
+
+    app.latentChanged.connect(broken)
+    app.latentChanged.connect(later.append)
+    app.set_dim(0, 1.0, "slider")
+    assert reported == [RuntimeError] and later == ["slider"] and app.z[0] == 1.0

@@ -10,7 +10,8 @@ import torch
 
 from latentlab.core.fast_decode import DISABLE_ENV, TracedDecoder
 from latentlab.core.model import ModelInfo
-from latentlab.core.render import Renderer, RenderRequest, RenderWorker, to_uint8
+from latentlab.core.render import Renderer, RenderRequest, to_uint8
+from latentlab.core.render_worker import RenderWorker
 from tests.helpers import tiny_model
 
 

@@ -8,7 +8,8 @@ import time
 import numpy as np
 import torch
 
-from latentlab.core.render import Renderer, RenderRequest, RenderWorker, to_uint8
+from latentlab.core.render import Renderer, RenderRequest, to_uint8
+from latentlab.core.render_worker import RenderWorker
 from tests.helpers import tiny_model
 
 
@@ -190,7 +191,7 @@ def test_a_row_replaced_while_it_renders_is_dropped_for_its_replacement():
 
 
 def test_chunk_size_follows_the_time_per_latent():
-    from latentlab.core.render import ChunkSizer
+    from latentlab.core.render_worker import ChunkSizer
 
     slow = ChunkSizer(budget_ms=2.5)
     slow.record(2, 2 * 0.9)  # a CPU: ~0.9 ms per latent in a batch
@@ -284,3 +285,33 @@ def test_a_call_runs_on_the_render_thread_between_decodes():
     assert done.wait(10)
     worker.stop()
     assert where and where[0].startswith("latentlab-render")
+
+
+def test_a_slow_progressive_model_shows_a_draft_then_its_full_image_once_input_rests():
+    from tests.format_fixtures import tiny_stylegan2
+
+    g = tiny_stylegan2(channels=(8, 8, 4, 4)).eval()
+    results, full = [], threading.Event()
+
+    def on_result(res):
+        results.append(res)
+        if res.ok and not res.draft and res.seq == 2:
+            full.set()
+
+    worker = RenderWorker(on_result)
+    worker.rest_s = 0.05
+    worker.add_model(g, 1)
+    # Pretend this machine is slow: the full decode takes a second, the 8 px draft 20 ms.
+    worker.plan.timings((1, "cpu")).record({4: 10.0, 8: 20.0, 16: 400.0, 32: 1000.0}, 1000.0)
+    z1 = np.zeros(g.info.latent_dim, np.float32)
+    z2 = np.full(g.info.latent_dim, 0.5, np.float32)
+    worker.submit(RenderRequest("preview", z1, seq=1, model_token=1, progressive=True))
+    worker.submit(RenderRequest("preview", z2, seq=2, model_token=1, progressive=True))
+    assert full.wait(30)
+    worker.stop()
+    mine = [r for r in results if r.seq == 2]
+    assert mine[0].draft and mine[0].level == 8 and mine[0].image.shape == (32, 32, 3)
+    assert not mine[-1].draft
+    with torch.inference_mode():
+        assert np.array_equal(mine[-1].image, to_uint8(g.decode(torch.from_numpy(z2)[None]))[0])
+    assert all(r.rank < mine[-1].rank for r in results if r is not mine[-1])

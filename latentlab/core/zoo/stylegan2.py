@@ -19,7 +19,7 @@ average w of the mapping network.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from latentlab.core.errors import BadInput
 from latentlab.core.model import ModelInfo
+from latentlab.core.progressive import StopDecoding
 from latentlab.core.zoo import style_api as api
 from latentlab.core.zoo.models import ZooModel
 from latentlab.core.zoo.stylegan2_layers import (  # noqa: F401  (re-exported: the layers' historical home)
@@ -273,13 +274,16 @@ class StyleGAN2Generator(ZooModel):
 
     def _run(self, ws: Tensor | None, styles: Mapping[str, Tensor], batch: int, mode: str, mult: dict[str, float],
              generator: torch.Generator | None, capture: str | None, stop_at_capture: bool,
-             stop_res: int | None) -> tuple[Tensor | None, Tensor | None]:
+             stop_res: int | None, on_rgb: Callable[[int, Tensor], None] | None = None,
+             should_stop: Callable[[], bool] | None = None) -> tuple[Tensor | None, Tensor | None]:
         x = self.input.input.expand(batch, -1, -1, -1)
         captured = x if capture == "input" else None
         if captured is not None and stop_at_capture:
             return None, captured
         skip = None
         for layer, module, noise_index in self._plan():
+            if should_stop is not None and should_stop():
+                raise StopDecoding()
             s = styles.get(layer.name)
             if s is None:
                 s = module.conv.modulation(ws[:, layer.ws_index])
@@ -292,6 +296,8 @@ class StyleGAN2Generator(ZooModel):
                 captured = out
                 if stop_at_capture:
                     return None, captured
+            if layer.kind == "torgb" and on_rgb is not None:
+                on_rgb(self._image_res(layer.resolution), self._skip_image(skip))
             if layer.kind == "torgb" and stop_res is not None and self._image_res(layer.resolution) == stop_res:
                 break
         return self._skip_image(skip), captured
@@ -304,6 +310,21 @@ class StyleGAN2Generator(ZooModel):
     def decode(self, latent: Tensor) -> Tensor:
         ws = api.latent_to_ws(self, latent)
         return api.to_unit(self.synthesis(ws, **api.decode_options(self, latent.device)))
+
+    def decode_levels(self, latent: Tensor, on_level: Callable[[int, Tensor], None] | None = None,
+                      should_stop: Callable[[], bool] | None = None, stop_at: int | None = None) -> Tensor:
+        """``decode``, handing over the skip-connection RGB after each block (in [0, 1], at its resolution).
+
+        The image of the last level is exactly ``decode``'s. ``should_stop`` is asked before every layer
+        (``StopDecoding`` when it says so); ``stop_at`` ends at that draft resolution (progressive previews).
+        """
+        ws = api.latent_to_ws(self, latent)
+        opts = api.decode_options(self, latent.device)
+        mult = api.noise_multipliers(self, opts.get("noise_strength"))
+        emit = (lambda res, rgb: on_level(res, api.to_unit(rgb))) if on_level is not None else None
+        img, _ = self._run(ws, {}, ws.shape[0], api.check_noise_mode(opts["noise_mode"]), mult, opts.get("generator"),
+                           None, False, stop_at, emit, should_stop)
+        return api.to_unit(img)
 
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         z = torch.randn(n, self.z_dim, generator=generator).to(self.device)

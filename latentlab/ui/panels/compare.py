@@ -101,7 +101,7 @@ class CompareSlot(QWidget):
             self.canvas.set_overlay(note)
             return
         self.canvas.set_overlay("")
-        self.bridge.submit(self.view, z, token=self.entry.token)
+        self.bridge.submit(self.view, z, token=self.entry.token, progressive=True)
 
     def show_grid(self, cells: np.ndarray) -> None:
         """cells: (rows, cols, D) latents for this slot's model."""

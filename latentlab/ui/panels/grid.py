@@ -20,6 +20,7 @@ from latentlab.ui.render_bridge import RenderBridge
 from latentlab.ui.safe_text import PlainLabel, plain_rich
 from latentlab.ui.widgets import ImageCanvas
 
+MAX_CELL = 256  # pixels on a cell's side in the composed grid (bigger images are subsampled)
 PREFIX = "grid:"
 PAD = 2
 
@@ -169,7 +170,7 @@ class TraversalGridPanel(QWidget):
         self._tiles = {}
         self.status.setText(f"{len(self.dims)} rows × {steps} steps")
         for r in range(len(self.dims)):
-            self.bridge.submit(f"{PREFIX}{r}", self.grid_z[r], priority=10, tag=r)
+            self.bridge.submit(f"{PREFIX}{r}", self.grid_z[r], priority=10, tag=r, progressive=True)
 
     def _on_rendered(self, res: RenderResult) -> None:
         if not res.view.startswith(PREFIX) or self.grid_z is None:
@@ -180,7 +181,9 @@ class TraversalGridPanel(QWidget):
         r = int(res.tag)
         if r >= len(self.dims) or res.image.shape[0] != self.grid_z.shape[1]:
             return
-        self._tiles[r] = res.image
+        # Cells of a big model are shown small: a 1024-px row of nine would be a 9216-px-wide image.
+        k = -(-res.image.shape[1] // MAX_CELL)
+        self._tiles[r] = res.image[:, ::k, ::k] if k > 1 else res.image
         self._compose()
 
     def _compose(self) -> None:

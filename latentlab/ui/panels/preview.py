@@ -83,7 +83,7 @@ class PreviewPanel(QWidget):
     def request(self, source: str = "") -> None:
         if self.state.current is None or self.state.z.size == 0:
             return
-        self.last_seq_requested = self.bridge.submit(VIEW, self.state.z, priority=0)
+        self.last_seq_requested = self.bridge.submit(VIEW, self.state.z, priority=0, progressive=True)
         if source.startswith("slider:"):
             self._grab_timer.stop()  # the drag came first: this request's own prefetch follows it
             self.prefetch_neighbours(int(source.split(":", 1)[1]))
@@ -129,6 +129,8 @@ class PreviewPanel(QWidget):
         self.canvas.set_overlay("")
         self.canvas.set_image(res.image)
         self.last_result = res
+        if not res.draft and res.rank[0] == self.last_seq_requested:
+            self._info_shown_at = 0.0  # the full image of the latest latent: say so at once, not 250 ms later
 
     def _on_painted(self) -> None:
         """The newest image reached the screen: that, not its arrival, is when a frame counts as shown."""
@@ -156,7 +158,9 @@ class PreviewPanel(QWidget):
             rate = f"{(len(recent) - 1) / (recent[-1] - recent[0]):.0f} fps"
         h, w = res.image.shape[:2]
         decode = "decoded before" if res.cached else f"decode {res.decode_ms:.1f} ms"
-        self.info.setText(f"{w}×{h}   {decode}   {rate}")
+        # A slow model shows a draft while the latent moves, and its full image once it rests.
+        level = f"draft {res.level} px, refining" if res.draft else "full"
+        self.info.setText(f"{w}×{h} {level}   {decode}   {rate}")
 
     def shown_image(self) -> np.ndarray | None:
         return self.canvas.current_image()

@@ -19,9 +19,12 @@ $(STAMP): pyproject.toml
 # --no-deps because its declared requirements pull a CUDA torch, torchvision and lightning, none of which its
 # metric modules use (tests/core/disent_shim.py says how they are imported); tqdm, their one other import,
 # comes with the dev extra.
-DISENT := $(VENV)/.disent-0.8.0
+# disentanglement-lib, the reference implementation, for tests/core/test_metrics_vs_dlib.py, --no-deps as well
+# (it requires TensorFlow; its BetaVAE and FactorVAE modules need numpy, scikit-learn, gin, absl and six,
+# tests/core/dlib_shim.py says how they are imported).
+DISENT := $(VENV)/.disent-0.8.0-dlib-1.5
 $(DISENT): $(STAMP)
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps "disent==0.8.0"
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps "disent==0.8.0" "disentanglement-lib==1.5"
 	@touch $(DISENT)
 
 # Qt needs a few shared libraries that minimal Debian images lack; install them only when missing.

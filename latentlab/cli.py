@@ -70,8 +70,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 # --- train -----------------------------------------------------------------------------------------------------
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from latentlab.core.jobs import JobContext, TextProgress
+    from latentlab.core.jobs import JobCancelled, JobContext, TextProgress
     from latentlab.core.train import TrainConfig, train_to_file
+    from latentlab.core.train_state import resume_path
 
     objective = parse_kv(args.set)
     for key in ("beta", "gamma"):
@@ -84,10 +85,48 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     recipe = "latentlab " + " ".join(shlex.quote(a) for a in args.argv) if args.record_recipe else None
     bar = TextProgress(label=f"train {args.arch}")
-    path = train_to_file(config, args.out, JobContext(progress=bar), recipe=recipe)
+    state = resume_path(args.out)
+    if args.resume:
+        print(f"resume state: {state}" + (" (continuing)" if state.exists() else " (new run)"), file=sys.stderr)
+    stop = _StopOnSignal() if args.resume else None
+    ctx = JobContext(progress=bar, should_stop=stop) if stop else JobContext(progress=bar)
+    try:
+        path = train_to_file(config, args.out, ctx, recipe=recipe, resume=args.resume,
+                             snapshot_every=args.snapshot_every, save_every=args.save_every)
+    except JobCancelled:
+        print(f"\nlatentlab train: stopped; run the same command to continue from {state}", file=sys.stderr)
+        return EXIT_CANCELLED
+    finally:
+        if stop:
+            stop.uninstall()
     bar.done()
     print(f"wrote {path}")
     return 0
+
+
+class _StopOnSignal:
+    """A resumable run stops at the next step boundary on Ctrl+C or SIGTERM and keeps its state; a second
+    Ctrl+C interrupts at once."""
+
+    def __init__(self) -> None:
+        import signal
+
+        self.requested = False
+        self._old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def uninstall(self) -> None:
+        import signal
+
+        for s, handler in self._old.items():
+            signal.signal(s, handler)
 
 
 # --- parser -----------------------------------------------------------------------------------------------------
@@ -134,6 +173,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--name", help="model name shown in the app")
     p.add_argument("--threads", type=int, help="CPU threads for torch")
+    p.add_argument("--resume", action="store_true",
+                   help="keep a resume state beside --out (<out>.resume) and continue from it if it exists; "
+                        "Ctrl+C or SIGTERM then stops at the next step and keeps it")
+    p.add_argument("--save-every", type=int, default=1000, metavar="N",
+                   help="with --resume: write the resume state every N steps (default 1000)")
+    p.add_argument("--snapshot-every", type=int, metavar="N",
+                   help="also write a checkpoint every N steps (and at the end) into <out stem>.series/, "
+                        "a series the compare panel steps through")
     p.add_argument("--no-recipe", dest="record_recipe", action="store_false",
                    help="do not store this command line in the card")
     p.add_argument("--out", required=True, help="output .safetensors file")

@@ -6,6 +6,7 @@ import argparse
 import csv
 import io
 import math
+import sys
 
 from latentlab.commands.common import device_arg, json_arg, print_json, raise_usage, trust_arg, trust_of
 
@@ -50,6 +51,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     columns = [f"{name}.{key}" for name in names for key in METRICS[name].keys]
     rows: list[dict] = []
     failed = 0
+    from latentlab.core.sidecars import is_sidecar
+
+    skipped = [f for f in args.files if is_sidecar(f)]  # a checkpoint's flows / directions beside it in a glob
+    if skipped:
+        print(f"not checkpoints (flows / direction files), skipped: {', '.join(skipped)}", file=sys.stderr)
+    args.files = [f for f in args.files if not is_sidecar(f)]
     for i, file in enumerate(args.files, 1):
         row: dict = {"file": file}
         bar = None if args.quiet or args.json else TextProgress(label=f"[{i}/{len(args.files)}] metrics")

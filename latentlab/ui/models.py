@@ -18,6 +18,7 @@ from latentlab.core.data import BUILTIN
 from latentlab.core.device import resolve_device
 from latentlab.core.encode import encode_dataset
 from latentlab.core.paths import atomic_write_bytes, data_dir
+from latentlab.core.sidecars import find_sidecars, is_sidecar
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.state import ExplorerState, ModelEntry
 
@@ -28,9 +29,10 @@ REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
 def demo_model_paths() -> list[Path]:
-    """The shipped demo checkpoints (``LATENTLAB_MODELS`` may point elsewhere)."""
+    """The shipped demo checkpoints (``LATENTLAB_MODELS`` may point elsewhere); their flows and direction files
+    are opened with them, not as models."""
     folder = Path(os.environ.get("LATENTLAB_MODELS", REPO_MODELS))
-    return sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
+    return sorted(p for p in folder.glob("*.safetensors") if not is_sidecar(p)) if folder.is_dir() else []
 
 
 class RecentFiles:
@@ -60,8 +62,9 @@ class RecentFiles:
 def _open(ctx, path: Path, trust: bool | Trust, device: str, arch: str | None):
     ctx.progress(0.1, f"opening {path.name}")
     ck = open_checkpoint(path, arch=arch, trust=trust, device=device)
+    sidecars = find_sidecars(ck.path, ck.sha256)
     ctx.progress(1.0, "opened")
-    return ck
+    return ck, sidecars
 
 
 def analyse(ctx, model, dataset_name: str, n: int, seed: int = 0):
@@ -125,15 +128,16 @@ class ModelManager(QObject):
         self.loadingChanged.emit(path.name)
         self.loader.start(_open, path, trust, self.state.device, arch, label=f"opening {path.name}")
 
-    def _on_loaded(self, ck) -> None:
+    def _on_loaded(self, result) -> None:
         assert self._current_load is not None
         _, _, _, select = self._current_load
-        entry = ModelEntry(ck)
+        ck, sidecars = result
+        entry = ModelEntry(ck, sidecars=sidecars)
         ds = ck.model.info.dataset
         entry.dataset_name = ds if ds in BUILTIN else None
         self.state.add_model(entry, select=select or self.state.current is None)
         self.recentChanged.emit(self.recent.add(ck.path))
-        for note in ck.notes:
+        for note in [*ck.notes, *sidecars.notes]:
             self.state.message.emit("info", f"{ck.path.name}: {note}")
         self._next()
 

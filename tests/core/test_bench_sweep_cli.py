@@ -66,3 +66,13 @@ def test_sweep_table_json_csv_and_a_broken_file(ckpts, tmp_path, capsys):
 def test_sweep_fails_when_nothing_opens(tmp_path, capsys):
     assert main(["sweep", str(tmp_path / "missing.safetensors"), "--quiet"]) == 1
     assert "missing.safetensors" in capsys.readouterr().out
+
+
+def test_sweep_over_a_models_glob_skips_the_flows_and_direction_files_beside_checkpoints(ckpts, tmp_path, capsys):
+    flows = tmp_path / "s0.flows.safetensors"
+    flows.write_bytes(ckpts[0].read_bytes())  # whatever it holds, its name says it is not a checkpoint
+    assert main(["sweep", str(ckpts[0]), str(flows), "--dataset", "dsprites", "--metrics", "mig", "--json",
+                 *QUICK]) == 0
+    captured = capsys.readouterr()
+    assert [r["file"] for r in json.loads(captured.out)["rows"]] == [str(ckpts[0])]
+    assert "s0.flows.safetensors" in captured.err

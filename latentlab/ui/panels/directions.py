@@ -169,6 +169,9 @@ class DirectionsPanel(QWidget):
         self.tagged = [t for t in self.tagged if entry is not None and len(t[0]) == entry.latent_dim]
         self._sync_buttons()
         self.base = None
+        shipped = entry.sidecars.directions if entry is not None else None
+        if shipped is not None and (self.set is None or self.set.source_sha256 != entry.checkpoint.sha256):
+            self.load(shipped)  # the direction sets found beside the checkpoint, unless this model's are shown
 
     def _sync_buttons(self) -> None:
         has_model = self.state.current is not None

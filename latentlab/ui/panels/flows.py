@@ -275,6 +275,8 @@ class FlowsPanel(QWidget):
         self.play_button.setChecked(False)
         self.trainer.cancel()
         self.set_flows(None)
+        if entry is not None and entry.sidecars.flows is not None:
+            self.load(entry.sidecars.flows)  # the flows shipped beside the checkpoint
 
     def set_flows(self, flows, file: Path | None = None, keep_history: bool = False) -> None:
         self.flows = flows

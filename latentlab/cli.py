@@ -74,6 +74,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     from latentlab.core.train import TrainConfig, train_to_file
     from latentlab.core.train_state import resume_path
 
+    if args.grid:
+        from latentlab.commands.sweep_train import cmd_sweep_train
+
+        args.config = args.grid
+        return cmd_sweep_train(args)
+    if not args.arch or not args.out:
+        raise_usage("--arch and --out are required (or --grid CONFIG.toml for a whole grid)")
     objective = parse_kv(args.set)
     for key in ("beta", "gamma"):
         if getattr(args, key) is not None:
@@ -160,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a zoo model on a factor dataset",
                        description="Archs: " + "; ".join(f"{a.name}: {a.summary}" for a in ARCHS.values()))
-    p.add_argument("--arch", required=True, choices=sorted(ARCHS))
+    p.add_argument("--arch", choices=sorted(ARCHS), help="required unless --grid")
     p.add_argument("--dataset", default="dsprites", help=f"{', '.join(BUILTIN)}, or a .npz/.h5 original file")
     p.add_argument("--steps", type=int, default=10000)
     p.add_argument("--batch-size", type=int, default=64)
@@ -183,8 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "a series the compare panel steps through")
     p.add_argument("--no-recipe", dest="record_recipe", action="store_false",
                    help="do not store this command line in the card")
-    p.add_argument("--out", required=True, help="output .safetensors file")
+    p.add_argument("--out", help="output .safetensors file (required unless --grid)")
     device_arg(p)
+    p.add_argument("--grid", metavar="CONFIG.toml", help="train a whole grid instead, like `latentlab sweep-train`")
+    from latentlab.commands.sweep_train import add_grid_args
+
+    add_grid_args(p)
     p.set_defaults(func=cmd_train)
 
     import importlib

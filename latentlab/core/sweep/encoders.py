@@ -146,7 +146,9 @@ class InversionEncoder(_Wrapped):
     def encode(self, x: Tensor) -> Posterior:
         from latentlab.core.invert import invert
 
-        found = invert(self.inner, x.detach().cpu(), self.config)
+        # Encoding runs under inference mode; the search needs gradients with respect to the latent.
+        with torch.inference_mode(False), torch.enable_grad():
+            found = invert(self.inner, x.detach().cpu().clone(), self.config)
         return self._posterior(torch.as_tensor(found.latents, device=self.device))
 
 

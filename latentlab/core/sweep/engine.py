@@ -72,6 +72,7 @@ class SequentialBackend:
 
     name = "sequential"
     workers = 1
+    concurrent = False  # nothing runs between two waits: a cancellation finds no task to wind down
 
     def __init__(self) -> None:
         self._queue: dict[int, Task] = {}
@@ -138,6 +139,8 @@ class RayBackend:
             runtime_env = _code_env() if ship_code else None
             try:
                 if self.address is None:
+                    # Ray keeps its default (token authentication on) but need not announce it on every command.
+                    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
                     ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=False,
                              logging_level=logging.ERROR, configure_logging=False, runtime_env=runtime_env)
                 else:
@@ -195,6 +198,24 @@ class RayBackend:
         self._owned = False
 
 
+def _wind_down(pending: dict[Any, Task], backend: Any, on_result: Callable[[Task, Any], None], summary: RunSummary,
+               graceful: Callable[[], None], grace_s: float) -> None:
+    graceful()
+    deadline = time.monotonic() + grace_s
+    try:
+        while pending and time.monotonic() < deadline:
+            ready, _ = backend.wait(list(pending), min(0.25, max(0.0, deadline - time.monotonic())))
+            for handle in ready:
+                task = pending.pop(handle)
+                try:
+                    on_result(task, backend.result(handle))
+                    summary.done += 1
+                except TaskError as err:
+                    summary.failed.append(Failure(task.task_id, task.label, str(err), err.cause, err.worker_lost))
+    except KeyboardInterrupt:
+        pass  # asked twice: stop waiting, cancel the rest
+
+
 def _code_env() -> dict[str, Any]:
     """Ship this latentlab package with the job, so a cluster runs the same code as the driver."""
     from pathlib import Path
@@ -215,8 +236,14 @@ def eta_text(elapsed: float, fraction: float) -> str:
 def run_tasks(tasks: list[Task], backend: Any, on_result: Callable[[Task, Any], None],
               on_error: Callable[[Failure], None] | None = None, ctx: JobContext | None = None,
               retries: int = 2, poll: float = 0.25,
-              on_tick: Callable[[dict[Any, Task]], None] | None = None) -> RunSummary:
-    """Run every task on ``backend``; see the module docstring. ``on_tick`` (tests) sees the tasks in flight."""
+              on_tick: Callable[[dict[Any, Task]], None] | None = None, graceful: Callable[[], None] | None = None,
+              grace_s: float = 60.0) -> RunSummary:
+    """Run every task on ``backend``; see the module docstring. ``on_tick`` (tests) sees the tasks in flight.
+
+    ``graceful``: on cancellation, called first (it tells running tasks to stop at their next safe point, e.g.
+    training runs that then keep their resume state); what they return within ``grace_s`` still reaches
+    ``on_result``, and only what is left after that is cancelled outright. A second Ctrl+C cuts it short.
+    """
     ctx = ensure_context(ctx)
     summary = RunSummary()
     total = sum(t.weight for t in tasks) or 1.0
@@ -256,6 +283,8 @@ def run_tasks(tasks: list[Task], backend: Any, on_result: Callable[[Task, Any], 
             if on_tick:
                 on_tick(pending)
     except (JobCancelled, KeyboardInterrupt):
+        if graceful is not None and pending and getattr(backend, "concurrent", True):
+            _wind_down(pending, backend, on_result, summary, graceful, grace_s)
         summary.cancelled = len(pending)
         backend.cancel(list(pending))
         raise

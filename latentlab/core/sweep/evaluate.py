@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from latentlab.core.errors import CheckpointError, LatentlabError, StoreUnavailable
-from latentlab.core.jobs import JobContext, ensure_context
+from latentlab.core.jobs import JobCancelled, JobContext, ensure_context
 from latentlab.core.metrics.base import MetricResult
 from latentlab.core.metrics.registry import METRICS
 from latentlab.core.metrics.runner import KIND, dataset_key, metric_key_params
@@ -97,6 +97,14 @@ class SweepReport:
     summary: RunSummary = field(default_factory=RunSummary)
     backend: str = "sequential"
     cancelled: bool = False
+
+
+class SweepCancelled(JobCancelled):
+    """The sweep was stopped; ``report`` has what finished (and was stored) before."""
+
+    def __init__(self, report: SweepReport):
+        super().__init__("sweep cancelled")
+        self.report = report
 
 
 @dataclass
@@ -356,9 +364,9 @@ def run_sweep(files: list[str], opts: SweepOptions, backend: Any | None = None, 
 
     try:
         report.summary = run_tasks(tasks, backend, on_result, on_error, ctx, opts.retries, on_tick=on_tick)
-    except BaseException:
+    except (JobCancelled, KeyboardInterrupt) as exc:
         report.cancelled = True
-        raise
+        raise SweepCancelled(report) from exc
     _finish_udr(groups, opts, keeper)
     ctx.progress(1.0, "sweep done")
     return report

@@ -76,9 +76,10 @@ def choose_route(ck: Checkpoint, invert: bool, invert_config: dict[str, Any] | N
     arch = getattr(ck.model, "architecture", None) or ck.card.get("architecture")
     why = "it has no encoder (a generator only)"
     if arch in INFOGAN_ARCHS:
-        blob, why = q_head_from_resume(ck)
+        blob, said = q_head_from_resume(ck)
         if blob is not None:
-            return Route(Q_HEAD, why, q_head=blob)
+            return Route(Q_HEAD, said, q_head=blob)
+        why = f"{why}, and {said}"
     if invert:
         cfg = dict(invert_config or {})
         steps = cfg.get("steps", 100)

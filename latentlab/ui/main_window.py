@@ -37,6 +37,7 @@ from latentlab.ui.panels.metrics import MetricsPanel
 from latentlab.ui.panels.model_browser import ModelBrowserPanel
 from latentlab.ui.panels.preview import PreviewPanel
 from latentlab.ui.panels.sliders import LatentSlidersPanel
+from latentlab.ui.panels.sweep import attach as attach_sweep
 from latentlab.ui.render_bridge import RenderBridge
 from latentlab.ui.session_io import DirectionsSessionProvider, FlowsSessionProvider, SessionController
 from latentlab.ui.state import ExplorerState
@@ -122,6 +123,7 @@ class MainWindow(QMainWindow):
         self.docks["Latent map"].raise_()
         self.resizeDocks([self.docks["Models"], self.docks["Latent sliders"]], [260, 420], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["Traversal grid"]], [300], Qt.Orientation.Vertical)
+        self.sweep = attach_sweep(self)
 
         self.device_label = QLabel()
         self.model_label = QLabel()

@@ -153,9 +153,8 @@ def test_cli_sweep_train_list_and_json(tmp_path, capsys):
 
 def test_a_training_worker_killed_on_ray_resumes_from_its_state(tmp_path):
     ray = pytest.importorskip("ray")
-    from tests.core.test_sweep_ray import _busy_workers
-
     from latentlab.core.sweep.engine import RayBackend
+    from tests.core.test_sweep_ray import _busy_workers
 
     path = tmp_path / "grid.toml"
     path.write_text(GRID.format(steps=300).split("[evaluate]")[0]

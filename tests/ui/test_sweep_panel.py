@@ -59,15 +59,15 @@ def test_open_evaluate_sort_and_plots(qtbot, window, sweep_folder):
     assert shown == sorted(shown, reverse=True)
     # Each figure's rank correlation with itself is 1; the matrix is symmetric; MIG against modularity is theirs.
     m = panel.heatmap.matrix
-    assert panel.heatmap.row_labels[:2] == ["mig.mig", "modularity.modularity"]
+    assert panel.heatmap.row_labels == ["MIG", "Mod", "Expl"]  # fits on training points are left out
     assert np.allclose(np.diag(m)[:2], 1.0) and np.allclose(m, m.T, equal_nan=True)
     from scipy.stats import spearmanr
 
     modularity = [float(panel.table.item(r, 4).text()) for r in range(6)]
     assert m[0, 1] == pytest.approx(spearmanr(shown, modularity)[0], abs=0.05)  # table rounds to 3 decimals
     assert panel.heatmap.bar.getAxis("right").labelText == "Spearman ρ"
-    panel.metric.setCurrentText("mig.mig")
-    panel.hparam.setCurrentText("beta")
+    panel.metric_box.setCurrentText("mig.mig")
+    panel.hparam_box.setCurrentText("beta")
     assert [v for v, _ in panel.violins.groups] == [1.0, 4.0]
     assert sorted(np.concatenate([ys for _, ys in panel.violins.groups]).round(3).tolist()) == sorted(
         np.round(mig, 3).tolist())

@@ -42,6 +42,18 @@ from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.widgets import JobStrip
 
 FIXED_COLUMNS = ("checkpoint", "objective", "hyper-parameters")
+SHORT = {  # figure -> the heatmap's axis label (the full name is in the table's header)
+    "mig": "MIG", "sap": "SAP", "modularity": "Mod", "explicitness": "Expl", "dci_disentanglement": "D",
+    "dci_completeness": "C", "dci_informativeness": "I", "betavae": "BetaVAE", "factorvae": "FactorVAE",
+    "infom": "InfoM", "infoc": "InfoC", "infoe": "InfoE", "udr_spearman": "UDR-S", "udr_lasso": "UDR-L",
+    "gaussian_tc": "TC", "mean_pairwise_mi": "pair MI", "kl_total": "KL",
+}
+MAX_TEXT_COLUMN = 240  # px: long run names and settings are elided (the tooltip has them whole)
+
+
+def short_label(column: str) -> str:
+    key = column.split(".", 1)[-1]
+    return SHORT.get(key, key)
 
 
 def checkpoints_in(folder: Path) -> list[str]:
@@ -98,6 +110,7 @@ class ViolinPlot(QWidget):
         self.plot = pg.PlotWidget(background="#15171a")
         self.plot.setMenuEnabled(False)
         self.plot.showGrid(y=True, alpha=0.2)
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.groups: list[tuple[object, np.ndarray]] = []
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -169,7 +182,7 @@ class SweepPanel(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.cellDoubleClicked.connect(lambda r, _c: self.open_row(r))
         self.explore_button = QPushButton("Open in explorer")
         self.compare_button = QPushButton("Add to Compare")
@@ -183,16 +196,16 @@ class SweepPanel(QWidget):
         self.heatmap = Heatmap("rank correlation between metrics (Spearman, across models)", symmetric=True,
                                empty_text="needs three models with figures")
         self.heatmap.bar.setLabel("right", "Spearman ρ")
-        self.objective = QComboBox()
-        self.metric = QComboBox()
-        self.hparam = QComboBox()
-        for combo, tip in ((self.objective, "objective"), (self.metric, "metric"), (self.hparam, "hyper-parameter")):
+        self.objective_box = QComboBox()
+        self.metric_box = QComboBox()
+        self.hparam_box = QComboBox()
+        for combo, tip in ((self.objective_box, "objective"), (self.metric_box, "metric"), (self.hparam_box, "hyper-parameter")):
             combo.setToolTip(tip)
             combo.currentIndexChanged.connect(self._draw_violins)
-        self.objective.currentIndexChanged.connect(self._fill_hparams)
+        self.objective_box.currentIndexChanged.connect(self._fill_hparams)
         self.violins = ViolinPlot()
         pick = QHBoxLayout()
-        for w in (QLabel("objective"), self.objective, QLabel("metric"), self.metric, QLabel("against"), self.hparam):
+        for w in (QLabel("objective"), self.objective_box, QLabel("metric"), self.metric_box, QLabel("against"), self.hparam_box):
             pick.addWidget(w)
         right = QWidget()
         rl = QVBoxLayout(right)
@@ -293,6 +306,7 @@ class SweepPanel(QWidget):
         self.table.setColumnCount(len(headers))
         self.table.setHorizontalHeaderLabels(headers)
         self.table.setRowCount(len(data.rows))
+        varying = set(data.hyperparameters()) | {"seed"}
         for i, row in enumerate(data.rows):
             name = QTableWidgetItem(printable(row.label))
             name.setData(Qt.ItemDataRole.UserRole, i)
@@ -302,21 +316,27 @@ class SweepPanel(QWidget):
             name.setToolTip("\n".join(tip))
             self.table.setItem(i, 0, name)
             self.table.setItem(i, 1, QTableWidgetItem(printable(row.objective or "")))
-            hp = ", ".join(f"{k}={v}" for k, v in row.hparams.items() if k not in ("steps", "step"))
-            self.table.setItem(i, 2, QTableWidgetItem(printable(hp)))
+            hp = QTableWidgetItem(printable(", ".join(f"{k}={v}" for k, v in row.hparams.items() if k in varying)))
+            hp.setToolTip(printable(", ".join(f"{k}={v}" for k, v in row.hparams.items())))
+            self.table.setItem(i, 2, hp)
             for j, col in enumerate(data.columns):
                 self.table.setItem(i, 3 + j, _NumberItem(row.values.get(col)))
         self.table.setSortingEnabled(True)
-        matrix, cols = sweep_table.rank_correlation(data)
+        self.table.resizeColumnsToContents()
+        for c in range(len(FIXED_COLUMNS)):
+            self.table.setColumnWidth(c, min(self.table.columnWidth(c), MAX_TEXT_COLUMN))
+        shown = [c for c in data.columns if not c.endswith("_train")]  # fits on training points: diagnostics
+        matrix, cols = sweep_table.rank_correlation(data, shown)
         if len(cols) >= 2:
-            self.heatmap.set_matrix(matrix, cols, cols, -1.0, 1.0)
+            labels = [short_label(c) for c in cols]
+            self.heatmap.set_matrix(matrix, labels, labels, -1.0, 1.0)
         else:
             self.heatmap.clear()
         self._fill_pickers()
         self._sync_buttons()
 
     def _fill_pickers(self) -> None:
-        for combo, items in ((self.objective, self.data.objectives), (self.metric, self.data.columns)):
+        for combo, items in ((self.objective_box, self.data.objectives), (self.metric_box, self.data.columns)):
             combo.blockSignals(True)
             keep = combo.currentText()
             combo.clear()
@@ -327,17 +347,17 @@ class SweepPanel(QWidget):
         self._fill_hparams()
 
     def _fill_hparams(self) -> None:
-        self.hparam.blockSignals(True)
-        keep = self.hparam.currentText()
-        self.hparam.clear()
-        self.hparam.addItems(self.data.hyperparameters(self.objective.currentText() or None))
+        self.hparam_box.blockSignals(True)
+        keep = self.hparam_box.currentText()
+        self.hparam_box.clear()
+        self.hparam_box.addItems(self.data.hyperparameters(self.objective_box.currentText() or None))
         if keep:
-            self.hparam.setCurrentText(keep)
-        self.hparam.blockSignals(False)
+            self.hparam_box.setCurrentText(keep)
+        self.hparam_box.blockSignals(False)
         self._draw_violins()
 
     def _draw_violins(self) -> None:
-        objective, metric, hp = self.objective.currentText(), self.metric.currentText(), self.hparam.currentText()
+        objective, metric, hp = self.objective_box.currentText(), self.metric_box.currentText(), self.hparam_box.currentText()
         if not (metric and hp):
             self.violins.set_groups([], metric, hp, "no hyper-parameter varies among these models")
             return

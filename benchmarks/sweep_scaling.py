@@ -93,6 +93,7 @@ def main() -> int:
     args = ap.parse_args()
 
     import ray
+    import torch
 
     from latentlab.core.sweep.engine import RayBackend, SequentialBackend
 
@@ -101,7 +102,14 @@ def main() -> int:
         files = make_checkpoints(Path(tmp), args.checkpoints)
         _warm()
         seq, reference = run(files, args.n, SequentialBackend())
-        print(f"sequential (this process): {seq:.1f} s for {len(files)} checkpoints x {len(METRICS)} metrics, n={args.n}")
+        print(f"sequential (this process, torch's default {torch.get_num_threads()} threads): {seq:.1f} s for "
+              f"{len(files)} checkpoints x {len(METRICS)} metrics, n={args.n}")
+        default_threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # what a Ray worker with one CPU gets (Ray sets OMP_NUM_THREADS to its CPUs)
+        seq1, values = run(files, args.n, SequentialBackend())
+        torch.set_num_threads(default_threads)
+        assert values == reference, "one thread gave other figures"
+        print(f"sequential, torch on 1 thread: {seq1:.1f} s")
         times = {}
         for workers in (1, 2):
             t0 = time.perf_counter()
@@ -118,7 +126,7 @@ def main() -> int:
             print(f"Ray, {workers} worker(s): {times[workers]:.1f} s (cluster start and worker warm-up {start_up:.1f} s, "
                   f"not counted); speed-up {seq / times[workers]:.2f}x against sequential")
     print(f"2 workers against 1: {times[1] / times[2]:.2f}x; against sequential: {seq / times[2]:.2f}x "
-          f"(target >= 1.7x); figures identical in all three runs")
+          f"(target >= 1.7x), against sequential on 1 thread: {seq1 / times[2]:.2f}x; figures identical in every run")
     print(f"load average after: {os.getloadavg()}; busy besides this script: {busy_elsewhere()}")
     return 0
 

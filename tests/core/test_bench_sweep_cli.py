@@ -87,3 +87,9 @@ def test_sweep_over_the_demo_models_reports_the_gan_and_goes_on(capsys):
     gan = rows.pop("infowgan-dsprites.safetensors")
     assert "no encoder" in gan["skipped"] and "--invert" in gan["skipped"] and "mig.mig" not in gan
     assert rows and all(0.0 <= r["mig.mig"] <= 1.0 for r in rows.values())
+
+
+def test_sweep_with_an_unknown_dataset_reports_it_in_each_row(ckpts, capsys):
+    assert main(["sweep", str(ckpts[0]), "--dataset", "no-such-set", "--json", *QUICK]) == 1
+    (row,) = json.loads(capsys.readouterr().out)["rows"]
+    assert "no-such-set" in row["error"] and "mig.mig" not in row

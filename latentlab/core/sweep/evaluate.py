@@ -116,6 +116,7 @@ class _Plan:
     missing: list[str] = field(default_factory=list)
     udr_rep: udr_math.Representation | None = None
     udr_needed: bool = False  # its group's UDR is not (all) in the store: encode it
+    dkey: str = ""  # the dataset as stored keys name it
     card: dict[str, Any] = field(default_factory=dict)
 
 
@@ -178,6 +179,13 @@ def _plan_one(file: str, opts: SweepOptions, db: ResultStore | None) -> _Plan:
     if not row.dataset:
         row.error = "the model card names no dataset; give one (--dataset dsprites)"
         return plan
+    try:
+        from latentlab.core.data import get_dataset
+
+        plan.dkey = dataset_key(get_dataset(row.dataset))
+    except (LatentlabError, OSError, ValueError) as exc:
+        row.error = str(exc)
+        return plan
     plan.route = choose_route(ck, opts.invert, opts.invert_config)
     if plan.route.kind == SKIP:
         row.skipped = plan.route.note
@@ -186,11 +194,8 @@ def _plan_one(file: str, opts: SweepOptions, db: ResultStore | None) -> _Plan:
     plan.blob = blob
     plan.missing = list(opts.metrics)
     if db is not None and not opts.force:
-        from latentlab.core.data import get_dataset
-
-        dkey = dataset_key(get_dataset(row.dataset))
         for name in opts.metrics:
-            payload = db.get(KIND, ck.sha256, dkey, name, _key_params(name, opts, plan.route), opts.settings.seed)
+            payload = db.get(KIND, ck.sha256, plan.dkey, name, _key_params(name, opts, plan.route), opts.settings.seed)
             if payload is not None:
                 _take(row, name, MetricResult.from_dict(payload))
                 row.stored.append(name)
@@ -216,9 +221,7 @@ class _Keeper:
     def put(self, plan: _Plan, name: str, kp: dict[str, Any], res: MetricResult) -> None:
         if self.db is None or not res.ok:
             return
-        from latentlab.core.data import get_dataset
-
-        key = (KIND, plan.row.sha256, dataset_key(get_dataset(plan.row.dataset)), name, kp, self.opts.settings.seed)
+        key = (KIND, plan.row.sha256, plan.dkey, name, kp, self.opts.settings.seed)
         try:
             if not self.db.put(*key, res.to_dict()):
                 plan.row.store_notes.append(f"{name}: kept in {self.db.last_pending} until the store can be written")
@@ -278,15 +281,12 @@ def _udr_params(opts: SweepOptions, members: list[_Plan]) -> dict[str, Any]:
 
 
 def _plan_udr(groups: dict[str, list[_Plan]], opts: SweepOptions, db: ResultStore | None) -> None:
-    from latentlab.core.data import get_dataset
-
     for members in groups.values():
         kp = _udr_params(opts, members)
         for plan in members:
             payload = None
             if db is not None and not opts.force:
-                payload = db.get(KIND, plan.row.sha256, dataset_key(get_dataset(plan.row.dataset)), UDR_NAME, kp,
-                                 opts.settings.seed)
+                payload = db.get(KIND, plan.row.sha256, plan.dkey, UDR_NAME, kp, opts.settings.seed)
             if payload is not None:
                 _take(plan.row, UDR_NAME, MetricResult.from_dict(payload))
                 plan.row.stored.append(UDR_NAME)

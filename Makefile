@@ -26,10 +26,13 @@ $(STAMP): pyproject.toml
 # --no-deps because its declared requirements pull a CUDA torch, torchvision and lightning, none of which its
 # metric modules use (tests/core/disent_shim.py says how they are imported); tqdm, their one other import,
 # comes with the dev extra.
-DISENT := $(VENV)/.disent-0.8.0
+# disentanglement-lib, the reference implementation, for tests/core/test_metrics_vs_dlib.py, --no-deps as well
+# (it requires TensorFlow; its BetaVAE and FactorVAE modules need numpy, scikit-learn, gin, absl and six,
+# tests/core/dlib_shim.py says how they are imported).
+DISENT := $(VENV)/.disent-0.8.0-dlib-1.5
 $(DISENT): $(STAMP)
-	@echo; echo "==> installing disent 0.8.0 (the metric cross-check; its own dependencies left out)"
-	$(PIP) install --no-deps "disent==0.8.0"
+	@echo; echo "==> installing disent 0.8.0 and disentanglement_lib 1.5 (the metric cross-checks; their own dependencies left out)"
+	$(PIP) install --no-deps "disent==0.8.0" "disentanglement-lib==1.5"
 	@touch $(DISENT)
 
 # Qt needs a few shared libraries that minimal Debian images lack; install them only when missing.

@@ -7,7 +7,8 @@ potential's paths beside the linear baselines (PCA, SeFa, supervised normals), a
     python benchmarks/flows_table.py latentlab/models/vae-dsprites.safetensors latentlab/models/beta-vae-dsprites.safetensors \
         --k 8 --steps 1500 --threads 2
 
-Prints wall-clock times of training and evaluation; figures depend on --steps, --k and --seed.
+Prints wall-clock times of training and evaluation; figures depend on --steps, --k and --seed. With
+``--flows FILE`` (one per checkpoint) it evaluates flows trained elsewhere (e.g. by ``latentlab flows train``).
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int)
     p.add_argument("--flows-dir", help="where flows files are kept between runs (default: the latentlab cache)")
     p.add_argument("--retrain", action="store_true", help="train even when a matching flows file exists")
+    p.add_argument("--flows", action="append", metavar="FILE",
+                   help="evaluate this flows file (one per checkpoint, in order) instead of training")
     p.add_argument("--n-starts", type=int, default=128)
     p.add_argument("--classifier-steps", type=int, default=300)
     args = p.parse_args(argv)
@@ -58,8 +61,15 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
 
-    for path in args.checkpoints:
+    if args.flows and len(args.flows) != len(args.checkpoints):
+        p.error("give one --flows file per checkpoint")
+    for i, path in enumerate(args.checkpoints):
         ck = open_checkpoint(path, device=args.device)
+        if args.flows:
+            flows = load_flows(args.flows[i], checkpoint_sha256=ck.sha256, latent_dim=ck.info.latent_dim)
+            print(f"evaluating {args.flows[i]} ({flows.n_potentials} potentials, {flows.step} steps)")
+            _evaluate(ck, flows, path, args)
+            continue
         cfg = FlowConfig(n_potentials=args.k, steps=args.steps, batch_size=args.batch_size, horizon=args.horizon,
                          pde=args.pde, lr=args.lr, seed=args.seed, device=args.device)
         out = flows_dir / f"{Path(path).stem}.k{args.k}.{args.pde}.s{args.seed}.flows.safetensors"
@@ -84,19 +94,24 @@ def main(argv: list[str] | None = None) -> int:
             save_flows(flows, out)
             print(f"trained {args.k} {args.pde} potentials for {args.steps} steps (batch {args.batch_size}, horizon "
                   f"{args.horizon}) in {time.monotonic() - t0:.0f} s this run, {flows.seconds:.0f} s in all -> {out}")
-        last = flows.history[-1] if flows.history else {}
-        print("final training losses: " + "  ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "step"))
-        ds = get_dataset(ck.info.dataset or "dsprites")
-        bar = TextProgress(label="evaluate")
-        ev = evaluate_flows(ck.model, flows, ds, n_starts=args.n_starts, classifier_steps=args.classifier_steps,
-                            seed=args.seed, ctx=JobContext(progress=bar))
-        bar.done()
-        print(f"\n== {Path(path).name} ({ck.info.latent_dim} latents) + {flows.n_potentials} {flows.config.pde} "
-              f"potentials, {flows.step} steps; paths of {ev.params['steps']} steps; linear baselines travel "
-              f"{ev.params['linear_length']:.2f} (the flows' median); evaluation {ev.params['seconds']:.0f} s ==")
-        print(format_table(ev))
-        print()
+        _evaluate(ck, flows, path, args)
     return 0
+
+
+def _evaluate(ck, flows, path, args) -> None:
+    """Print the evaluation table of ``flows`` on checkpoint ``ck``."""
+    last = flows.history[-1] if flows.history else {}
+    print("final training losses: " + "  ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "step"))
+    ds = get_dataset(ck.info.dataset or "dsprites")
+    bar = TextProgress(label="evaluate")
+    ev = evaluate_flows(ck.model, flows, ds, n_starts=args.n_starts, classifier_steps=args.classifier_steps,
+                        seed=args.seed, ctx=JobContext(progress=bar))
+    bar.done()
+    print(f"\n== {Path(path).name} ({ck.info.latent_dim} latents) + {flows.n_potentials} {flows.config.pde} "
+          f"potentials, {flows.step} steps; paths of {ev.params['steps']} steps; linear baselines travel "
+          f"{ev.params['linear_length']:.2f} (the flows' median); evaluation {ev.params['seconds']:.0f} s ==")
+    print(format_table(ev))
+    print()
 
 
 if __name__ == "__main__":

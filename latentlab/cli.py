@@ -27,7 +27,7 @@ from latentlab.commands.common import (
     trust_arg,
     trust_of,
 )
-from latentlab.core.limits import MAX_BATCH
+from latentlab.core.limits import MAX_BATCH, MAX_STEPS
 from latentlab.core.text import printable
 
 EXIT_ERROR = 1
@@ -82,9 +82,17 @@ def cmd_info(args: argparse.Namespace) -> int:
 # --- train -----------------------------------------------------------------------------------------------------
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from latentlab.core.jobs import JobContext, TextProgress
+    from latentlab.core.jobs import JobCancelled, JobContext, TextProgress
     from latentlab.core.train import TrainConfig, train_to_file
+    from latentlab.core.train_state import resume_path
 
+    if args.grid:
+        from latentlab.commands.sweep_train import cmd_sweep_train
+
+        args.config = args.grid
+        return cmd_sweep_train(args)
+    if not args.arch or not args.out:
+        raise_usage("--arch and --out are required (or --grid CONFIG.toml for a whole grid)")
     objective = parse_kv(args.set)
     for key in ("beta", "gamma"):
         if getattr(args, key) is not None:
@@ -96,10 +104,48 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     recipe = "latentlab " + " ".join(shlex.quote(a) for a in args.argv) if args.record_recipe else None
     bar = TextProgress(label=f"train {args.arch}")
-    path = train_to_file(config, args.out, JobContext(progress=bar), recipe=recipe)
+    state = resume_path(args.out)
+    if args.resume:
+        print(f"resume state: {state}" + (" (continuing)" if state.exists() else " (new run)"), file=sys.stderr)
+    stop = _StopOnSignal() if args.resume else None
+    ctx = JobContext(progress=bar, should_stop=stop) if stop else JobContext(progress=bar)
+    try:
+        path = train_to_file(config, args.out, ctx, recipe=recipe, resume=args.resume,
+                             snapshot_every=args.snapshot_every, save_every=args.save_every)
+    except JobCancelled:
+        print(f"\nlatentlab train: stopped; run the same command to continue from {state}", file=sys.stderr)
+        return EXIT_CANCELLED
+    finally:
+        if stop:
+            stop.uninstall()
     bar.done()
     echo(f"wrote {path}")
     return 0
+
+
+class _StopOnSignal:
+    """A resumable run stops at the next step boundary on Ctrl+C or SIGTERM and keeps its state; a second
+    Ctrl+C interrupts at once."""
+
+    def __init__(self) -> None:
+        import signal
+
+        self.requested = False
+        self._old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def uninstall(self) -> None:
+        import signal
+
+        for s, handler in self._old.items():
+            signal.signal(s, handler)
 
 
 # --- parser -----------------------------------------------------------------------------------------------------
@@ -157,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a zoo model on a factor dataset",
                        description="Archs: " + "; ".join(f"{a.name}: {a.summary}" for a in ARCHS.values()))
-    p.add_argument("--arch", required=True, choices=sorted(ARCHS))
+    p.add_argument("--arch", choices=sorted(ARCHS), help="required unless --grid")
     p.add_argument("--dataset", default="dsprites", help=f"{', '.join(BUILTIN)}, or a .npz/.h5 original file")
     p.add_argument("--steps", type=steps_int, default=10000)
     p.add_argument("--batch-size", type=int_arg(2, MAX_BATCH), default=64)
@@ -170,10 +216,22 @@ def build_parser() -> argparse.ArgumentParser:
     seed_arg(p)
     p.add_argument("--name", help="model name shown in the app")
     threads_arg(p)
+    p.add_argument("--resume", action="store_true",
+                   help="keep a resume state beside --out (<out>.resume) and continue from it if it exists; "
+                        "Ctrl+C or SIGTERM then stops at the next step and keeps it")
+    p.add_argument("--save-every", type=positive_int(MAX_STEPS), default=1000, metavar="N",
+                   help="with --resume: write the resume state every N steps (default 1000)")
+    p.add_argument("--snapshot-every", type=positive_int(MAX_STEPS), metavar="N",
+                   help="also write a checkpoint every N steps (and at the end) into <out stem>.series/, "
+                        "a series the compare panel steps through")
     p.add_argument("--no-recipe", dest="record_recipe", action="store_false",
                    help="do not store this command line in the card")
-    p.add_argument("--out", required=True, help="output .safetensors file")
+    p.add_argument("--out", help="output .safetensors file (required unless --grid)")
     device_arg(p)
+    p.add_argument("--grid", metavar="CONFIG.toml", help="train a whole grid instead, like `latentlab sweep-train`")
+    from latentlab.commands.sweep_train import add_grid_args
+
+    add_grid_args(p)
     p.set_defaults(func=cmd_train)
 
     import importlib

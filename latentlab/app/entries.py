@@ -14,6 +14,7 @@ from latentlab.core.checkpoints import Checkpoint
 from latentlab.core.data import FactorDataset
 from latentlab.core.encode import Encoded
 from latentlab.core.model import Encodes, LatentModel, Quantized, prior_std
+from latentlab.core.sidecars import Sidecars
 
 _tokens = itertools.count(1)
 
@@ -28,6 +29,7 @@ class ModelEntry:
     encoded: Encoded | None = None  # dataset samples encoded once per model (latent map, activity, strip)
     dataset_name: str | None = None
     analysis_error: str | None = None
+    sidecars: Sidecars = field(default_factory=Sidecars)  # its flows, directions and series found beside it
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property

@@ -82,6 +82,8 @@ def register(sub: Any) -> None:
     p.add_argument("--eval-n", type=int_arg(2, limits.MAX_SAMPLES), default=200, help="samples the evaluation moves (default 200)")
     p.add_argument("--alpha", type=finite_float(0.0, 1000.0, lo_open=True), default=2.0, help="evaluation step: latents move by -alpha and +alpha")
     p.add_argument("--out", required=True, help="direction file to write (.safetensors)")
+    p.add_argument("--append", action="store_true",
+                   help="add the new directions to --out if it exists (it must belong to the same checkpoint)")
     trust_arg(p)
     device_arg(p)
     json_arg(p)
@@ -122,7 +124,8 @@ def cmd_directions(args: argparse.Namespace) -> int:
     try:
         found = find_directions(model, options, JobContext(progress=bar), ck.sha256, ck.info.name)
         bar.done()
-        save_directions(found, out)
+        kept = _appended(out, found, ck.sha256) if args.append and out.exists() else found
+        save_directions(kept, out)
         evaluation = None
         dataset_name = args.dataset or model.info.dataset
         if args.evaluate and dataset_name and len(found):
@@ -145,7 +148,8 @@ def cmd_directions(args: argparse.Namespace) -> int:
                     "cosine": found.cosine_matrix().tolist() if all(d.vector is not None for d in found) else None,
                     "evaluation": evaluation.to_dict() if evaluation is not None else None})
         return 0
-    echo(f"wrote {out} ({len(found)} direction{'s' * (len(found) != 1)}, method {args.method})")
+    added = f"; {len(kept)} in the file" if kept is not found else ""
+    echo(f"wrote {out} ({len(found)} direction{'s' * (len(found) != 1)}, method {args.method}{added})")
     if evaluation is not None:
         echo(f"\nfactor change along each direction (-{args.alpha:g} -> +{args.alpha:g}; readout: {evaluation.readout}, "
               f"n={evaluation.n}); fraction of each factor's range, or of probability mass for categorical factors")
@@ -156,6 +160,18 @@ def cmd_directions(args: argparse.Namespace) -> int:
     elif args.evaluate and not dataset_name:
         echo("(no evaluation: the model names no dataset; pass --dataset to evaluate)", file=sys.stderr)
     return 0
+
+
+def _appended(out: Path, found: Any, sha256: str) -> Any:
+    """The directions already in ``out`` followed by ``found``; only for the same checkpoint."""
+    from latentlab.core.directions import load_directions
+
+    existing = load_directions(out)
+    if existing.latent_dim != found.latent_dim or (existing.source_sha256 and existing.source_sha256 != sha256):
+        raise_usage(f"--append: {out} holds directions of another checkpoint "
+                    f"({existing.source_name or existing.latent_dim}); write to a new file")
+    existing.extend(found)
+    return existing
 
 
 def format_matrix(rows: list[str], cols: list[str], values: Any, extra: tuple[str, list[str]] | None = None,

@@ -17,9 +17,19 @@ from latentlab.core.checkpoint import make_card, save_checkpoint
 from latentlab.core.data import FactorDataset, get_dataset
 from latentlab.core.device import resolve_device
 from latentlab.core.errors import BadInput
-from latentlab.core.jobs import JobContext, ensure_context
+from latentlab.core.jobs import JobCancelled, JobContext, ensure_context
 from latentlab.core.limits import check_float, check_int, check_seed
 from latentlab.core.model import ModelInfo
+from latentlab.core.train_state import (
+    RunState,
+    check_settings,
+    read_resume,
+    restore,
+    resume_path,
+    save_resume,
+    series_dir,
+    snapshot_name,
+)
 from latentlab.core.zoo import ARCHS, build_network, build_objective
 from latentlab.core.zoo.objectives import optimizer_for
 
@@ -83,6 +93,25 @@ class TrainResult:
     model: torch.nn.Module
     card: dict[str, Any]
     history: list[dict[str, float]]
+    resumed_from: int = 0  # the step a resumed run continued from (0: a fresh run)
+
+
+@dataclass
+class RunFiles:
+    """Where a run keeps what lets it survive an interruption, and its checkpoint series.
+
+    ``resume``: the resume state, written every ``save_every`` steps, when the run is cancelled and at its
+    end (read back when ``resume_from_file``). ``snapshots``: a folder that gets a full checkpoint every
+    ``snapshot_every`` steps and at the last step, each card naming its step (the compare panel's series
+    slider orders them by it).
+    """
+
+    resume: Path | None = None
+    resume_from_file: bool = False
+    save_every: int = 1000
+    snapshots: Path | None = None
+    snapshot_every: int | None = None
+    recipe: str | None = None
 
 
 def _batches(dataset: FactorDataset, batch_size: int, rng: np.random.Generator):
@@ -91,10 +120,31 @@ def _batches(dataset: FactorDataset, batch_size: int, rng: np.random.Generator):
         yield torch.from_numpy(dataset.images(f))
 
 
-def train(config: TrainConfig, ctx: JobContext | None = None, dataset: FactorDataset | None = None) -> TrainResult:
-    """Train ``config.arch`` on ``config.dataset`` and return the model with its filled-in card."""
+def _check_config(config: TrainConfig, files: RunFiles) -> None:
+    if config.arch not in ARCHS:
+        raise BadInput(f"unknown arch {config.arch!r}; choose one of {', '.join(ARCHS)}")
+    if config.steps < 1 or config.batch_size < 2:
+        raise BadInput("steps must be >= 1 and batch_size >= 2")
+    if files.save_every < 1 or (files.snapshot_every is not None and files.snapshot_every < 1):
+        raise BadInput("save and snapshot intervals must be at least 1 step")
+
+
+def train(config: TrainConfig, ctx: JobContext | None = None, dataset: FactorDataset | None = None,
+          files: RunFiles | None = None) -> TrainResult:
+    """Train ``config.arch`` on ``config.dataset`` and return the model with its filled-in card.
+
+    With ``files`` the run keeps a resume state and snapshots (see ``RunFiles``); a run resumed from its
+    resume state continues exactly: the same seed, settings and thread count give the same weights as a
+    run that was never interrupted.
+    """
     ctx = ensure_context(ctx)
+    files = files or RunFiles()
     config.validate()
+    _check_config(config, files)
+    saved = None
+    if files.resume is not None and files.resume_from_file and files.resume.exists():
+        saved = read_resume(files.resume)  # read (and checked) before anything is built
+        check_settings(files.resume, saved[0]["config"], int(saved[0]["step"]), asdict(config))
     if config.threads:
         torch.set_num_threads(config.threads)
     device = resolve_device(config.device)
@@ -120,63 +170,122 @@ def train(config: TrainConfig, ctx: JobContext | None = None, dataset: FactorDat
     objective.setup(model, config.steps, data.num_samples)
     lr = config.lr if config.lr is not None else arch.lr
     opt = optimizer_for(objective, model, lr)
+    optimizers = {"model": opt, **objective.optimizers()}
 
-    history: list[dict[str, float]] = []
-    recent: deque[dict[str, float]] = deque(maxlen=100)
+    run = RunState(step=0, config=asdict(config))
+    if saved is not None:
+        assert files.resume is not None
+        run = restore(files.resume, *saved, model, objective, optimizers, rng, device)
+        run.config = asdict(config)
+        log.info("resuming %s from step %d", files.resume, run.step)
+        ctx.progress(run.step / config.steps, f"resumed at step {run.step}")
+    resumed_from = run.step
+    recent: deque[dict[str, float]] = deque(run.recent, maxlen=100)
     batches = _batches(data, config.batch_size, rng)
 
     def next_batch() -> torch.Tensor:
         return next(batches).to(device).contiguous(memory_format=torch.channels_last)
 
-    t0 = time.monotonic()
+    def card_at(step: int) -> dict[str, Any]:
+        run.seconds += time.monotonic() - clock[0]
+        clock[0] = time.monotonic()
+        return _card(model, config, arch.objective, objective.hparams, data, lr, device, step, run)
+
+    def save_state(step: int) -> None:
+        if files.resume is None:
+            return
+        run.step, run.recent = step, list(recent)
+        card_at(step)  # brings run.seconds up to date
+        save_resume(files.resume, run, model, objective, optimizers, rng, device)
+
+    clock = [time.monotonic()]
     model.train()
-    for step in range(1, config.steps + 1):
-        ctx.check()
-        pre_logs = objective.pre_step(model, next_batch, step)  # a GAN's critic updates
-        x = next_batch()
-        loss, logs = objective.loss(model, x, step)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"the loss became {loss.item()} at step {step}; try a lower learning rate")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if objective.grad_clip_value:
-            torch.nn.utils.clip_grad_value_(model.parameters(), objective.grad_clip_value)
-        opt.step()
-        logs = {**pre_logs, **logs}
-        if objective.has_aux:
-            x2 = next(batches).to(device).contiguous(memory_format=torch.channels_last)
-            logs.update(objective.aux_step(model, x, x2))
-        recent.append(logs)
-        if step % config.log_every == 0 or step == config.steps:
-            mean = {k: float(np.mean([r[k] for r in recent if k in r])) for k in logs}
-            history.append({"step": step, **mean})
-            ctx.partial({"step": step, **mean})
-            ctx.progress(step / config.steps, f"step {step}  " + "  ".join(f"{k} {v:.4g}" for k, v in mean.items()))
+    step = run.step
+    try:
+        for step in range(run.step + 1, config.steps + 1):
+            ctx.check()
+            logs = _one_step(model, objective, opt, next_batch, batches, device, step)
+            recent.append(logs)
+            if step % config.log_every == 0 or step == config.steps:
+                mean = {k: float(np.mean([r[k] for r in recent if k in r])) for k in logs}
+                run.history.append({"step": step, **mean})
+                ctx.partial({"step": step, **mean})
+                ctx.progress(step / config.steps, f"step {step}  " + "  ".join(f"{k} {v:.4g}" for k, v in mean.items()))
+            if files.snapshots is not None and files.snapshot_every and (
+                    step % files.snapshot_every == 0 or step == config.steps):
+                _snapshot(model, card_at(step), files, step)
+            if step % files.save_every == 0 and step < config.steps:
+                save_state(step)
+    except JobCancelled:
+        save_state(step - 1)  # ctx.check() runs before a step starts: the state is that of the step before
+        raise
+    save_state(config.steps)
     model.eval()
     model.to(memory_format=torch.contiguous_format)
-    final = {k: round(v, 5) for k, v in history[-1].items() if k != "step"} if history else {}
+    card = card_at(config.steps)
+    return TrainResult(model=model, card=card, history=run.history, resumed_from=resumed_from)
+
+
+def _one_step(model, objective, opt, next_batch, batches, device, step: int) -> dict[str, float]:
+    pre_logs = objective.pre_step(model, next_batch, step)  # a GAN's critic updates
+    x = next_batch()
+    loss, logs = objective.loss(model, x, step)
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"the loss became {loss.item()} at step {step}; try a lower learning rate")
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if objective.grad_clip_value:
+        torch.nn.utils.clip_grad_value_(model.parameters(), objective.grad_clip_value)
+    opt.step()
+    logs = {**pre_logs, **logs}
+    if objective.has_aux:
+        x2 = next(batches).to(device).contiguous(memory_format=torch.channels_last)
+        logs.update(objective.aux_step(model, x, x2))
+    return logs
+
+
+def _card(model, config: TrainConfig, objective_name: str, objective_hparams: dict[str, Any], data, lr: float,
+          device, step: int, run: RunState) -> dict[str, Any]:
+    final = {k: round(v, 5) for k, v in run.history[-1].items() if k != "step"} if run.history else {}
     training = {
         "arch": config.arch,
-        "objective": arch.objective,
-        "objective_hparams": objective.hparams,
+        "objective": objective_name,
+        "objective_hparams": objective_hparams,
         "steps": config.steps,
+        "step": step,
         "batch_size": config.batch_size,
         "lr": lr,
         "seed": config.seed,
         "dataset": data.name,
         "factor_names": list(data.factor_names),
         "final_losses": final,
-        "seconds": round(time.monotonic() - t0, 1),
+        "seconds": round(run.seconds, 1),
         "device": str(device),
         "torch": torch.__version__,
     }
-    card = make_card(model, training=training, config=asdict(config))
-    return TrainResult(model=model, card=card, history=history)
+    return make_card(model, training=training, config=asdict(config))
 
 
-def train_to_file(config: TrainConfig, out: str | Path, ctx: JobContext | None = None, recipe: str | None = None) -> Path:
-    """Train and save atomically; ``recipe`` (the command line) is kept in the card."""
-    result = train(config, ctx)
+def _snapshot(model: torch.nn.Module, card: dict[str, Any], files: RunFiles, step: int) -> Path:
+    assert files.snapshots is not None
+    if files.recipe:
+        card["recipe"] = files.recipe
+    # save_checkpoint copies every tensor to a contiguous CPU one, so the training model is left as it is.
+    return save_checkpoint(model, files.snapshots / snapshot_name(step), card)
+
+
+def train_to_file(config: TrainConfig, out: str | Path, ctx: JobContext | None = None, recipe: str | None = None,
+                  resume: bool = False, snapshot_every: int | None = None, save_every: int = 1000) -> Path:
+    """Train and save atomically; ``recipe`` (the command line) is kept in the card.
+
+    ``resume``: keep a resume state beside ``out`` (``<out>.resume``) and continue from it when it exists.
+    ``snapshot_every``: also write a checkpoint every that many steps into ``<out stem>.series/``.
+    """
+    out = Path(out)
+    files = RunFiles(resume=resume_path(out) if resume else None, resume_from_file=resume, save_every=save_every,
+                     snapshots=series_dir(out) if snapshot_every else None, snapshot_every=snapshot_every,
+                     recipe=recipe)
+    result = train(config, ctx, files=files)
     card = dict(result.card)
     if recipe:
         card["recipe"] = recipe

@@ -38,6 +38,7 @@ from latentlab.ui.panels.metrics import MetricsPanel
 from latentlab.ui.panels.model_browser import ModelBrowserPanel
 from latentlab.ui.panels.preview import PreviewPanel
 from latentlab.ui.panels.sliders import LatentSlidersPanel
+from latentlab.ui.panels.sweep import attach as attach_sweep
 from latentlab.ui.render_bridge import RenderBridge
 from latentlab.ui.safe_text import PlainLabel, shown
 from latentlab.ui.session_io import SessionController
@@ -126,6 +127,7 @@ class MainWindow(QMainWindow):
         self.docks["Latent map"].raise_()
         self.resizeDocks([self.docks["Models"], self.docks["Latent sliders"]], [260, 420], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["Traversal grid"]], [300], Qt.Orientation.Vertical)
+        self.sweep = attach_sweep(self)
 
         self.device_label = PlainLabel()
         self.model_label = PlainLabel()

@@ -21,6 +21,7 @@ from latentlab.core.errors import LatentlabError
 from latentlab.core.input_files import read_bytes
 from latentlab.core.paths import atomic_write_bytes, data_dir
 from latentlab.core.safe_json import loads_bounded
+from latentlab.core.sidecars import find_sidecars
 from latentlab.ui.job_runner import JobRunner
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,29 @@ class RecentFiles:
 def _open(ctx, path: Path, trust: bool | Trust, device: str, arch: str | None):
     ctx.progress(0.1, f"opening {path.name}")
     ck = open_checkpoint(path, arch=arch, trust=trust, device=device)
+    sidecars = find_sidecars(ck.path, ck.sha256)
+    ctx.progress(0.8, "reading the files beside it")
+    shipped = read_sidecars(sidecars, ck)
     ctx.progress(1.0, "opened")
-    return ck
+    return ck, sidecars, shipped
+
+
+def read_sidecars(sidecars, ck) -> dict:
+    """The flows and directions found beside a checkpoint, read (off the GUI thread); unusable ones noted."""
+    from latentlab.core.directions import load_directions
+    from latentlab.core.errors import LatentlabError
+    from latentlab.core.flows import load_flows
+
+    out: dict = {}
+    try:
+        if sidecars.flows is not None:
+            out["flows"] = (load_flows(sidecars.flows, checkpoint_sha256=ck.sha256,
+                                       latent_dim=ck.model.info.latent_dim), sidecars.flows)
+        if sidecars.directions is not None:
+            out["directions"] = (load_directions(sidecars.directions), sidecars.directions)
+    except (LatentlabError, OSError) as exc:
+        sidecars.notes.append(f"a file beside it could not be used ({exc})")
+    return out
 
 
 def analyse(ctx, model, dataset_name: str, n: int, seed: int = 0):
@@ -118,15 +140,24 @@ class ModelManager(QObject):
         self.loadingChanged.emit(path.name)
         self.loader.start(_open, path, trust, self.state.device, arch, label=f"opening {path.name}")
 
-    def _on_loaded(self, ck) -> None:
+    def _on_loaded(self, result) -> None:
         assert self._current_load is not None
         _, _, _, select = self._current_load
-        entry = ModelEntry(ck)
+        ck, sidecars, shipped = result
+        entry = ModelEntry(ck, sidecars=sidecars)
         ds = ck.model.info.dataset
         entry.dataset_name = ds if ds in BUILTIN else None
-        self.state.add_model(entry, select=select or self.state.current is None)
+        entry = self.state.add_model(entry, select=False)
+        # What ships beside the checkpoint, unless a session being restored already set this model up.
+        extras = self.state.extras(entry)
+        if "flows" in shipped and extras.flows is None:
+            self.state.set_flows(entry, *shipped["flows"])
+        if "directions" in shipped and extras.directions is None:
+            self.state.set_directions(entry, *shipped["directions"])
+        if select or self.state.current is None:
+            self.state.select_model(entry)
         self.recentChanged.emit(self.recent.add(ck.path))
-        for note in ck.notes:
+        for note in [*ck.notes, *sidecars.notes]:
             self.state.message.emit("info", f"{ck.path.name}: {note}")
         self._next()
 

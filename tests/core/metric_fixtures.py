@@ -101,3 +101,32 @@ def code_inputs(kind: str, n: int = 2000, sizes=(10,) * 10, seed: int = 0, noise
         return z + noise * rng.standard_normal(z.shape) if noise else z
 
     return inputs_from_arrays(code(y_train), y_train, code(y_test), y_test, sizes)
+
+
+# A partly mixed, noisy code of three factors in four latents: BetaVAE and FactorVAE scores well below 1, with
+# a seed-to-seed spread, so a protocol's bias shows against a reference implementation.
+PROTOCOL_SIZES = (4, 3, 5)
+PROTOCOL_W = np.array([[1.0, 0.8, 0.0], [0.6, 1.0, 0.3], [0.3, 0.0, 1.0], [0.0, 0.5, 0.3]])
+PROTOCOL_VAR = 0.5
+
+
+def protocol_model() -> LinearCode:
+    return LinearCode(PROTOCOL_W, var=PROTOCOL_VAR, name="protocol")
+
+
+def posterior_sampler(model: LinearCode, seed: int):
+    """observations -> one draw z ~ q(z|x) each (the "sampled" representation a reference implementation queries)."""
+    from latentlab.core.encode import encode_images
+
+    rng = np.random.default_rng(seed)
+
+    def represent(obs):
+        m, lv, _ = encode_images(model, np.asarray(obs))
+        return m + rng.standard_normal(m.shape) * np.exp(0.5 * lv)
+
+    return represent
+
+
+def seed_spread(values) -> tuple[float, float]:
+    v = np.asarray(values, dtype=float)
+    return float(v.mean()), float(v.std(ddof=1))

@@ -7,8 +7,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from latentlab.core.metrics import compute, prepare_inputs
-from latentlab.core.metrics.activity import ACTIVE, PASSIVE, classify
+from latentlab.core.encode import Encoded
+from latentlab.core.metrics import MetricInputs, compute, prepare_inputs
+from latentlab.core.metrics.activity import ACTIVE, MIXED, PASSIVE, classify
 
 from .metric_fixtures import FactorImages, LinearCode, inputs_from_arrays
 
@@ -82,11 +83,47 @@ def test_same_seed_same_figures(representation):
         assert c["mig"].arrays["mi"].tolist() != a["mig"].arrays["mi"].tolist()  # a new seed draws anew
 
 
-def test_activity_classification_rules():
-    var = np.stack([np.full(100, 0.01), np.full(100, 0.98), np.linspace(0, 2, 100), np.full(100, 0.5)], 1)
+def _posterior_variances(n: int = 2000, seed: int = 0) -> tuple[np.ndarray, list[int]]:
+    """Synthetic posteriors whose Bonheme & Grzes label is known by construction, one latent per case."""
+    rng = np.random.default_rng(seed)
+    near0 = lambda m: rng.uniform(1e-4, 0.05, m)  # noqa: E731
+    near1 = lambda m: rng.uniform(0.9, 1.1, m)  # noqa: E731
+    some = rng.random(n)
+    cases = [
+        (near0(n), ACTIVE),                                      # certain on every input
+        (near1(n), PASSIVE),                                     # collapsed to the prior
+        (np.where(some < 0.10, near0(n), near1(n)), MIXED),      # ~0 on 10 % of inputs, ~1 elsewhere
+        (np.where(some < 0.5, near0(n), near1(n)), MIXED),       # half and half
+        (rng.uniform(0.5, 1.2, n), PASSIVE),                     # never near 0: never carries the input
+        (np.where(some < 0.98, near0(n), near1(n)), ACTIVE),     # all but 2 % of inputs
+        (np.where(some < 0.02, near0(n), near1(n)), PASSIVE),    # 2 % of inputs only
+        (np.linspace(1e-4, 2, n), MIXED),                        # a quarter of the inputs
+    ]
+    return np.stack([v for v, _ in cases], 1), [label for _, label in cases]
+
+
+def test_activity_classification_follows_bonheme_and_grzes_per_input_then_by_shares():
+    var, expected = _posterior_variances()
     labels, mean, spread = classify(var)
-    assert labels.tolist() == [ACTIVE, PASSIVE, 1, 1]
-    assert mean[1] == pytest.approx(0.98)
+    assert labels.tolist() == expected
+    assert mean[1] == pytest.approx(1.0, abs=0.01)
+    # A latent near 0 on 10 % of inputs is not passive, whatever its mean variance (0.9) suggests.
+    assert mean[2] > 0.85 and labels[2] == MIXED
+
+
+def test_drop_passive_drops_exactly_the_passive_latents_of_synthetic_posteriors():
+    var, expected = _posterior_variances(n=600, seed=1)
+    rng = np.random.default_rng(2)
+    sizes = (4, 3)
+    y = np.stack([rng.integers(0, s, 600) for s in sizes], 1)
+    z = rng.standard_normal((600, var.shape[1]))
+    lv = np.log(var).astype(np.float32)
+    inputs = MetricInputs(Encoded(z.astype(np.float32), lv, y), Encoded(z[:300].astype(np.float32), lv[:300], y[:300]),
+                          sizes, ("f0", "f1"))
+    res = compute(["activity", "mig"], inputs, drop_passive=True)
+    assert res["activity"].arrays["labels"].tolist() == expected
+    assert res["activity"].arrays["active_share"][2] == pytest.approx(0.1, abs=0.03)
+    assert res["mig"].latents == [j for j, lab in enumerate(expected) if lab != PASSIVE]
 
 
 def test_encoded_model_passive_latents_are_found_and_dropped():

@@ -1,7 +1,8 @@
 """Independent cross-check: our metrics against the PyPI package disent on identical encoded data.
 
 disent (0.8) implements MIG, DCI, SAP, the FactorVAE score and the unsupervised scores; it has no BetaVAE
-score and no Modularity, so those two are checked by the closed forms and reference behaviours instead.
+score (test_metrics_vs_dlib.py checks that one against disentanglement_lib) and no Modularity (checked by the
+closed forms and reference behaviours instead).
 """
 
 from __future__ import annotations
@@ -10,11 +11,17 @@ import numpy as np
 import pytest
 import torch
 
-from latentlab.core.encode import encode_images
-from latentlab.core.metrics import compute
+from latentlab.core.metrics import compute, prepare_inputs
 
 from .disent_shim import load_disent_metrics
-from .metric_fixtures import FactorImages, LinearCode, inputs_from_arrays
+from .metric_fixtures import (
+    PROTOCOL_SIZES,
+    FactorImages,
+    inputs_from_arrays,
+    posterior_sampler,
+    protocol_model,
+    seed_spread,
+)
 
 DISENT = load_disent_metrics()
 pytestmark = pytest.mark.skipif(DISENT is None, reason="disent is not installed (make installs it --no-deps)")
@@ -97,23 +104,23 @@ class DuckDataset:
         return self.dataset_batch_from_factors(self.sample_factors(n))
 
 
-def test_factorvae_agrees_with_disent_within_sampling_noise():
-    ds = FactorImages(SIZES)
-    model = LinearCode(W, var=0.04)
-    rng = np.random.default_rng(5)
-
-    def represent(obs):
-        z = encode_images(model, obs)[0]
-        return z + 0.2 * rng.standard_normal(z.shape)  # the same noise level as the code above
-
-    np.random.seed(0)
-    torch.manual_seed(0)
-    ref = DISENT["_factor_vae"].metric_factor_vae(DuckDataset(ds, np.random.default_rng(1)), represent,
-                                                  num_train=1000, num_eval=600, num_variance_estimate=2000)
-    z, y = code(2, 3000)
-    zt, yt = code(3, 1500)
-    inputs = inputs_from_arrays(z, y, zt, yt, SIZES)
-    ours = compute(["factorvae"], inputs, {"factorvae": {"num_train": 1000, "num_eval": 600,
-                                                         "num_variance_estimate": 2000}})["factorvae"]
-    # 600 evaluation votes: a standard error of about 0.02 on each side.
-    assert ours.values["factorvae"] == pytest.approx(ref["factor_vae.eval_accuracy"], abs=0.06)
+@pytest.mark.slow
+def test_factorvae_agrees_with_disent_within_its_seed_spread():
+    """Over six seeds on one model, our default (fresh votes) FactorVAE mean lies within disent's seed spread."""
+    ds, model = FactorImages(PROTOCOL_SIZES), protocol_model()
+    votes = {"num_train": 1000, "num_eval": 500, "num_variance_estimate": 2000}
+    ref, ours = [], []
+    for seed in range(6):
+        np.random.seed(seed)  # disent draws its factor index from NumPy's global generator
+        torch.manual_seed(seed)
+        ref.append(DISENT["_factor_vae"].metric_factor_vae(DuckDataset(ds, np.random.default_rng(seed)),
+                                                           posterior_sampler(model, seed), **votes)
+                   ["factor_vae.eval_accuracy"])
+        inputs = prepare_inputs(model, ds, n=3000, seed=seed)
+        ours.append(compute(["factorvae"], inputs, {"factorvae": votes}, representation="sampled", seed=seed)
+                    ["factorvae"].values["factorvae"])
+    ref_mean, ref_std = seed_spread(ref)
+    ours_mean, ours_std = seed_spread(ours)
+    assert 0.6 < ref_mean < 0.99
+    assert abs(ours_mean - ref_mean) <= 2 * ref_std, (ours_mean, ref_mean, ref_std)
+    assert ours_std <= 2 * ref_std, (ours_std, ref_std)

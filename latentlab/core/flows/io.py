@@ -24,6 +24,8 @@ from latentlab.core.flows.classifier import PairClassifier
 from latentlab.core.flows.config import FlowConfig
 from latentlab.core.flows.flowset import Flows
 from latentlab.core.flows.potentials import PotentialSet
+from latentlab.core.optim_io import optimizer_from as _optimizer_from
+from latentlab.core.optim_io import optimizer_tensors as _optimizer_tensors
 from latentlab.core.safe_json import JSONFieldError, describe, expect, field
 from latentlab.core.text import printable
 
@@ -41,32 +43,6 @@ class FlowsFileError(CheckpointError):
 
 class FlowsMismatchError(FlowsFileError):
     """The flows file belongs to another checkpoint than the one it is used with."""
-
-
-def _optimizer_tensors(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Split an optimizer state_dict into tensors (for safetensors) and JSON (the rest)."""
-    tensors: dict[str, torch.Tensor] = {}
-    meta: dict[str, Any] = {"param_groups": state["param_groups"], "state": {}}
-    for pid, st in state["state"].items():
-        keys = []
-        for name, value in st.items():
-            if isinstance(value, torch.Tensor):
-                tensors[f"optim.{pid}.{name}"] = value.detach().to("cpu").contiguous()
-                keys.append(name)
-            else:
-                meta["state"].setdefault(str(pid), {})[name] = value
-        meta["state"].setdefault(str(pid), {})["__tensors__"] = keys
-    return tensors, meta
-
-
-def _optimizer_from(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, Any]:
-    state: dict[int, dict[str, Any]] = {}
-    for pid, st in meta["state"].items():
-        entry = {k: v for k, v in st.items() if k != "__tensors__"}
-        for name in st.get("__tensors__", []):
-            entry[name] = tensors[f"optim.{pid}.{name}"]
-        state[int(pid)] = entry
-    return {"state": state, "param_groups": meta["param_groups"]}
 
 
 def flows_card(flows: Flows) -> dict[str, Any]:

@@ -7,28 +7,34 @@ from typing import Any
 import numpy as np
 
 from latentlab.core.activity import ACTIVE as _ACTIVE
+from latentlab.core.activity import ACTIVE_BELOW, MIN_SHARE, classify_activity
 from latentlab.core.activity import MIXED as _MIXED
 from latentlab.core.activity import PASSIVE as _PASSIVE
-from latentlab.core.activity import classify_activity
 from latentlab.core.encode import Encoded
 from latentlab.core.metrics.base import MetricUnavailable, View
 
 # Integer codes in result arrays (JSON- and heatmap-friendly); LABELS[code] is the name.
 ACTIVE, MIXED, PASSIVE = 0, 1, 2
 LABELS = (_ACTIVE, _MIXED, _PASSIVE)
-DEFAULTS: dict[str, Any] = {"threshold": 0.1}
+DEFAULTS: dict[str, Any] = {"active_below": ACTIVE_BELOW, "min_share": MIN_SHARE}
 
 
-def classify(variances: np.ndarray, threshold: float = 0.1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _codes(act) -> np.ndarray:
+    return np.array([LABELS.index(lab) for lab in act.labels], dtype=np.int64)
+
+
+def classify(variances: np.ndarray, active_below: float = ACTIVE_BELOW,
+             min_share: float = MIN_SHARE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(n, D) posterior variances -> (label codes, mean variance, variance of the variances) per dimension."""
-    act = classify_activity(variances, threshold=threshold)
-    return np.array([LABELS.index(lab) for lab in act.labels], dtype=np.int64), act.mean_variance, act.variance_of_variance
+    act = classify_activity(variances, active_below=active_below, min_share=min_share)
+    return _codes(act), act.mean_variance, act.variance_of_variance
 
 
-def classify_encoded(enc: Encoded, threshold: float = 0.1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The classification for encoded points; deterministic encoders: constant dimensions are passive."""
-    act = classify_activity(enc.variance, enc.mean, threshold=threshold)
-    return np.array([LABELS.index(lab) for lab in act.labels], dtype=np.int64), act.mean_variance, act.variance_of_variance
+def classify_encoded(enc: Encoded, active_below: float = ACTIVE_BELOW, min_share: float = MIN_SHARE):
+    """The classification for encoded points (label codes, the Activity); deterministic encoders: constant
+    dimensions are passive."""
+    act = classify_activity(enc.variance, enc.mean, active_below=active_below, min_share=min_share)
+    return _codes(act), act
 
 
 def kl_per_dim(enc: Encoded) -> np.ndarray:
@@ -41,15 +47,21 @@ def kl_per_dim(enc: Encoded) -> np.ndarray:
 
 
 def compute_activity(view: View, params: dict[str, Any], ctx) -> dict[str, Any]:
-    labels, mean, spread = classify_encoded(view.inputs.train, params["threshold"])
-    labels, mean, spread = labels[view.latents], mean[view.latents], spread[view.latents]
-    notes = [] if view.inputs.train.logvar is not None else [
+    labels, act = classify_encoded(view.inputs.train, params["active_below"], params["min_share"])
+    j = view.latents
+    labels = labels[j]
+    notes = [f"per input: active where the posterior variance is below {params['active_below']:g}; per latent: "
+             f"active on all but {params['min_share']:.0%} of inputs -> active, on at most that share -> passive, "
+             "else mixed"] if act.active_share is not None else [
         "deterministic encoder: constant latents are passive, the others active"]
+    arrays = {"labels": labels, "mean_variance": np.asarray(act.mean_variance[j], dtype=np.float64),
+              "variance_of_variance": np.asarray(act.variance_of_variance[j], dtype=np.float64)}
+    if act.active_share is not None:
+        arrays["active_share"] = np.asarray(act.active_share[j], dtype=np.float64)
     return {
         "values": {"n_active": float((labels == ACTIVE).sum()), "n_mixed": float((labels == MIXED).sum()),
                    "n_passive": float((labels == PASSIVE).sum())},
-        "arrays": {"labels": labels, "mean_variance": np.asarray(mean, dtype=np.float64),
-                   "variance_of_variance": np.asarray(spread, dtype=np.float64)},
+        "arrays": arrays,
         "samples": {"train": view.inputs.train.n},
         "notes": notes,
     }

@@ -15,7 +15,7 @@ from latentlab.core.errors import BadInput
 
 # Bump when a change to any metric's code changes its figures: stored results carry it in their key, so a
 # newer release never serves figures computed by older code.
-METRICS_VERSION = 1
+METRICS_VERSION = 2
 
 
 class MetricUnavailable(BadInput):
@@ -27,8 +27,8 @@ class MetricInputs:
     """Encoded training and test points plus what the metrics need to know about factors and latents.
 
     ``train`` and ``test`` are independent draws (disentanglement_lib: 10,000 training, 5,000 test points).
-    ``represent`` ((factors, kind) -> representations) is optional: only the exact "fresh" sampling mode of the
-    BetaVAE and FactorVAE scores needs it; by default they draw their batches from the encoded points.
+    ``represent`` ((factors, kind) -> representations) is what the BetaVAE and FactorVAE scores draw fresh
+    samples from (the reference protocol); without it they fall back to batches of the encoded points.
     """
 
     train: Encoded

@@ -1,4 +1,5 @@
-"""BetaVAE score (Higgins et al. 2017), as disentanglement_lib computes it."""
+"""BetaVAE score (Higgins et al. 2017), as disentanglement_lib computes it (fresh samples per point by default;
+``sampling=pool`` is the faster, biased variant described in ``sampling.py``)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,15 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from latentlab.core.metrics.base import View, child_seed
-from latentlab.core.metrics.sampling import SAMPLING, FactorPool
+from latentlab.core.metrics.sampling import (
+    VOTE_CHUNK,
+    FactorPool,
+    represent_batches,
+    resolve_sampling,
+    uniform_factors,
+)
 
-DEFAULTS: dict[str, Any] = {"batch_size": 64, "num_train": 10000, "num_eval": 5000, "sampling": "pool"}
+DEFAULTS: dict[str, Any] = {"batch_size": 64, "num_train": 10000, "num_eval": 5000, "sampling": "auto"}
 
 
 def _pool_features(pool: FactorPool, num_factors: int, n: int, batch: int, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -34,31 +41,36 @@ def _pool_features(pool: FactorPool, num_factors: int, n: int, batch: int, rng) 
     return feats, labels
 
 
-def _fresh_features(view: View, n: int, batch: int, rng) -> tuple[np.ndarray, np.ndarray]:
-    sizes = view.inputs.factor_sizes
+def _fresh_features(view: View, n: int, batch: int, rng, ctx) -> tuple[np.ndarray, np.ndarray]:
+    """The reference protocol: per point a factor k and two fresh batches of factor rows sharing factor k."""
+    sizes = np.asarray(view.inputs.factor_sizes)
     labels = rng.integers(0, len(sizes), size=n)
     feats = np.zeros((n, len(view.latents)))
-    for i, k in enumerate(labels):
-        f1 = np.stack([rng.integers(0, s, size=batch) for s in sizes], axis=1)
-        f2 = np.stack([rng.integers(0, s, size=batch) for s in sizes], axis=1)
-        f2[:, k] = f1[:, k]
-        feats[i] = np.abs(view.represent(f1) - view.represent(f2)).mean(axis=0)
+    for a in range(0, n, VOTE_CHUNK):
+        ctx.check()
+        ks = labels[a : a + VOTE_CHUNK]
+        f1 = uniform_factors(sizes, (len(ks), batch), rng)
+        f2 = uniform_factors(sizes, (len(ks), batch), rng)
+        f2[np.arange(len(ks)), :, ks] = f1[np.arange(len(ks)), :, ks]
+        z = represent_batches(view, np.concatenate([f1, f2], axis=1))
+        feats[a : a + len(ks)] = np.abs(z[:, :batch] - z[:, batch:]).mean(axis=1)
+        ctx.progress((a + len(ks)) / n, f"BetaVAE: {a + len(ks)}/{n} points")
     return feats, labels
 
 
 def compute(view: View, params: dict[str, Any], ctx) -> dict[str, Any]:
-    if params["sampling"] not in SAMPLING:
-        raise ValueError(f"sampling must be one of {SAMPLING}, got {params['sampling']!r}")
+    sampling, notes = resolve_sampling(view, params["sampling"])
     k = view.inputs.num_factors
     b, n_train, n_eval = params["batch_size"], params["num_train"], params["num_eval"]
     rng = child_seed(view.seed, "betavae")
-    if params["sampling"] == "pool":
+    if sampling == "pool":
         x_train, y_train = _pool_features(FactorPool(view.z_train, view.y_train), k, n_train, b, rng)
         x_eval, y_eval = _pool_features(FactorPool(view.z_test, view.y_test), k, n_eval, b, rng)
+        samples = {"pool_train": len(view.z_train), "pool_test": len(view.z_test)}
     else:
-        x_train, y_train = _fresh_features(view, n_train, b, rng)
-        ctx.check()
-        x_eval, y_eval = _fresh_features(view, n_eval, b, rng)
+        x_train, y_train = _fresh_features(view, n_train, b, rng, ctx.sub(0.0, n_train / (n_train + n_eval)))
+        x_eval, y_eval = _fresh_features(view, n_eval, b, rng, ctx.sub(n_train / (n_train + n_eval), 1.0))
+        samples = {"fresh_images": 2 * b * (n_train + n_eval)}
     ctx.check()
     if x_train.shape[1] == 0 or len(np.unique(y_train)) < 2:
         # Nothing to learn from: the classifier can only guess the most frequent factor.
@@ -75,6 +87,6 @@ def compute(view: View, params: dict[str, Any], ctx) -> dict[str, Any]:
     return {
         "values": {"betavae": eval_acc, "betavae_train": train_acc},
         "arrays": {"classifier_weights": coef.T.copy()},  # latents x factors
-        "samples": {"train_votes": n_train, "eval_votes": n_eval, "batch_size": b,
-                    "pool_train": len(view.z_train), "pool_test": len(view.z_test)},
+        "samples": {"train_votes": n_train, "eval_votes": n_eval, "batch_size": b, **samples},
+        "notes": notes,
     }

@@ -77,12 +77,21 @@ def info_m_c(nmi: np.ndarray, active: np.ndarray) -> tuple[float, float]:
     return float(np.clip(infom, 0, 1)), float(np.clip(infoc, 0, 1))
 
 
-def info_e(z: np.ndarray, s: np.ndarray, max_iter: int, seed: int, n_jobs: int = 2) -> np.ndarray:
-    """Per factor (H0 - H(s|z)) / H0 with H(s|z) the in-sample log-loss of an unregularised logistic regression."""
+def one_hot(codes: np.ndarray) -> np.ndarray:
+    """Discrete latents as one-hot features: one column per value each latent takes (the reference's
+    treatment of quantized latents for InfoE, with no standardisation)."""
+    cols = [(codes[:, j][:, None] == np.unique(codes[:, j])[None, :]) for j in range(codes.shape[1])]
+    return np.concatenate(cols, axis=1).astype(np.float64) if cols else np.zeros((len(codes), 0))
+
+
+def info_e(z: np.ndarray, s: np.ndarray, max_iter: int, seed: int, n_jobs: int = 2,
+           discrete: bool = False) -> np.ndarray:
+    """Per factor (H0 - H(s|z)) / H0 with H(s|z) the in-sample log-loss of an unregularised logistic regression
+    on the standardised latents, or on their one-hot codes when ``discrete``."""
     out = np.zeros(s.shape[1])
     if z.shape[1] == 0:
         return out
-    x = StandardScaler().fit_transform(z)
+    x = one_hot(z) if discrete else StandardScaler().fit_transform(z)
 
     def one(i: int) -> float:
         classes = np.unique(s[:, i])
@@ -111,11 +120,14 @@ def compute(view: View, params: dict[str, Any], ctx) -> dict[str, Any]:
     nmi = nmi_matrix(z, s, discrete, params["n_neighbors"], view.seed)
     ctx.check()
     infom, infoc = info_m_c(nmi, active)
-    per_e = info_e(z, s, params["max_iter"], view.seed, params["n_jobs"])
+    per_e = info_e(z, s, params["max_iter"], view.seed, params["n_jobs"], discrete=discrete)
     notes = [] if active.any() else ["no active latent: InfoM = InfoC = 0"]
+    treatment = ("discrete latents (codes): plug-in MI; one-hot codes for InfoE's logistic regression" if discrete
+                 else f"continuous latents: kNN MI (k = {params['n_neighbors']}); standardised latents for InfoE's "
+                      "logistic regression")
     return {
         "values": {"infom": infom, "infoc": infoc, "infoe": float(per_e.mean())},
         "arrays": {"nmi": nmi.T.copy(), "active": active, "infoe_per_factor": per_e},  # nmi: latents x factors
         "samples": {"train": len(z)},
-        "notes": notes + (["discrete latents (codes): plug-in MI"] if discrete else []),
+        "notes": [treatment, *notes],
     }

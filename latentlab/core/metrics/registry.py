@@ -80,8 +80,9 @@ METRICS: dict[str, MetricSpec] = {s.name: s for s in (
                "latent is unused (collapsed).",
                ("kl_total",), activity.compute_kl, {}, 0.05, per_latent=True),
     MetricSpec("activity", "Active / mixed / passive latents",
-               "From the posterior variances over inputs: active (variance near 0), passive (collapsed to the "
-               "prior, variance near 1), mixed otherwise (Bonheme & Grzes, 'Be More Active!').",
+               "Per input first (active where the posterior variance is near 0, passive where near 1), then per "
+               "latent by the shares: active on nearly all inputs, passive on nearly all, or mixed "
+               "(Bonheme & Grzes, 'Be More Active!').",
                ("n_active", "n_mixed", "n_passive"), activity.compute_activity, activity.DEFAULTS, 0.05,
                per_latent=True),
 )}
@@ -107,7 +108,7 @@ def kept_latents(inputs: MetricInputs, drop_passive: bool) -> tuple[np.ndarray, 
     everything = np.arange(inputs.latent_dim)
     if not drop_passive:
         return everything, []
-    labels, _, _ = activity.classify_encoded(inputs.train, activity.DEFAULTS["threshold"])
+    labels, _ = activity.classify_encoded(inputs.train)
     keep = everything[labels != activity.PASSIVE]
     dropped = [inputs.latent_label(j) for j in everything[labels == activity.PASSIVE]]
     note = [f"passive latents dropped: {', '.join(dropped)}"] if dropped else ["no passive latent to drop"]

@@ -13,6 +13,7 @@ from latentlab.core.checkpoint import Checkpoint, file_sha256, open_checkpoint
 from latentlab.core.data import FactorDataset, get_dataset
 from latentlab.core.encode import (
     REPRESENTATIONS,
+    FactorEncodings,
     check_dataset_fits,
     encode_dataset,
     representation_fn,
@@ -70,7 +71,8 @@ def prepare_inputs(model: LatentModel, dataset: FactorDataset, n: int = 10000, n
     train = encode_dataset(model, dataset, n, seed=2 * seed, batch_size=batch_size, ctx=ctx.sub(0, n / (n + n_test)))
     test = encode_dataset(model, dataset, n_test, seed=2 * seed + 1, batch_size=batch_size,
                           ctx=ctx.sub(n / (n + n_test), 1.0))
-    fns = {kind: representation_fn(model, dataset, kind, seed, batch_size) for kind in REPRESENTATIONS}
+    encodings = FactorEncodings(model, dataset, batch_size)
+    fns = {kind: representation_fn(model, dataset, kind, seed, batch_size, encodings) for kind in REPRESENTATIONS}
     info = model.info
     if info.latent_dim != train.mean.shape[1]:
         raise ValueError(f"{info.name}: the card says {info.latent_dim} latents, the encoder gives {train.mean.shape[1]}")

@@ -1,17 +1,56 @@
 """Batches with one factor held fixed, for the BetaVAE and FactorVAE scores.
 
-disentanglement_lib renders and encodes fresh images for every batch: 64 x 15,000 batches is ~1-2 million
-encodings, hours on a CPU. The default here draws the same batches from the already-encoded points
-instead: a point whose factor k has value v is a draw from p(z | factor k = v), so a batch of encoded
-points sharing that value has the distribution the protocol asks for (points are reused across batches,
-which adds a little correlation, not bias). ``fresh`` keeps the exact protocol for those who want it.
+The reference protocol (disentanglement_lib, disent) draws fresh factor rows for every vote and encodes
+their images: ``fresh``, the default whenever the inputs come with a model (``auto``). The
+``FactorEncodings`` memo makes that affordable on a CPU without changing a figure: each distinct image is
+encoded once and looked up afterwards.
+
+``pool`` draws the same batches from the already-encoded training and test points instead. It is faster
+(no encoding at all) but not the reference: the votes reuse a fixed, finite sample of points, so they are
+correlated, the majority vote learns that sample's quirks, and the scores come out biased and vary more
+from seed to seed (measured by ``benchmarks/metric_sampling.py``; DEVELOPERS.md has the figures). It is
+what runs when the inputs are bare arrays with no model to encode fresh images with.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-SAMPLING = ("pool", "fresh")
+from latentlab.core.metrics.base import View
+
+SAMPLING = ("auto", "fresh", "pool")
+VOTE_CHUNK = 64  # votes whose images are looked up together
+
+
+def resolve_sampling(view: View, sampling: str) -> tuple[str, list[str]]:
+    """The mode that runs (auto: fresh when the inputs can draw fresh images) and the note that says so."""
+    if sampling not in SAMPLING:
+        raise ValueError(f"sampling must be one of {SAMPLING}, got {sampling!r}")
+    if sampling == "auto":
+        sampling = "fresh" if view.inputs.represent is not None else "pool"
+        if sampling == "pool":
+            return "pool", ["pooled votes (no model to draw fresh samples from): not the reference protocol"]
+    if sampling == "pool":
+        return "pool", ["pooled votes from the encoded points (sampling=pool): faster, not the reference protocol"]
+    return "fresh", ["fresh factor draws for every vote (the reference protocol)"]
+
+
+def uniform_factors(sizes: np.ndarray, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Factor rows drawn uniformly and independently per factor, with leading ``shape``."""
+    return rng.integers(0, sizes, size=(*shape, len(sizes))).astype(np.int64)
+
+
+def fixed_factor_batches(sizes: np.ndarray, ks: np.ndarray, batch_size: int, rng: np.random.Generator) -> np.ndarray:
+    """(len(ks), batch_size, K) uniform rows; in batch i factor ks[i] is set to one shared uniform value."""
+    f = uniform_factors(sizes, (len(ks), batch_size), rng)
+    f[np.arange(len(ks)), :, ks] = rng.integers(0, sizes[ks])[:, None]
+    return f
+
+
+def represent_batches(view: View, factors: np.ndarray) -> np.ndarray:
+    """(m, b, K) factor rows -> (m, b, D) fresh representations."""
+    m, b, k = factors.shape
+    return view.represent(factors.reshape(m * b, k)).reshape(m, b, -1)
 
 
 class FactorPool:
@@ -39,10 +78,3 @@ class FactorPool:
         if len(m) >= size:
             return m[rng.choice(len(m), size=size, replace=False)]
         return m[rng.integers(0, len(m), size=size)]
-
-
-def fixed_factor_batch(factor_sizes, k: int, batch_size: int, rng: np.random.Generator) -> np.ndarray:
-    """The exact protocol: ``batch_size`` uniform factor rows, factor ``k`` set to one shared uniform value."""
-    f = np.stack([rng.integers(0, s, size=batch_size) for s in factor_sizes], axis=1).astype(np.int64)
-    f[:, k] = rng.integers(0, factor_sizes[k])
-    return f

@@ -139,6 +139,9 @@ class InfoWGANGP(Objective):
     def state_dict(self):
         return {f"critic.{k}": v for k, v in self.critic.state_dict().items()}
 
+    def optimizers(self):
+        return {"critic": self.critic_opt}
+
     def load_state_dict(self, state):
         self.critic.load_state_dict({k[7:]: v for k, v in state.items() if k.startswith("critic.")})
 

@@ -71,6 +71,10 @@ class Objective:
     def state_dict(self) -> dict[str, Tensor]:
         return {}
 
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """The objective's own optimizers (a discriminator's, a critic's), by name, for the resume state."""
+        return {}
+
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
         pass
 
@@ -249,6 +253,9 @@ class FactorVAE(Objective):
 
     def state_dict(self):
         return {f"disc.{k}": v for k, v in self.disc.state_dict().items()}
+
+    def optimizers(self):
+        return {"disc": self.disc_opt}
 
     def load_state_dict(self, state):
         self.disc.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("disc.")})

@@ -191,6 +191,10 @@ class ComparePanel(QWidget):
         self.sample_seed.setPrefix("seed ")
         self.series_button = QPushButton("Checkpoint series…")
         self.series_button.setToolTip("Pick the snapshots of one training run and step through them with a slider")
+        self.own_series_button = QPushButton("Its training series")
+        self.own_series_button.setToolTip("Step through the snapshots shipped beside the current checkpoint "
+                                          "(its .series folder)")
+        self.own_series_button.setEnabled(False)
         self.series_slider = QSlider(Qt.Orientation.Horizontal)
         self.series_slider.setVisible(False)
         self.series_label = PlainLabel("")
@@ -205,6 +209,7 @@ class ComparePanel(QWidget):
         row2.addWidget(self.sample_button)
         row2.addWidget(self.sample_seed)
         row2.addWidget(self.series_button)
+        row2.addWidget(self.own_series_button)
         row2.addWidget(self.series_slider, 1)
         row2.addWidget(self.series_label)
         controls.addLayout(row1)
@@ -248,6 +253,8 @@ class ComparePanel(QWidget):
         self.grid_dims.valueChanged.connect(lambda _v: self.refresh())
         self.sample_button.clicked.connect(self.encode_same_sample)
         self.series_button.clicked.connect(self.choose_series)
+        self.own_series_button.clicked.connect(self.open_own_series)
+        state.currentModelChanged.connect(self._sync_own_series)
         self.series_slider.valueChanged.connect(self._series_step)
         self.aligner.finished.connect(self._on_aligned)
         self.aligner.failed.connect(lambda m: self.status.setText(f"⚠ alignment failed: {m}"))
@@ -455,6 +462,15 @@ class ComparePanel(QWidget):
                                                 "Checkpoints (*.safetensors *.pt *.ckpt);;All files (*)")
         if paths:
             self.set_series(paths)
+
+    def _sync_own_series(self, entry=None) -> None:
+        entry = self.state.current
+        self.own_series_button.setEnabled(entry is not None and len(entry.sidecars.series) > 1)
+
+    def open_own_series(self) -> None:
+        entry = self.state.current
+        if entry is not None and entry.sidecars.series:
+            self.set_series(entry.sidecars.series)
 
     def set_series(self, paths) -> None:
         self.series = checkpoint_series(paths)

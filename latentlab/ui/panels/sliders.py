@@ -297,9 +297,9 @@ class LatentSlidersPanel(QWidget):
                 row.set_activity(None)
             else:
                 mv = act.mean_variance[row.dim]
-                detail = "" if np.isnan(mv) else (
-                    f"mean posterior variance {mv:.3f}, its variance across {act.n} inputs "
-                    f"{act.variance_of_variance[row.dim]:.3f}")
+                detail = "" if np.isnan(mv) or act.active_share is None else (
+                    f"active (posterior variance near 0) on {act.active_share[row.dim]:.0%} of {act.n} inputs; "
+                    f"mean posterior variance {mv:.3f}")
                 row.set_activity(act.labels[row.dim], detail)
         if act is not None:
             counts = {k: act.labels.count(k) for k in (ACTIVE, MIXED, PASSIVE)}

@@ -19,6 +19,7 @@ from latentlab.commands.common import (
     latent_dim_int,
     learning_rate,
     parse_kv,
+    positive_int,
     print_json,
     raise_usage,
     seed_arg,

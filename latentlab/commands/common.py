@@ -89,6 +89,21 @@ def device_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda or cuda:N")
 
 
+def arch_name(text: str) -> str:
+    """An ``--arch`` value: a zoo arch or network, or a reader's or plugin's name (``plugins.arch_names``)."""
+    from latentlab.core.checkpoints.plugins import arch_names
+
+    names = arch_names()
+    if text not in names:
+        raise argparse.ArgumentTypeError(f"unknown architecture {printable(text, 80)!r}; accepted: {', '.join(names)}")
+    return text
+
+
+def arch_arg(p: argparse.ArgumentParser, help: str = "architecture or reader, for files that do not say "
+             "(plain state_dicts); a reader's variant such as pytorch_vae-symmetric") -> None:
+    p.add_argument("--arch", type=arch_name, metavar="NAME", help=help)
+
+
 def json_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from latentlab.commands.common import (
+    arch_arg,
     batch_int,
     device_arg,
     echo,
@@ -75,7 +76,7 @@ def register(sub: Any) -> None:
     p.add_argument("--preset", default="medium", help="x264 speed preset (ultrafast ... veryslow)")
     p.add_argument("--batch-size", type=batch_int, default=64, help="latents decoded per batch")
     seed_arg(p, None, "draw the start latent from the prior with this seed")
-    p.add_argument("--arch", help="architecture, for plain state_dict files")
+    arch_arg(p, "architecture, for plain state_dict files")
     p.add_argument("--out", required=True, help="output file (.mp4, .gif, .png) or folder (png frames)")
     trust_arg(p)
     device_arg(p)

@@ -6,6 +6,7 @@ import argparse
 import math
 
 from latentlab.commands.common import (
+    arch_arg,
     device_arg,
     echo,
     int_arg,
@@ -45,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="override a metric parameter, e.g. --set betavae.sampling=fresh")
     p.add_argument("--force", action="store_true", help="recompute even when stored results exist")
     p.add_argument("--no-store", action="store_true", help="neither read nor write the results store")
-    p.add_argument("--arch", help="architecture, for plain state_dict files")
+    arch_arg(p, "architecture, for plain state_dict files")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     trust_arg(p)
     json_arg(p)

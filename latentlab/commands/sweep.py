@@ -8,6 +8,7 @@ import io
 import math
 
 from latentlab.commands.common import (
+    arch_arg,
     device_arg,
     echo,
     int_arg,
@@ -38,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--drop-passive", action="store_true")
     p.add_argument("--force", action="store_true", help="recompute even when stored results exist")
     p.add_argument("--csv", metavar="FILE", help="also write the table as CSV (atomically)")
-    p.add_argument("--arch", help="architecture, for plain state_dict files")
+    arch_arg(p, "architecture, for plain state_dict files")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     trust_arg(p)
     json_arg(p)

@@ -125,8 +125,8 @@ class Conditioned(Protocol):
     whether c is one class at a time (one-hot) or independent toggles (a multi-hot attribute vector, as a
     CelebA-attribute conditional VAE takes). ``condition`` is the (n,) float vector ``decode`` uses now;
     ``set_condition`` replaces it (never in place, so a decode running meanwhile sees the old or the new
-    one whole). ``decode_given(z, c)`` decodes with an explicit (B, n) condition: the render thread traces
-    that, with c as an input, so a changed condition never needs a new trace.
+    one whole). ``decode_given(z, c)`` decodes latents (B, D) under explicit conditions (B, n): the render
+    thread traces that, with c as an input, so a changed condition never needs a new trace.
     """
 
     condition_names: tuple[str, ...]
@@ -146,9 +146,13 @@ def condition_tag(model: Any) -> str:
     # Asked for every frame: an attribute look-up first, the (slower) protocol check only for candidates.
     if getattr(model, "condition_names", None) is None or not isinstance(model, Conditioned):
         return ""
+    return tag_of_condition(model.condition)
+
+
+def tag_of_condition(c: Tensor) -> str:
     import hashlib
 
-    data = model.condition.detach().float().cpu().numpy().tobytes()
+    data = c.detach().float().cpu().numpy().tobytes()
     return "c" + hashlib.blake2b(data, digest_size=8).hexdigest()
 
 

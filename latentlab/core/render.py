@@ -28,7 +28,7 @@ import torch
 
 from latentlab.core.device import PREVIEW_OOM_NOTICE, retry_on_cpu
 from latentlab.core.fast_decode import TracedDecoder, to_numpy_images, uint8_images
-from latentlab.core.model import LatentModel, device_of
+from latentlab.core.model import Conditioned, LatentModel, device_of, tag_of_condition
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ class RenderResult:
     # Every image was decoded in a batch of one (a batched convolution may round differently): only such
     # frames may stand in for a later single decode of the same latent (see frame_cache).
     batch1: bool = False
+    condition: str = ""  # a conditioned model's condition it was decoded under (``model.tag_of_condition``)
 
     @property
     def ok(self) -> bool:
@@ -87,6 +88,15 @@ class Renderer:
         # went through the trace has just checked the model's key.
         self.trace_due = traced
         self.last_device = ""  # where the last decode ran, for its result
+        self.last_condition = ""  # the condition tag the last decode ran under (conditioned models)
+        self._checked: object = None
+        self._conditioned = False
+
+    def _condition(self) -> torch.Tensor | None:
+        model = self.model
+        if self._checked is not model:  # the protocol check is slow for every frame; the model rarely changes
+            self._checked, self._conditioned = model, isinstance(model, Conditioned)
+        return model.condition if self._conditioned else None
 
     def prepare_trace(self) -> None:
         """Trace the current model if that has not been tried yet (slow once: call it when idle)."""
@@ -107,13 +117,20 @@ class Renderer:
         self.last_device = str(dev)
         if dev.type != "cpu":
             zt = zt.to(dev)
+        # A conditioned model's condition is read once: the frame and its tag are of that one condition even
+        # when the user sets another meanwhile.
+        c = self._condition()
+        self.last_condition = tag_of_condition(c) if c is not None else ""
         t0 = time.perf_counter()
         if self.tracer is not None and self.tracer.usable_for(self.model, zt.shape[0]):
-            img = self.tracer(zt)
+            img = self.tracer(zt, None if c is None else c.to(dev))
         else:
             self.trace_due = self.tracer is not None
             with torch.inference_mode():
-                img = to_uint8(self.model.decode(zt))
+                if c is None:
+                    img = to_uint8(self.model.decode(zt))
+                else:
+                    img = to_uint8(self.model.decode_given(zt, c.to(dev).reshape(1, -1).expand(zt.shape[0], -1)))
         ms = (time.perf_counter() - t0) * 1e3
         return (img if batch else img[0]), ms
 
@@ -146,7 +163,7 @@ class Renderer:
                 return res
             (res.image, res.decode_ms), notice = self.decode_or_fall_back(req.z)
             res.notice = notice
-            res.device = self.last_device
+            res.device, res.condition = self.last_device, self.last_condition
             res.batch1 = np.ndim(req.z) == 1 or len(req.z) == 1
             bad = _bad_output(res.image)
             if bad:
@@ -392,6 +409,7 @@ class RenderWorker:
         notice = None
         batch1 = True
         device = ""
+        condition: str | None = None
         start = 0
         while start < len(z):
             while (urgent := self._take_more_urgent(req.priority)) is not None:
@@ -410,9 +428,11 @@ class RenderWorker:
             images.append(part.image)
             decode_ms += part.decode_ms
             notice = notice or part.notice
-            batch1 = batch1 and part.batch1 and (not device or part.device == device)
-            device = part.device
+            # A row decoded partly under another condition (the user set one meanwhile) is shown, not kept.
+            batch1 = (batch1 and part.batch1 and (not device or part.device == device)
+                      and condition in (None, part.condition))
+            device, condition = part.device, part.condition
             start += n
         return RenderResult(req.view, req.seq, req.model_token, np.concatenate(images), decode_ms=decode_ms,
                             created=req.created, finished=time.perf_counter(), z=req.z, notice=notice, tag=req.tag,
-                            device=device, batch1=batch1)
+                            device=device, batch1=batch1, condition=condition or "")

@@ -12,6 +12,7 @@ from torch import nn
 from latentlab.core.checkpoints import card_file
 from latentlab.core.checkpoints.build import ArchitectureMismatchError, build_zoo, strip_wrapper_prefix
 from latentlab.core.checkpoints.card import CARD_KEY, card_of, info_from_card, make_card
+from latentlab.core.checkpoints.naming import display_name
 from latentlab.core.checkpoints.source import Source
 from latentlab.core.errors import CheckpointError
 
@@ -98,5 +99,5 @@ def state_dict_model(path: Path, state: dict[str, torch.Tensor], arch: str) -> n
     except UnknownArchitecture as exc:
         raise CheckpointError(path, str(exc)) from None
     model = build_zoo(path, network, strip_wrapper_prefix(state), None, None)
-    model.info = ModelInfo(path.stem, model.info.latent_dim, model.info.image_shape, prior=model.info.prior)
+    model.info = ModelInfo(display_name(path), model.info.latent_dim, model.info.image_shape, prior=model.info.prior)
     return model

@@ -152,25 +152,26 @@ class PyTorchConditionalVAE(PyTorchVAE):
             raise ValueError("condition values must be finite")
         self.condition = c.to(self.device)
 
-    def _labels(self, n: int, c: Tensor | None) -> Tensor:
-        c = self.condition if c is None else c
-        return c.reshape(1, -1).expand(n, -1) if c.dim() == 1 or c.shape[0] == 1 else c
+    def _labels(self, n: int) -> Tensor:
+        return self.condition.reshape(1, -1).expand(n, -1)
 
     def encode(self, x: Tensor, c: Tensor | None = None) -> Posterior:
+        """The posterior of images ``x`` under labels ``c`` (B, n); the model's ``condition`` when None."""
         if self.data_range == "symmetric":
             x = 2 * x - 1
-        y = self._labels(x.shape[0], c).to(x)
+        y = (self._labels(x.shape[0]) if c is None else c).to(x)
         label_map = self.embed_class(y).view(-1, 1, self.img_size, self.img_size)
         h = torch.flatten(self.encoder(torch.cat([self.embed_data(x), label_map], dim=1)), 1)
         return Posterior(mean=self.fc_mu(h), logvar=self.fc_var(h).clamp(-30.0, 20.0))
 
     def decode_given(self, z: Tensor, c: Tensor) -> Tensor:
-        h = self.decoder_input(torch.cat([z, self._labels(z.shape[0], c).to(z)], dim=1))
+        """Images of latents ``z`` (B, D) under labels ``c`` (B, n)."""
+        h = self.decoder_input(torch.cat([z, c.to(z)], dim=1))
         h = h.view(z.shape[0], self.top, self.side, self.side)
         return from_data_range(self.final_layer(self.decoder(h)), self.data_range)
 
     def decode(self, z: Tensor) -> Tensor:
-        return self.decode_given(z, self.condition)
+        return self.decode_given(z, self._labels(z.shape[0]))
 
 
 def _vanilla_sizes(shapes: dict[str, tuple[int, ...]], head: tuple[int, ...]) -> dict[str, Any]:

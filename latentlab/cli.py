@@ -64,7 +64,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     card = read_card(path) if fmt == "safetensors" and not args.arch else None
     if card:
         out = {"file": str(path), "sha256": file_sha256(path), "format": "safetensors", "card": card}
-    else:  # a card-less file is opened so that the refusal names the --arch that fits it
+    else:  # a card-less file is opened: the refusal names the architectures that fit it
         ck = open_checkpoint(path, arch=args.arch, trust=trust_of(args), device="cpu")
         out = {"file": str(path), "sha256": ck.sha256, "format": ck.format, "card": ck.card}
     if args.json:

@@ -47,8 +47,8 @@ class PyTorchVAEPlugin(LayoutPlugin):
         why = (f"saved by Lightning {version}" if version else "no Lightning version recorded")
         return {"data_range": rng}, [
             f"images taken as {'[-1, 1]' if old else '[0, 1]'} ({why}; PyTorch-VAE moved to [0, 1] data with "
-            "Lightning 1.5); if reconstructions look wrong, reopen with --arch pytorch_vae-"
-            + ("unit" if old else "symmetric")
+            "Lightning 1.5); if reconstructions look wrong, reopen with --arch "
+            + ("pytorch_vae-unit" if old else "pytorch_vae-symmetric")
         ]
 
     def finish(self, model, found: Match, src: Source, notes: list[str]) -> None:

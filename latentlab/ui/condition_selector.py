@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QMenu, QToolButton, QWidget
 
 from latentlab.app import AppModel
 from latentlab.ui.binding import connect_while_alive
-from latentlab.ui.safe_text import shown
+from latentlab.ui.safe_text import plain_rich, shown
 
 
 class _StayOpenMenu(QMenu):
@@ -32,7 +32,6 @@ class ConditionSelector(QToolButton):
         self.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.list_menu = _StayOpenMenu(self)
         self.setMenu(self.list_menu)
-        self.setToolTip("The condition c this model decodes (z, c) under: switch its classes or attributes on and off")
         self.wanted = False  # shown for a conditioned model (isVisible also depends on the parent)
         connect_while_alive(state.currentModelChanged, self, lambda *_: self.rebuild())
         connect_while_alive(state.conditionChanged, self, lambda entry: entry is state.current and self.sync())
@@ -69,3 +68,5 @@ class ConditionSelector(QToolButton):
         what = "class" if getattr(entry.model, "condition_exclusive", False) else "condition"
         text = ", ".join(on) if 0 < len(on) <= 2 else (f"{len(on)} of {len(c)} on" if on else "all off")
         self.setText(f"{what}: {text}".replace("&", "&&"))
+        self.setToolTip(plain_rich(f"The condition c this model decodes (z, c) under: switch its classes or "
+                                   f"attributes on and off.\nOn: {', '.join(on) or 'none'}"))

@@ -47,7 +47,7 @@ def state_dict_hint(state: dict[str, torch.Tensor]) -> str:
     """The end of "a plain state_dict does not say which network it belongs to; ...": what to give."""
     fits = fitting_networks(state)
     if fits:
-        also = [a for n in fits for a in archs_on(n)]
+        also = [a for n in fits for a in archs_on(n) if a not in fits]
         more = f" (or an arch trained on it: {', '.join(also)})" if also else ""
         return f"its tensors fit {' and '.join(fits)}: give --arch {fits[0]}{more}"
     names = sorted(state)[:3]

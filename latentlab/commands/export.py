@@ -22,6 +22,7 @@ from latentlab.commands.common import (
     trust_of,
 )
 from latentlab.core import limits
+from latentlab.core.checkpoints.naming import display_name
 
 KINDS = ("traversal", "direction", "path", "keyframes", "compare")
 
@@ -260,7 +261,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         ck = open_checkpoint(f, arch=args.arch, trust=trust_of(args), device=args.device)
         models.append(ck.model)
         # Snapshots of one run share a model name: tell them apart by file name.
-        titles.append(ck.info.name if ck.info.name not in titles else ck.path.stem)
+        titles.append(ck.info.name if ck.info.name not in titles else display_name(ck.path))
     check_output_size(args, models, fmt, frames)
     plan = build_plan(args, models, titles, fmt, frames)
     bar = TextProgress(label=f"export {fmt}")

@@ -26,6 +26,7 @@ from latentlab.commands.common import (
     trust_of,
 )
 from latentlab.core import limits
+from latentlab.core.checkpoints.naming import display_name
 from latentlab.core.text import printable
 
 
@@ -340,7 +341,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"file": str(args.file), "flows": str(args.flows), "dataset": ds.name, **ev.to_dict()})
     else:
-        echo(f"{printable(Path(args.file).name)} + {printable(Path(args.flows).name)} on {printable(ds.name)}: {flows.n_potentials} {flows.config.pde} "
+        echo(f"{printable(display_name(args.file))} + {printable(Path(args.flows).name)} on {printable(ds.name)}: {flows.n_potentials} {flows.config.pde} "
               f"potentials ({flows.step} steps), paths of {ev.params['steps']} steps")
         echo(format_table(ev))
     return 0

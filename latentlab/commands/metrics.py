@@ -19,6 +19,7 @@ from latentlab.commands.common import (
     trust_of,
 )
 from latentlab.core import limits
+from latentlab.core.checkpoints.naming import display_name
 from latentlab.core.text import printable
 
 
@@ -98,7 +99,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         print_json({"file": str(ck.path), "sha256": ck.sha256, "dataset": args.dataset or ck.info.dataset,
                     "results": {n: r.to_dict() for n, r in results.items()}})
         return 0
-    echo(f"{printable(ck.path.name)}  sha256 {ck.sha256[:12]}  dataset {printable(args.dataset or ck.info.dataset)}  "
+    echo(f"{printable(display_name(ck.path))}  sha256 {ck.sha256[:12]}  dataset {printable(args.dataset or ck.info.dataset)}  "
           f"representation {args.representation}{'  passive dropped' if args.drop_passive else ''}  seed {args.seed}")
     echo(f"{'metric':<14}{'figure':<28}{'value':>10}{'time':>9}  source")
     for name, figure, value, seconds in summary_table(results):

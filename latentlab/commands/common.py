@@ -95,13 +95,21 @@ def arch_name(text: str) -> str:
 
     names = arch_names()
     if text not in names:
-        raise argparse.ArgumentTypeError(f"unknown architecture {printable(text, 80)!r}; accepted: {', '.join(names)}")
+        import difflib
+
+        close = difflib.get_close_matches(text[:80], names, n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; --help lists them"
+        raise argparse.ArgumentTypeError(f"expected an architecture latentlab knows, got {printable(text, 40)!r}{hint}")
     return text
 
 
 def arch_arg(p: argparse.ArgumentParser, help: str = "architecture or reader, for files that do not say "
-             "(plain state_dicts); a reader's variant such as pytorch_vae-symmetric") -> None:
-    p.add_argument("--arch", type=arch_name, metavar="NAME", help=help)
+             "(plain state_dicts)") -> None:
+    from latentlab.core.checkpoints.plugins import arch_names
+
+    # Installed plugins' names are accepted too; listing only the built-in ones keeps --help from importing them.
+    p.add_argument("--arch", type=arch_name, metavar="NAME",
+                   help=f"{help}; one of {', '.join(arch_names(include_installed=False))} or a plugin's name")
 
 
 def json_arg(p: argparse.ArgumentParser) -> None:

@@ -70,7 +70,12 @@ def test_every_arch_option_of_the_cli_checks_its_value(capsys):
     assert {"info", "metrics", "export", "convert", "encode", "flows"} <= set(with_arch)
     assert cli_main(["info", "x.ckpt", "--arch", "pytorch_vae-sym"]) == 2
     err = capsys.readouterr().err
-    assert "argument --arch: unknown architecture 'pytorch_vae-sym'" in err and "pytorch_vae-symmetric" in err
+    assert "argument --arch: expected an architecture latentlab knows, got 'pytorch_vae-sym'" in err
+    assert "did you mean" in err and "pytorch_vae-symmetric" in err.split("did you mean", 1)[1]
+    # --help lists the values, and every one it lists is accepted.
+    helped = next(a for a in sub.choices["info"]._actions if "--arch" in a.option_strings).help
+    listed = helped.split("; one of ", 1)[1].split(" or a plugin", 1)[0].split(", ")
+    assert "pytorch_vae-symmetric" in listed and all(arch_name(n) == n for n in listed)
 
 
 def _error_text(path: Path) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from latentlab.commands.common import (
     UsageError,
+    arch_arg,
     device_arg,
     echo,
     finite_float,
@@ -64,12 +65,10 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     path = Path(args.file)
     fmt = sniff_format(path) if path.is_file() and path.stat().st_size else None
-    if fmt == "safetensors" and not args.arch:
-        card = read_card(path)
-        if not card:
-            raise_usage(f"{path}: a .safetensors file without a latentlab model card; pass --arch to inspect it")
+    card = read_card(path) if fmt == "safetensors" and not args.arch else None
+    if card:
         out = {"file": str(path), "sha256": file_sha256(path), "format": "safetensors", "card": card}
-    else:
+    else:  # a card-less file is opened: the refusal names the architectures that fit it
         ck = open_checkpoint(path, arch=args.arch, trust=trust_of(args), device="cpu")
         out = {"file": str(path), "sha256": ck.sha256, "format": ck.format, "card": ck.card}
     if args.json:
@@ -194,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", help="print a checkpoint's model card")
     p.add_argument("file")
-    p.add_argument("--arch", help="architecture, for plain state_dict files")
+    arch_arg(p, "architecture, for plain state_dict files")
     trust_arg(p)
     json_arg(p)
     p.set_defaults(func=cmd_info)

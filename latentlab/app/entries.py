@@ -13,7 +13,7 @@ from latentlab.core.activity import Activity
 from latentlab.core.checkpoints import Checkpoint
 from latentlab.core.data import FactorDataset
 from latentlab.core.encode import Encoded
-from latentlab.core.model import Encodes, LatentModel, Quantized, prior_std
+from latentlab.core.model import Conditioned, Encodes, LatentModel, Quantized, prior_std
 from latentlab.core.sidecars import Sidecars
 
 _tokens = itertools.count(1)
@@ -71,6 +71,17 @@ class ModelEntry:
     @property
     def encodes(self) -> bool:
         return self._cached("encodes", lambda m: isinstance(m, Encodes))
+
+    @property
+    def conditioned(self) -> bool:
+        """A decoder of (z, c): the app shows its condition beside the sliders."""
+        return self._cached("conditioned", lambda m: isinstance(m, Conditioned))
+
+    def condition(self) -> np.ndarray | None:
+        """The condition (one value per class or attribute) the model decodes under now; None if it has none."""
+        if not self.conditioned:
+            return None
+        return self.model.condition.detach().cpu().numpy().astype(np.float32)  # type: ignore[attr-defined]
 
     @property
     def quantized(self) -> bool:

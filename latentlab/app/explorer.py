@@ -35,6 +35,7 @@ class AppModel:
     directionsChanged = Event(object)  # ModelEntry whose directions were set or cleared
     flowsChanged = Event(object)  # ModelEntry whose flows were set or cleared
     compareChanged = Event()
+    conditionChanged = Event(object)  # ModelEntry whose condition (a conditioned decoder's c) was set
     message = Event(str, str)  # level ("info" | "warning" | "error"), text
 
     def __init__(self) -> None:
@@ -205,6 +206,37 @@ class AppModel:
         gen = torch.Generator().manual_seed(int(seed))
         z = self.current.model.sample_prior(1, gen)[0].detach().cpu().numpy()
         self.set_latent(z, "random")
+
+    # --- the condition of a conditioned decoder (z, c) -----------------------------------------------------------
+    def set_condition(self, entry: ModelEntry, values) -> bool:
+        """Decode ``entry`` under condition ``values`` (one per class or attribute); every view redraws."""
+        import torch
+
+        if not entry.conditioned:
+            self.message.emit("error", f"{entry.name} takes no condition")
+            return False
+        c = np.asarray(values, dtype=np.float32).reshape(-1)
+        try:
+            entry.model.set_condition(torch.from_numpy(c.copy()))  # type: ignore[attr-defined]
+        except ValueError as exc:
+            self.message.emit("error", str(exc))
+            return False
+        self.conditionChanged.emit(entry)
+        if entry is self.current:
+            self.latentChanged.emit("condition")  # same latent, other image: every view of it redraws
+        return True
+
+    def toggle_condition(self, entry: ModelEntry, index: int, on: bool) -> bool:
+        """Switch one class or attribute on or off (a one-hot condition moves to ``index`` when switched on)."""
+        c = entry.condition()
+        if c is None or not 0 <= index < len(c):
+            return False
+        if getattr(entry.model, "condition_exclusive", False):
+            if not on:
+                return False  # one class is always chosen
+            c[:] = 0.0
+        c[index] = 1.0 if on else 0.0
+        return self.set_condition(entry, c)
 
     # --- locks and range ----------------------------------------------------------------------------------------
     @property

@@ -60,6 +60,9 @@ def _checkpoint_ref(app: AppModel, entry: ModelEntry, cid: str) -> CheckpointRef
         view["locked"] = sorted(ex.locked)
     if ex.flows is not None:
         view["flow_k"] = ex.flow_k
+    condition = entry.condition()
+    if condition is not None:
+        view["condition"] = [float(v) for v in condition]
     size = entry.path.stat().st_size if entry.path.exists() else None
     return CheckpointRef(
         id=cid,
@@ -125,6 +128,7 @@ class Restore:
         if ref.latent is not None and ref.latent.shape[0] == entry.latent_dim:
             ex.latent = ref.latent.copy()
         ex.locked = {int(j) for j in ref.view.get("locked", []) if isinstance(j, int) and 0 <= j < entry.latent_dim}
+        self._restore_condition(entry, ref.view.get("condition"))
         for bm in self.session.bookmarks:
             if bm.checkpoint == ref.id and bm.latent.shape[0] == entry.latent_dim:
                 app.bookmarks.append(Bookmark(bm.name, bm.latent.copy(), entry.checkpoint.sha256, note=bm.note))
@@ -139,6 +143,17 @@ class Restore:
                 app.locksChanged.emit()
             app.select_model(entry)
         return True
+
+    def _restore_condition(self, entry: ModelEntry, saved: Any) -> None:
+        if saved is None or not entry.conditioned:
+            return
+        c = entry.condition()
+        ok = (isinstance(saved, list) and c is not None and len(saved) == len(c)
+              and all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in saved))
+        if not ok:
+            self.problems.append(f"the condition saved for {entry.name} does not fit it; it starts with all off")
+            return
+        self.app.set_condition(entry, np.asarray(saved, np.float32))
 
     def _restore_directions(self, entry: ModelEntry, ref: CheckpointRef) -> None:
         from latentlab.core.directions import Direction, DirectionSet, load_directions

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from latentlab.commands.common import (
+    arch_arg,
     batch_int,
     device_arg,
     echo,
@@ -29,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--repeats", type=positive_int(1_000_000), default=100, help="batch-1 decodes timed (default 100)")
     p.add_argument("--batch", type=batch_int, default=64, help="batch size for the throughput figure (default 64)")
     threads_arg(p, "CPU threads for torch (default: torch's)")
-    p.add_argument("--arch", help="architecture, for plain state_dict files")
+    arch_arg(p, "architecture, for plain state_dict files")
     trust_arg(p)
     json_arg(p)
     device_arg(p)

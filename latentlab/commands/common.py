@@ -89,6 +89,29 @@ def device_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda or cuda:N")
 
 
+def arch_name(text: str) -> str:
+    """An ``--arch`` value: a zoo arch or network, or a reader's or plugin's name (``plugins.arch_names``)."""
+    from latentlab.core.checkpoints.plugins import arch_names
+
+    names = arch_names()
+    if text not in names:
+        import difflib
+
+        close = difflib.get_close_matches(text[:80], names, n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; --help lists them"
+        raise argparse.ArgumentTypeError(f"expected an architecture latentlab knows, got {printable(text, 40)!r}{hint}")
+    return text
+
+
+def arch_arg(p: argparse.ArgumentParser, help: str = "architecture or reader, for files that do not say "
+             "(plain state_dicts)") -> None:
+    from latentlab.core.checkpoints.plugins import arch_names
+
+    # Installed plugins' names are accepted too; listing only the built-in ones keeps --help from importing them.
+    p.add_argument("--arch", type=arch_name, metavar="NAME",
+                   help=f"{help}; one of {', '.join(arch_names(include_installed=False))} or a plugin's name")
+
+
 def json_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from latentlab.commands.common import (
+    arch_arg,
     count_int,
     device_arg,
     echo,
@@ -77,7 +78,7 @@ def register(sub: Any) -> None:
     p.add_argument("--top-k", type=int_arg(0, limits.MAX_LATENT_DIM), help="gradctrl: dimensions masked per other attribute (default D/10)")
     p.add_argument("--steps", type=steps_int, default=400, help="gradctrl: classifier training steps")
     seed_arg(p)
-    p.add_argument("--arch", help="architecture, for plain state_dict checkpoints")
+    arch_arg(p, "architecture, for plain state_dict checkpoints")
     p.add_argument("--no-eval", dest="evaluate", action="store_false", help="skip the evaluation")
     p.add_argument("--eval-n", type=int_arg(2, limits.MAX_SAMPLES), default=200, help="samples the evaluation moves (default 200)")
     p.add_argument("--alpha", type=finite_float(0.0, 1000.0, lo_open=True), default=2.0, help="evaluation step: latents move by -alpha and +alpha")

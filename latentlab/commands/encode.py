@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from latentlab.commands.common import (
+    arch_arg,
     count_int,
     device_arg,
     echo,
@@ -111,7 +112,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--truncation", type=finite_float(0.0, 1.0), help="StyleGAN2: truncation psi in [0, 1]")
     p.add_argument("--fit", choices=FITS, default="crop", help="how pictures are fitted to the model's size")
     p.add_argument("--save-reconstructions", action="store_true", help="also store the reconstructions")
-    p.add_argument("--arch", help="architecture, for files that do not say (see latentlab info)")
+    arch_arg(p, "architecture, for files that do not say (see latentlab info)")
     trust_arg(p)
     json_arg(p)
     device_arg(p)
@@ -124,7 +125,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("file", help="checkpoint to convert")
     p.add_argument("--out", required=True, help="output .safetensors")
-    p.add_argument("--arch", help="architecture or loader name, when the file is ambiguous")
+    arch_arg(p, "architecture or loader name, when the file is ambiguous")
     trust_arg(p)
     json_arg(p)
     device_arg(p)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from latentlab.commands.common import (
+    arch_arg,
     batch_int,
     device_arg,
     echo,
@@ -21,6 +22,7 @@ from latentlab.commands.common import (
     trust_of,
 )
 from latentlab.core import limits
+from latentlab.core.checkpoints.naming import display_name
 
 KINDS = ("traversal", "direction", "path", "keyframes", "compare")
 
@@ -75,7 +77,7 @@ def register(sub: Any) -> None:
     p.add_argument("--preset", default="medium", help="x264 speed preset (ultrafast ... veryslow)")
     p.add_argument("--batch-size", type=batch_int, default=64, help="latents decoded per batch")
     seed_arg(p, None, "draw the start latent from the prior with this seed")
-    p.add_argument("--arch", help="architecture, for plain state_dict files")
+    arch_arg(p, "architecture, for plain state_dict files")
     p.add_argument("--out", required=True, help="output file (.mp4, .gif, .png) or folder (png frames)")
     trust_arg(p)
     device_arg(p)
@@ -259,7 +261,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         ck = open_checkpoint(f, arch=args.arch, trust=trust_of(args), device=args.device)
         models.append(ck.model)
         # Snapshots of one run share a model name: tell them apart by file name.
-        titles.append(ck.info.name if ck.info.name not in titles else ck.path.stem)
+        titles.append(ck.info.name if ck.info.name not in titles else display_name(ck.path))
     check_output_size(args, models, fmt, frames)
     plan = build_plan(args, models, titles, fmt, frames)
     bar = TextProgress(label=f"export {fmt}")

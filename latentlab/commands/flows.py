@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from latentlab.commands.common import (
+    arch_arg,
     count_int,
     device_arg,
     echo,
@@ -25,6 +26,7 @@ from latentlab.commands.common import (
     trust_of,
 )
 from latentlab.core import limits
+from latentlab.core.checkpoints.naming import display_name
 from latentlab.core.text import printable
 
 
@@ -58,7 +60,7 @@ def register(sub: Any) -> None:
     t.add_argument("--resume", metavar="FLOWS", help="continue training these flows up to --steps")
     t.add_argument("--force", action="store_true", help="resume flows made for another checkpoint anyway")
     threads_arg(t)
-    t.add_argument("--arch", help="architecture, for plain state_dict files")
+    arch_arg(t, "architecture, for plain state_dict files")
     t.add_argument("--out", required=True, help="output flows file (.safetensors)")
     trust_arg(t)
     device_arg(t)
@@ -83,7 +85,7 @@ def register(sub: Any) -> None:
     v.add_argument("--save-path", metavar="NPY",
                    help="also save the latent path as .npy: (T, D) for one row, (rows, T, D) for several")
     v.add_argument("--force", action="store_true", help="use flows made for another checkpoint anyway")
-    v.add_argument("--arch", help="architecture, for plain state_dict files")
+    arch_arg(v, "architecture, for plain state_dict files")
     v.add_argument("--out", required=True, help="output PNG")
     trust_arg(v)
     device_arg(v)
@@ -106,7 +108,7 @@ def register(sub: Any) -> None:
     seed_arg(e)
     e.add_argument("--force", action="store_true", help="use flows made for another checkpoint anyway")
     threads_arg(e)
-    e.add_argument("--arch", help="architecture, for plain state_dict files")
+    arch_arg(e, "architecture, for plain state_dict files")
     trust_arg(e)
     device_arg(e)
     json_arg(e)
@@ -339,7 +341,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"file": str(args.file), "flows": str(args.flows), "dataset": ds.name, **ev.to_dict()})
     else:
-        echo(f"{printable(Path(args.file).name)} + {printable(Path(args.flows).name)} on {printable(ds.name)}: {flows.n_potentials} {flows.config.pde} "
+        echo(f"{printable(display_name(args.file))} + {printable(Path(args.flows).name)} on {printable(ds.name)}: {flows.n_potentials} {flows.config.pde} "
               f"potentials ({flows.step} steps), paths of {ev.params['steps']} steps")
         echo(format_table(ev))
     return 0

@@ -6,6 +6,7 @@ import argparse
 import math
 
 from latentlab.commands.common import (
+    arch_arg,
     device_arg,
     echo,
     int_arg,
@@ -18,6 +19,7 @@ from latentlab.commands.common import (
     trust_of,
 )
 from latentlab.core import limits
+from latentlab.core.checkpoints.naming import display_name
 from latentlab.core.text import printable
 
 
@@ -45,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="override a metric parameter, e.g. --set betavae.sampling=fresh")
     p.add_argument("--force", action="store_true", help="recompute even when stored results exist")
     p.add_argument("--no-store", action="store_true", help="neither read nor write the results store")
-    p.add_argument("--arch", help="architecture, for plain state_dict files")
+    arch_arg(p, "architecture, for plain state_dict files")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     trust_arg(p)
     json_arg(p)
@@ -97,7 +99,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         print_json({"file": str(ck.path), "sha256": ck.sha256, "dataset": args.dataset or ck.info.dataset,
                     "results": {n: r.to_dict() for n, r in results.items()}})
         return 0
-    echo(f"{printable(ck.path.name)}  sha256 {ck.sha256[:12]}  dataset {printable(args.dataset or ck.info.dataset)}  "
+    echo(f"{printable(display_name(ck.path))}  sha256 {ck.sha256[:12]}  dataset {printable(args.dataset or ck.info.dataset)}  "
           f"representation {args.representation}{'  passive dropped' if args.drop_passive else ''}  seed {args.seed}")
     echo(f"{'metric':<14}{'figure':<28}{'value':>10}{'time':>9}  source")
     for name, figure, value, seconds in summary_table(results):

@@ -13,6 +13,7 @@ import math
 import sys
 
 from latentlab.commands.common import (
+    arch_arg,
     device_arg,
     int_arg,
     json_arg,
@@ -88,7 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--invert-steps", type=int, default=100, help="optimisation steps per image with --invert")
     p.add_argument("--force", action="store_true", help="recompute even when stored results exist")
     p.add_argument("--csv", metavar="FILE", help="also write the table as CSV (atomically)")
-    p.add_argument("--arch", help="architecture, for plain state_dict files")
+    arch_arg(p, "architecture, for plain state_dict files")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     ray_args(p)
     trust_arg(p)

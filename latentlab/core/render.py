@@ -18,7 +18,7 @@ import torch
 
 from latentlab.core.device import PREVIEW_OOM_NOTICE, retry_on_cpu
 from latentlab.core.fast_decode import TracedDecoder, to_numpy_images, uint8_images
-from latentlab.core.model import LatentModel, device_of
+from latentlab.core.model import Conditioned, LatentModel, device_of, tag_of_condition
 from latentlab.core.progressive import Progressive, run_levels, upsample_to
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ class RenderResult:
     # frames may stand in for a later single decode of the same latent (see frame_cache).
     batch1: bool = False
     level: int | None = None  # a draft: the resolution it was decoded at (shown upsampled); None: the full image
+    condition: str = ""  # a conditioned model's condition it was decoded under (``model.tag_of_condition``)
 
     @property
     def ok(self) -> bool:
@@ -91,6 +92,15 @@ class Renderer:
         self.trace_due = traced
         self.last_device = ""  # where the last decode ran, for its result
         self._pinned: dict[tuple[int, ...], torch.Tensor] = {}
+        self.last_condition = ""  # the condition tag the last decode ran under (conditioned models)
+        self._checked: object = None
+        self._conditioned = False
+
+    def _condition(self) -> torch.Tensor | None:
+        model = self.model
+        if self._checked is not model:  # the protocol check is slow for every frame; the model rarely changes
+            self._checked, self._conditioned = model, isinstance(model, Conditioned)
+        return model.condition if self._conditioned else None
 
     def prepare_trace(self) -> None:
         """Trace the current model if that has not been tried yet (slow once: call it when idle)."""
@@ -113,13 +123,20 @@ class Renderer:
             zt = self._to_cuda(zt, dev)
         elif dev.type != "cpu":
             zt = zt.to(dev)
+        # A conditioned model's condition is read once: the frame and its tag are of that one condition even
+        # when the user sets another meanwhile.
+        c = self._condition()
+        self.last_condition = tag_of_condition(c) if c is not None else ""
         t0 = time.perf_counter()
         if self.tracer is not None and self.tracer.usable_for(self.model, zt.shape[0]):
-            img = self.tracer(zt)
+            img = self.tracer(zt, None if c is None else c.to(dev))
         else:
             self.trace_due = self.tracer is not None
             with torch.inference_mode():
-                img = to_uint8(self.model.decode(zt))
+                if c is None:
+                    img = to_uint8(self.model.decode(zt))
+                else:
+                    img = to_uint8(self.model.decode_given(zt, c.to(dev).reshape(1, -1).expand(zt.shape[0], -1)))
         ms = (time.perf_counter() - t0) * 1e3
         return (img if batch else img[0]), ms
 
@@ -193,7 +210,7 @@ class Renderer:
             else:
                 (res.image, res.decode_ms), notice = self.decode_or_fall_back(req.z)
             res.notice = notice
-            res.device = self.last_device
+            res.device, res.condition = self.last_device, self.last_condition
             res.batch1 = level is None and (np.ndim(req.z) == 1 or len(req.z) == 1)
             bad = _bad_output(res.image)
             if bad:

@@ -392,6 +392,7 @@ class RenderWorker:
         notice = None
         batch1 = True
         device = ""
+        condition: str | None = None
         start = 0
         while start < len(z):
             while (urgent := self._take_more_urgent(req.priority)) is not None:
@@ -410,9 +411,11 @@ class RenderWorker:
             images.append(part.image)
             decode_ms += part.decode_ms
             notice = notice or part.notice
-            batch1 = batch1 and part.batch1 and (not device or part.device == device)
-            device = part.device
+            # A row decoded partly under another condition (the user set one meanwhile) is shown, not kept.
+            batch1 = (batch1 and part.batch1 and (not device or part.device == device)
+                      and condition in (None, part.condition))
+            device, condition = part.device, part.condition
             start += n
         return RenderResult(req.view, req.seq, req.model_token, np.concatenate(images), decode_ms=decode_ms,
                             created=req.created, finished=time.perf_counter(), z=req.z, notice=notice, tag=req.tag,
-                            device=device, batch1=batch1)
+                            device=device, batch1=batch1, condition=condition or "")

@@ -24,7 +24,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from latentlab.core.frame_cache import FrameCache
-from latentlab.core.model import LatentModel
+from latentlab.core.model import LatentModel, condition_tag
 from latentlab.core.render import RenderRequest, RenderResult
 from latentlab.core.render_service import RenderService
 from latentlab.core.render_worker import RenderWorker
@@ -89,7 +89,8 @@ class RenderBridge(QObject):
 
     def _device_key(self, token: int) -> str:
         device = self.service.device_of(token)
-        return f"{device}#{token}" if device else ""
+        # A conditioned model's frames are also kept by its condition (the render thread tags each result).
+        return f"{device}#{token}{condition_tag(self.service.model(token))}" if device else ""
 
     @property
     def token(self) -> int:
@@ -164,7 +165,7 @@ class RenderBridge(QObject):
         if not (res.ok and res.batch1 and not res.draft and not res.cached and res.image is not None
                 and res.z is not None and res.device):
             return
-        key = f"{res.device}#{res.model_token}"
+        key = f"{res.device}#{res.model_token}{res.condition}"
         if res.z.ndim == 1:
             self.frames.put(res.z, res.image, key)
         elif len(res.z) == len(res.image):  # a grid row decoded latent by latent, as CPUs do

@@ -29,6 +29,8 @@ PREFIXES = {
     "encode": ["encode", "m.safetensors", "i.png", "--out", "l.npz"],
     "bench": ["bench", "m.safetensors"],
     "sweep": ["sweep", "m.safetensors"],
+    "info": ["info", "m.safetensors"],
+    "convert": ["convert", "m.safetensors", "--out", "c.safetensors"],
 }
 HOSTILE_NUMBERS = ["nan", "inf", "-inf", "1e999", "-1e30", "99999999999999999999999999", "1" * 5000, "ten", ""]
 

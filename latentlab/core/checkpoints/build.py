@@ -92,7 +92,8 @@ def build_zoo(path: Path, network: str, state: dict[str, torch.Tensor], claimed:
     try:
         hp = infer_network_hparams(network, shapes)
     except (KeyError, IndexError, TypeError, ValueError) as exc:
-        raise ArchitectureMismatchError(path, f"the weights are not a {network!r} network ({exc})") from None
+        detail = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc  # str(KeyError) adds quotes
+        raise ArchitectureMismatchError(path, f"the weights are not a {network!r} network ({detail})") from None
     for key, value in (claimed or {}).items():
         if key in hp and hp[key] != value:
             raise ArchitectureMismatchError(

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from latentlab.core.checkpoints.naming import display_name
 from latentlab.core.checkpoints.source import Source
 from latentlab.core.errors import CheckpointError, UntrustedFile
 from latentlab.core.model import ModelInfo
@@ -97,7 +98,7 @@ def load_torchscript(src: Source, trusted: bool) -> tuple[nn.Module, dict[str, A
     if not isinstance(probe, torch.Tensor) or probe.ndim != 4 or probe.shape[0] != 1:
         raise CheckpointError(src.path, "decode() must return a (B, C, H, W) tensor")
     try:
-        info = ModelInfo(name=str(meta.get("name", src.path.stem))[:256], latent_dim=latent_dim,
+        info = ModelInfo(name=str(meta.get("name", display_name(src.path)))[:256], latent_dim=latent_dim,
                          image_shape=tuple(probe.shape[1:]),  # type: ignore[arg-type]
                          prior=str(meta.get("prior", "normal")), dataset=meta.get("dataset"),
                          factor_names=tuple(map(str, meta["factor_names"])) if meta.get("factor_names") else None)

@@ -12,6 +12,7 @@ from torch import nn
 from latentlab.core.checkpoints import card_file
 from latentlab.core.checkpoints.build import ArchitectureMismatchError, build_zoo, strip_wrapper_prefix
 from latentlab.core.checkpoints.card import CARD_KEY, card_of, info_from_card, make_card
+from latentlab.core.checkpoints.naming import display_name
 from latentlab.core.checkpoints.source import Source
 from latentlab.core.errors import CheckpointError
 
@@ -37,26 +38,51 @@ def load_tensors(src: Source) -> dict[str, torch.Tensor]:
 def load_native(src: Source, arch: str | None) -> tuple[nn.Module, dict[str, Any], list[str]]:
     """A .safetensors checkpoint: its card names the network; a card-less file needs ``arch``."""
     from latentlab.core.checkpoints.plugins import plugin_for_architecture
-    from latentlab.core.zoo import NETWORKS, network_name
+    from latentlab.core.zoo import NETWORKS
 
     card, _ = card_of(src.path, src.data)
     state = load_tensors(src)
     if not card:
         if arch is None:
-            raise CheckpointError(src.path, "a .safetensors file without a latentlab model card; say which "
-                                            "architecture it holds (--arch NAME, e.g. beta_vae)")
+            from latentlab.core.checkpoints.arch_hints import state_dict_hint
+
+            raise CheckpointError(src.path, "a .safetensors file without a latentlab model card does not say which "
+                                            f"network it holds; {state_dict_hint(state)}")
         return state_dict_model(src.path, state, arch), {"architecture": arch}, ["no model card: built as " + arch]
     network = card.get("architecture")
-    if arch is not None and arch != network and network_name(arch) != network:
-        raise ArchitectureMismatchError(src.path, f"its card says architecture {network!r}, not {arch!r}")
+    overrides, notes = _arch_for_card(src.path, arch, network)
     info = info_from_card(src.path, card["info"]) if "info" in card else None
     if network in NETWORKS:
-        return build_zoo(src.path, network, state, card.get("hparams"), info), card, []
+        hparams = card.get("hparams")
+        if overrides:
+            hparams = {**(hparams if isinstance(hparams, dict) else {}), **overrides}
+        return build_zoo(src.path, network, state, hparams, info), card, notes
     plugin = plugin_for_architecture(network)
     if plugin is not None and hasattr(plugin, "from_state_dict"):
         return plugin.from_state_dict(state, card), card, []
     raise CheckpointError(src.path, f"unknown architecture {network!r} in its card (is the plugin that defines "
                                     "it installed?)")
+
+
+def _arch_for_card(path: Path, arch: str | None, network: Any) -> tuple[dict[str, Any], list[str]]:
+    """What ``--arch`` changes for a file whose card names ``network``: a reader's variant (the data range of a
+    converted PyTorch-VAE model, ``pytorch_vae-symmetric``) sets hyper-parameters; another network is refused."""
+    from latentlab.core.checkpoints.plugins import plugin_for_architecture
+    from latentlab.core.zoo import UnknownArchitecture, network_name
+
+    if arch is None or arch == network:
+        return {}, []
+    plugin = plugin_for_architecture(arch)
+    if plugin is not None and network in {lay.network for lay in getattr(plugin, "layouts", ())}:
+        chosen = plugin.variant_options(arch)
+        return chosen if chosen is not None else ({}, [])
+    try:
+        named = network_name(arch)
+    except UnknownArchitecture as exc:
+        raise CheckpointError(path, str(exc)) from None
+    if named != network:
+        raise ArchitectureMismatchError(path, f"its card says architecture {network!r}, not {arch!r}")
+    return {}, []
 
 
 def state_dict_model(path: Path, state: dict[str, torch.Tensor], arch: str) -> nn.Module:
@@ -73,5 +99,5 @@ def state_dict_model(path: Path, state: dict[str, torch.Tensor], arch: str) -> n
     except UnknownArchitecture as exc:
         raise CheckpointError(path, str(exc)) from None
     model = build_zoo(path, network, strip_wrapper_prefix(state), None, None)
-    model.info = ModelInfo(path.stem, model.info.latent_dim, model.info.image_shape, prior=model.info.prior)
+    model.info = ModelInfo(display_name(path), model.info.latent_dim, model.info.image_shape, prior=model.info.prior)
     return model

@@ -64,8 +64,10 @@ def _open_torch(src: Source, arch: str | None, trusted: bool) -> tuple[Any, dict
         what = getattr(obj, "name", type(obj).__name__)
         raise CheckpointError(src.path, f"a PyTorch file, but it holds a {what}, not model weights")
     if arch is None:
+        from latentlab.core.checkpoints.arch_hints import state_dict_hint
+
         raise CheckpointError(src.path, f"a plain state_dict ({len(state)} tensors) does not say which network it "
-                                        "belongs to; give the architecture (--arch NAME, e.g. beta_vae or qlae)")
+                                        f"belongs to; {state_dict_hint(state)}")
     model = state_dict_model(src.path, state, arch)
     card = {"architecture": getattr(model, "architecture", arch), "hparams": getattr(model, "hparams", {}),
             "info": model.info.to_dict()}
@@ -111,12 +113,13 @@ def open_checkpoint(
 
     ``trust`` allows code stored in the file to run (TorchScript, pickled objects): ``True`` for whatever the
     file holds now, or the SHA-256 (or ``Trust``) the user confirmed, which must be that of the bytes loaded.
+    ``path`` may also be a results folder (disentangling-vae's: ``model.pt`` + ``specs.json``).
     Raises ``CheckpointError``; ``UntrustedFile`` (with the refused bytes' ``sha256``) when trust is needed,
     ``TrustMismatch`` when the file is not the one trusted.
     """
     grant = Trust.of(trust)
     dev = resolve_device(device)
-    src = read_source(Path(path), grant)
+    src = read_source(checkpoint_file(Path(path)), grant)
     model, fmt, card, notes = _open_source(src, arch, grant is not None)
     if not isinstance(model, LatentModel):
         raise CheckpointError(src.path, f"the loaded object ({type(model).__name__}) does not provide "
@@ -127,6 +130,20 @@ def open_checkpoint(
             prm.requires_grad_(False)
     model = model.to(dev)
     return Checkpoint(path=src.path, sha256=src.sha256, format=fmt, card=card, model=model, notes=notes)
+
+
+def checkpoint_file(path: Path) -> Path:
+    """``path``; for a results folder, the checkpoint in it a reader names (disentangling-vae's ``model.pt``)."""
+    if not path.is_dir():
+        return path
+    from latentlab.core.formats import builtin_plugins
+
+    names = [name for plugin in builtin_plugins() for name in getattr(plugin, "folder_files", ())]
+    for name in names:
+        if os.path.lexists(path / name):
+            return path / name  # read_source refuses it if it is no regular file (a FIFO, a folder, ...)
+    raise CheckpointError(path, f"is a folder without a checkpoint latentlab knows in it (a results folder holds "
+                                f"{' or '.join(names)}); give the checkpoint file")
 
 
 def load_model(path: str | os.PathLike, **kwargs: Any) -> LatentModel:

@@ -118,3 +118,15 @@ def _guarded(plugin: Any, src: Source, call) -> Any:
     except Exception as exc:
         raise CheckpointError(src.path, f"the {getattr(plugin, 'name', plugin)!r} plugin could not open it "
                                         f"({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
+def arch_names(include_installed: bool = True) -> tuple[str, ...]:
+    """Every value ``--arch`` (``open_checkpoint(arch=...)``) accepts: the zoo's archs and networks, and the
+    names of the built-in readers (and, with ``include_installed``, of installed plugins)."""
+    from latentlab.core.formats import builtin_plugins
+    from latentlab.core.zoo import ARCHS, NETWORKS
+
+    names = set(ARCHS) | set(NETWORKS)
+    for plugin in (*builtin_plugins(), *(entry_point_plugins() if include_installed else ())):
+        names.update(n for n in names_of(plugin) if isinstance(n, str) and n)
+    return tuple(sorted(names))

@@ -1,5 +1,5 @@
-"""Readers of other projects' checkpoint formats: Lightning VAEs (PyTorch-VAE, disent), 1Konny's beta-VAEs, rosinality
-StyleGAN2, NVIDIA network pickles.
+"""Readers of other projects' checkpoint formats: Lightning VAEs (PyTorch-VAE, disent), 1Konny's beta-VAEs,
+disentangling-vae results folders, rosinality StyleGAN2, NVIDIA network pickles.
 
 Each family is a built-in model plugin (``name``, ``names``, ``can_open(src)``, ``open(src, trust, arch)``,
 where ``src`` is the file's ``Source``: its bytes, digest and kind), asked before the native formats.
@@ -31,8 +31,10 @@ def is_torch_file(src: Source) -> bool:
 @cache
 def builtin_plugins() -> tuple[Any, ...]:
     """The built-in third-party loaders, in the order they are asked."""
+    from latentlab.core.formats.disvae import DisVAEPlugin
     from latentlab.core.formats.lightning import DisentPlugin, KonnyPlugin, PyTorchVAEPlugin
     from latentlab.core.formats.nvidia import NvidiaPicklePlugin
     from latentlab.core.formats.rosinality import RosinalityPlugin
 
-    return (NvidiaPicklePlugin(), RosinalityPlugin(), PyTorchVAEPlugin(), DisentPlugin(), KonnyPlugin())
+    return (NvidiaPicklePlugin(), RosinalityPlugin(), PyTorchVAEPlugin(), DisentPlugin(), DisVAEPlugin(),
+            KonnyPlugin())

@@ -24,6 +24,7 @@ import torch
 
 from latentlab.core.checkpoints.build import build_zoo as _build_zoo
 from latentlab.core.checkpoints.card import make_card
+from latentlab.core.checkpoints.naming import display_name
 from latentlab.core.checkpoints.source import Source
 from latentlab.core.errors import CheckpointError, UntrustedFile
 from latentlab.core.formats import load_torch_file
@@ -213,7 +214,7 @@ class NvidiaPicklePlugin:
         notes += mapped.notes
         options = {**mapped.options, "latent_space": "w" if arch in self._W_NAMES else "z"}
         model = _build_zoo(path, mapped.network, mapped.state, options, None)
-        name = path.stem if model.latent_space == "z" else f"{path.stem} (w)"
+        name = display_name(path) if model.latent_space == "z" else f"{display_name(path)} (w)"
         model.info = ModelInfo(name, model.info.latent_dim, model.info.image_shape)
         root = attrs.get("", ("?", {}))[1]
         source: dict[str, Any] = {"code_base": mapped.code_base, "file": path.name, "network": key,

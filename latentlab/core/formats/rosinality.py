@@ -12,6 +12,7 @@ import torch
 
 from latentlab.core.checkpoints.build import build_zoo as _build_zoo
 from latentlab.core.checkpoints.card import make_card
+from latentlab.core.checkpoints.naming import display_name
 from latentlab.core.checkpoints.source import Source
 from latentlab.core.errors import CheckpointError
 from latentlab.core.formats import is_torch_file, load_torch_file
@@ -64,7 +65,7 @@ class RosinalityPlugin:
         options: dict[str, Any] = {"lr_mlp": 0.01, "latent_space": "w" if arch in ("stylegan2-w", "swagan-w") else "z"}
         network = "swagan" if "iwt.ll" in state else "stylegan2"
         model = _build_zoo(path, network, state, options, None)
-        model.info = ModelInfo(path.stem if model.latent_space == "z" else f"{path.stem} (w)",
+        model.info = ModelInfo(display_name(path) if model.latent_space == "z" else f"{display_name(path)} (w)",
                                model.info.latent_dim, model.info.image_shape)
         source: dict[str, Any] = {"code_base": "rosinality/stylegan2-pytorch", "file": path.name, "weights": where,
                                   "network": "swagan.py" if network == "swagan" else "model.py"}

@@ -12,6 +12,7 @@ from typing import Any
 
 from latentlab.core.errors import BadInput
 from latentlab.core.zoo.adversarial import ADVERSARIAL_OBJECTIVES
+from latentlab.core.zoo.antixk import ANTIXK_NETWORKS
 from latentlab.core.zoo.gan import GAN_NETWORKS, InfoWGAN, QuantizedInfoWGAN
 from latentlab.core.zoo.models import NETWORKS, GaussianVAE, QuantizedAE, ZooModel
 from latentlab.core.zoo.objectives import OBJECTIVES, Objective
@@ -26,6 +27,7 @@ NETWORKS[StyleGAN2Generator.architecture] = StyleGAN2Generator
 NETWORKS[SWAGANGenerator.architecture] = SWAGANGenerator
 NETWORKS[StyleGAN3Generator.architecture] = StyleGAN3Generator
 NETWORKS.update(VAE_LAYOUT_NETWORKS)
+NETWORKS.update(ANTIXK_NETWORKS)
 OBJECTIVES.update(ADVERSARIAL_OBJECTIVES)
 
 
@@ -73,6 +75,10 @@ NETWORK_KEYS = {
     "pytorch_vae": ("latent_dim", "hidden_dims", "in_channels", "out_channels", "side", "data_range"),
     "disent_conv64": ("latent_dim", "channels", "widths", "hidden", "z_multiplier", "output"),
     "beta_vae_konny": ("latent_dim", "channels", "widths", "hidden", "variant"),
+    "pytorch_betatc_vae": ("latent_dim", "hidden_dims", "in_channels", "out_channels", "fc_hidden", "data_range"),
+    "pytorch_wae": ("latent_dim", "hidden_dims", "in_channels", "out_channels", "side", "data_range"),
+    "pytorch_cvae": ("latent_dim", "hidden_dims", "num_classes", "in_channels", "out_channels", "side", "data_range"),
+    "burgess_vae": ("latent_dim", "channels", "image_size", "width", "hidden"),
 }
 
 

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from latentlab.app import AppModel, ModelEntry
+from latentlab.core.checkpoints.naming import display_name
 from latentlab.core.device import available_devices
 from latentlab.core.resources import demo_model_paths
 from latentlab.ui.models import ModelManager
@@ -111,7 +112,7 @@ class ModelBrowserPanel(QWidget):
     def _fill_recent(self, paths: list[Path]) -> None:
         self.recent_section.takeChildren()
         for p in paths[:10]:
-            self._item(self.recent_section, p.name, p, str(p))
+            self._item(self.recent_section, display_name(p), p, str(p))
 
     def _click(self, item: QTreeWidgetItem, _col: int) -> None:
         data = item.data(0, ROLE)

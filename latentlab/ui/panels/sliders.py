@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from latentlab.app import AppModel
 from latentlab.core.activity import ACTIVE, MIXED, PASSIVE
 from latentlab.ui.binding import bind, connect_while_alive
+from latentlab.ui.condition_selector import ConditionSelector
 from latentlab.ui.float_slider import FloatSlider
 from latentlab.ui.icons import icon
 from latentlab.ui.safe_text import PlainLabel
@@ -229,6 +230,8 @@ class LatentSlidersPanel(QWidget):
         top.addWidget(self.range_spin, 1, 0)
         top.addWidget(self.show_passive, 1, 1, 1, 2)
         top.addWidget(self.summary, 1, 3, 1, 3)
+        top.addWidget(condition := ConditionSelector(state), 2, 0, 1, 6)
+        self.condition = condition  # a conditioned model's c (hidden for other models)
 
         self.rows_widget = QWidget()
         self.rows_layout = QVBoxLayout(self.rows_widget)

@@ -15,6 +15,7 @@ import sys
 from latentlab.commands.common import (
     arch_arg,
     device_arg,
+    finite_float,
     int_arg,
     json_arg,
     print_json,
@@ -36,11 +37,11 @@ def ray_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--address", metavar="ADDR",
                    help="an existing Ray cluster: 'auto' (the one this machine belongs to) or ray://HOST:10001; "
                         "default: a local Ray started for this command, with nothing to configure")
-    g.add_argument("--workers", type=int, metavar="N", help="local Ray: CPUs it may use (default: all)")
-    g.add_argument("--cpus-per-task", type=float, default=1.0, metavar="N", help="CPUs each task asks for (default 1)")
-    g.add_argument("--gpus-per-task", type=float, default=0.0, metavar="N",
+    g.add_argument("--workers", type=int_arg(1, limits.MAX_THREADS), metavar="N", help="local Ray: CPUs it may use (default: all)")
+    g.add_argument("--cpus-per-task", type=finite_float(0.0, 1024.0, lo_open=True), default=1.0, metavar="N", help="CPUs each task asks for (default 1)")
+    g.add_argument("--gpus-per-task", type=finite_float(0.0, 64.0), default=0.0, metavar="N",
                    help="GPUs each task asks for (default 0; e.g. 0.5 puts two tasks on one GPU)")
-    g.add_argument("--retries", type=int, default=2, metavar="N",
+    g.add_argument("--retries", type=int_arg(0, 100), default=2, metavar="N",
                    help="times a task is resubmitted when its worker dies (default 2)")
     g.add_argument("--ship-code", action="store_true",
                    help="send this latentlab package with the job (a cluster whose nodes have the dependencies "
@@ -83,10 +84,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--udr-groups", choices=("card", "all"), default="card",
                    help="card: seeds of the same training settings (from the model cards); all: every checkpoint "
                         "given is a seed of one setting")
-    p.add_argument("--udr-n", type=int, default=1000, help="observations each model encodes for UDR (default 1000)")
+    p.add_argument("--udr-n", type=int_arg(10, limits.MAX_SAMPLES), default=1000, help="observations each model encodes for UDR (default 1000)")
     p.add_argument("--invert", action="store_true",
                    help="evaluate GANs without a Q head through inversion (slow: an optimisation per image)")
-    p.add_argument("--invert-steps", type=int, default=100, help="optimisation steps per image with --invert")
+    p.add_argument("--invert-steps", type=int_arg(1, limits.MAX_STEPS), default=100, help="optimisation steps per image with --invert")
     p.add_argument("--force", action="store_true", help="recompute even when stored results exist")
     p.add_argument("--csv", metavar="FILE", help="also write the table as CSV (atomically)")
     arch_arg(p, "architecture, for plain state_dict files")

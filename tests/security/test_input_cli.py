@@ -29,6 +29,7 @@ PREFIXES = {
     "encode": ["encode", "m.safetensors", "i.png", "--out", "l.npz"],
     "bench": ["bench", "m.safetensors"],
     "sweep": ["sweep", "m.safetensors"],
+    "sweep-train": ["sweep-train", "grid.toml"],
     "info": ["info", "m.safetensors"],
     "convert": ["convert", "m.safetensors", "--out", "c.safetensors"],
 }

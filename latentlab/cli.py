@@ -92,7 +92,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.config = args.grid
         return cmd_sweep_train(args)
     if not args.arch or not args.out:
-        raise_usage("--arch and --out are required (or --grid CONFIG.toml for a whole grid)")
+        raise_usage("--arch NAME and --out DIR are required (or --grid CONFIG.toml for a whole grid)")
     objective = parse_kv(args.set)
     for key in ("beta", "gamma"):
         if getattr(args, key) is not None:

@@ -15,7 +15,7 @@ from psygnal import evented
 from latentlab.core.errors import BadInput
 
 MAP_METHODS = ("PCA", "t-SNE")
-EXPORT_FORMATS = ("mp4", "gif", "png")
+EXPORT_FORMATS = ("mp4", "gif", "png", "grid")
 EXPORT_KINDS = ("dims", "keyframes", "compare", "source")
 
 

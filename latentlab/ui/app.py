@@ -39,9 +39,10 @@ def apply_theme(app: QApplication) -> None:
     for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
         p.setColor(QPalette.ColorGroup.Disabled, role, QColor("#6b7178"))
     app.setPalette(p)
-    from latentlab.core.resources import read_resource_text
+    from latentlab.core.resources import read_resource_text, resource_path
 
-    app.setStyleSheet(read_resource_text("style.qss"))
+    icons = resource_path("icons").as_posix()  # the sheet names its images relative to the icon folder
+    app.setStyleSheet(read_resource_text("style.qss").replace("@ICONS@", icons))
 
 
 def install_excepthook(window_getter) -> None:

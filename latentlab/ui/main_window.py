@@ -42,7 +42,7 @@ from latentlab.ui.panels.sweep import attach as attach_sweep
 from latentlab.ui.render_bridge import RenderBridge
 from latentlab.ui.safe_text import PlainLabel, shown
 from latentlab.ui.session_io import SessionController
-from latentlab.ui.widgets import JobStrip, MessageBanner
+from latentlab.ui.widgets import JobStrip, MessageBanner, ScrollingPanel
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         collect_on_gui_thread()  # also when a host (tests, an embedding script) made the QApplication
         self.setWindowTitle("latentlab")
-        self.resize(1440, 900)
+        self.resize(1280, 800)  # a laptop screen; the window fits 1280 x 800 and 1366 x 768 with every panel
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
         self.state = AppModel()
@@ -125,8 +125,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["Traversal grid"], self.docks["Images"])
         self.docks["Traversal grid"].raise_()
         self.docks["Latent map"].raise_()
-        self.resizeDocks([self.docks["Models"], self.docks["Latent sliders"]], [260, 420], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["Traversal grid"]], [300], Qt.Orientation.Vertical)
+        self._initial_dock_sizes()
         self.sweep = attach_sweep(self)
 
         self.device_label = PlainLabel()
@@ -153,10 +152,31 @@ class MainWindow(QMainWindow):
         freeze_startup_heap()
 
     # --- layout --------------------------------------------------------------------------------------------------
+    def _initial_dock_sizes(self) -> None:
+        """Shares of the window for a laptop screen: the preview keeps the middle, the panels the rest."""
+        w, h = max(self.width(), 1024), max(self.height(), 700)
+        self.resizeDocks([self.docks["Models"], self.docks["Latent sliders"]], [int(0.17 * w), int(0.36 * w)],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["Traversal grid"], self.docks["Latent map"]], [int(0.5 * w), int(0.5 * w)],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["Traversal grid"]], [int(0.38 * h)], Qt.Orientation.Vertical)
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(ev)
+        if not getattr(self, "_sized", False) and self.isVisible():
+            self._sized = True  # once, at the first real size: later the user's own arrangement stays
+            self._initial_dock_sizes()
+
+    def panel(self, title: str) -> QWidget:
+        """The panel shown in dock ``title`` (inside the scroll area that keeps the window small)."""
+        return self.docks[title].widget().widget()
+
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(title.replace(" ", "_"))
-        dock.setWidget(widget)
+        # A panel narrower than its controls scrolls inside its dock instead of widening the window: the
+        # window fits a laptop screen (1280 x 800) whatever the panels hold.
+        dock.setWidget(ScrollingPanel(widget))
         # A dock behind another tab still reports isVisible(); panels that render in the background listen
         # for the tab switch instead, so a hidden Compare or grid costs the live preview nothing.
         follow = getattr(widget, "set_on_screen", None)
@@ -201,6 +221,16 @@ class MainWindow(QMainWindow):
         self._action(e, "&Random prior sample", self.sliders._random, QKeySequence("R"))
         self._action(e, "&Encode a dataset sample", self.encode_random_sample, QKeySequence("E"))
         self._action(e, "Add &bookmark", self.bookmarks.add_current, QKeySequence("Ctrl+B"))
+        e.addSeparator()
+        self._action(e, "Copy &frame", self.copy_frame, QKeySequence("Ctrl+Shift+C"), "The preview's image")
+        self._action(e, "Copy latent as &NumPy", self.copy_latent, QKeySequence("Ctrl+Alt+C"),
+                     "np.array([...]) of the current latent, exact")
+        self._action(e, "Copy latent as e&xport command", self.copy_export_command, None,
+                     "A `latentlab export` command line that starts from the current latent")
+        e.addSeparator()
+        self._action(e, "Command &palette…", self.command_palette, QKeySequence("Ctrl+K"),
+                     "Find any command by typing (also Ctrl+Shift+P)").setShortcuts(
+            [QKeySequence("Ctrl+K"), QKeySequence("Ctrl+Shift+P")])
         v = bar.addMenu("&View")
         for dock in self.docks.values():
             v.addAction(dock.toggleViewAction())
@@ -370,12 +400,46 @@ class MainWindow(QMainWindow):
         self.shutdown()
         super().closeEvent(ev)
 
-    def _shortcuts(self) -> None:
-        QMessageBox.information(self, "Keyboard shortcuts", (
-            "Ctrl+O  open a checkpoint\nCtrl+Z / Ctrl+Shift+Z  undo / redo the latent\n0  reset the latent to zero\n"
-            "R  random prior sample\nE  encode a dataset sample\nCtrl+B  bookmark the current latent\n"
-            "F  fit the preview; Ctrl+1/2/4/8  pixel-exact zoom\nCtrl+E  export a video or grid\n"
-            "Ctrl+S / Ctrl+Shift+O  save / open a session\nEsc  cancel the focused panel's computation"))
+    def _shortcuts(self):
+        from latentlab.ui.command_palette import ShortcutSheet
+
+        sheet = ShortcutSheet(self)
+        sheet.show()
+        return sheet
+
+    def command_palette(self):
+        from latentlab.ui.command_palette import CommandPalette
+
+        palette = CommandPalette(self)
+        palette.show()
+        palette.filter.setFocus()
+        return palette
+
+    # --- clipboard ------------------------------------------------------------------------------------------------
+    def copy_frame(self) -> None:
+        from latentlab.ui.clipboard import copy_image
+
+        img = self.preview.shown_image()
+        if img is None:
+            self.show_message("warning", "no frame to copy yet")
+            return
+        copy_image(img)
+        self.statusBar().showMessage("frame copied", 3000)
+
+    def copy_latent(self) -> None:
+        from latentlab.ui.clipboard import copy_text, latent_literal
+
+        if self.state.current is not None:
+            copy_text(latent_literal(self.state.z))
+            self.statusBar().showMessage("latent copied as a NumPy array", 3000)
+
+    def copy_export_command(self) -> None:
+        from latentlab.ui.clipboard import copy_text, export_command
+
+        entry = self.state.current
+        if entry is not None:
+            copy_text(export_command(entry.path, self.state.z, self.state.view.grid_dims))
+            self.statusBar().showMessage("export command copied", 3000)
 
     def _about(self) -> None:
         QMessageBox.about(self, "About latentlab", f"latentlab {__version__}\nA laboratory for the latent spaces "

@@ -71,6 +71,7 @@ class StartupProgress:
     def __init__(self, app: QApplication, show: bool = True):
         self.app = app
         self.t0 = time.perf_counter()
+        self.shown_wall = time.time()  # the splash is up from here
         # (message, seconds since start, whether torch was already imported): the install checks assert the
         # splash came up before the heavy imports, which is the point of it.
         self.steps: list[tuple[str, float, bool]] = []
@@ -95,6 +96,7 @@ class StartupProgress:
 
     def finish(self, window) -> None:
         self.step("ready")
+        self.ready_wall = time.time()  # for benchmarks/startup_time.py: process launch to a usable window
         if self.splash is not None:
             self.splash.finish(window)
             self.splash.deleteLater()
@@ -133,12 +135,21 @@ class FirstFrameCheck:
             "shape": list(res.image.shape), "device": res.device, "frame": str(self.png) if self.png else None,
             "package": str(Path(__import__("latentlab").__file__).parent), "icons_broken": broken_icons(),
             "startup": [{"step": m, "seconds": t, "torch_loaded": torch} for m, t, torch in self.startup.steps],
+            "ready_wall_time": getattr(self.startup, "ready_wall", None), "first_frame_wall_time": time.time(),
         }
         if self.png is not None:
             from PIL import Image
 
+            from latentlab.core.errors import LatentlabError
+            from latentlab.core.export.outputs import check_file_output
             from latentlab.core.paths import AtomicPath
 
+            try:  # the PNG may not replace a checkpoint (``--exit-after-frame model.safetensors`` names one)
+                check_file_output(self.png, "grid", [e.path for e in self.window.state.models])
+            except LatentlabError as exc:
+                print(f"latentlab gui: {exc}", file=sys.stderr, flush=True)
+                self._finish(1)
+                return
             with AtomicPath(self.png) as tmp:
                 Image.fromarray(np.ascontiguousarray(res.image)).save(tmp, format="PNG")
         print(json.dumps(report), flush=True)

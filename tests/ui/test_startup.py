@@ -100,3 +100,21 @@ def test_the_empty_preview_says_what_is_loading(qtbot, window, tiny_ckpt):
     assert overlay.toPlainText() == f"Opening {tiny_ckpt.name}…"
     qtbot.waitUntil(lambda: window.state.current is not None, timeout=30000)
     qtbot.waitUntil(lambda: not overlay.isVisible(), timeout=30000)  # the first frame replaced it
+
+
+def test_the_install_check_never_writes_its_png_over_a_checkpoint(tmp_path):
+    """``--exit-after-frame`` takes an optional PNG: a checkpoint named after it must not be replaced."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers import tiny_checkpoint
+
+    ckpt = tiny_checkpoint(tmp_path / "m.safetensors")
+    before = hashlib.sha256(ckpt.read_bytes()).hexdigest()
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "LATENTLAB_HOME": str(tmp_path / "home")}
+    out = subprocess.run([sys.executable, "-m", "latentlab", "gui", "--exit-after-frame", str(ckpt)],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert hashlib.sha256(ckpt.read_bytes()).hexdigest() == before
+    assert out.returncode != 0

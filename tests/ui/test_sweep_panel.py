@@ -47,7 +47,7 @@ def _evaluated(qtbot, panel, folder: Path) -> None:
 
 def test_open_evaluate_sort_and_plots(qtbot, window, sweep_folder):
     panel = window.sweep
-    assert window.docks["Sweep"].widget() is panel
+    assert window.panel("Sweep") is panel
     _evaluated(qtbot, panel, sweep_folder)
     headers = [panel.table.horizontalHeaderItem(i).text() for i in range(panel.table.columnCount())]
     assert headers == ["checkpoint", "objective", "hyper-parameters", "mig.mig", "modularity.modularity",

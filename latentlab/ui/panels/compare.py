@@ -32,7 +32,7 @@ from latentlab.core.traversal import traversal_grid
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.render_bridge import RenderBridge
 from latentlab.ui.safe_text import PlainLabel, plain_rich, shown
-from latentlab.ui.widgets import ImageCanvas, JobStrip
+from latentlab.ui.widgets import FlowLayout, ImageCanvas, JobStrip
 
 MAX_SLOTS = 4
 PAD = 2
@@ -199,13 +199,13 @@ class ComparePanel(QWidget):
         self.series_slider.setVisible(False)
         self.series_label = PlainLabel("")
         controls = QVBoxLayout()
-        row1 = QHBoxLayout()
+        row1 = FlowLayout()
         row1.addWidget(self.align_box)
         row1.addWidget(self.align_button)
         row1.addWidget(self.grid_box)
         row1.addWidget(self.grid_dims)
         row1.addStretch(1)
-        row2 = QHBoxLayout()
+        row2 = FlowLayout()
         row2.addWidget(self.sample_button)
         row2.addWidget(self.sample_seed)
         row2.addWidget(self.series_button)

@@ -6,7 +6,6 @@ import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
-    QHBoxLayout,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -17,7 +16,7 @@ from PySide6.QtWidgets import (
 
 from latentlab.app import AppModel
 from latentlab.ui.safe_text import PlainLabel
-from latentlab.ui.widgets import float_to_uint8, thumbnail_icon
+from latentlab.ui.widgets import FlowLayout, float_to_uint8, thumbnail_icon
 
 
 class DatasetStripPanel(QWidget):
@@ -37,7 +36,7 @@ class DatasetStripPanel(QWidget):
         self.more.setToolTip("Draw other samples (the seed advances)")
         self.status = PlainLabel("")
         self.status.setStyleSheet("color: #9aa3ad;")
-        bar = QHBoxLayout()
+        bar = FlowLayout()
         bar.addWidget(self.count)
         bar.addWidget(self.seed)
         bar.addWidget(self.more)

@@ -36,9 +36,12 @@ from latentlab.ui.float_slider import FloatSlider
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.panels.find_directions import METHOD_HELP, FindDirectionsDialog
 from latentlab.ui.safe_text import PlainLabel, plain_rich
-from latentlab.ui.widgets import JobStrip
+from latentlab.ui.widgets import FlowLayout, JobStrip
 
 SOURCE = "direction"
+
+
+RAW_UNITS = "factor change (fraction of its range; categorical: mass moved)"
 
 
 class DirectionRow(QWidget):
@@ -106,7 +109,7 @@ class DirectionsPanel(QWidget):
         self.span.setValue(3)
         self.span.setPrefix("± ")
         self.span.setToolTip("Slider range: how far along each direction (latent units)")
-        top = QHBoxLayout()
+        top = FlowLayout()
         for w in (self.find_button, self.load_button, self.save_button, self.eval_button, self.zero_button, self.span):
             top.addWidget(w)
         top.addStretch(1)
@@ -116,7 +119,7 @@ class DirectionsPanel(QWidget):
         self.tag_button.setToolTip("Remember the current latent with this label; then Find ▸ interfacegan with "
                                    "'my tagged samples' finds the direction that separates the labels")
         self.tag_count = PlainLabel("")
-        tags = QHBoxLayout()
+        tags = FlowLayout()
         tags.addWidget(self.tag_label, 1)
         tags.addWidget(self.tag_button)
         tags.addWidget(self.tag_count)
@@ -128,16 +131,25 @@ class DirectionsPanel(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.rows_widget)
-        self.factor_map = Heatmap("factor change along each direction (per factor, max = 1)",
+        self.factor_map = Heatmap("factor change along each direction", units=RAW_UNITS,
                                   empty_text="find or load directions, then Evaluate")
-        self.cosine_map = Heatmap("cosine similarity between directions", symmetric=True,
+        self.cosine_map = Heatmap("cosine similarity between directions", symmetric=True, units="cosine (-1 to 1)",
                                   empty_text="find or load directions to compare them")
         self.status = PlainLabel("no directions yet: Find… or Load…")
         self.status.setStyleSheet("color: #9aa3ad;")
         self.status.setWordWrap(True)
+        self.normalise = QCheckBox("normalise each factor")
+        self.normalise.setToolTip("Scale each factor's column by its largest entry, so each factor's best direction "
+                                  "reads 1 (the raw view compares factors in their own units)")
+        self.normalise.toggled.connect(lambda _on: self._show_factor_map())
+        factor_tab = QWidget()
+        factor_lay = QVBoxLayout(factor_tab)
+        factor_lay.setContentsMargins(0, 0, 0, 0)
+        factor_lay.addWidget(self.normalise)
+        factor_lay.addWidget(self.factor_map, 1)
         tabs = QTabWidget()
         tabs.addTab(scroll, "Sliders")
-        tabs.addTab(self.factor_map, "Direction × factor")
+        tabs.addTab(factor_tab, "Direction × factor")
         tabs.addTab(self.cosine_map, "Cosines")
         self.tabs = tabs
         lay = QVBoxLayout(self)
@@ -198,6 +210,7 @@ class DirectionsPanel(QWidget):
             row.deleteLater()
         self.rows = []
         self.factor_map.clear()
+        self.evaluation = None  # a toggle must not bring back the figures of directions no longer shown
         self.cosine_map.clear()
         dirset, file = self.set, self.file
         if dirset is not None:
@@ -375,11 +388,23 @@ class DirectionsPanel(QWidget):
 
     def _on_evaluated(self, ev) -> None:
         self.evaluation = ev
-        self.factor_map.set_matrix(ev.column_normalised, ev.direction_names, ev.factor_names, 0.0, 1.0)
-        self.cosine_map.set_matrix(ev.cosine, ev.direction_names, ev.direction_names)
+        self._show_factor_map()
+        self.cosine_map.set_matrix(ev.cosine, ev.direction_names, ev.direction_names, -1.0, 1.0)
         self.status.setText("dominant factor: " + ", ".join(f"{d} → {f}" for d, f in
                                                           zip(ev.direction_names, ev.dominant, strict=True)))
-        self.tabs.setCurrentWidget(self.factor_map)
+        self.tabs.setCurrentIndex(1)
+
+    def _show_factor_map(self) -> None:
+        """The raw factor change (each factor in its own unit), or each column scaled to its best direction."""
+        ev = getattr(self, "evaluation", None)
+        if ev is None:
+            return
+        if self.normalise.isChecked():
+            self.factor_map.set_units("change / the factor's largest (0-1)")
+            self.factor_map.set_matrix(ev.column_normalised, ev.direction_names, ev.factor_names, 0.0, 1.0)
+        else:
+            self.factor_map.set_units(RAW_UNITS)
+            self.factor_map.set_matrix(ev.matrix, ev.direction_names, ev.factor_names, 0.0, None)
 
     def export_source(self, frames: int):
         """For the export dialog: a traversal along the first direction ticked for the grid."""

@@ -32,6 +32,7 @@ from latentlab.core.export.folder import check_folder_output
 from latentlab.core.export.outputs import check_file_output
 from latentlab.core.export.plan import dimension_traversal, keyframe_traversal, traversal_cells
 from latentlab.core.traversal import EASINGS
+from latentlab.ui.binding import bind
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.panels.grid import parse_dims
 from latentlab.ui.safe_text import PlainLabel
@@ -39,6 +40,7 @@ from latentlab.ui.widgets import ImageCanvas, JobStrip
 
 FORMATS = [("MP4 video (H.264)", "mp4"), ("GIF animation", "gif"), ("PNG frames (folder)", "png"),
            ("PNG figure grid", "grid")]
+SUFFIX_FORMATS = {".mp4": "mp4", ".gif": "gif", ".png": "grid"}  # no suffix: a folder of PNG frames
 # A source turns (frames) into (latents (T, D), captions) for the current model.
 PathSource = Callable[[int], tuple[np.ndarray, list[str]]]
 
@@ -132,6 +134,7 @@ class ExportDialog(QDialog):
             w.valueChanged.connect(self._changed)
         self.labels.toggled.connect(self._changed)
         self.dims.editingFinished.connect(self._changed)
+        self.out.editingFinished.connect(self._format_from_out)
         self.export_button.clicked.connect(self.start)
         self.runner.finished.connect(self._done)
         self.runner.failed.connect(lambda m: self._set_note(f"⚠ export failed: {m}; nothing was written, and what "
@@ -139,7 +142,24 @@ class ExportDialog(QDialog):
         self.runner.cancelled.connect(lambda: self._set_note("cancelled; nothing was written", True))
         self.runner.busyChanged.connect(lambda busy: self.export_button.setEnabled(not busy))
         self.result = None
+        self._bind_settings()
         self._changed()
+
+    def _bind_settings(self) -> None:
+        """The dialog shows and edits the app model's export settings: they outlive the dialog and go in sessions."""
+        settings = self.state.export
+        for widget, name in ((self.fps, "fps"), (self.seconds, "seconds"), (self.size, "size"), (self.steps, "steps"),
+                             (self.labels, "labels"), (self.dims, "dims"), (self.interp, "interp"),
+                             (self.easing, "easing")):
+            bind(widget, settings, name)
+        for combo, name in ((self.format, "format"), (self.kind, "kind")):
+            i = combo.findData(getattr(settings, name))
+            if i >= 0:
+                combo.setCurrentIndex(i)
+            combo.currentIndexChanged.connect(lambda _i, c=combo, n=name: setattr(settings, n, c.currentData()))
+        if settings.out:
+            self.out.setText(settings.out)
+        self.out.textChanged.connect(lambda text: setattr(settings, "out", text))
 
     @staticmethod
     def _pair(a, b):
@@ -254,7 +274,17 @@ class ExportDialog(QDialog):
             self.out.setText(path)
             self._changed()
 
+    def _format_from_out(self) -> None:
+        """The format follows the file name the user typed (``name.gif`` is a GIF), as on the command line."""
+        suffix = Path(self.out.text().strip()).suffix.lower()
+        fmt = SUFFIX_FORMATS.get(suffix) if suffix else "png"
+        if fmt == "grid" and self.format.currentData() == "grid":
+            return
+        if fmt is not None and fmt != self.format.currentData():
+            self.format.setCurrentIndex(self.format.findData(fmt))
+
     def start(self) -> None:
+        self._format_from_out()
         try:
             plan = self.plan()
             opts = self.options()
@@ -278,11 +308,12 @@ class ExportDialog(QDialog):
         """Every file the app has open (checkpoints, directions, flows, the session): never an export target."""
         w = self.window
         files = [e.path for e in self.state.models]
-        for panel, attr in ((getattr(w, "directions", None), "file"), (getattr(w, "flows", None), "flows_file"),
-                            (getattr(w, "sessions", None), "path")):
-            f = getattr(panel, attr, None) if panel is not None else None
-            if f is not None:
-                files.append(f)
+        for e in self.state.models:  # every model's direction and flow files, not only the current one's
+            ex = self.state.extras(e)
+            files += [f for f in (ex.directions_file, ex.flows_file) if f is not None]
+        session = getattr(getattr(w, "sessions", None), "path", None)
+        if session is not None:
+            files.append(session)
         autosave = getattr(getattr(w, "sessions", None), "autosave", None)
         if autosave is not None:
             files.append(autosave.path)

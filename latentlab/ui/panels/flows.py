@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSlider,
     QSpinBox,
+    QStyle,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -51,7 +52,7 @@ from latentlab.core.paths import data_dir
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.panels.latent_map import PATH_COLOURS
 from latentlab.ui.safe_text import PlainLabel
-from latentlab.ui.widgets import ImageCanvas, JobStrip
+from latentlab.ui.widgets import FlowLayout, ImageCanvas, JobStrip
 
 SOURCE = "flow"
 TERM_COLOURS = {"loss": "#e3e6ea", "pde": "#ff6b6b", "ic": "#ffd166", "jvp": "#06d6a0", "cls": "#4cc9f0"}
@@ -80,6 +81,9 @@ def _strip_job(ctx, model, flows, z0, k, steps):
     return render_strip(model, [tr.latents, line])
 
 
+STRIP_STEPS = 8  # images per row of the flow-vs-linear strip: few enough to be seen in a narrow dock
+
+
 class FlowsPanel(QWidget):
     def __init__(self, state: AppModel, latent_map=None, parent: QWidget | None = None):
         super().__init__(parent)
@@ -105,7 +109,7 @@ class FlowsPanel(QWidget):
         self.pde.addItems(list(PDES))
         self.pde.setToolTip("wave: the paper's choice; heat / fokker-planck / hamilton-jacobi: the follow-up work")
         self.weights = {}
-        weights_row = QHBoxLayout()
+        weights_row = FlowLayout()
         for term in LOSS_TERMS:
             w = QDoubleSpinBox()
             w.setRange(0.0, 1000.0)
@@ -129,7 +133,7 @@ class FlowsPanel(QWidget):
         self.k_count.setToolTip("Number of potentials (distinct flows) to learn")
         self.train_steps.setPrefix("steps ")
         self.train_steps.setToolTip("Training steps (Resume continues up to this number)")
-        top_row = QHBoxLayout()
+        top_row = FlowLayout()
         top_row.addWidget(self.k_count)
         top_row.addWidget(self.train_steps)
         top_row.addWidget(QLabel("PDE"))
@@ -137,7 +141,7 @@ class FlowsPanel(QWidget):
         form = QFormLayout()
         form.addRow(top_row)
         form.addRow("Loss weights", weights_row)
-        buttons = QHBoxLayout()
+        buttons = FlowLayout()
         for b in (self.train_button, self.stop_button, self.resume_button, self.load_button, self.save_button):
             buttons.addWidget(b)
         self.loss_plot = pg.PlotWidget(background="#15171a")
@@ -174,10 +178,11 @@ class FlowsPanel(QWidget):
         self.path_steps.setPrefix("steps ")
         self.trace_button = QPushButton("From here")
         self.trace_button.setToolTip("Compute the flow from the current latent (forwards and backwards)")
-        self.play_button = QPushButton("▶ Play")
+        # Icons from the Qt style, not glyphs: ⏸ and friends are missing from many fonts (they show as boxes).
+        self.play_button = QPushButton(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay), "Play")
         self.play_button.setCheckable(True)
-        self.back_button = QPushButton("◀ step")
-        self.fwd_button = QPushButton("step ▶")
+        self.back_button = QPushButton(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaSeekBackward), "step")
+        self.fwd_button = QPushButton(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaSeekForward), "step")
         self.reverse = QCheckBox("backwards")
         self.reverse.setToolTip("Play towards the start of the backward path")
         self.fps = QSpinBox()
@@ -252,7 +257,7 @@ class FlowsPanel(QWidget):
         self.trainer.busyChanged.connect(lambda _b: self._sync())
         self.tracer.finished.connect(self._on_paths)
         self.tracer.failed.connect(lambda m: self.status.setText(f"⚠ {m}"))
-        self.striper.finished.connect(lambda img: self.strip.set_image(img, autorange=True))
+        self.striper.finished.connect(self._on_strip)
         state.currentModelChanged.connect(self._on_model)
         state.flowsChanged.connect(self._on_flows)
         self._sync()
@@ -307,6 +312,9 @@ class FlowsPanel(QWidget):
     def _show_flows(self, keep_history: bool = False) -> None:
         flows, file = self.flows, self.flows_file
         self.path = None
+        # Another model's or the old flows' strip must not stay on screen while the new one is traced.
+        self.strip.clear_image()
+        self.strip.set_overlay("tracing the flow…" if flows is not None else "")
         if flows is not None:
             with QSignalBlocker(self.k):
                 self.k.setRange(0, flows.n_potentials - 1)
@@ -325,6 +333,10 @@ class FlowsPanel(QWidget):
         self._sync()
         if flows is not None and self.state.current is not None:
             self.trace()
+
+    def _on_strip(self, img) -> None:
+        self.strip.set_overlay("")
+        self.strip.set_image(img, autorange=True)
 
     def _k_changed(self, k: int) -> None:
         if self.state.current is not None:
@@ -354,6 +366,7 @@ class FlowsPanel(QWidget):
         self._t0 = time.monotonic()
         self.trainer.start(_train_job, entry.model, config, entry.checkpoint.sha256,
                            self.flows if resume else None, label=f"training {config.n_potentials} flows")
+        self._rate_from = None
         self.status.setText("training… (Stop keeps what is trained so far)")
 
     def _on_loss(self, logs: dict) -> None:
@@ -362,6 +375,17 @@ class FlowsPanel(QWidget):
         if now - getattr(self, "_last_draw", 0.0) > 0.2:  # redraw at most 5 times a second
             self._last_draw = now
             self._redraw_losses()
+            self.status.setText(self._speed_text(int(logs.get("step", 0)), now))
+
+    def _speed_text(self, step: int, now: float) -> str:
+        """"step 340 / 1000 · 12.3 steps/s · ETA 54 s", as the CLI's progress bar says it."""
+        total = self.train_steps.value()
+        first = getattr(self, "_rate_from", None)
+        if first is None or step < first[0]:
+            self._rate_from = first = (step, now)
+        rate = (step - first[0]) / (now - first[1]) if now > first[1] and step > first[0] else 0.0
+        eta = f" · ETA {(total - step) / rate:.0f} s" if rate > 0 else ""
+        return f"training: step {step} / {total} · {rate:.1f} steps/s{eta} (Stop keeps what is trained)"
 
     def _redraw_losses(self) -> None:
         if not self.history:
@@ -445,7 +469,7 @@ class FlowsPanel(QWidget):
         self.start = self.state.z.copy()
         steps = self.path_steps.value()
         self.tracer.start(_paths_job, self.flows, self.start, self.k.value(), steps, label="tracing the flow")
-        self.striper.start(_strip_job, self.state.current.model, self.flows, self.start, self.k.value(), min(steps, 12),
+        self.striper.start(_strip_job, self.state.current.model, self.flows, self.start, self.k.value(), min(steps, STRIP_STEPS),
                            label="flow vs linear strip")
 
     def _on_paths(self, result) -> None:
@@ -486,7 +510,9 @@ class FlowsPanel(QWidget):
         self.state.commit()
 
     def play(self, on: bool) -> None:
-        self.play_button.setText("⏸ Pause" if on else "▶ Play")
+        self.play_button.setText("Pause" if on else "Play")
+        self.play_button.setIcon(self.style().standardIcon(
+            QStyle.StandardPixmap.SP_MediaPause if on else QStyle.StandardPixmap.SP_MediaPlay))
         if on and self.path is None:
             self.play_button.setChecked(False)
             return

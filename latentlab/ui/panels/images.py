@@ -33,7 +33,7 @@ from latentlab.core.invert import LOSSES, InversionConfig, invert
 from latentlab.core.model import device_of
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.safe_text import PlainLabel, plain_rich
-from latentlab.ui.widgets import ImageCanvas, JobStrip, float_to_uint8, thumbnail_icon
+from latentlab.ui.widgets import FlowLayout, ImageCanvas, JobStrip, float_to_uint8, thumbnail_icon
 
 
 def is_image_file(path: str | Path) -> bool:
@@ -78,7 +78,7 @@ class ImagesPanel(QWidget):
         self.run_button = QPushButton("Find latent")
         self.run_button.setToolTip("Encode or invert the selected image; the result becomes the current latent "
                                    "and a bookmark")
-        top = QHBoxLayout()
+        top = FlowLayout()
         for w in (self.open_button, self.method, self.steps, self.loss, self.run_button):
             top.addWidget(w)
         top.addStretch(1)
@@ -136,6 +136,12 @@ class ImagesPanel(QWidget):
 
     def _on_model(self, entry) -> None:
         self.runner.cancel()
+        # The last reconstruction and its loss were another model's: they go with it.
+        self.result = None
+        self._losses = []
+        self.loss_curve.setData([], [])
+        self.reconstruction.clear_image()
+        self.error.clear_image()
         encodes = entry is not None and entry.encodes
         self.method.model().item(0).setEnabled(encodes)
         self.method.setCurrentIndex(0 if encodes else 1)

@@ -25,7 +25,7 @@ from latentlab.app import AppModel
 from latentlab.ui.binding import bind
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.safe_text import PlainLabel
-from latentlab.ui.widgets import ImageCanvas, JobStrip, float_to_uint8
+from latentlab.ui.widgets import FlowLayout, ImageCanvas, JobStrip, float_to_uint8
 
 PATH_COLOURS = ["#ff6b6b", "#ffd166", "#06d6a0", "#4cc9f0", "#b388ff", "#f78c6b", "#c0ca33", "#ff8fab"]
 
@@ -89,7 +89,7 @@ class LatentMapPanel(QWidget):
         self.colour_by.setToolTip("Colour points by this ground-truth factor")
         self.status = PlainLabel("")
         self.status.setStyleSheet("color: #9aa3ad;")
-        bar = QHBoxLayout()
+        bar = FlowLayout()
         bar.addWidget(QLabel("projection"))
         bar.addWidget(self.method)
         bar.addWidget(QLabel("colour"))
@@ -208,6 +208,7 @@ class LatentMapPanel(QWidget):
         if self.method.currentText() == "t-SNE":
             key = id(self.points)
             if key in self._tsne_cache:
+                self._axis_labels("t-SNE 1", "t-SNE 2")
                 self._show(self._tsne_cache[key])
             else:
                 n = min(len(self.points), 2000)
@@ -216,13 +217,21 @@ class LatentMapPanel(QWidget):
             return
         emb, mean, comps = pca_projection(self.points)
         self._pca = (mean, comps)
+        total = float(np.asarray(self.points, dtype=np.float64).var(axis=0).sum())
+        share = emb.var(axis=0) / total if total > 0 else np.zeros(2)
+        self._axis_labels(*(f"PC{i + 1} ({100 * share[i]:.0f}% of the variance)" for i in range(2)))
         self._show(emb)
+
+    def _axis_labels(self, x: str, y: str) -> None:
+        self.plot.setLabel("bottom", x, color="#9aa3ad")
+        self.plot.setLabel("left", y, color="#9aa3ad")
 
     def _on_tsne(self, emb: np.ndarray) -> None:
         if self.points is None:
             return
         self._tsne_cache[id(self.points)] = emb
         if self.method.currentText() == "t-SNE":
+            self._axis_labels("t-SNE 1", "t-SNE 2")  # t-SNE axes carry no units: only neighbours mean anything
             self._show(emb)
 
     def _show(self, emb: np.ndarray) -> None:
@@ -297,7 +306,8 @@ class LatentMapPanel(QWidget):
         self.path_items = []
 
     def _on_point_clicked(self, _item, spots, _ev=None) -> None:
-        if not spots or self.points is None:
+        # pyqtgraph hands over a numpy array of the spots under the cursor (several where points overlap).
+        if spots is None or len(spots) == 0 or self.points is None:
             return
         self.select_point(int(spots[0].data()))
 

@@ -12,8 +12,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFrame,
-    QGridLayout,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QSpinBox,
@@ -25,6 +23,7 @@ from PySide6.QtWidgets import (
 from latentlab.app import AppModel
 from latentlab.core.data import BUILTIN
 from latentlab.core.errors import StoreUnavailable
+from latentlab.core.metrics.activity import LABELS as ACTIVITY_NAMES
 from latentlab.core.metrics.base import MetricResult
 from latentlab.core.metrics.registry import METRICS
 from latentlab.core.metrics.runner import (
@@ -41,7 +40,7 @@ from latentlab.ui.charts import BarChart, Heatmap
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.panels.sliders import ACTIVITY_COLOURS
 from latentlab.ui.safe_text import PlainLabel, plain_rich
-from latentlab.ui.widgets import JobStrip
+from latentlab.ui.widgets import FlowLayout, JobStrip
 
 FIGURE_TITLES = {
     "betavae": "BetaVAE", "factorvae": "FactorVAE", "mig": "MIG", "dci_disentanglement": "D",
@@ -50,6 +49,9 @@ FIGURE_TITLES = {
     "gaussian_tc": "TC (nats)", "mean_pairwise_mi": "pair MI (nats)", "kl_total": "KL total (nats)",
     "n_active": "active", "n_mixed": "mixed", "n_passive": "passive",
 }
+
+
+CARD_WIDTH = 150
 
 
 class MetricCard(QFrame):
@@ -91,7 +93,14 @@ class MetricCard(QFrame):
             v = res.values[key]
             fmt = f"{v:.0f}" if key.startswith("n_") else f"{v:.3f}"
             parts.append(fmt if len(keys) == 1 else f"{FIGURE_TITLES.get(key, key)} {fmt}")
+        per_latent = res.arrays.get("kl") if self.name == "kl" else None
+        if per_latent is not None and len(per_latent):
+            # The card sits above a per-latent chart: say what one latent carries, not only the sum.
+            kl = np.asarray(per_latent, dtype=float)
+            parts = [f"max {kl.max():.2f}", f"median {np.median(kl):.2f} nats/latent"]
         self.value.setText("  ".join(parts) if parts else "—")
+        if per_latent is not None and "kl_total" in res.values:
+            self.description = f"{METRICS[self.name].description}\n\nTotal over latents: {res.values['kl_total']:.3f} nats"
         detail = [self.description, "", f"representation: {res.representation}"
                   + (", passive latents dropped" if res.drop_passive else ""),
                   f"seed {res.seed}; samples {res.samples}", f"time {res.seconds:.1f} s",
@@ -132,16 +141,17 @@ class MetricsPanel(QWidget):
         self.compute_button.setToolTip("Compute the metrics that are not stored yet (Shift-click: recompute all)")
         self.status = PlainLabel("")
         self.status.setStyleSheet("color: #9aa3ad;")
-        bar = QHBoxLayout()
+        bar = FlowLayout()
         for w in (self.dataset, self.n, self.representation, self.drop_passive, self.estimator, self.compute_button):
             bar.addWidget(w)
         bar.addWidget(self.status, 1)
         self.cards = {name: MetricCard(name) for name in METRICS}
-        grid = QGridLayout()
-        for i, card in enumerate(self.cards.values()):
-            grid.addWidget(card, i // 3, i % 3)
-        self.mi_map = Heatmap("mutual information (nats): latent × factor", empty_text="Compute to see which latent carries which factor")
-        self.dci_map = Heatmap("DCI importance: latent × factor", empty_text="Compute to see the DCI importance matrix")
+        grid = FlowLayout(spacing=6)  # as many cards a row as the dock is wide
+        for card in self.cards.values():
+            card.setFixedWidth(CARD_WIDTH)
+            grid.addWidget(card)
+        self.mi_map = Heatmap("mutual information: latent × factor", units="MI (nats)", empty_text="Compute to see which latent carries which factor")
+        self.dci_map = Heatmap("DCI importance: latent × factor", units="importance (share of the factor's, 0-1)", empty_text="Compute to see the DCI importance matrix")
         self.kl_bars = BarChart("KL per latent (nats), coloured by activity")
         tabs = QTabWidget()
         tabs.addTab(self.mi_map, "MI")
@@ -209,6 +219,7 @@ class MetricsPanel(QWidget):
             card.set_result(None)
         self.mi_map.clear()
         self.dci_map.clear()
+        self.kl_bars.clear()
         if entry is None or not self.dataset.currentText():
             return
         s = self.settings()
@@ -279,7 +290,9 @@ class MetricsPanel(QWidget):
         act = self.results.get("activity")
         colours = None
         if act is not None and act.ok and "labels" in act.arrays:
-            colours = [ACTIVITY_COLOURS.get(str(lab), "#7aa2d6") for lab in act.arrays["labels"]]
+            # The metric stores its labels as codes (0 active, 1 mixed, 2 passive): colour by their names.
+            colours = [ACTIVITY_COLOURS.get(ACTIVITY_NAMES[int(lab)] if 0 <= int(lab) < len(ACTIVITY_NAMES)
+                                            else "", "#7aa2d6") for lab in act.arrays["labels"]]
         self.kl_bars.set_values(kl.arrays["kl"], kl.latent_names or [f"z{j}" for j in kl.latents], colours)
 
     def _select_row(self, metric: str, row: int) -> None:

@@ -76,6 +76,8 @@ class ModelBrowserPanel(QWidget):
         manager.loadingChanged.connect(lambda name: self.loading.setText(f"loading {name}…" if name else ""))
         manager.recentChanged.connect(self._fill_recent)
         state.modelsChanged.connect(self._fill_open)
+        state.modelsChanged.connect(self._fill_demo)
+        state.modelsChanged.connect(lambda: self._fill_recent())
         state.currentModelChanged.connect(lambda _e: self._fill_open())
         self._fill_demo()
         self._fill_recent(manager.recent.load())
@@ -101,18 +103,30 @@ class ModelBrowserPanel(QWidget):
                 item.setFont(0, f)
         self.close_button.setEnabled(bool(self.state.models))
 
+    def _open_paths(self) -> set[Path]:
+        return {e.path.resolve() for e in self.state.models}
+
     def _fill_demo(self) -> None:
+        """Demo models not open already (a model is listed once: under Open while it is open)."""
         self.demo_section.takeChildren()
         paths = demo_model_paths()
-        for p in paths:
+        shown_paths = [p for p in paths if p.resolve() not in self._open_paths()]
+        for p in shown_paths:
             self._item(self.demo_section, p.stem, p, str(p))
         if not paths:
             self._item(self.demo_section, "(none found)", None)
+        self.demo_section.setHidden(bool(paths) and not shown_paths)
 
-    def _fill_recent(self, paths: list[Path]) -> None:
+    def _fill_recent(self, paths: list[Path] | None = None) -> None:
+        """Recent files that are neither open nor demo models."""
+        if paths is not None:
+            self._recent = list(paths)
+        skip = self._open_paths() | {p.resolve() for p in demo_model_paths()}
         self.recent_section.takeChildren()
-        for p in paths[:10]:
+        kept = [p for p in getattr(self, "_recent", []) if p.resolve() not in skip][:10]
+        for p in kept:
             self._item(self.recent_section, display_name(p), p, str(p))
+        self.recent_section.setHidden(not kept)
 
     def _click(self, item: QTreeWidgetItem, _col: int) -> None:
         data = item.data(0, ROLE)

@@ -7,7 +7,7 @@ from collections import deque
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QToolButton, QVBoxLayout, QWidget
 
 from latentlab.app import AppModel
 from latentlab.core.render import RenderResult
@@ -18,6 +18,34 @@ VIEW = "preview"
 EMPTY_HINT = "Open a checkpoint (File ▸ Open, or drop it here)"
 PREFETCH_NEIGHBOURS = 2  # codebook values decoded ahead on each side of a dragged quantized dimension
 GRAB_PREFETCH_DELAY_MS = 30  # after a handle is pressed, before its neighbours are decoded ahead
+
+
+class FrameDragButton(QToolButton):
+    """Drag from here to drop the shown frame as a PNG (a file manager, a slide, a chat)."""
+
+    def __init__(self, preview: PreviewPanel):
+        super().__init__()
+        self.preview = preview
+        self.setText("Drag PNG")
+        self.setToolTip("Drag the frame out as a PNG file (Edit ▸ Copy frame puts it on the clipboard)")
+        self._pressed_at = None
+
+    def mousePressEvent(self, ev) -> None:  # noqa: N802 - Qt's name
+        self._pressed_at = ev.position()
+        super().mousePressEvent(ev)
+
+    def mouseMoveEvent(self, ev) -> None:  # noqa: N802 - Qt's name
+        img = self.preview.shown_image()
+        if self._pressed_at is not None and img is not None and \
+                (ev.position() - self._pressed_at).manhattanLength() >= QApplication.startDragDistance():
+            self._pressed_at = None
+            self.setDown(False)
+            from latentlab.ui.clipboard import drag_frame
+
+            entry = self.preview.state.current
+            drag_frame(self, img, entry.name if entry is not None else "frame")
+            return
+        super().mouseMoveEvent(ev)
 
 
 class PreviewPanel(QWidget):
@@ -47,6 +75,8 @@ class PreviewPanel(QWidget):
             b.setAutoRaise(True)
             b.clicked.connect(lambda _=False, f=factor: self.canvas.zoom_to(f))
             bar.addWidget(b)
+        self.drag_button = FrameDragButton(self)
+        bar.addWidget(self.drag_button)
         lay.addLayout(bar)
         self._frame_times: deque[float] = deque(maxlen=30)
         # Readable, and cheap: the info line changes at most every INFO_INTERVAL_MS, the last frame's figures

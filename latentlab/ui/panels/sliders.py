@@ -12,7 +12,6 @@ from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -30,6 +29,7 @@ from latentlab.ui.condition_selector import ConditionSelector
 from latentlab.ui.float_slider import FloatSlider
 from latentlab.ui.icons import icon
 from latentlab.ui.safe_text import PlainLabel
+from latentlab.ui.widgets import FlowLayout
 
 ACTIVITY_COLOURS = {ACTIVE: "#4caf7a", MIXED: "#d8a53a", PASSIVE: "#777d86"}
 ACTIVITY_HELP = {
@@ -220,17 +220,14 @@ class LatentSlidersPanel(QWidget):
         self.summary = PlainLabel("")
         self.summary.setStyleSheet("color: #9aa3ad;")
 
-        top = QGridLayout()
-        top.addWidget(self.reset_button, 0, 0)
-        top.addWidget(self.random_button, 0, 1)
-        top.addWidget(self.seed, 0, 2)
-        top.addWidget(self.encode_button, 0, 3)
-        top.addWidget(self.undo_button, 0, 4)
-        top.addWidget(self.redo_button, 0, 5)
-        top.addWidget(self.range_spin, 1, 0)
-        top.addWidget(self.show_passive, 1, 1, 1, 2)
-        top.addWidget(self.summary, 1, 3, 1, 3)
-        top.addWidget(condition := ConditionSelector(state), 2, 0, 1, 6)
+        top = QVBoxLayout()
+        tools = FlowLayout()  # wraps in a narrow dock
+        for w in (self.reset_button, self.random_button, self.seed, self.encode_button, self.undo_button,
+                  self.redo_button, self.range_spin, self.show_passive):
+            tools.addWidget(w)
+        top.addLayout(tools)
+        top.addWidget(self.summary)
+        top.addWidget(condition := ConditionSelector(state))
         self.condition = condition  # a conditioned model's c (hidden for other models)
 
         self.rows_widget = QWidget()

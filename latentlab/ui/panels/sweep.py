@@ -39,7 +39,7 @@ from latentlab.core.sweep.engine import eta_text
 from latentlab.core.text import printable
 from latentlab.ui.charts import Heatmap
 from latentlab.ui.job_runner import JobRunner
-from latentlab.ui.widgets import JobStrip
+from latentlab.ui.widgets import FlowLayout, JobStrip
 
 FIXED_COLUMNS = ("checkpoint", "objective", "hyper-parameters")
 SHORT = {  # figure -> the heatmap's axis label (the full name is in the table's header)
@@ -171,7 +171,7 @@ class SweepPanel(QWidget):
         self.on_ray.setToolTip("Run the evaluation as Ray tasks on a local Ray (else one after another)")
         self.evaluate_button = QPushButton("Evaluate")
         self.evaluate_button.setToolTip("Compute the figures the store does not have yet")
-        top = QHBoxLayout()
+        top = FlowLayout()
         for w in (self.open_button, self.store_button, QLabel("metrics"), self.metrics, self.n, self.udr, self.on_ray,
                   self.evaluate_button):
             top.addWidget(w)
@@ -194,6 +194,7 @@ class SweepPanel(QWidget):
         row_bar.addWidget(self.status, 1)
 
         self.heatmap = Heatmap("rank correlation between metrics (Spearman, across models)", symmetric=True,
+                               units="Spearman ρ (-1 to 1)",
                                empty_text="needs three models with figures")
         self.heatmap.bar.setLabel("right", "Spearman ρ")
         self.objective_box = QComboBox()

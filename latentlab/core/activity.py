@@ -42,12 +42,12 @@ def classify_activity(variances: np.ndarray | None, means: np.ndarray | None = N
     v = np.asarray(variances, dtype=np.float64)
     mean_v = v.mean(axis=0)
     var_v = v.var(axis=0)
-    labels = []
+    kinds = []
     for m, s in zip(mean_v, var_v, strict=True):
         if s < threshold and abs(m - 1.0) <= threshold:
-            labels.append(PASSIVE)
+            kinds.append(PASSIVE)
         elif s < threshold and m <= threshold:
-            labels.append(ACTIVE)
+            kinds.append(ACTIVE)
         else:
-            labels.append(MIXED)
-    return Activity(tuple(labels), mean_v, var_v, len(v))
+            kinds.append(MIXED)
+    return Activity(tuple(kinds), mean_v, var_v, len(v))

@@ -304,7 +304,8 @@ def _natural_key(text: str) -> list[Any]:
 
 def card_step(card: dict[str, Any]) -> int | None:
     """The training step a checkpoint's card records (a snapshot's ``step``, else the run's ``steps``)."""
-    training = card.get("training") if isinstance(card.get("training"), dict) else {}
+    found = card.get("training")
+    training = found if isinstance(found, dict) else {}
     for value in (training.get("step"), card.get("step"), training.get("steps")):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return int(value)

@@ -97,7 +97,7 @@ def draw_label(frame: np.ndarray, text: str, x: int, y: int, font_px: int, ancho
     font = label_font(font_px)
     left, top, right, bottom = font.getbbox(text)
     pad = max(1, font_px // 5)
-    bw, bh = right + 2 * pad, bottom + 2 * pad
+    bw, bh = int(right) + 2 * pad, int(bottom) + 2 * pad  # Pillow's stubs say float; its fonts give whole pixels
     H, W = frame.shape[:2]
     if anchor_bottom:
         y = y - bh

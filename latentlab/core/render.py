@@ -325,7 +325,8 @@ class RenderWorker:
                 self._pending = {v: r for v, r in self._pending.items() if r.model_token in self._renderers}
                 if self._pending:
                     req = self._pop_most_urgent()
-                    return req, self._renderers[req.model_token]  # type: ignore[union-attr]
+                    assert req is not None  # _pending was just cut to requests for known models
+                    return req, self._renderers[req.model_token]
                 self._cond.wait()
 
     def _pop_most_urgent(self, below: int | None = None) -> RenderRequest | None:
@@ -406,6 +407,7 @@ class RenderWorker:
             if not part.ok:
                 part.z, part.tag = req.z, req.tag
                 return part
+            assert part.image is not None  # ok: it holds the images
             self.chunks.record(len(part.image), part.decode_ms)
             images.append(part.image)
             decode_ms += part.decode_ms

@@ -115,7 +115,7 @@ def train(config: TrainConfig, ctx: JobContext | None = None, dataset: FactorDat
                            factor_names=tuple(data.factor_names))
     model.to(device)
     # channels_last makes the CPU convolutions ~1.5x faster and costs nothing on CUDA.
-    model.to(memory_format=torch.channels_last)
+    model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs omit memory_format
     objective = build_objective(config.arch, **config.objective)
     objective.setup(model, config.steps, data.num_samples)
     lr = config.lr if config.lr is not None else arch.lr
@@ -153,7 +153,7 @@ def train(config: TrainConfig, ctx: JobContext | None = None, dataset: FactorDat
             ctx.partial({"step": step, **mean})
             ctx.progress(step / config.steps, f"step {step}  " + "  ".join(f"{k} {v:.4g}" for k, v in mean.items()))
     model.eval()
-    model.to(memory_format=torch.contiguous_format)
+    model.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]  # as above
     final = {k: round(v, 5) for k, v in history[-1].items() if k != "step"} if history else {}
     training = {
         "arch": config.arch,

@@ -17,6 +17,7 @@ Sizes (latent size, channel widths, image size) are read from the weights' shape
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -107,7 +108,7 @@ class DisentConv64(ZooModel):
 
     architecture = "disent_conv64"
 
-    def __init__(self, latent_dim: int, channels: int = 3, widths: list[int] = (32, 32, 64, 64), hidden: int = 256,
+    def __init__(self, latent_dim: int, channels: int = 3, widths: Sequence[int] = (32, 32, 64, 64), hidden: int = 256,
                  z_multiplier: int = 2, output: str = "sigmoid", info: ModelInfo | None = None):
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
@@ -163,7 +164,7 @@ class KonnyBetaVAE(ZooModel):
 
     architecture = "beta_vae_konny"
 
-    def __init__(self, latent_dim: int, channels: int = 1, widths: list[int] = (32, 32, 64, 64), hidden: int = 256,
+    def __init__(self, latent_dim: int, channels: int = 1, widths: Sequence[int] = (32, 32, 64, 64), hidden: int = 256,
                  variant: str = "H", info: ModelInfo | None = None):
         if variant not in ("H", "B"):
             raise ValueError(f"variant must be H or B, got {variant!r}")

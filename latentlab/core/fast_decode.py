@@ -59,7 +59,7 @@ class _DecodeToUint8(nn.Module):
 
 def _model_key(model: LatentModel) -> tuple:
     try:
-        p = next(iter(model.parameters()))  # type: ignore[attr-defined]
+        p = next(iter(model.parameters()))  # type: ignore[attr-defined]  # an nn.Module's; others: except below
         return id(model), p.device, p.dtype
     except (AttributeError, StopIteration, TypeError):
         return id(model), device_of(model), None

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import torch
-from torch import nn
 
 from latentlab.core.checkpoints.card import check_card_value
 from latentlab.core.errors import CheckpointError, UnsupportedLayout

@@ -98,7 +98,7 @@ def load_torchscript(src: Source, trusted: bool) -> tuple[nn.Module, dict[str, A
         raise CheckpointError(src.path, "decode() must return a (B, C, H, W) tensor")
     try:
         info = ModelInfo(name=str(meta.get("name", src.path.stem))[:256], latent_dim=latent_dim,
-                         image_shape=tuple(probe.shape[1:]),  # type: ignore[arg-type]
+                         image_shape=tuple(probe.shape[1:]),  # type: ignore[arg-type]  # ndim 4, checked above
                          prior=str(meta.get("prior", "normal")), dataset=meta.get("dataset"),
                          factor_names=tuple(map(str, meta["factor_names"])) if meta.get("factor_names") else None)
     except (TypeError, ValueError) as exc:

@@ -49,7 +49,7 @@ DEFAULT_LIMITS = Limits()
 
 def safe(fn: Callable) -> Callable:
     """Mark one of our own functions as callable from a pickle (REDUCE / NEWOBJ / INST)."""
-    fn.__latentlab_safe__ = True  # type: ignore[attr-defined]
+    fn.__latentlab_safe__ = True  # type: ignore[attr-defined]  # our own marker on the function object
     return fn
 
 

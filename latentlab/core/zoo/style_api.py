@@ -49,7 +49,7 @@ import copy
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, overload, runtime_checkable
 
 import torch
 import torch.nn.functional as F
@@ -138,6 +138,10 @@ def noise_multipliers(model: Any, strength: float | Mapping[str, float] | None) 
     return {k: v for k, v in out.items() if v != 1.0}
 
 
+@overload
+def as_ws(model: Any, ws: Tensor, styles: Mapping[str, Tensor] | None = None) -> Tensor: ...
+@overload
+def as_ws(model: Any, ws: Tensor | None, styles: Mapping[str, Tensor] | None = None) -> Tensor | None: ...
 def as_ws(model: Any, ws: Tensor | None, styles: Mapping[str, Tensor] | None = None) -> Tensor | None:
     """ws as (B, num_ws, w_dim); (B, w_dim) is one w broadcast to every layer. None only with every style given."""
     if ws is None:

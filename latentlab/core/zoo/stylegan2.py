@@ -56,6 +56,7 @@ class StyleGAN2Generator(ZooModel):
     noise_mode = "const"  # what decode uses; style_api.style_view makes views with other settings
     noise_strength: float | Mapping[str, float] | None = None
     noise_seed = 0
+    latent_avg: Tensor  # a buffer
 
     def __init__(self, channels: list[int], mapping: list[int], img_channels: int = 3, lr_mlp: float = 0.01,
                  conv_clamp: float | None = None, latent_space: str = "z", truncation: float = 1.0,
@@ -80,7 +81,7 @@ class StyleGAN2Generator(ZooModel):
                                     truncation=truncation, c_dim=self.c_dim, embed_dim=embed,
                                     truncation_cutoff=truncation_cutoff))
         self.latent_space, self.truncation, self.truncation_cutoff = latent_space, float(truncation), truncation_cutoff
-        if c_dim:
+        if embed is not None:  # c_dim
             self.embed = EqualLinear(c_dim, embed)
         widths = [self.z_dim + (embed or 0)] + list(mapping[1:])
         self.style = nn.Sequential(PixelNorm(), *[
@@ -160,9 +161,10 @@ class StyleGAN2Generator(ZooModel):
                      L(f"b{r}.torgb", "torgb", r, rgb, 2 * k + 3, ch)]
         return tuple(rows)
 
-    def _plan(self) -> list[tuple[api.LayerInfo, nn.Module, int | None]]:
-        """(layer, module, noise buffer index) for every layer after the constant input."""
-        out: list[tuple[api.LayerInfo, nn.Module, int | None]] = [
+    def _plan(self) -> list[tuple[api.LayerInfo, Any, int | None]]:
+        """(layer, module, noise buffer index) for every layer after the constant input; the modules are
+        StyledConv and ToRGB, or the subclass's own kinds of them (duck-typed: conv, run, rgb, add_skip)."""
+        out: list[tuple[api.LayerInfo, Any, int | None]] = [
             (self.layers[1], self.conv1, 0), (self.layers[2], self.to_rgb1, None)]
         for k in range(len(self.to_rgbs)):
             info = self.layers[3 + 3 * k: 6 + 3 * k]
@@ -190,7 +192,7 @@ class StyleGAN2Generator(ZooModel):
             return self.style(z)
         y = self.style[0](self.embed(c))
         x = torch.cat([self.style[0](z), y], dim=1)
-        for layer in self.style[1:]:
+        for layer in list(self.style)[1:]:
             x = layer(x)
         return x
 
@@ -247,8 +249,10 @@ class StyleGAN2Generator(ZooModel):
         batch = api.batch_size(ws, styles)
         api.check_styles(self, styles, batch)
         mult = api.noise_multipliers(self, noise_strength)
-        return self._run(ws, styles or {}, batch, api.check_noise_mode(noise_mode), mult, generator, layer, True,
-                         None)[1]
+        out = self._run(ws, styles or {}, batch, api.check_noise_mode(noise_mode), mult, generator, layer, True,
+                        None)[1]
+        assert out is not None  # layer_index checked the name: it is captured
+        return out
 
     def style_vectors(self, ws: Tensor) -> dict[str, Tensor]:
         """StyleSpace: {layer name: its modulation's output (B, in_channels)} for every modulated layer."""
@@ -282,8 +286,10 @@ class StyleGAN2Generator(ZooModel):
         for layer, module, noise_index in self._plan():
             s = styles.get(layer.name)
             if s is None:
+                assert ws is not None  # as_ws refused a call with neither ws nor every style
                 s = module.conv.modulation(ws[:, layer.ws_index])
             if layer.kind == "conv":
+                assert noise_index is not None  # every conv layer has a noise buffer
                 x = out = module.run(x, s, self._noise(noise_index, layer, batch, mode, mult, generator, x))
             else:
                 out = module.rgb(x, s)
@@ -294,6 +300,7 @@ class StyleGAN2Generator(ZooModel):
                     return None, captured
             if layer.kind == "torgb" and stop_res is not None and self._image_res(layer.resolution) == stop_res:
                 break
+        assert skip is not None  # the plan ends in a ToRGB, and a draft stops at one
         return self._skip_image(skip), captured
 
     # --- LatentModel --------------------------------------------------------------------------------------

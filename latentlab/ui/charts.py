@@ -10,6 +10,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from latentlab.ui.safe_text import PlainLabel
+from latentlab.ui.widgets import adopt_menus, plot_widget
 
 
 def _ticks(labels: Sequence[str]) -> list[list[tuple[float, str]]]:
@@ -25,7 +26,7 @@ class Heatmap(QWidget):
                  parent: QWidget | None = None, empty_text: str = "nothing computed yet"):
         super().__init__(parent)
         self.symmetric = symmetric
-        self.plot = pg.PlotWidget(background="#15171a")
+        self.plot = plot_widget()
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
@@ -36,6 +37,7 @@ class Heatmap(QWidget):
         self.cmap = pg.colormap.get("CET-D1" if symmetric else colormap)
         self.bar = pg.ColorBarItem(colorMap=self.cmap, interactive=False, width=12)
         self.bar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
+        adopt_menus(self.plot)  # the colour bar is a plot item of its own, with its own menus
         self.hover = PlainLabel(" ")
         self.hover.setStyleSheet("color: #9aa3ad; font-size: 10px;")
         lay = QVBoxLayout(self)
@@ -126,7 +128,7 @@ class BarChart(QWidget):
 
     def __init__(self, title: str = "", parent: QWidget | None = None):
         super().__init__(parent)
-        self.plot = pg.PlotWidget(background="#15171a")
+        self.plot = plot_widget()
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()

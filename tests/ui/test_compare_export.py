@@ -120,6 +120,18 @@ def test_export_dialog_grid_and_cancel_leaves_nothing(qtbot, window, tiny_ckpt, 
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
+def test_a_closed_export_dialog_is_deleted_not_kept_in_the_window(qtbot, window, tiny_ckpt):
+    from latentlab.ui.panels.export_dialog import ExportDialog
+
+    open_and_wait(qtbot, window, tiny_ckpt)
+    for _ in range(3):  # Ctrl+E three times, each dialog closed
+        dlg = window.export_dialog()
+        assert dlg.isVisible()
+        with qtbot.waitSignal(dlg.destroyed, timeout=5000):
+            dlg.close()
+    assert window.findChildren(ExportDialog) == []
+
+
 def test_export_bad_dimension_is_explained_not_raised(qtbot, window, tiny_ckpt):
     open_and_wait(qtbot, window, tiny_ckpt)
     dlg = window.export_dialog()

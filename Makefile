@@ -44,15 +44,21 @@ run: $(STAMP)
 	@echo; echo "==> starting latentlab (a splash shows while PyTorch and the demo models load)"
 	$(VENV)/bin/latentlab gui
 
-test: $(STAMP) $(DISENT) sysdeps
+# lint runs first: ruff, mypy, the import contracts (seconds when nothing changed; about a minute cold).
+test: $(STAMP) $(DISENT) sysdeps lint
 	@echo; echo "==> running the test suite headless (a few minutes; tests/install builds and installs the wheel)"
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider
 
 doctor: $(STAMP)
 	$(VENV)/bin/latentlab doctor
 
+# The quality gates: ruff; mypy on latentlab.core and latentlab.app ([tool.mypy]); the import contracts
+# ([tool.importlinter]: core imports neither app nor ui nor Qt, app no Qt, ui no commands).
 lint: $(STAMP)
+	@echo; echo "==> quality gates: ruff, mypy (core and app), import contracts"
 	$(VENV)/bin/ruff check latentlab tests benchmarks packaging/*.py
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP) sysdeps
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/preview_latency.py

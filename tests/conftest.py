@@ -87,3 +87,12 @@ def tiny_plugin(tmp_path_factory):
     yield site
     sys.path.remove(str(site))
     sys.modules.pop("tinyplugin", None)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Note on the test item whether the test itself failed (the Qt leak check then stays quiet)."""
+    report = yield
+    if report.when == "call":
+        item.rep_call_failed = report.failed
+    return report

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from psygnal import evented
 
@@ -30,22 +30,30 @@ def _number(value: Any, lo: float, hi: float, name: str, integer: bool = False) 
 
 
 class _Updatable:
+    if TYPE_CHECKING:
+        # What @dataclass and @evented add to each subclass; psygnal builds one signal per field at run time,
+        # which no static type describes (``events.<field>`` is a SignalInstance).
+        __dataclass_fields__: ClassVar[dict[str, Any]]
+        events: ClassVar[Any]
+
+        def checked(self, key: str, value: Any) -> Any: ...
+
     def update(self, values: dict[str, Any]) -> list[str]:
         """Set the known fields of ``values`` (a session's); returns the names of those refused (kept as they were)."""
         refused = []
-        names = {f.name for f in fields(self)}  # type: ignore[arg-type]
+        names = {f.name for f in fields(self)}
         for key, value in values.items():
             if key not in names:
                 continue  # a setting of another version: nothing to do with it
             try:
-                setattr(self, key, self.checked(key, value))  # type: ignore[attr-defined]
+                setattr(self, key, self.checked(key, value))
             except BadInput:
                 refused.append(key)
-        order = [f.name for f in fields(self)]  # type: ignore[arg-type]
+        order = [f.name for f in fields(self)]
         return sorted(refused, key=order.index)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)  # type: ignore[call-overload]
+        return asdict(self)
 
 
 @evented

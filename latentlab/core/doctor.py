@@ -69,8 +69,8 @@ def check_torch() -> Section:
         import torch
     except ImportError as exc:
         return _section(PROBLEM, f"cannot import torch ({exc})")
-    build = ("CUDA " + torch.version.cuda) if torch.version.cuda else ("ROCm " + torch.version.hip) \
-        if getattr(torch.version, "hip", None) else "CPU"
+    hip = getattr(torch.version, "hip", None)
+    build = ("CUDA " + torch.version.cuda) if torch.version.cuda else ("ROCm " + hip) if hip else "CPU"
     return _section(OK, f"{torch.__version__}, {build} build, {torch.get_num_threads()} CPU threads",
                     version=torch.__version__, build=build, cuda_build=torch.version.cuda,
                     threads=torch.get_num_threads())
@@ -81,7 +81,7 @@ def check_accelerators() -> Section:
         import torch
     except ImportError:
         return _section(WARNING, "torch missing: no accelerator check")
-    devices = []
+    devices: list[dict[str, Any]] = []
     available = torch.cuda.is_available()
     for i in range(torch.cuda.device_count() if available else 0):
         props = torch.cuda.get_device_properties(i)
@@ -178,10 +178,10 @@ def check_system_libraries(plugins: Path | None) -> Section:
     missing_desktop = sysdeps.missing_packages(sysdeps.DESKTOP, cache)
     unresolved = {}
     if plugins is not None:
-        for plugin in sorted(p for p in plugins.glob("libq*.so") if p.name in PLATFORMS_USED):
-            libs = sysdeps.unresolved_libraries(plugin)
+        for lib in sorted(p for p in plugins.glob("libq*.so") if p.name in PLATFORMS_USED):
+            libs = sysdeps.unresolved_libraries(lib)
             if libs:
-                unresolved[plugin.name] = libs
+                unresolved[lib.name] = libs
     missing = missing_offscreen + missing_desktop
     details = {"missing_packages": missing, "unresolved": unresolved, "plugins": str(plugins) if plugins else None}
     if not missing and not unresolved:
@@ -256,7 +256,8 @@ def check_demo_models() -> Section:
     from latentlab.core.resources import MODELS_ENV, demo_model_paths, demo_models_dir
 
     folder = demo_models_dir()
-    models, broken = [], []
+    models: list[dict[str, Any]] = []
+    broken: list[str] = []
     for path in demo_model_paths():
         try:
             info = read_card(path).get("info")

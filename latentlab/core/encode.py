@@ -153,7 +153,8 @@ class FactorEncodings:
 
     def __init__(self, model: LatentModel, dataset: FactorDataset, batch_size: int = 256,
                  max_bytes: int = 1 << 30):
-        self.model = require_encoder(model)
+        require_encoder(model)  # refused here, before any work, if it cannot encode
+        self.model = model
         self.dataset = dataset
         self.batch_size = batch_size
         self.max_bytes = max_bytes
@@ -185,6 +186,7 @@ class FactorEncodings:
         if len(missing):
             m, lv = self._encode(self.dataset.index_to_factors(missing))
             self._store(missing, m, lv)
+        assert self._mean is not None  # _first filled it
         return self._mean[index], (None if self._logvar is None else self._logvar[index])
 
     def _first(self, factors: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from typing import cast
 
 import numpy as np
 import torch
@@ -64,7 +65,7 @@ class _DecodeToUint8(nn.Module):
 class _DecodeGivenToUint8(nn.Module):
     """A conditioned decoder with its condition (n,) as an input of the graph."""
 
-    def __init__(self, model: LatentModel):
+    def __init__(self, model: Conditioned):
         super().__init__()
         self.model = model
 
@@ -79,7 +80,7 @@ def _other_condition(c: Tensor, exclusive: bool) -> Tensor:
 
 def _model_key(model: LatentModel) -> tuple:
     try:
-        p = next(iter(model.parameters()))  # type: ignore[attr-defined]
+        p = next(iter(model.parameters()))  # type: ignore[attr-defined]  # an nn.Module's; others: except below
         return id(model), p.device, p.dtype
     except (AttributeError, StopIteration, TypeError):
         return id(model), device_of(model), None
@@ -128,7 +129,7 @@ class TracedDecoder:
         gen = torch.Generator().manual_seed(12345)
         self.conditioned = isinstance(model, Conditioned)
         try:
-            wrapper = (_DecodeGivenToUint8 if self.conditioned else _DecodeToUint8)(model).eval()
+            wrapper = (_DecodeGivenToUint8(cast(Conditioned, model)) if self.conditioned else _DecodeToUint8(model)).eval()
             z1 = model.sample_prior(1, generator=gen).to(dev)
             inputs = (z1, model.condition.to(dev)) if self.conditioned else z1
             with warnings.catch_warnings(record=True) as caught, torch.no_grad():
@@ -158,8 +159,8 @@ class TracedDecoder:
         dev = device_of(model)
         conditions: list[Tensor | None] = [None]
         if self.conditioned:
-            c = model.condition.to(dev)
-            conditions = [c, _other_condition(c, bool(getattr(model, "condition_exclusive", False)))]
+            now = cast(Conditioned, model).condition.to(dev)
+            conditions = [now, _other_condition(now, bool(getattr(model, "condition_exclusive", False)))]
         for seed in self.VERIFY_SEEDS:
             z = model.sample_prior(batch, generator=torch.Generator().manual_seed(seed)).to(dev)
             for c in conditions:
@@ -167,7 +168,8 @@ class TracedDecoder:
                     if c is None:
                         want = uint8_images(model.decode(z))
                     else:
-                        want = uint8_images(model.decode_given(z, c.reshape(1, -1).expand(batch, -1)))
+                        given = cast(Conditioned, model).decode_given
+                        want = uint8_images(given(z, c.reshape(1, -1).expand(batch, -1)))
                     got = self._call(traced, z, c)
                 if got.shape != want.shape or not torch.equal(got, want):
                     return False

@@ -99,8 +99,7 @@ def load_image(path: str | os.PathLike, image_shape: Sequence[int], fit: str = "
     try:
         with Image.open(p) as img:
             img.load()
-            img = ImageOps.exif_transpose(img)
-            return to_model_input(img, image_shape, fit)
+            return to_model_input(ImageOps.exif_transpose(img), image_shape, fit)
     except FileNotFoundError:
         raise ImageFileError(f"{p}: no such file") from None
     except IsADirectoryError:

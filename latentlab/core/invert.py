@@ -19,12 +19,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from latentlab.core import limits
 from latentlab.core.jobs import JobContext, ensure_context
@@ -143,7 +143,11 @@ def _centre(model: LatentModel, d: int, device: torch.device) -> Tensor:
     return torch.zeros(d, device=device)
 
 
-def _snap(model: LatentModel, z: Tensor) -> Tensor:
+class _CodebookModel(LatentModel, Quantized, Protocol):
+    """A model whose latents live on per-dimension codebooks."""
+
+
+def _snap(model: _CodebookModel, z: Tensor) -> Tensor:
     snap = getattr(model, "snap", None)
     if callable(snap):
         return snap(z)
@@ -152,7 +156,7 @@ def _snap(model: LatentModel, z: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def _codebook_search(model: LatentModel, z: Tensor, target: Tensor, kind: str, sweeps: int = 2) -> Tensor:
+def _codebook_search(model: _CodebookModel, z: Tensor, target: Tensor, kind: str, sweeps: int = 2) -> Tensor:
     """Coordinate descent over code values: each dimension in turn takes its best value, all else fixed."""
     z = _snap(model, z)
     best = image_loss(model.decode(z), target, kind)
@@ -179,9 +183,8 @@ def _initial(model: LatentModel, target: Tensor, cfg: InversionConfig, init: Ten
              gen: torch.Generator) -> Tensor:
     """Per image, the best of the candidate starting latents."""
     dev = target.device
-    cands = [model.sample_prior(cfg.restarts, gen).to(dev).float()]
-    cands.append(_centre(model, model.info.latent_dim, dev)[None])
-    cands = torch.cat(cands)
+    cands = torch.cat([model.sample_prior(cfg.restarts, gen).to(dev).float(),
+                       _centre(model, model.info.latent_dim, dev)[None]])
     cands = _project(model, cands)
     with torch.no_grad():
         imgs = model.decode(cands)  # (K, C, H, W)
@@ -216,7 +219,7 @@ def invert(model: LatentModel, images: np.ndarray | Tensor, config: InversionCon
         raise ValueError(f"init must have shape {(len(x_all), model.info.latent_dim)}, got {tuple(init_t.shape)}")
     was_training = bool(getattr(model, "training", False))
     if was_training:
-        model.eval()  # BatchNorm statistics must not move while we search
+        cast(nn.Module, model).eval()  # BatchNorm statistics must not move while we search
     gen = torch.Generator().manual_seed(cfg.seed)
     n, t0 = len(x_all), time.monotonic()
     latents, recons, history, starts = [], [], [], []
@@ -269,7 +272,7 @@ def invert(model: LatentModel, images: np.ndarray | Tensor, config: InversionCon
             history.append(np.stack(hist))
     finally:
         if was_training:
-            model.train()
+            cast(nn.Module, model).train()  # only an nn.Module has a training flag
     rec = np.concatenate(recons)
     errors = ((rec - x_all.numpy()) ** 2).reshape(n, -1).mean(1)
     ctx.progress(1.0, "inversion done")

@@ -46,8 +46,11 @@ class JobContext:
     def sub(self, start: float, end: float) -> JobContext:
         """A context whose progress 0..1 maps onto start..end of this one (for jobs made of stages)."""
         span = end - start
-        return JobContext(lambda f, m="": self.progress(start + span * min(max(f, 0.0), 1.0), m),
-                          self.partial, self.should_stop)
+
+        def progress(f: float, m: str = "") -> None:
+            self.progress(start + span * min(max(f, 0.0), 1.0), m)
+
+        return JobContext(progress, self.partial, self.should_stop)
 
 
 def ensure_context(ctx: JobContext | None) -> JobContext:

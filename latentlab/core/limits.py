@@ -43,9 +43,10 @@ def check_int(value: Any, name: str, lo: int | None = None, hi: int | None = Non
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise BadInput(f"{name} must be an integer, got {_number_name(value)} {value!r}"[:300])
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
+    as_int = int(value)
+    if (lo is not None and as_int < lo) or (hi is not None and as_int > hi):
         raise BadInput(f"{name} must be {describe_range(lo, hi)}, got {value}")
-    return int(value)
+    return as_int
 
 
 def check_float(value: Any, name: str, lo: float | None = None, hi: float | None = None, *,
@@ -74,6 +75,7 @@ def describe_range(lo: float | None, hi: float | None, lo_open: bool = False) ->
         return f"{'above' if lo_open else 'from'} {_num(lo)} {'and at most' if lo_open else 'to'} {_num(hi)}"
     if lo is not None:
         return f"{'above' if lo_open else 'at least'} {_num(lo)}"
+    assert hi is not None  # a range with neither end is not described (its callers check first)
     return f"at most {_num(hi)}"
 
 

@@ -59,7 +59,7 @@ class ModelInfo:
         return cls(
             name=str(d["name"]),
             latent_dim=int(d["latent_dim"]),
-            image_shape=tuple(int(s) for s in d["image_shape"]),  # type: ignore[arg-type]
+            image_shape=tuple(int(s) for s in d["image_shape"]),  # type: ignore[arg-type]  # length: __post_init__
             latent_names=tup(d.get("latent_names")),
             prior=str(d.get("prior", "normal")),
             dataset=d.get("dataset"),

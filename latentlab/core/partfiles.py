@@ -29,7 +29,7 @@ from pathlib import Path
 try:
     import fcntl
 except ImportError:  # Windows: no flock; leftovers are judged by age alone
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # None stands for the missing module
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ def remove_if_stale(path: Path, trust_lock: bool, now: float | None = None) -> b
 
 def clean_siblings(target: Path) -> list[Path]:
     """Remove stale leftovers of earlier writes of ``target`` found beside it (no record: judged by age too)."""
-    removed = []
+    removed: list[Path] = []
     try:
         candidates = [p for p in target.parent.iterdir() if p.name.startswith(f".{target.stem}.{TAG}")
                       or p.name.startswith(f".{target.name}.{TAG}")]

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -100,7 +100,7 @@ class Renderer:
         model = self.model
         if self._checked is not model:  # the protocol check is slow for every frame; the model rarely changes
             self._checked, self._conditioned = model, isinstance(model, Conditioned)
-        return model.condition if self._conditioned else None
+        return cast(Conditioned, model).condition if self._conditioned else None
 
     def prepare_trace(self) -> None:
         """Trace the current model if that has not been tried yet (slow once: call it when idle)."""
@@ -136,7 +136,8 @@ class Renderer:
                 if c is None:
                     img = to_uint8(self.model.decode(zt))
                 else:
-                    img = to_uint8(self.model.decode_given(zt, c.to(dev).reshape(1, -1).expand(zt.shape[0], -1)))
+                    given = cast(Conditioned, self.model).decode_given
+                    img = to_uint8(given(zt, c.to(dev).reshape(1, -1).expand(zt.shape[0], -1)))
         ms = (time.perf_counter() - t0) * 1e3
         return (img if batch else img[0]), ms
 

@@ -23,12 +23,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import cast
 
 import numpy as np
 import torch
 
 from latentlab.core.model import LatentModel
-from latentlab.core.progressive import REST_MS, DraftPlan, StopDecoding
+from latentlab.core.progressive import REST_MS, DraftPlan, Progressive, StopDecoding
 from latentlab.core.render import Renderer, RenderRequest, RenderResult
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,16 @@ def interactive_threads() -> int:
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
     return max(1, min(torch.get_num_threads(), cores - 1))
+
+
+# What the render thread takes next: a request with its renderer, a refine that is due (run outside ``busy``),
+# a task from ``call``, or None when stopping.
+Taken = tuple[RenderRequest, Renderer] | tuple[Callable[[], None], None] | Callable[[], None] | None
+
+
+def _drafts(renderer: Renderer) -> tuple[int, ...]:
+    """The draft sizes of a progressive model (only asked of renderers whose ``progressive`` is true)."""
+    return tuple(cast(Progressive, renderer.model).draft_resolutions)
 
 
 class ChunkSizer:
@@ -185,7 +196,7 @@ class RenderWorker:
         return threading.current_thread() is self._thread
 
     # --- the worker thread -----------------------------------------------------------------------------------
-    def _take(self) -> tuple[RenderRequest, Renderer] | Callable[[], None] | None:
+    def _take(self) -> Taken:
         with self._cond:
             while True:
                 if self._stopping:
@@ -199,7 +210,8 @@ class RenderWorker:
                     return due
                 if self._pending:
                     req = self._pop_most_urgent()
-                    return req, self._renderers[req.model_token]  # type: ignore[union-attr]
+                    assert req is not None  # _pending was just cut to requests for known models
+                    return req, self._renderers[req.model_token]
                 self._cond.wait(due)
 
     def _refine_due(self, best: int | None) -> tuple[Callable[[], None], None] | float | None:
@@ -237,8 +249,11 @@ class RenderWorker:
             taken = self._take()
             if taken is None:
                 return
-            if isinstance(taken, tuple) and taken[1] is None:  # a due refine: not under busy for its whole length
-                taken[0]()
+            if isinstance(taken, tuple):
+                if taken[1] is None:  # a due refine: not under busy for its whole length
+                    taken[0]()
+                else:
+                    self._process(taken[0], taken[1])
                 continue
             if callable(taken):
                 with self.busy:
@@ -247,7 +262,6 @@ class RenderWorker:
                     except Exception:  # a failing task must not kill the render thread
                         log.exception("render-thread task failed")
                 continue
-            self._process(*taken)
 
     def _process(self, req: RenderRequest, renderer: Renderer) -> None:
         if req.progressive and renderer.progressive and np.ndim(req.z) == 1:
@@ -291,7 +305,7 @@ class RenderWorker:
         if not self.plan.known(key):
             self._refine_now(req, renderer)  # measures every level on the way
             return
-        level = self.plan.level(key, tuple(renderer.model.draft_resolutions))
+        level = self.plan.level(key, _drafts(renderer))
         if level is None:
             with self.busy:
                 self._deliver(renderer.render(req))
@@ -308,7 +322,7 @@ class RenderWorker:
 
     def _draft_level(self, req: RenderRequest, renderer: Renderer) -> int | None:
         key = self._plan_key(req, renderer)
-        return self.plan.level(key, tuple(renderer.model.draft_resolutions)) if self.plan.known(key) else None
+        return self.plan.level(key, _drafts(renderer)) if self.plan.known(key) else None
 
     def _progressive_batch(self, req: RenderRequest, renderer: Renderer) -> None:
         """A background batch (a grid row) of a slow model: drafts now, the full images once it rests."""
@@ -333,13 +347,13 @@ class RenderWorker:
             with self._cond:
                 return self._stopping or req.view in self._pending or req.model_token not in self._renderers
 
-        shown = max((r for r in renderer.model.draft_resolutions if self._refine_floor(req, renderer, r)), default=0)
+        shown = max((r for r in _drafts(renderer) if self._refine_floor(req, renderer, r)), default=0)
         res = self._levels(req, renderer, stop_at=None, stop=superseded, emit_above=shown)
         if res is not None:
             self._deliver(res)
 
     def _refine_floor(self, req: RenderRequest, renderer: Renderer, res: int) -> bool:
-        level = self.plan.level(self._plan_key(req, renderer), tuple(renderer.model.draft_resolutions))
+        level = self.plan.level(self._plan_key(req, renderer), _drafts(renderer))
         return level is not None and res <= level
 
     def _levels(self, req: RenderRequest, renderer: Renderer, stop_at: int | None, stop: Callable[[], bool] | None,
@@ -352,7 +366,7 @@ class RenderWorker:
             return None
 
         def emit(level: int, image: np.ndarray) -> None:
-            if emit_above is not None and level > emit_above and level < max(renderer.model.draft_resolutions):
+            if emit_above is not None and level > emit_above and level < max(_drafts(renderer)):
                 self._deliver(RenderResult(req.view, req.seq, req.model_token, image, created=req.created,
                                            finished=time.perf_counter(), z=req.z, tag=req.tag, level=level,
                                            device=renderer.last_device))
@@ -407,6 +421,7 @@ class RenderWorker:
             if not part.ok:
                 part.z, part.tag = req.z, req.tag
                 return part
+            assert part.image is not None  # ok: it holds the images
             self.chunks.record(len(part.image), part.decode_ms)
             images.append(part.image)
             decode_ms += part.decode_ms

@@ -209,13 +209,13 @@ class ResultStore:
             self._write([entry])
         except (sqlite3.Error, StoreUnavailable) as exc:
             if isinstance(exc, sqlite3.Error):
-                self._unavailable(exc, _why(exc) or "unusable")
+                problem = self._unavailable(exc, _why(exc) or "unusable")
             else:
-                self.problem = exc
+                self.problem = problem = exc
             try:
                 self.last_pending = self.journal.append(entry)
             except OSError as err:
-                raise StoreUnavailable(f"{self.problem.message}; the result could not be kept for later either "
+                raise StoreUnavailable(f"{problem.message}; the result could not be kept for later either "
                                        f"({err})", "it was not saved") from None
             return False
         self.problem = None

@@ -10,6 +10,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from latentlab.ui.safe_text import PlainLabel
+from latentlab.ui.widgets import adopt_menus, plot_widget
 
 
 def _ticks(labels: Sequence[str]) -> list[list[tuple[float, str]]]:
@@ -26,7 +27,7 @@ class Heatmap(QWidget):
         super().__init__(parent)
         self.symmetric = symmetric
         self.units = units  # what the colour bar's numbers are (every heatmap says)
-        self.plot = pg.PlotWidget(background="#15171a")
+        self.plot = plot_widget()
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
@@ -37,6 +38,7 @@ class Heatmap(QWidget):
         self.cmap = pg.colormap.get("CET-D1" if symmetric else colormap)
         self.bar = pg.ColorBarItem(colorMap=self.cmap, interactive=False, width=12, label=units or None)
         self.bar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
+        adopt_menus(self.plot)  # the colour bar is a plot item of its own, with its own menus
         self.hover = PlainLabel(" ")
         self.hover.setStyleSheet("color: #9aa3ad; font-size: 10px;")
         lay = QVBoxLayout(self)
@@ -132,7 +134,7 @@ class BarChart(QWidget):
 
     def __init__(self, title: str = "", parent: QWidget | None = None):
         super().__init__(parent)
-        self.plot = pg.PlotWidget(background="#15171a")
+        self.plot = plot_widget()
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QGraphicsView,
     QHBoxLayout,
     QLayout,
+    QMenu,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -71,6 +72,26 @@ class PixelImageItem(QGraphicsPixmapItem):
         self.setPixmap(QPixmap())
 
 
+def adopt_menus(view: pg.GraphicsView) -> None:
+    """Give ``view`` the context menus pyqtgraph made for its plot items and view boxes.
+
+    pyqtgraph creates them without a parent, so they are top-level widgets that only Python's cyclic garbage
+    collector frees, and only once nothing refers to their items; objects frozen at start-up (gc_guard) are
+    never collected. As children of the view they are deleted with it, like any other part of the window.
+    """
+    for item in view.scene().items():
+        for menu in (getattr(item, "ctrlMenu", None), getattr(item, "menu", None)):
+            if isinstance(menu, QMenu) and menu.parent() is None:
+                menu.setParent(view, menu.windowFlags())  # the flags keep it a popup
+
+
+def plot_widget(background: str = "#15171a") -> pg.PlotWidget:
+    """A ``pg.PlotWidget`` that owns its context menus (``adopt_menus``)."""
+    plot = pg.PlotWidget(background=background)
+    adopt_menus(plot)
+    return plot
+
+
 class ImageCanvas(pg.GraphicsLayoutWidget):
     """A pyqtgraph view of one uint8 image: y down, square pixels, nearest-neighbour scaling, pan and zoom.
 
@@ -96,6 +117,7 @@ class ImageCanvas(pg.GraphicsLayoutWidget):
         self.overlay.setZValue(10)
         self.overlay.setVisible(False)  # shown only with text: a visible TextItem runs Python on every paint
         self.view.addItem(self.overlay)
+        adopt_menus(self)
         self._shape: tuple[int, int] | None = None
         self._overlay_text = ""
         self._unpainted = False

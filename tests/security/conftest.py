@@ -44,5 +44,6 @@ def one_line(text: str) -> str:
     return lines[0]
 
 
-# The GUI cases use the same window fixtures as tests/ui (a fixture is found where it is imported).
-from tests.ui.conftest import empty_models_dir, tiny_ckpt, window  # noqa: E402, F401
+# The GUI cases use the same window fixtures and leak check as tests/ui (a fixture is found where it is
+# imported).
+from tests.ui.conftest import empty_models_dir, no_leaked_qt_objects, tiny_ckpt, window  # noqa: E402, F401

@@ -120,6 +120,18 @@ def test_export_dialog_grid_and_cancel_leaves_nothing(qtbot, window, tiny_ckpt, 
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
+def test_a_closed_export_dialog_is_deleted_not_kept_in_the_window(qtbot, window, tiny_ckpt):
+    from latentlab.ui.panels.export_dialog import ExportDialog
+
+    open_and_wait(qtbot, window, tiny_ckpt)
+    for _ in range(3):  # Ctrl+E three times, each dialog closed
+        dlg = window.export_dialog()
+        assert dlg.isVisible()
+        with qtbot.waitSignal(dlg.destroyed, timeout=5000):
+            dlg.close()
+    assert window.findChildren(ExportDialog) == []
+
+
 def test_export_bad_dimension_is_explained_not_raised(qtbot, window, tiny_ckpt):
     open_and_wait(qtbot, window, tiny_ckpt)
     dlg = window.export_dialog()
@@ -147,7 +159,11 @@ def test_panels_behind_another_tab_render_nothing_until_their_tab_is_shown(qtbot
     window.state.set_latent(z, "test")
     qtbot.waitUntil(lambda: _shown_equals(window.compare.slots[0], decoded(window.state.current.model, z)),
                     timeout=30000)
-    qtbot.wait(400)  # longer than the grid's refresh delay
+    # The hidden grid has taken the new latent, put it aside for when it is shown, and has no refresh pending:
+    # nothing can ask for a grid row any more.
+    grid = window.grid
+    qtbot.waitUntil(lambda: grid._stale and not grid._timer.isActive() and not grid._dragging_timer.isActive(),
+                    timeout=5000)
     assert "preview" in submitted and not any(v.startswith("grid:") for v in submitted)
     window.docks["Traversal grid"].raise_()
     qtbot.waitUntil(lambda: any(v.startswith("grid:") for v in submitted), timeout=5000)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import time
+import threading
 
 import numpy as np
 import torch
@@ -32,18 +32,22 @@ def test_slider_change_shows_the_decoded_image_of_that_latent(qtbot, window, tin
 
 
 class SlowModel(torch.nn.Module):
-    traceable = False  # its decode counts calls and sleeps in Python: a trace would drop both
+    """A decoder as slow as the test makes it: every decode waits until ``gate`` is open (it is, at first)."""
 
-    def __init__(self, d=3, delay=0.03):
+    traceable = False  # its decode counts calls and waits in Python: a trace would drop both
+
+    def __init__(self, d=3):
         super().__init__()
         self.info = ModelInfo("slow", d, (1, 8, 8))
-        self.delay = delay
         self.calls = 0
+        self.gate = threading.Event()
+        self.gate.set()
         self.w = torch.nn.Parameter(torch.zeros(1))
 
     def decode(self, z):
         self.calls += 1
-        time.sleep(self.delay)
+        if not self.gate.wait(30):
+            raise RuntimeError("the test never opened the gate")
         return torch.sigmoid(z[:, :1, None, None].expand(-1, 1, 8, 8))
 
     def sample_prior(self, n, generator=None):
@@ -59,8 +63,10 @@ def test_fast_slider_changes_coalesce_and_the_last_value_is_shown(qtbot, window)
     qtbot.waitUntil(lambda: window.preview.last_result is not None, timeout=30000)
     start_calls = model.calls
     slider = window.sliders.row(0).slider
+    model.gate.clear()  # the decoder is slower than the hand: no decode ends during the drag
     for i in range(100):
         slider.setFloatValue(-2.0 + 4.0 * i / 99)
+    model.gate.set()
     final = window.state.z.copy()
     assert final[0] == np.float32(2.0)
     wait_for_frame(qtbot, window, final)
@@ -373,7 +379,7 @@ def test_a_model_without_an_encoder_says_so(qtbot, window):
     class Generator(SlowModel):
         pass
 
-    window.state.add_model(make_checkpoint_entry(Generator(delay=0), "gen"))
+    window.state.add_model(make_checkpoint_entry(Generator(), "gen"))
     assert not window.sliders.encode_button.isEnabled()
     assert "no encoder" in window.sliders.encode_button.toolTip()
     qtbot.waitUntil(lambda: "no encoder" in window.latent_map.status.text(), timeout=5000)

@@ -7,14 +7,16 @@ file's, so a file whose shapes imply a giant network is refused before anything 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
-from torch import nn
 
 from latentlab.core.checkpoints.card import check_card_value
 from latentlab.core.errors import CheckpointError, UnsupportedLayout
 from latentlab.core.model import ModelInfo
+
+if TYPE_CHECKING:
+    from latentlab.core.zoo import ZooModel
 
 
 class ArchitectureMismatchError(UnsupportedLayout):
@@ -74,7 +76,7 @@ def check_finite(path: Path, state: dict[str, torch.Tensor]) -> None:
             raise CheckpointError(path, f"tensor {k} contains NaN or infinite values; the model cannot be used")
 
 
-def _construct(network: str, hp: dict[str, Any], device: str | None = None) -> nn.Module:
+def _construct(network: str, hp: dict[str, Any], device: str | None = None) -> ZooModel:
     from latentlab.core.zoo import build_network
 
     if device is None:
@@ -84,7 +86,7 @@ def _construct(network: str, hp: dict[str, Any], device: str | None = None) -> n
 
 
 def build_zoo(path: Path, network: str, state: dict[str, torch.Tensor], claimed: dict[str, Any] | None,
-              info: ModelInfo | None) -> nn.Module:
+              info: ModelInfo | None) -> ZooModel:
     """The zoo ``network`` sized from ``state``'s shapes, with ``state`` loaded; ``claimed`` is the card's view."""
     from latentlab.core.zoo import NETWORK_KEYS, NETWORKS
 
@@ -125,7 +127,7 @@ def build_zoo(path: Path, network: str, state: dict[str, torch.Tensor], claimed:
     check_state(path, own, full, f"{what} with {model.info.latent_dim} latents")
     model.load_state_dict(full)
     if optional:
-        model.fill_missing_state(optional)
+        cast(Any, model).fill_missing_state(optional)  # every network with optional_state defines it
     return model
 
 

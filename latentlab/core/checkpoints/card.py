@@ -101,7 +101,7 @@ def info_from_card(path: Path, section: Any) -> ModelInfo:
         raise CheckpointError(path, "its card's info.dataset is not a short text")
     prior = section.get("prior", "normal")
     try:
-        return ModelInfo(name=name, latent_dim=dim, image_shape=tuple(shape),  # type: ignore[arg-type]
+        return ModelInfo(name=name, latent_dim=dim, image_shape=tuple(shape),
                          latent_names=_names(path, section.get("latent_names"), "latent names", dim),
                          prior=prior if isinstance(prior, str) else "?", dataset=dataset,
                          factor_names=_names(path, section.get("factor_names"), "factor names"))

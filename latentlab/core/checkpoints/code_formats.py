@@ -48,7 +48,7 @@ class ScriptedDecoder(nn.Module):
     def device(self) -> torch.device:
         return self._device
 
-    def to(self, device):  # type: ignore[override]
+    def to(self, device):
         self.scripted = self.scripted.to(device)
         self._device = torch.device(device)
         return self

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -15,6 +15,10 @@ from latentlab.core.checkpoints.card import CARD_KEY, card_of, info_from_card, m
 from latentlab.core.checkpoints.naming import display_name
 from latentlab.core.checkpoints.source import Source
 from latentlab.core.errors import CheckpointError
+from latentlab.core.model import LatentModel
+
+if TYPE_CHECKING:
+    from latentlab.core.zoo import ZooModel
 
 
 def save_checkpoint(model: nn.Module, path: str | os.PathLike, card: dict[str, Any] | None = None,
@@ -35,7 +39,7 @@ def load_tensors(src: Source) -> dict[str, torch.Tensor]:
     return card_file.load_tensors(src.path, CheckpointError, src.data)
 
 
-def load_native(src: Source, arch: str | None) -> tuple[nn.Module, dict[str, Any], list[str]]:
+def load_native(src: Source, arch: str | None) -> tuple[ZooModel | LatentModel, dict[str, Any], list[str]]:
     """A .safetensors checkpoint: its card names the network; a card-less file needs ``arch``."""
     from latentlab.core.checkpoints.plugins import plugin_for_architecture
     from latentlab.core.zoo import NETWORKS
@@ -85,7 +89,7 @@ def _arch_for_card(path: Path, arch: str | None, network: Any) -> tuple[dict[str
     return {}, []
 
 
-def state_dict_model(path: Path, state: dict[str, torch.Tensor], arch: str) -> nn.Module:
+def state_dict_model(path: Path, state: dict[str, torch.Tensor], arch: str) -> ZooModel | LatentModel:
     """A plain state_dict built as the zoo network (or plugin architecture) the user named."""
     from latentlab.core.checkpoints.plugins import plugin_for_architecture
     from latentlab.core.model import ModelInfo

@@ -49,7 +49,7 @@ DEFAULT_LIMITS = Limits()
 
 def safe(fn: Callable) -> Callable:
     """Mark one of our own functions as callable from a pickle (REDUCE / NEWOBJ / INST)."""
-    fn.__latentlab_safe__ = True  # type: ignore[attr-defined]
+    fn.__latentlab_safe__ = True  # type: ignore[attr-defined]  # our own marker on the function object
     return fn
 
 
@@ -557,7 +557,18 @@ def _pop(vm: PickleVM) -> None:
         vm.pop_mark()
 
 
-_DISPATCH: dict[int, Callable[[PickleVM], None]] = {
+def _op_tuple(vm: PickleVM) -> None:
+    vm.count()
+    vm.push(tuple(vm.pop_mark()))
+
+
+def _op_list(vm: PickleVM) -> None:
+    vm.count()
+    vm.push(vm.pop_mark())
+
+
+# What a handler returns is ignored (the lambdas return whatever their one call does).
+_DISPATCH: dict[int, Callable[[PickleVM], object]] = {
     0x80: lambda vm: vm.take(1),  # PROTO: any protocol we can read is fine
     0x95: _frame,
     0x28: _op_mark,
@@ -588,12 +599,12 @@ _DISPATCH: dict[int, Callable[[PickleVM], None]] = {
     0x8E: _sized("bytes", 8),  # BINBYTES8
     0x96: _sized("bytearray", 8),  # BYTEARRAY8
     0x29: _new(tuple),  # EMPTY_TUPLE
-    0x74: lambda vm: (vm.count(), vm.push(tuple(vm.pop_mark()))),  # TUPLE
+    0x74: _op_tuple,  # TUPLE
     0x85: _op_tuple_n(1),
     0x86: _op_tuple_n(2),
     0x87: _op_tuple_n(3),
     0x5D: _new(list),  # EMPTY_LIST
-    0x6C: lambda vm: (vm.count(), vm.push(vm.pop_mark())),  # LIST
+    0x6C: _op_list,  # LIST
     0x61: _op_append,
     0x65: _op_appends,
     0x7D: _new(dict),  # EMPTY_DICT

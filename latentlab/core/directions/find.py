@@ -130,6 +130,7 @@ def _supervised(model: LatentModel, o: FindOptions, ctx: JobContext) -> list[Dir
     fit = ctx.sub(0.4, 1.0)
     targets: list[LabeledLatents]
     if o.labels_csv:
+        assert ds is not None  # needs_dataset: resolve_dataset gave one or raised
         targets = [csv_labels(model, ds, o.labels_csv, o.attribute, ctx.sub(0.0, 0.4))]
     elif o.tagged:
         targets = [tagged_labels(o.tagged, o.attribute or "tag")]

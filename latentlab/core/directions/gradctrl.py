@@ -37,6 +37,9 @@ class LatentClassifier(nn.Module):
     """(B, D) latents -> (B, C) logits. Inputs are centred and divided by one global scale (not per
     dimension: that would blow up near-constant, collapsed dimensions and with them the gradient)."""
 
+    center: Tensor  # buffers (register_buffer)
+    scale: Tensor
+
     def __init__(self, latent_dim: int, n_classes: int, hidden: Sequence[int] = (64, 64), activation: str = "silu"):
         super().__init__()
         if activation not in ACTIVATIONS:

@@ -17,7 +17,7 @@ import datetime as _dt
 import importlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -25,7 +25,7 @@ import torch
 from latentlab import __version__
 from latentlab.core import limits
 from latentlab.core.checkpoints import card_file
-from latentlab.core.directions.base import Direction, DirectionSet
+from latentlab.core.directions.base import Direction, DirectionSet, SavableField
 from latentlab.core.errors import FileError
 from latentlab.core.safe_json import JSONFieldError, describe, expect, field
 from latentlab.core.text import printable
@@ -56,8 +56,9 @@ def save_directions(directions: DirectionSet, path: str | os.PathLike) -> Path:
             kind = getattr(d.field, "kind", None)
             if kind not in FIELD_KINDS or not hasattr(d.field, "spec"):
                 raise ValueError(f"direction {d.name!r}: this kind of field cannot be saved (only {', '.join(FIELD_KINDS)})")
-            entry["field"] = d.field.spec()
-            for k, v in d.field.tensors().items():
+            saved = cast(SavableField, d.field)  # a known kind: one of ours, which all save
+            entry["field"] = saved.spec()
+            for k, v in saved.tensors().items():
                 tensors[f"d{i}.field.{k}"] = v.detach().to("cpu", torch.float32).contiguous()
         entries.append(entry)
     header = {"format": FORMAT, "format_version": FORMAT_VERSION, "library_version": __version__,
@@ -124,11 +125,11 @@ def _direction(p: Path, i: int, e: Any, dim: int, tensors: dict[str, torch.Tenso
             raise DirectionFileError(p, f"{where}: missing vector or wrong shape (expected ({dim},))")
         if not v.is_floating_point():
             raise DirectionFileError(p, f"{where}: its vector holds {v.dtype} values, not floating-point numbers")
-        v = v.float().numpy()
-        norm = float(np.linalg.norm(v))
-        if not np.isfinite(v).all() or abs(norm - 1.0) > 1e-3:
+        vec = v.float().numpy()
+        norm = float(np.linalg.norm(vec))
+        if not np.isfinite(vec).all() or abs(norm - 1.0) > 1e-3:
             raise DirectionFileError(p, f"{where}: not a finite unit vector (norm {norm:.4g})")
-        return Direction(name, method, params, vector=v)
+        return Direction(name, method, params, vector=vec)
     if kind == "field":
         spec = field(e, "field", "object", f"header.directions[{i}]")
         if not isinstance(spec.get("type"), str) or spec["type"] not in FIELD_KINDS:

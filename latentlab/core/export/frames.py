@@ -97,7 +97,7 @@ def draw_label(frame: np.ndarray, text: str, x: int, y: int, font_px: int, ancho
     font = label_font(font_px)
     left, top, right, bottom = font.getbbox(text)
     pad = max(1, font_px // 5)
-    bw, bh = right + 2 * pad, bottom + 2 * pad
+    bw, bh = int(right) + 2 * pad, int(bottom) + 2 * pad  # Pillow's stubs say float; its fonts give whole pixels
     H, W = frame.shape[:2]
     if anchor_bottom:
         y = y - bh
@@ -140,7 +140,7 @@ class FrameLayout:
 def layout_for(plan: FramePlan | GridPlan, size: int | None, gap: int, even: bool = False) -> FrameLayout:
     shapes = [t.model.info.image_shape for t in plan.tracks]
     # Panels of differently sized models are all brought to the first model's output size.
-    hw = panel_size(tuple(shapes[0][1:]), size)  # type: ignore[arg-type]
+    hw = panel_size((shapes[0][1], shapes[0][2]), size)
     channels = 3 if any(s[0] == 3 for s in shapes) else 1
     return FrameLayout(hw, len(plan.tracks), max(0, gap), channels, even)
 

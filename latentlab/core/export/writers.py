@@ -92,6 +92,7 @@ def write_mp4(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float 
     with AtomicPath(path, before_commit) as tmp:
         with av.open(str(tmp), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
             stream = container.add_stream(codec, rate=rate)
+            assert isinstance(stream, av.VideoStream)  # codec names a video encoder (libx264 and kin)
             stream.width, stream.height = w, h
             stream.pix_fmt = "yuv420p"
             stream.codec_context.time_base = 1 / rate

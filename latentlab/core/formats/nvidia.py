@@ -149,7 +149,9 @@ def ada_to_stylegan2(path: Path, tensors: dict[str, torch.Tensor], attrs: dict[s
             state[f"{dst}.noise.weight"] = get(f"{src}.noise_strength").reshape(1)
             state[f"noises.noise_{noise_index}"] = get(f"{src}.noise_const")[None, None]
         else:
-            r = int(re.match(r"synthesis\.b(\d+)", src).group(1))
+            m = re.match(r"synthesis\.b(\d+)", src)
+            assert m is not None  # every src is one of ours: synthesis.b{resolution}.conv{0,1}
+            r = int(m.group(1))
             state[f"{dst}.noise.weight"] = torch.zeros(1)
             state[f"noises.noise_{noise_index}"] = torch.zeros(1, 1, r, r)
 

@@ -107,7 +107,9 @@ def ada_to_stylegan3(path: Path, tensors: dict[str, torch.Tensor], attrs: Attrs
     up, taps = _attr(attrs, first, "up_factor"), _attr(attrs, first, "up_taps")
     rates = [_num(_attr(attrs, first, k)) for k in ("tmp_sampling_rate", "in_sampling_rate", "out_sampling_rate")]
     options["filter_size"] = int(taps) // int(up) if up and taps and int(up) > 1 else 6
-    options["lrelu_upsampling"] = int(round(rates[0] / max(rates[1:]))) if all(rates) else 2
+    tmp_rate, in_rate, out_rate = rates
+    options["lrelu_upsampling"] = (int(round(tmp_rate / max(in_rate, out_rate))) if tmp_rate and in_rate and out_rate
+                                   else 2)
     recorded = _recorded_layers(attrs, hp["channels"], state)
     radial_guessed = False
     if not any(k.endswith(".down_filter") for k in state):  # shapes cannot say whether the filters are radial
@@ -182,10 +184,11 @@ def _fit_stopbands(path: Path, hp: dict[str, Any], options: dict[str, Any], rec:
     exps = np.minimum(np.arange(n + 1) / (n - options["num_critical"]), 1)
     rows = []  # (exponent, sampling rate, stopband when it shows)
     for i, r in enumerate(rec):
-        if not all(k in r for k in _BAND):
-            continue
-        rate, sb = _num(r["out_sampling_rate"]), _num(r["out_half_width"]) + _num(r["out_cutoff"])
-        rows.append((exps[i], rate, sb if sb > rate / 2 * (1 + _REL) else None))
+        rate, half_width, cutoff = (_num(r.get(k)) for k in ("out_sampling_rate", "out_half_width", "out_cutoff"))
+        if rate is None or half_width is None or cutoff is None:
+            continue  # not recorded, or not a number: this layer says nothing
+        stop = half_width + cutoff
+        rows.append((exps[i], rate, stop if stop > rate / 2 * (1 + _REL) else None))
     last = [sb for e, _, sb in rows if e == 1 and sb is not None]
     if last:
         options["last_stopband_rel"] = last[0] / (res / 2)

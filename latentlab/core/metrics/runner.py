@@ -47,7 +47,7 @@ def _open_store(store: ResultStore | None | bool) -> tuple[ResultStore | None, s
         return None, f"{NOT_SAVED}: {exc}"
 
 
-def _save(db: ResultStore, key: tuple, res: MetricResult) -> str | None:
+def _save(db: ResultStore, key: tuple[str, str, str, str, dict[str, Any] | None, int], res: MetricResult) -> str | None:
     """Put one result in the store; the note to add when it did not go in (kept for later, or lost)."""
     try:
         if db.put(*key, res.to_dict()):
@@ -158,7 +158,7 @@ def evaluate(checkpoint: Checkpoint | str, dataset: FactorDataset | str | None =
 
 def summary_table(results: dict[str, MetricResult]) -> list[tuple[str, str, float | None, float]]:
     """(metric, figure, value, seconds) rows in registry order, for printing."""
-    rows = []
+    rows: list[tuple[str, str, float | None, float]] = []
     for name, res in results.items():
         if not res.ok:
             rows.append((name, res.message, None, res.seconds))

@@ -99,7 +99,7 @@ def relink(session: Session, kind: str, key: str, new_path: str | os.PathLike,
     return FileStatus(kind, key, ref, "ok", p, sha, msg)
 
 
-def search_folder(session: Session, folder: str | os.PathLike, statuses: list[FileStatus] | None = None,
+def search_folder(session: Session, folder: str | os.PathLike[str], statuses: list[FileStatus] | None = None,
                   max_files: int = 20000) -> list[FileStatus]:
     """Look for moved files (same size and SHA-256) under ``folder`` and relink those found."""
     from latentlab.core.checkpoint import file_sha256

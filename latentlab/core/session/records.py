@@ -15,7 +15,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -67,6 +67,10 @@ def _list(v: Any, where: str) -> list[Any]:
     return v
 
 
+@overload
+def _str(v: Any, where: str, optional: Literal[False] = False, limit: int = MAX_TEXT) -> str: ...
+@overload
+def _str(v: Any, where: str, optional: bool, limit: int = MAX_TEXT) -> str | None: ...
 def _str(v: Any, where: str, optional: bool = False, limit: int = MAX_TEXT) -> str | None:
     if v is None and optional:
         return None
@@ -77,6 +81,10 @@ def _str(v: Any, where: str, optional: bool = False, limit: int = MAX_TEXT) -> s
     return v
 
 
+@overload
+def _vector(v: Any, where: str, optional: Literal[False] = False) -> np.ndarray: ...
+@overload
+def _vector(v: Any, where: str, optional: bool) -> np.ndarray | None: ...
 def _vector(v: Any, where: str, optional: bool = False) -> np.ndarray | None:
     if v is None and optional:
         return None
@@ -136,7 +144,7 @@ class FileRef:
         size = d.get("size")
         if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
             raise SessionError(f"{where}.size: expected a non-negative integer")
-        return cls(_str(_req(d, "path", where), f"{where}.path"), sha, size,  # type: ignore[arg-type]
+        return cls(_str(_req(d, "path", where), f"{where}.path"), sha, size,
                    _str(d.get("relative"), f"{where}.relative", optional=True))
 
 
@@ -159,7 +167,7 @@ class CheckpointRef:
     @classmethod
     def from_dict(cls, d: Any, where: str) -> CheckpointRef:
         d = _obj(d, where)
-        return cls(_str(_req(d, "id", where), f"{where}.id"), FileRef.from_dict(_req(d, "file", where), f"{where}.file"),  # type: ignore[arg-type]
+        return cls(_str(_req(d, "id", where), f"{where}.id"), FileRef.from_dict(_req(d, "file", where), f"{where}.file"),
                    _vector(d.get("latent"), f"{where}.latent", optional=True),
                    _str(d.get("name"), f"{where}.name", optional=True), _str(d.get("arch"), f"{where}.arch", optional=True),
                    _obj(d.get("view", {}), f"{where}.view"))
@@ -182,9 +190,9 @@ class Bookmark:
     @classmethod
     def from_dict(cls, d: Any, where: str) -> Bookmark:
         d = _obj(d, where)
-        return cls(_str(_req(d, "name", where), f"{where}.name"), _vector(_req(d, "latent", where), f"{where}.latent"),  # type: ignore[arg-type]
+        return cls(_str(_req(d, "name", where), f"{where}.name"), _vector(_req(d, "latent", where), f"{where}.latent"),
                    _str(d.get("checkpoint"), f"{where}.checkpoint", optional=True),
-                   _str(d.get("note", ""), f"{where}.note"))  # type: ignore[arg-type]
+                   _str(d.get("note", ""), f"{where}.note"))
 
 
 @dataclass
@@ -212,7 +220,7 @@ class DirectionRef:
     def from_dict(cls, d: Any, where: str) -> DirectionRef:
         d = _obj(d, where)
         f = d.get("file")
-        return cls(_str(_req(d, "name", where), f"{where}.name"),  # type: ignore[arg-type]
+        return cls(_str(_req(d, "name", where), f"{where}.name"),
                    _str(d.get("checkpoint"), f"{where}.checkpoint", optional=True),
                    FileRef.from_dict(f, f"{where}.file") if f is not None else None,
                    _str(d.get("key"), f"{where}.key", optional=True),
@@ -232,7 +240,7 @@ class FlowRef:
     @classmethod
     def from_dict(cls, d: Any, where: str) -> FlowRef:
         d = _obj(d, where)
-        return cls(_str(_req(d, "name", where), f"{where}.name"), FileRef.from_dict(_req(d, "file", where), f"{where}.file"),  # type: ignore[arg-type]
+        return cls(_str(_req(d, "name", where), f"{where}.name"), FileRef.from_dict(_req(d, "file", where), f"{where}.file"),
                    _str(d.get("checkpoint"), f"{where}.checkpoint", optional=True),
                    _str(d.get("key"), f"{where}.key", optional=True))
 
@@ -257,7 +265,7 @@ class Layout:
 
                 text = _str(v, f"{where}.{key}", limit=MAX_LAYOUT_BYTES)
                 try:
-                    base64.b64decode(text, validate=True)  # type: ignore[arg-type]
+                    base64.b64decode(text, validate=True)
                 except (binascii.Error, ValueError):
                     raise SessionError(f"{where}.{key}: not base64") from None
         return cls(d.get("window_state"), d.get("geometry"), _obj(d.get("view", {}), f"{where}.view"))
@@ -365,12 +373,12 @@ class Session:
                 bookmarks=items("bookmarks", Bookmark.from_dict),
                 directions=items("directions", DirectionRef.from_dict),
                 flows=items("flows", FlowRef.from_dict),
-                compare=[_str(x, f"compare[{i}]") for i, x in enumerate(_list(d.get("compare", []), "compare"))],  # type: ignore[misc]
+                compare=[_str(x, f"compare[{i}]") for i, x in enumerate(_list(d.get("compare", []), "compare"))],
                 layout=Layout.from_dict(d.get("layout", {}), "layout"),
                 extra=_obj(d.get("extra", {}), "extra"),
-                created=_str(d.get("created", _now()), "created"),  # type: ignore[arg-type]
-                modified=_str(d.get("modified", _now()), "modified"),  # type: ignore[arg-type]
-                app_version=_str(d.get("app_version", "unknown"), "app_version"),  # type: ignore[arg-type]
+                created=_str(d.get("created", _now()), "created"),
+                modified=_str(d.get("modified", _now()), "modified"),
+                app_version=_str(d.get("app_version", "unknown"), "app_version"),
             )
         except SessionError:
             raise

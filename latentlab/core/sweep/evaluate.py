@@ -74,7 +74,7 @@ class Row:
     store_notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"file": self.file, "name": self.name, "sha256": self.sha256, "dataset": self.dataset,
+        out: dict[str, Any] = {"file": self.file, "name": self.name, "sha256": self.sha256, "dataset": self.dataset,
                "objective": self.objective, "hparams": self.hparams, **self.values}
         for key in ("error", "skipped"):
             if getattr(self, key):
@@ -219,11 +219,11 @@ class _Keeper:
         self.db, self.opts = db, opts
 
     def put(self, plan: _Plan, name: str, kp: dict[str, Any], res: MetricResult) -> None:
-        if self.db is None or not res.ok:
+        sha = plan.row.sha256
+        if self.db is None or not res.ok or sha is None:  # no digest: the file was never read, nothing ran
             return
-        key = (KIND, plan.row.sha256, plan.dkey, name, kp, self.opts.settings.seed)
         try:
-            if not self.db.put(*key, res.to_dict()):
+            if not self.db.put(KIND, sha, plan.dkey, name, kp, self.opts.settings.seed, res.to_dict()):
                 plan.row.store_notes.append(f"{name}: kept in {self.db.last_pending} until the store can be written")
         except StoreUnavailable as exc:
             plan.row.store_notes.append(f"{name}: not saved ({exc})")
@@ -240,7 +240,7 @@ def _tasks_for(plans: list[_Plan], opts: SweepOptions, share) -> list[Task]:
         if not groups and not plan.udr_needed:
             continue
         ref = share(plan.blob)
-        base = dict(file_name=plan.path.name, sha256=plan.row.sha256, dataset=plan.row.dataset,
+        base: dict[str, Any] = dict(file_name=plan.path.name, sha256=plan.row.sha256, dataset=plan.row.dataset,
                     settings=opts.settings, route=plan.route, trusted=bool(opts.trust), arch=opts.arch)
         for g, names in groups.items():
             et = EvalTask(task_id=f"{i}:{g}", metrics=tuple(names), **base)
@@ -285,7 +285,7 @@ def _plan_udr(groups: dict[str, list[_Plan]], opts: SweepOptions, db: ResultStor
         kp = _udr_params(opts, members)
         for plan in members:
             payload = None
-            if db is not None and not opts.force:
+            if db is not None and not opts.force and plan.row.sha256 is not None:
                 payload = db.get(KIND, plan.row.sha256, plan.dkey, UDR_NAME, kp, opts.settings.seed)
             if payload is not None:
                 _take(plan.row, UDR_NAME, MetricResult.from_dict(payload))
@@ -299,6 +299,7 @@ def _finish_udr(groups: dict[str, list[_Plan]], opts: SweepOptions, keeper: _Kee
     for members in groups.values():
         if all(UDR_NAME in p.row.stored for p in members):
             continue
+        reps = [p.udr_rep for p in members if p.udr_rep is not None]
         have = [p for p in members if p.udr_rep is not None]
         lost = [p for p in members if p.udr_rep is None]
         if len(have) < 2:
@@ -306,7 +307,7 @@ def _finish_udr(groups: dict[str, list[_Plan]], opts: SweepOptions, keeper: _Kee
                 p.row.metric_errors.setdefault(UDR_NAME, "too few models of its group could be encoded for UDR")
             continue
         kp = _udr_params(opts, have)
-        results = {v: udr_math.udr([p.udr_rep for p in have], v, seed=opts.settings.seed) for v in udr_math.VARIANTS}
+        results = {v: udr_math.udr(reps, v, seed=opts.settings.seed) for v in udr_math.VARIANTS}
         for i, plan in enumerate(have):
             res = MetricResult(
                 metric=UDR_NAME, values={f"udr_{v}": float(r.scores[i]) for v, r in results.items()},

@@ -117,7 +117,7 @@ def _axes(block: dict[str, Any]) -> list[tuple[tuple[str, ...], list[Any]]]:
     return out
 
 
-def _one_run(block: dict[str, Any], where: str) -> tuple[TrainConfig, dict[str, int | None]]:
+def _one_run(block: dict[str, Any], where: str) -> tuple[TrainConfig, dict[str, Any]]:
     from latentlab.core.zoo import ARCHS, build_objective
 
     cfg: dict[str, Any] = {"objective": {}, "network": {}}

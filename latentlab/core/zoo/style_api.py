@@ -49,7 +49,7 @@ import copy
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, overload, runtime_checkable
 
 import torch
 import torch.nn.functional as F
@@ -138,6 +138,10 @@ def noise_multipliers(model: Any, strength: float | Mapping[str, float] | None) 
     return {k: v for k, v in out.items() if v != 1.0}
 
 
+@overload
+def as_ws(model: Any, ws: Tensor, styles: Mapping[str, Tensor] | None = None) -> Tensor: ...
+@overload
+def as_ws(model: Any, ws: Tensor | None, styles: Mapping[str, Tensor] | None = None) -> Tensor | None: ...
 def as_ws(model: Any, ws: Tensor | None, styles: Mapping[str, Tensor] | None = None) -> Tensor | None:
     """ws as (B, num_ws, w_dim); (B, w_dim) is one w broadcast to every layer. None only with every style given."""
     if ws is None:
@@ -167,7 +171,8 @@ def check_z(model: Any, z: Tensor) -> None:
 def batch_size(ws: Tensor | None, styles: Mapping[str, Tensor] | None) -> int:
     if ws is not None:
         return ws.shape[0]
-    return next(iter(styles.values())).shape[0]  # type: ignore[union-attr]
+    assert styles is not None  # as_ws refused a call with neither ws nor every style
+    return next(iter(styles.values())).shape[0]
 
 
 def check_styles(model: Any, styles: Mapping[str, Tensor] | None, batch: int) -> None:
@@ -264,9 +269,10 @@ def check_space(space: str) -> str:
 
 
 def style_view(model: Any, space: str | None = None, truncation: float | None = None,
-               truncation_cutoff: int | None | str = "keep", noise_mode: str | None = None,
-               noise_strength: float | Mapping[str, float] | None | str = "keep", noise_seed: int | None = None,
-               c: Any = None, input_transform: tuple[float, float, float] | None | str = "keep") -> Any:
+               truncation_cutoff: int | None | Literal["keep"] = "keep", noise_mode: str | None = None,
+               noise_strength: float | Mapping[str, float] | None | Literal["keep"] = "keep",
+               noise_seed: int | None = None, c: Any = None,
+               input_transform: tuple[float, float, float] | None | Literal["keep"] = "keep") -> Any:
     """The same generator (shared weights) seen through another latent space, truncation, noise or class.
 
     ``space``: "z", "w" or "w+"; ``truncation`` psi in [0, 1] with ``truncation_cutoff`` (layers truncated;
@@ -293,19 +299,21 @@ def style_view(model: Any, space: str | None = None, truncation: float | None = 
     if noise_mode is not None:
         view.noise_mode = check_noise_mode(noise_mode)
     if noise_strength != "keep":
-        noise_multipliers(model, noise_strength)  # type: ignore[arg-type]  # validates the names
+        noise_multipliers(model, noise_strength)  # validates the names
         view.noise_strength = noise_strength
     if noise_seed is not None:
         view.noise_seed = int(noise_seed)
     if c is not None:
-        view.class_vector = class_labels(model, c, 1, torch.device("cpu"))[0]
+        label = class_labels(model, c, 1, torch.device("cpu"))
+        assert label is not None  # a class given to an unconditional generator raised BadInput
+        view.class_vector = label[0]
     if input_transform != "keep":
         if not hasattr(model, "set_input_transform"):
             raise BadInput("only StyleGAN3 generators have an input transform")
         if input_transform is None:
             view.set_input_transform()
         else:
-            tx, ty, rot = input_transform  # type: ignore[misc]
+            tx, ty, rot = input_transform
             view.set_input_transform((float(tx), float(ty)), float(rot))
     d = latent_dim(model, space)
     names = None if model.info.latent_names is None or d != model.info.latent_dim else model.info.latent_names

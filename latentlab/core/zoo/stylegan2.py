@@ -57,6 +57,7 @@ class StyleGAN2Generator(ZooModel):
     noise_mode = "const"  # what decode uses; style_api.style_view makes views with other settings
     noise_strength: float | Mapping[str, float] | None = None
     noise_seed = 0
+    latent_avg: Tensor  # a buffer
 
     def __init__(self, channels: list[int], mapping: list[int], img_channels: int = 3, lr_mlp: float = 0.01,
                  conv_clamp: float | None = None, latent_space: str = "z", truncation: float = 1.0,
@@ -81,7 +82,7 @@ class StyleGAN2Generator(ZooModel):
                                     truncation=truncation, c_dim=self.c_dim, embed_dim=embed,
                                     truncation_cutoff=truncation_cutoff))
         self.latent_space, self.truncation, self.truncation_cutoff = latent_space, float(truncation), truncation_cutoff
-        if c_dim:
+        if embed is not None:  # c_dim
             self.embed = EqualLinear(c_dim, embed)
         widths = [self.z_dim + (embed or 0)] + list(mapping[1:])
         self.style = nn.Sequential(PixelNorm(), *[
@@ -161,9 +162,10 @@ class StyleGAN2Generator(ZooModel):
                      L(f"b{r}.torgb", "torgb", r, rgb, 2 * k + 3, ch)]
         return tuple(rows)
 
-    def _plan(self) -> list[tuple[api.LayerInfo, nn.Module, int | None]]:
-        """(layer, module, noise buffer index) for every layer after the constant input."""
-        out: list[tuple[api.LayerInfo, nn.Module, int | None]] = [
+    def _plan(self) -> list[tuple[api.LayerInfo, Any, int | None]]:
+        """(layer, module, noise buffer index) for every layer after the constant input; the modules are
+        StyledConv and ToRGB, or the subclass's own kinds of them (duck-typed: conv, run, rgb, add_skip)."""
+        out: list[tuple[api.LayerInfo, Any, int | None]] = [
             (self.layers[1], self.conv1, 0), (self.layers[2], self.to_rgb1, None)]
         for k in range(len(self.to_rgbs)):
             info = self.layers[3 + 3 * k: 6 + 3 * k]
@@ -191,7 +193,7 @@ class StyleGAN2Generator(ZooModel):
             return self.style(z)
         y = self.style[0](self.embed(c))
         x = torch.cat([self.style[0](z), y], dim=1)
-        for layer in self.style[1:]:
+        for layer in list(self.style)[1:]:
             x = layer(x)
         return x
 
@@ -248,8 +250,10 @@ class StyleGAN2Generator(ZooModel):
         batch = api.batch_size(ws, styles)
         api.check_styles(self, styles, batch)
         mult = api.noise_multipliers(self, noise_strength)
-        return self._run(ws, styles or {}, batch, api.check_noise_mode(noise_mode), mult, generator, layer, True,
-                         None)[1]
+        out = self._run(ws, styles or {}, batch, api.check_noise_mode(noise_mode), mult, generator, layer, True,
+                        None)[1]
+        assert out is not None  # layer_index checked the name: it is captured
+        return out
 
     def style_vectors(self, ws: Tensor) -> dict[str, Tensor]:
         """StyleSpace: {layer name: its modulation's output (B, in_channels)} for every modulated layer."""
@@ -286,8 +290,10 @@ class StyleGAN2Generator(ZooModel):
                 raise StopDecoding()
             s = styles.get(layer.name)
             if s is None:
+                assert ws is not None  # as_ws refused a call with neither ws nor every style
                 s = module.conv.modulation(ws[:, layer.ws_index])
             if layer.kind == "conv":
+                assert noise_index is not None  # every conv layer has a noise buffer
                 x = out = module.run(x, s, self._noise(noise_index, layer, batch, mode, mult, generator, x))
             else:
                 out = module.rgb(x, s)
@@ -297,9 +303,11 @@ class StyleGAN2Generator(ZooModel):
                 if stop_at_capture:
                     return None, captured
             if layer.kind == "torgb" and on_rgb is not None:
+                assert skip is not None  # a torgb layer has just added to it
                 on_rgb(self._image_res(layer.resolution), self._skip_image(skip))
             if layer.kind == "torgb" and stop_res is not None and self._image_res(layer.resolution) == stop_res:
                 break
+        assert skip is not None  # the plan ends in a ToRGB, and a draft stops at one
         return self._skip_image(skip), captured
 
     # --- LatentModel --------------------------------------------------------------------------------------
@@ -324,6 +332,7 @@ class StyleGAN2Generator(ZooModel):
         emit = (lambda res, rgb: on_level(res, api.to_unit(rgb))) if on_level is not None else None
         img, _ = self._run(ws, {}, ws.shape[0], api.check_noise_mode(opts["noise_mode"]), mult, opts.get("generator"),
                            None, False, stop_at, emit, should_stop)
+        assert img is not None  # no capture was asked for, so the run went to an image
         return api.to_unit(img)
 
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> Tensor:

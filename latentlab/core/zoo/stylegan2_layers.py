@@ -8,6 +8,7 @@ hands in edited styles); both do the same arithmetic in the same order.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -68,6 +69,8 @@ class EqualLinear(nn.Module):
 
 
 class Blur(nn.Module):
+    kernel: Tensor  # a buffer
+
     def __init__(self, kernel: list[float], pad: tuple[int, int], upsample_factor: int = 1):
         super().__init__()
         self.register_buffer("kernel", make_kernel(kernel) * upsample_factor**2)
@@ -78,6 +81,8 @@ class Blur(nn.Module):
 
 
 class Upsample(nn.Module):
+    kernel: Tensor  # a buffer
+
     def __init__(self, kernel: list[float], factor: int = 2):
         super().__init__()
         self.factor = factor
@@ -93,7 +98,7 @@ class ModulatedConv2d(nn.Module):
     """Per-sample weights: scaled by the style, demodulated to unit output variance, run as a grouped conv."""
 
     def __init__(self, in_ch: int, out_ch: int, kernel_size: int, style_dim: int, demodulate: bool = True,
-                 upsample: bool = False, blur_kernel: list[float] = (1, 3, 3, 1)):
+                 upsample: bool = False, blur_kernel: Sequence[float] = (1, 3, 3, 1)):
         super().__init__()
         self.in_ch, self.out_ch, self.k = in_ch, out_ch, kernel_size
         self.upsample, self.demodulate = upsample, demodulate
@@ -144,7 +149,7 @@ class FusedLeakyReLU(nn.Module):
 
 class StyledConv(nn.Module):
     def __init__(self, in_ch: int, out_ch: int, style_dim: int, upsample: bool = False,
-                 blur_kernel: list[float] = (1, 3, 3, 1), clamp: float | None = None):
+                 blur_kernel: Sequence[float] = (1, 3, 3, 1), clamp: float | None = None):
         super().__init__()
         self.conv = ModulatedConv2d(in_ch, out_ch, 3, style_dim, upsample=upsample, blur_kernel=blur_kernel)
         self.noise = NoiseInjection()
@@ -162,7 +167,7 @@ class StyledConv(nn.Module):
 
 class ToRGB(nn.Module):
     def __init__(self, in_ch: int, style_dim: int, out_ch: int = 3, upsample: bool = True,
-                 blur_kernel: list[float] = (1, 3, 3, 1), clamp: float | None = None):
+                 blur_kernel: Sequence[float] = (1, 3, 3, 1), clamp: float | None = None):
         super().__init__()
         if upsample:
             self.upsample = Upsample(list(blur_kernel))

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -66,6 +66,8 @@ class FullyConnectedLayer(nn.Module):
 
 
 class MappingNetwork(nn.Module):
+    w_avg: Tensor  # a buffer
+
     def __init__(self, z_dim: int, c_dim: int, w_dim: int, num_layers: int = 2, lr_multiplier: float = 0.01):
         super().__init__()
         self.z_dim, self.c_dim, self.w_dim, self.num_layers = z_dim, c_dim, w_dim, num_layers
@@ -81,6 +83,7 @@ class MappingNetwork(nn.Module):
         x = z.to(torch.float32)
         x = x * (x.square().mean(1, keepdim=True) + 1e-8).rsqrt()
         if self.c_dim > 0:
+            assert c is not None  # a conditional generator's callers pass class_labels' label
             y = self.embed(c.to(torch.float32))
             y = y * (y.square().mean(1, keepdim=True) + 1e-8).rsqrt()
             x = torch.cat([x, y], dim=1)
@@ -92,6 +95,11 @@ class MappingNetwork(nn.Module):
 class SynthesisInput(nn.Module):
     """Fourier features: random frequencies in a disc, transformed per sample by the learned (rotation,
     translation) and by ``transform`` (the user's inverse transform with respect to the image)."""
+
+    transform: Tensor  # buffers
+    freqs: Tensor
+    phases: Tensor
+    grid: Tensor
 
     def __init__(self, w_dim: int, geo: ops.InputGeometry):
         super().__init__()
@@ -143,6 +151,10 @@ class SynthesisInput(nn.Module):
 
 class SynthesisLayer(nn.Module):
     """Modulated conv, then the filtered leaky ReLU (the last layer: ToRGB, 1x1, linear, no resampling)."""
+
+    magnitude_ema: Tensor  # buffers
+    up_filter: Tensor
+    down_filter: Tensor
 
     def __init__(self, w_dim: int, geo: ops.LayerGeometry, lrelu_upsampling: int, conv_clamp: float | None):
         super().__init__()
@@ -225,9 +237,12 @@ class StyleGAN3Generator(ZooModel):
                                  (int(channels[-1]), self.size, self.size))
         super().__init__(info, hp)
         self.latent_space, self.truncation, self.truncation_cutoff = latent_space, float(truncation), truncation_cutoff
-        self.mapping = MappingNetwork(self.z_dim, self.c_dim, self.w_dim, mapping_layers, lr_mlp)  # type: ignore
-        self.synthesis = SynthesisNetwork(self.w_dim, inp, geos, lrelu_upsampling, conv_clamp,  # type: ignore
-                                          output_scale)
+        # Submodules named as in NVIDIA's state dicts: Module.__setattr__ files them under _modules, so the
+        # methods of the same names stay the API (add_module refuses names the class already has).
+        self.mapping = MappingNetwork(  # type: ignore[method-assign]  # see above
+            self.z_dim, self.c_dim, self.w_dim, mapping_layers, lr_mlp)
+        self.synthesis = SynthesisNetwork(  # type: ignore[method-assign]  # see above
+            self.w_dim, inp, geos, lrelu_upsampling, conv_clamp, output_scale)
         self.geometry = (inp, geos)
         self.class_vector = api.one_hot(self, 0) if self.c_dim else None
         self.input_transform: Tensor | None = None  # set_input_transform; None: the stored buffer
@@ -238,11 +253,11 @@ class StyleGAN3Generator(ZooModel):
 
     @property
     def mapping_network(self) -> MappingNetwork:
-        return self._modules["mapping"]  # type: ignore[return-value]
+        return cast(MappingNetwork, self._modules["mapping"])  # set in __init__; the name is NVIDIA's
 
     @property
     def synthesis_network(self) -> SynthesisNetwork:
-        return self._modules["synthesis"]  # type: ignore[return-value]
+        return cast(SynthesisNetwork, self._modules["synthesis"])
 
     @classmethod
     def from_config(cls, config: str, img_resolution: int, img_channels: int = 3, channel_base: int | None = None,
@@ -293,7 +308,7 @@ class StyleGAN3Generator(ZooModel):
                     conv_kernel=layers[0][1][-1], use_radial_filters=radial)
 
     # --- mapping ----------------------------------------------------------------------------------------------
-    def mapping(self, z: Tensor, c: Any = None, truncation_psi: float = 1.0,  # type: ignore[override]
+    def mapping(self, z: Tensor, c: Any = None, truncation_psi: float = 1.0,
                 truncation_cutoff: int | None = None) -> Tensor:
         """z (B, z_dim) -> ws (B, num_ws, w_dim); see style_api."""
         api.check_z(self, z)
@@ -337,7 +352,7 @@ class StyleGAN3Generator(ZooModel):
         self.input_transform = m
 
     # --- synthesis --------------------------------------------------------------------------------------------
-    def synthesis(self, ws: Tensor | None, *, noise_mode: str = "const",  # type: ignore[override]
+    def synthesis(self, ws: Tensor | None, *, noise_mode: str = "const",
                   noise_strength: float | Mapping[str, float] | None = None,
                   styles: Mapping[str, Tensor] | None = None, capture: str | None = None,
                   stop_at_resolution: int | None = None, generator: torch.Generator | None = None) -> Any:
@@ -351,7 +366,9 @@ class StyleGAN3Generator(ZooModel):
                     noise_strength: float | Mapping[str, float] | None = None,
                     styles: Mapping[str, Tensor] | None = None, generator: torch.Generator | None = None) -> Tensor:
         """The output of synthesis layer ``layer``; nothing after it is computed."""
-        return self._run(ws, styles, noise_mode, noise_strength, layer, stop_at_capture=True)[1]
+        out = self._run(ws, styles, noise_mode, noise_strength, layer, stop_at_capture=True)[1]
+        assert out is not None  # _run checked the layer's name: it is captured
+        return out
 
     def style_vectors(self, ws: Tensor) -> dict[str, Tensor]:
         """StyleSpace: {layer name: its affine output}; "input" is (B, 4), the Fourier features' transform."""
@@ -375,9 +392,12 @@ class StyleGAN3Generator(ZooModel):
         net = self.synthesis_network
         ws_f = None if ws is None else ws.to(torch.float32)
 
-        def style(name: str, index: int, module: nn.Module) -> Tensor:
+        def style(name: str, index: int, module: SynthesisInput | SynthesisLayer) -> Tensor:
             s = styles.get(name)
-            return module.affine(ws_f[:, index]) if s is None else s
+            if s is None:
+                assert ws_f is not None  # as_ws refused a call with neither ws nor every style
+                s = module.affine(ws_f[:, index])
+            return s
 
         x = net.input(style("input", 0, net.input), self.input_transform)
         captured = x if capture == "input" else None

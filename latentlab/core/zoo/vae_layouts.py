@@ -22,6 +22,7 @@ Sizes (latent size, channel widths, image size) are read from the weights' shape
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -150,7 +151,7 @@ class DisentConv64(ZooModel):
 
     architecture = "disent_conv64"
 
-    def __init__(self, latent_dim: int, channels: int = 3, widths: list[int] = (32, 32, 64, 64), hidden: int = 256,
+    def __init__(self, latent_dim: int, channels: int = 3, widths: Sequence[int] = (32, 32, 64, 64), hidden: int = 256,
                  z_multiplier: int = 2, output: str = "sigmoid", info: ModelInfo | None = None):
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
@@ -206,7 +207,7 @@ class KonnyBetaVAE(ZooModel):
 
     architecture = "beta_vae_konny"
 
-    def __init__(self, latent_dim: int, channels: int = 1, widths: list[int] = (32, 32, 64, 64), hidden: int = 256,
+    def __init__(self, latent_dim: int, channels: int = 1, widths: Sequence[int] = (32, 32, 64, 64), hidden: int = 256,
                  variant: str = "H", info: ModelInfo | None = None):
         if variant not in ("H", "B"):
             raise ValueError(f"variant must be H or B, got {variant!r}")
@@ -296,7 +297,7 @@ class BurgessVAE(ZooModel):
                     hidden=shapes["encoder.lin1.weight"][0])
 
     def encode(self, x: Tensor) -> Posterior:
-        e = self.encoder
+        e: Any = self.encoder  # submodules named by the checkpoint's keys
         h = torch.relu(e.conv3(torch.relu(e.conv2(torch.relu(e.conv1(x))))))
         if self.big:
             h = torch.relu(e.conv_64(h))
@@ -305,7 +306,7 @@ class BurgessVAE(ZooModel):
         return Posterior(mean=mean, logvar=logvar.clamp(-30.0, 20.0))
 
     def decode(self, z: Tensor) -> Tensor:
-        d = self.decoder
+        d: Any = self.decoder
         h = torch.relu(d.lin3(torch.relu(d.lin2(torch.relu(d.lin1(z))))))
         h = h.view(z.shape[0], self.width, 4, 4)
         if self.big:

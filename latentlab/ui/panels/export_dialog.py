@@ -48,6 +48,8 @@ PathSource = Callable[[int], tuple[np.ndarray, list[str]]]
 class ExportDialog(QDialog):
     def __init__(self, window):
         super().__init__(window)
+        # Ctrl+E opens a new dialog each time: a closed one goes, instead of piling up in the window.
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.window = window
         self.state = window.state
         self.setWindowTitle("Export")
@@ -331,6 +333,12 @@ class ExportDialog(QDialog):
         if self.runner.busy:
             self.runner.cancel()
         super().reject()
+
+    def done(self, result: int) -> None:
+        # The runner is deleted with the dialog: its thread must have ended first (it would signal a deleted
+        # object), and it leaves the list of runners the window shuts down.
+        self.runner.shutdown()
+        super().done(result)
 
     def keyPressEvent(self, ev) -> None:
         if ev.key() == Qt.Key.Key_Escape and self.runner.busy:

@@ -52,7 +52,7 @@ from latentlab.core.paths import data_dir
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.panels.latent_map import PATH_COLOURS
 from latentlab.ui.safe_text import PlainLabel
-from latentlab.ui.widgets import FlowLayout, ImageCanvas, JobStrip
+from latentlab.ui.widgets import FlowLayout, ImageCanvas, JobStrip, plot_widget
 
 SOURCE = "flow"
 TERM_COLOURS = {"loss": "#e3e6ea", "pde": "#ff6b6b", "ic": "#ffd166", "jvp": "#06d6a0", "cls": "#4cc9f0"}
@@ -144,7 +144,7 @@ class FlowsPanel(QWidget):
         buttons = FlowLayout()
         for b in (self.train_button, self.stop_button, self.resume_button, self.load_button, self.save_button):
             buttons.addWidget(b)
-        self.loss_plot = pg.PlotWidget(background="#15171a")
+        self.loss_plot = plot_widget()
         self.loss_plot.setLogMode(y=True)
         self.loss_plot.addLegend(offset=(-5, 5))
         self.loss_plot.setLabel("bottom", "step")
@@ -152,7 +152,7 @@ class FlowsPanel(QWidget):
         self.curves = {t: self.loss_plot.plot([], [], pen=pg.mkPen(TERM_COLOURS[t], width=1.5), name=t)
                        for t in ("pde", "ic", "cls")}
         self.loss_plot.setMinimumHeight(150)
-        self.acc_plot = pg.PlotWidget(background="#15171a")
+        self.acc_plot = plot_widget()
         self.acc_plot.setMinimumHeight(150)
         self.acc_plot.setYRange(0, 1)
         self.acc_plot.setTitle("classifier accuracy (chance = 1/K)", color="#c9ced4", size="9pt")
@@ -199,7 +199,7 @@ class FlowsPanel(QWidget):
         scrub_row = QHBoxLayout()
         scrub_row.addWidget(self.scrub, 1)
         scrub_row.addWidget(self.position)
-        self.path_plot = pg.PlotWidget(background="#15171a")
+        self.path_plot = plot_widget()
         self.path_plot.setTitle("along the path: u_k(z(t), t) and step size |Δz|", color="#c9ced4", size="9pt")
         self.path_plot.addLegend(offset=(-5, 5))
         self.path_plot.setMinimumHeight(150)

@@ -33,7 +33,7 @@ from latentlab.core.invert import LOSSES, InversionConfig, invert
 from latentlab.core.model import device_of
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.safe_text import PlainLabel, plain_rich
-from latentlab.ui.widgets import FlowLayout, ImageCanvas, JobStrip, float_to_uint8, thumbnail_icon
+from latentlab.ui.widgets import FlowLayout, ImageCanvas, JobStrip, float_to_uint8, plot_widget, thumbnail_icon
 
 
 def is_image_file(path: str | Path) -> bool:
@@ -104,7 +104,7 @@ class ImagesPanel(QWidget):
             box.addWidget(label)
             box.addWidget(c, 1)
             pics.addLayout(box, 1)
-        self.loss_plot = pg.PlotWidget(background="#15171a")
+        self.loss_plot = plot_widget()
         self.loss_plot.setLogMode(y=True)
         self.loss_plot.setTitle("inversion loss", color="#c9ced4", size="9pt")
         self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#ffd166", width=2))

@@ -25,7 +25,7 @@ from latentlab.app import AppModel
 from latentlab.ui.binding import bind
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.safe_text import PlainLabel
-from latentlab.ui.widgets import FlowLayout, ImageCanvas, JobStrip, float_to_uint8
+from latentlab.ui.widgets import FlowLayout, ImageCanvas, JobStrip, float_to_uint8, plot_widget
 
 PATH_COLOURS = ["#ff6b6b", "#ffd166", "#06d6a0", "#4cc9f0", "#b388ff", "#f78c6b", "#c0ca33", "#ff8fab"]
 
@@ -95,7 +95,7 @@ class LatentMapPanel(QWidget):
         bar.addWidget(QLabel("colour"))
         bar.addWidget(self.colour_by)
         bar.addWidget(self.status, 1)
-        self.plot = pg.PlotWidget(background="#15171a")
+        self.plot = plot_widget()
         self.plot.setAspectLocked(False)
         self.plot.hideAxis("left")
         self.plot.hideAxis("bottom")

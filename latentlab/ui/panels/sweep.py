@@ -39,7 +39,7 @@ from latentlab.core.sweep.engine import eta_text
 from latentlab.core.text import printable
 from latentlab.ui.charts import Heatmap
 from latentlab.ui.job_runner import JobRunner
-from latentlab.ui.widgets import FlowLayout, JobStrip
+from latentlab.ui.widgets import FlowLayout, JobStrip, plot_widget
 
 FIXED_COLUMNS = ("checkpoint", "objective", "hyper-parameters")
 SHORT = {  # figure -> the heatmap's axis label (the full name is in the table's header)
@@ -107,7 +107,7 @@ class ViolinPlot(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.plot = pg.PlotWidget(background="#15171a")
+        self.plot = plot_widget()
         self.plot.setMenuEnabled(False)
         self.plot.showGrid(y=True, alpha=0.2)
         self.plot.getAxis("left").enableAutoSIPrefix(False)

@@ -3,7 +3,8 @@
 A session stores ``QMainWindow.saveGeometry()`` and ``saveState()`` as opaque bytes. Restored blindly, a
 hostile (or just stale) one can place the window off every screen, make it larger than any screen, hide
 every dock, or leave a floating dock where nobody can reach it; garbage bytes make Qt refuse the whole
-thing. Each part is restored, then checked against the screens the app actually has; a part that fails
+thing, and bytes changed a little crash Qt's parser (so each part is first tried in a throw-away process,
+``layout_probe``). Each part is restored, then checked against the screens the app actually has; a part that fails
 the check is undone (the layout from before stays) and the reason is logged and returned for the user.
 """
 
@@ -18,6 +19,8 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QRect, QSize, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDockWidget, QMainWindow
+
+from latentlab.ui.layout_probe import stand_in_of, survives
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +106,10 @@ def restore_window_layout(window: QMainWindow, geometry: str | None, state: str 
         problems.append(why)
     elif geo is not None:
         rect, flags, size = window.geometry(), window.windowState(), window.frameGeometry().size()
-        if not window.restoreGeometry(geo):  # Qt checked the bytes and changed nothing
+        ok, crash = survives("geometry", bytes(geo), stand_in_of(window))
+        if not ok:
+            problems.append(f"the saved window geometry was not used: {crash}")
+        elif not window.restoreGeometry(geo):  # Qt checked the bytes and changed nothing
             problems.append("the saved window geometry is not one Qt can read")
         else:
             why = _geometry_problem(window, size)
@@ -118,7 +124,10 @@ def restore_window_layout(window: QMainWindow, geometry: str | None, state: str 
         problems.append(why)
     elif st is not None:
         before = window.saveState()
-        if not window.restoreState(st):  # Qt reads the whole state before applying any of it
+        ok, crash = survives("state", bytes(st), stand_in_of(window))
+        if not ok:
+            problems.append(f"the saved panel layout was not used: {crash}")
+        elif not window.restoreState(st):  # Qt reads the whole state before applying any of it
             problems.append("the saved panel layout is not one Qt can read")
         else:
             why = _state_problem(window)

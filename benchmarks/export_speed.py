@@ -1,6 +1,6 @@
 """Export throughput: a 600-frame 256x256 MP4 traversal of a demo model (issue 7 target: under 10 s on the CPU).
 
-    python benchmarks/export_speed.py [--checkpoint models/beta_vae-dsprites.safetensors] [--device cpu]
+    python benchmarks/export_speed.py [--checkpoint latentlab/models/beta-vae-dsprites.safetensors] [--device cpu]
 
 Without the demo checkpoint it times an untrained zoo beta-VAE of the demo's architecture, which decodes at
 the same speed. Prints the total time and the decode, compose (resize, labels) and encode times apart.
@@ -22,8 +22,9 @@ sys.path.insert(0, str(ROOT))
 
 from latentlab.core.device import resolve_device  # noqa: E402
 from latentlab.core.export import ExportOptions, FramePlan, dimension_traversal, export_video, latent_range  # noqa: E402
+from latentlab.core.resources import shipped_models_dir  # noqa: E402
 
-DEMO = ROOT / "models" / "beta_vae-dsprites.safetensors"
+DEMO = shipped_models_dir() / "beta-vae-dsprites.safetensors"
 
 
 def load(args: argparse.Namespace):

@@ -4,7 +4,7 @@ For each checkpoint: train K potentials (or reuse a flows file from an earlier r
 card matches the checkpoint and the asked-for hyper-parameters), then print per-factor changes along each
 potential's paths beside the linear baselines (PCA, SeFa, supervised normals), and distinctness.
 
-    python benchmarks/flows_table.py models/vae-dsprites.safetensors models/beta_vae-dsprites.safetensors \
+    python benchmarks/flows_table.py latentlab/models/vae-dsprites.safetensors latentlab/models/beta-vae-dsprites.safetensors \
         --k 8 --steps 1500 --threads 2
 
 Prints wall-clock times of training and evaluation; figures depend on --steps, --k and --seed. With

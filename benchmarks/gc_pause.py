@@ -24,9 +24,9 @@ os.environ.setdefault("LATENTLAB_HOME", tempfile.mkdtemp(prefix="latentlab-bench
 import numpy as np  # noqa: E402
 from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 
+from latentlab.core.resources import demo_model_paths  # noqa: E402
 from latentlab.ui.app import make_app  # noqa: E402
 from latentlab.ui.main_window import MainWindow  # noqa: E402
-from latentlab.ui.models import demo_model_paths  # noqa: E402
 
 
 def spin(seconds: float) -> None:

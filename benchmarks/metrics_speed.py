@@ -1,11 +1,11 @@
 """Metrics speed: the whole suite on 10,000 points of a demo model (encoding included), and the DCI with
 scikit-learn's GradientBoostingClassifier (disentanglement_lib's reference) next to our fast estimator.
 
-    python benchmarks/metrics_speed.py [--checkpoint models/beta_vae-dsprites.safetensors] [--cores 2]
+    python benchmarks/metrics_speed.py [--checkpoint latentlab/models/beta-vae-dsprites.safetensors] [--cores 2]
         [--n 10000] [--skip-gbt] [--fixtures [N]]
 
 Prints every figure of the suite with its time, then both DCIs, both times, their ratio and |dD|, |dC|.
-Without --checkpoint it uses models/beta_vae-dsprites.safetensors, or trains a small beta-VAE once (a few
+Without --checkpoint it uses latentlab/models/beta-vae-dsprites.safetensors, or trains a small beta-VAE once (a few
 minutes, kept in the cache directory). --fixtures adds the two DCIs on the synthetic codes.
 """
 
@@ -33,7 +33,9 @@ def limit_cores(cores: int) -> None:
 def demo_checkpoint(arg: str | None) -> Path:
     if arg:
         return Path(arg)
-    shipped = ROOT / "models" / "beta_vae-dsprites.safetensors"
+    from latentlab.core.resources import shipped_models_dir
+
+    shipped = shipped_models_dir() / "beta-vae-dsprites.safetensors"
     if shipped.exists():
         return shipped
     from latentlab.core.paths import cache_dir

@@ -29,10 +29,10 @@ import preview_latency as pl  # noqa: E402
 import torch  # noqa: E402
 
 from latentlab.core.bench import time_decode  # noqa: E402
+from latentlab.core.resources import demo_model_paths  # noqa: E402
 from latentlab.ui import render_bridge, widgets  # noqa: E402
 from latentlab.ui.app import make_app  # noqa: E402
 from latentlab.ui.main_window import MainWindow  # noqa: E402
-from latentlab.ui.models import demo_model_paths  # noqa: E402
 
 STAGES = ("wait for render thread", "decode", "hop to GUI thread", "result handler", "wait for paint", "paint")
 

@@ -31,9 +31,9 @@ from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer  # noqa: E402
 
 from latentlab.core.bench import time_decode  # noqa: E402
 from latentlab.core.fast_decode import DISABLE_ENV  # noqa: E402
+from latentlab.core.resources import demo_model_paths  # noqa: E402
 from latentlab.ui.app import make_app  # noqa: E402
 from latentlab.ui.main_window import MainWindow  # noqa: E402
-from latentlab.ui.models import demo_model_paths  # noqa: E402
 
 
 def bare_decode_ms(model, n: int = 100) -> float:
@@ -187,7 +187,8 @@ def bench(path: Path, changes: int, drags: int) -> bool:
     fps = float(np.mean([r["fps"] for r in results]))
     exact = all(r["final_exact"] for r in results)
     target = 2 * decode_ms + 5
-    tracer = win.bridge.worker._renderer.tracer if win.bridge.worker._renderer else None
+    renderer = win.bridge.worker.renderer_of(entry.token)
+    tracer = renderer.tracer if renderer is not None else None
     path_used = "traced" if tracer is not None and tracer.active else f"eager ({tracer.reason if tracer else '?'})"
     print(f"\n{path.name}  ({entry.latent_dim} latents, {drags} drags x {changes} changes, render thread: "
           f"{win.bridge.worker.threads} torch thread(s), {path_used} decode)")

@@ -25,8 +25,8 @@ if [ "${1:-}" = gui ]; then
 fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "installing Qt system libraries:$missing"
-  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+  echo "==> installing the Qt system libraries that are missing (apt-get):$missing"
+  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing
 else
   echo "Qt needs these system libraries:$missing (e.g. sudo apt-get install$missing)" >&2
 fi

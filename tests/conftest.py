@@ -13,10 +13,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import torch  # noqa: E402
 
+from latentlab.core.resources import shipped_models_dir  # noqa: E402
+
 torch.set_num_threads(2)
 
 ROOT = Path(__file__).resolve().parent.parent
-MODELS = ROOT / "models"
+MODELS = shipped_models_dir()  # the demo models inside the package
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -33,7 +35,11 @@ def latentlab_home(tmp_path_factory):
 
 
 PLUGIN_SOURCE = textwrap.dedent('''
-    """A tiny third-party model plugin: a linear decoder stored as a .tinymodel (npz) file."""
+    """A tiny third-party model plugin: a linear decoder stored as a .tinymodel (npz) file.
+
+    It is probed with the file's first bytes and name only (``sniff``), never with the path: plugins are
+    installed code, and a probe that read the file could deserialise it before the user trusted it.
+    """
     import numpy as np
     import torch
     from torch import nn
@@ -55,9 +61,11 @@ PLUGIN_SOURCE = textwrap.dedent('''
 
     class TinyPlugin:
         name = "tiny-linear"
+        probed = []  # what each probe was shown: (number of header bytes, name)
 
-        def can_open(self, path):
-            return str(path).endswith(".tinymodel")
+        def sniff(self, head, name):
+            TinyPlugin.probed.append((len(head), name))
+            return name.endswith(".tinymodel") and head.startswith(b"PK")
 
         def open(self, path, trust=False):
             with np.load(path, allow_pickle=False) as f:
@@ -79,3 +87,12 @@ def tiny_plugin(tmp_path_factory):
     yield site
     sys.path.remove(str(site))
     sys.modules.pop("tinyplugin", None)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Note on the test item whether the test itself failed (the Qt leak check then stays quiet)."""
+    report = yield
+    if report.when == "call":
+        item.rep_call_failed = report.failed
+    return report

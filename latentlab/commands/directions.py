@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
 
-from latentlab.commands.common import device_arg, json_arg, print_json, raise_usage, trust_arg
+from latentlab.commands.common import (
+    arch_arg,
+    count_int,
+    device_arg,
+    echo,
+    finite_float,
+    int_arg,
+    json_arg,
+    print_json,
+    raise_usage,
+    seed_arg,
+    steps_int,
+    trust_arg,
+    trust_of,
+)
+from latentlab.core import limits
+from latentlab.core.directions.io import save_directions
+from latentlab.core.text import printable
 
 EPILOG = """\
 methods:
@@ -43,8 +61,8 @@ def register(sub: Any) -> None:
     p.add_argument("--dataset", help="dataset with ground-truth factors (default: the model's)")
     p.add_argument("--factor", action="append", metavar="NAME",
                    help="factor to find directions for (repeat, or comma-separate; default: every factor)")
-    p.add_argument("--n", type=int, help="samples to encode or draw (default: 2000 supervised, 5000 pca)")
-    p.add_argument("--k", type=int, help="number of unsupervised directions")
+    p.add_argument("--n", type=int_arg(2, limits.MAX_SAMPLES), help="samples to encode or draw (default: 2000 supervised, 5000 pca)")
+    p.add_argument("--k", type=count_int, help="number of unsupervised directions")
     p.add_argument("--orthogonal", action="store_true", help="orthonormalise the set (Householder QR, in order)")
     p.add_argument("--protect", nargs="+", action="extend", default=[], metavar="FACTOR",
                    help="interfacegan: stay orthogonal to these factors' directions; gradctrl: mask their salient "
@@ -54,16 +72,16 @@ def register(sub: Any) -> None:
     p.add_argument("--classifier", choices=CLASSIFIERS, default="logistic", help="interfacegan boundary (default logistic)")
     p.add_argument("--mode", choices=LABEL_MODES, default="auto",
                    help="factor labels: binary (above the median/--threshold), classes (one-vs-rest), auto")
-    p.add_argument("--threshold", type=float, help="binarise the factor at this value instead of its median")
+    p.add_argument("--threshold", type=finite_float(-1e6, 1e6), help="binarise the factor at this value instead of its median")
     p.add_argument("--space", choices=PCA_SPACES, default="prior", help="pca: prior (GANSpace) or encoded")
     p.add_argument("--at", metavar="Z0,Z1,...", help="jacobian: the latent to linearise at (default: the origin)")
-    p.add_argument("--top-k", type=int, help="gradctrl: dimensions masked per other attribute (default D/10)")
-    p.add_argument("--steps", type=int, default=400, help="gradctrl: classifier training steps")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--arch", help="architecture, for plain state_dict checkpoints")
+    p.add_argument("--top-k", type=int_arg(0, limits.MAX_LATENT_DIM), help="gradctrl: dimensions masked per other attribute (default D/10)")
+    p.add_argument("--steps", type=steps_int, default=400, help="gradctrl: classifier training steps")
+    seed_arg(p)
+    arch_arg(p, "architecture, for plain state_dict checkpoints")
     p.add_argument("--no-eval", dest="evaluate", action="store_false", help="skip the evaluation")
-    p.add_argument("--eval-n", type=int, default=200, help="samples the evaluation moves (default 200)")
-    p.add_argument("--alpha", type=float, default=2.0, help="evaluation step: latents move by -alpha and +alpha")
+    p.add_argument("--eval-n", type=int_arg(2, limits.MAX_SAMPLES), default=200, help="samples the evaluation moves (default 200)")
+    p.add_argument("--alpha", type=finite_float(0.0, 1000.0, lo_open=True), default=2.0, help="evaluation step: latents move by -alpha and +alpha")
     p.add_argument("--out", required=True, help="direction file to write (.safetensors)")
     p.add_argument("--append", action="store_true",
                    help="add the new directions to --out if it exists (it must belong to the same checkpoint)")
@@ -75,10 +93,12 @@ def register(sub: Any) -> None:
 
 def _floats(text: str) -> list[float]:
     try:
-        return [float(v) for v in text.replace(" ", "").split(",") if v]
+        values = [float(v) for v in text.replace(" ", "").split(",") if v]
     except ValueError:
-        raise_usage(f"--at expects comma-separated numbers, got {text!r}")
-        raise  # unreachable: raise_usage raises
+        values = [math.nan]
+    if not values or len(values) > limits.MAX_LATENT_DIM or not all(math.isfinite(v) for v in values):
+        raise_usage(f"--at expects comma-separated numbers, all finite, got {printable(text, 80)!r}")
+    return values
 
 
 def cmd_directions(args: argparse.Namespace) -> int:
@@ -99,14 +119,14 @@ def cmd_directions(args: argparse.Namespace) -> int:
         mode=args.mode, threshold=args.threshold, space=args.space, at=_floats(args.at) if args.at else None,
         top_k=args.top_k, steps=args.steps, seed=args.seed,
     )
-    ck = open_checkpoint(src, arch=args.arch, trust=args.trust, device=args.device)
+    ck = open_checkpoint(src, arch=args.arch, trust=trust_of(args), device=args.device)
     model = ck.model
     bar = TextProgress(label=f"directions {args.method}")
     try:
         found = find_directions(model, options, JobContext(progress=bar), ck.sha256, ck.info.name)
         bar.done()
         kept = _appended(out, found, ck.sha256) if args.append and out.exists() else found
-        kept.save(out)
+        save_directions(kept, out)
         evaluation = None
         dataset_name = args.dataset or model.info.dataset
         if args.evaluate and dataset_name and len(found):
@@ -130,16 +150,16 @@ def cmd_directions(args: argparse.Namespace) -> int:
                     "evaluation": evaluation.to_dict() if evaluation is not None else None})
         return 0
     added = f"; {len(kept)} in the file" if kept is not found else ""
-    print(f"wrote {out} ({len(found)} direction{'s' * (len(found) != 1)}, method {args.method}{added})")
+    echo(f"wrote {out} ({len(found)} direction{'s' * (len(found) != 1)}, method {args.method}{added})")
     if evaluation is not None:
-        print(f"\nfactor change along each direction (-{args.alpha:g} -> +{args.alpha:g}; readout: {evaluation.readout}, "
+        echo(f"\nfactor change along each direction (-{args.alpha:g} -> +{args.alpha:g}; readout: {evaluation.readout}, "
               f"n={evaluation.n}); fraction of each factor's range, or of probability mass for categorical factors")
-        print(format_matrix(evaluation.direction_names, evaluation.factor_names, evaluation.matrix,
+        echo(format_matrix(evaluation.direction_names, evaluation.factor_names, evaluation.matrix,
                             extra=("dominant", evaluation.dominant), extra2=("purity", evaluation.purity)))
-        print("\ncosine similarity between directions")
-        print(format_matrix(evaluation.direction_names, evaluation.direction_names, evaluation.cosine))
+        echo("\ncosine similarity between directions")
+        echo(format_matrix(evaluation.direction_names, evaluation.direction_names, evaluation.cosine))
     elif args.evaluate and not dataset_name:
-        print("(no evaluation: the model names no dataset; pass --dataset to evaluate)", file=sys.stderr)
+        echo("(no evaluation: the model names no dataset; pass --dataset to evaluate)", file=sys.stderr)
     return 0
 
 
@@ -157,7 +177,10 @@ def _appended(out: Path, found: Any, sha256: str) -> Any:
 
 def format_matrix(rows: list[str], cols: list[str], values: Any, extra: tuple[str, list[str]] | None = None,
                   extra2: tuple[str, Any] | None = None) -> str:
-    """A plain-text table with row and column labels."""
+    """A plain-text table with row and column labels (labels from files escaped to one line each)."""
+    rows, cols = [printable(r, 80) for r in rows], [printable(c, 80) for c in cols]
+    if extra:
+        extra = (extra[0], [printable(x, 80) for x in extra[1]])
     w0 = max([len(r) for r in rows] + [9])
     widths = [max(len(c), 6) for c in cols]
     head = " " * w0 + "  " + "  ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True))

@@ -5,7 +5,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from latentlab.commands.common import device_arg, json_arg, print_json, raise_usage, trust_arg
+from latentlab.commands.common import (
+    arch_arg,
+    count_int,
+    device_arg,
+    echo,
+    finite_float,
+    json_arg,
+    learning_rate,
+    print_json,
+    raise_usage,
+    seed_arg,
+    steps_int,
+    trust_arg,
+    trust_of,
+)
+from latentlab.core.text import printable
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
@@ -19,7 +34,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
     if not args.out.endswith(".npz"):
         raise_usage(f"--out must name a .npz file, got {args.out!r}")
-    ck = open_checkpoint(args.file, arch=args.arch, trust=args.trust, device=args.device)
+    ck = open_checkpoint(args.file, arch=args.arch, trust=trust_of(args), device=args.device)
     model = ck.model
     if args.space or args.truncation is not None:
         if not isinstance(model, StyleGAN2Generator):
@@ -43,8 +58,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
         print_json({"out": args.out, "model_sha256": ck.sha256, **result.to_dict()})
     else:
         for name, err in zip(result.files, result.errors, strict=True):
-            print(f"{name}: reconstruction MSE {err:.5f}")
-        print(f"wrote {args.out} ({len(result.files)} latents of size {result.latents.shape[1]}, {result.method})")
+            echo(f"{printable(name)}: reconstruction MSE {err:.5f}")
+        echo(f"wrote {args.out} ({len(result.files)} latents of size {result.latents.shape[1]}, {result.method})")
     return 0
 
 
@@ -57,7 +72,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         raise_usage(f"--out must name a .safetensors file, got {args.out!r}")
     if out.exists() and out.resolve() == Path(args.file).resolve():
         raise_usage("--out must differ from the input file")
-    ck = open_checkpoint(args.file, arch=args.arch, trust=args.trust, device="cpu")
+    ck = open_checkpoint(args.file, arch=args.arch, trust=trust_of(args), device="cpu")
     model = ck.model
     if getattr(model, "architecture", None) not in NETWORKS:
         raise_usage(f"{args.file}: a {type(model).__name__} cannot be stored as a latentlab checkpoint (only "
@@ -70,7 +85,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"out": str(out), "sha256": check.sha256, "card": read_card(out)})
     else:
-        print(f"wrote {out} ({check.info.name}: {check.model.info.latent_dim} latents, image "
+        echo(f"wrote {out} ({printable(check.info.name)}: {check.model.info.latent_dim} latents, image "
               f"{'x'.join(map(str, check.info.image_shape))}); it opens without --trust")
     return 0
 
@@ -88,16 +103,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("images", nargs="+", help="image files or folders of images")
     p.add_argument("--out", required=True, help="output .npz")
     p.add_argument("--invert", action="store_true", help="optimise latents instead of using an encoder")
-    p.add_argument("--steps", type=int, default=300, help="inversion steps (default 300)")
-    p.add_argument("--lr", type=float, default=0.05, help="inversion learning rate (default 0.05)")
+    p.add_argument("--steps", type=steps_int, default=300, help="inversion steps (default 300)")
+    p.add_argument("--lr", type=learning_rate, default=0.05, help="inversion learning rate (default 0.05)")
     p.add_argument("--loss", choices=LOSSES, default="pixel+lap", help="inversion loss (default pixel+lap)")
-    p.add_argument("--restarts", type=int, default=16, help="prior samples tried per image (default 16)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--restarts", type=count_int, default=16, help="prior samples tried per image (default 16)")
+    seed_arg(p)
     p.add_argument("--space", choices=("z", "w"), help="StyleGAN2: the latent space to invert into")
-    p.add_argument("--truncation", type=float, help="StyleGAN2: truncation psi in [0, 1]")
+    p.add_argument("--truncation", type=finite_float(0.0, 1.0), help="StyleGAN2: truncation psi in [0, 1]")
     p.add_argument("--fit", choices=FITS, default="crop", help="how pictures are fitted to the model's size")
     p.add_argument("--save-reconstructions", action="store_true", help="also store the reconstructions")
-    p.add_argument("--arch", help="architecture, for files that do not say (see latentlab info)")
+    arch_arg(p, "architecture, for files that do not say (see latentlab info)")
     trust_arg(p)
     json_arg(p)
     device_arg(p)
@@ -110,7 +125,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("file", help="checkpoint to convert")
     p.add_argument("--out", required=True, help="output .safetensors")
-    p.add_argument("--arch", help="architecture or loader name, when the file is ambiguous")
+    arch_arg(p, "architecture or loader name, when the file is ambiguous")
     trust_arg(p)
     json_arg(p)
     device_arg(p)

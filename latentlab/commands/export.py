@@ -6,7 +6,23 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from latentlab.commands.common import device_arg, json_arg, print_json, raise_usage, trust_arg
+from latentlab.commands.common import (
+    arch_arg,
+    batch_int,
+    device_arg,
+    echo,
+    finite_float,
+    int_arg,
+    json_arg,
+    positive_int,
+    print_json,
+    raise_usage,
+    seed_arg,
+    trust_arg,
+    trust_of,
+)
+from latentlab.core import limits
+from latentlab.core.checkpoints.naming import display_name
 
 KINDS = ("traversal", "direction", "path", "keyframes", "compare")
 
@@ -26,7 +42,7 @@ def register(sub: Any) -> None:
                    help="what moves: latent dimensions, a direction, a latent path (.npy), keyframes, or "
                    "'compare' (a traversal of the first checkpoint, shown by every --compare checkpoint too)")
     p.add_argument("--dims", help="dimensions to traverse, e.g. 0,1,2 (default: all)")
-    p.add_argument("--span", type=float,
+    p.add_argument("--span", type=finite_float(0.0, 1000.0, lo_open=True),
                    help="traversal range in prior stds (default 2.5), or the +- step along a direction (default 3)")
     p.add_argument("--direction", help="FILE:NAME in a .npz/.json of directions, or a .npy vector")
     p.add_argument("--path", dest="latent_path", help="a (T, D) latent path: .npy, FILE.npz:KEY or .json")
@@ -40,28 +56,28 @@ def register(sub: Any) -> None:
     p.add_argument("--align", choices=("auto", "always", "never"), default="auto",
                    help="match compared checkpoints' dimensions by encoding dataset samples (auto: when their "
                    "latent sizes differ)")
-    p.add_argument("--align-samples", type=int, default=2000, help="dataset samples encoded for the alignment")
+    p.add_argument("--align-samples", type=int_arg(2, limits.MAX_SAMPLES), default=2000, help="dataset samples encoded for the alignment")
     p.add_argument("--dataset", help="dataset for the alignment (default: the first checkpoint's)")
     p.add_argument("--start", help="the latent everything starts from (.npy); default: the prior mean, or a "
                    "prior sample with --seed")
     p.add_argument("--format", choices=FORMATS,
                    help="mp4, gif, png (a folder of frames) or grid (one PNG); default: from --out's suffix")
-    p.add_argument("--fps", type=float, default=30.0)
-    p.add_argument("--seconds", type=float, default=4.0, help="video length")
-    p.add_argument("--frames", type=int, help="number of frames (overrides --seconds)")
-    p.add_argument("--size", type=int, default=256,
+    p.add_argument("--fps", type=finite_float(0.0, limits.MAX_FPS, lo_open=True), default=30.0)
+    p.add_argument("--seconds", type=finite_float(0.0, limits.MAX_SECONDS, lo_open=True), default=4.0, help="video length")
+    p.add_argument("--frames", type=positive_int(limits.MAX_FRAMES), help="number of frames (overrides --seconds)")
+    p.add_argument("--size", type=int_arg(0, limits.MAX_IMAGE_SIDE), default=256,
                    help="each panel's longer side in pixels (0: the model's own size)")
-    p.add_argument("--steps", type=int, default=8, help="grid: columns per row")
-    p.add_argument("--scale", type=int, help="grid: integer upscale of each cell (default: from --size)")
-    p.add_argument("--padding", type=int, default=4, help="grid: pixels between cells")
-    p.add_argument("--gap", type=int, default=8, help="pixels between compared panels")
+    p.add_argument("--steps", type=positive_int(limits.MAX_GRID_STEPS), default=8, help="grid: columns per row")
+    p.add_argument("--scale", type=positive_int(limits.MAX_IMAGE_SIDE), help="grid: integer upscale of each cell (default: from --size)")
+    p.add_argument("--padding", type=int_arg(0, limits.MAX_PADDING), default=4, help="grid: pixels between cells")
+    p.add_argument("--gap", type=int_arg(0, limits.MAX_PADDING), default=8, help="pixels between compared panels")
     p.add_argument("--labels", action="store_true", help="burn in labels (dimension name and value, model names)")
     p.add_argument("--resample", choices=("auto", "nearest", "smooth"), default="auto")
-    p.add_argument("--crf", type=int, default=18, help="MP4 quality (lower is better)")
+    p.add_argument("--crf", type=int_arg(0, 51), default=18, help="MP4 quality (lower is better)")
     p.add_argument("--preset", default="medium", help="x264 speed preset (ultrafast ... veryslow)")
-    p.add_argument("--batch-size", type=int, default=64, help="latents decoded per batch")
-    p.add_argument("--seed", type=int, help="draw the start latent from the prior with this seed")
-    p.add_argument("--arch", help="architecture, for plain state_dict files")
+    p.add_argument("--batch-size", type=batch_int, default=64, help="latents decoded per batch")
+    seed_arg(p, None, "draw the start latent from the prior with this seed")
+    arch_arg(p, "architecture, for plain state_dict files")
     p.add_argument("--out", required=True, help="output file (.mp4, .gif, .png) or folder (png frames)")
     trust_arg(p)
     device_arg(p)
@@ -128,8 +144,16 @@ def _alignments(args: argparse.Namespace, models: list[Any]) -> list[Any] | None
     return aligns
 
 
+def input_files(args: argparse.Namespace) -> list[str]:
+    """Every file the export reads (checkpoints, direction, path, keyframes or session, start latent)."""
+    from latentlab.core.export.inputs import split_spec
+
+    specs = [args.direction, args.latent_path, args.keyframes, args.start]
+    return [args.file, *args.compare, *(str(split_spec(s)[0]) for s in specs if s)]
+
+
 def build_plan(args: argparse.Namespace, models: list[Any], titles: list[str], fmt: str, frames: int) -> Any:
-    """The FramePlan or GridPlan the arguments describe."""
+    """The FramePlan or GridPlan the arguments describe (its ``inputs``: every file it was made from)."""
     from latentlab.core.export import (
         FramePlan,
         GridPlan,
@@ -156,7 +180,7 @@ def build_plan(args: argparse.Namespace, models: list[Any], titles: list[str], f
         meta["dims"] = dims
         if fmt == "grid":
             cells, caps = traversal_cells(z, dims, args.steps, lo, hi, names)
-            return GridPlan.for_models(models, cells, caps, aligns, titles, meta)
+            return GridPlan.for_models(models, cells, caps, aligns, titles, meta, input_files(args))
         latents, captions = dimension_traversal(z, dims, frames, lo, hi, names)
     elif kind == "direction":
         if not args.direction:
@@ -180,13 +204,39 @@ def build_plan(args: argparse.Namespace, models: list[Any], titles: list[str], f
         meta.update(keyframes=knames, interp=args.interp, easing=args.easing)
     if fmt == "grid":
         cells, caps = strip_cells(latents, captions, args.steps)
-        return GridPlan.for_models(models, cells, caps, aligns, titles, meta)
-    return FramePlan.for_models(models, latents, captions, aligns, titles, meta)
+        return GridPlan.for_models(models, cells, caps, aligns, titles, meta, input_files(args))
+    return FramePlan.for_models(models, latents, captions, aligns, titles, meta, input_files(args))
+
+
+def check_output_size(args: argparse.Namespace, models: list[Any], fmt: str, frames: int) -> None:
+    """Refuse, before anything is decoded, an export whose latents or images would not fit in memory."""
+    d = models[0].info.latent_dim
+    if fmt != "grid" and frames * d > limits.MAX_LATENT_VALUES:
+        raise_usage(f"{frames} frames of {d} latents is too many; at most {limits.MAX_LATENT_VALUES // d} frames "
+                    "for this model")
+    h, w = (int(s) for s in models[0].info.image_shape[1:])
+    if fmt == "grid":
+        rows = len(_dims(args.dims, d)) if args.kind in ("traversal", "compare") else 1
+        scale = args.scale or (max(1, args.size // max(h, w)) if args.size else 1)
+        cells = rows * args.steps * len(models)
+        pixels = cells * (h * scale + args.padding) * (w * scale + args.padding)
+        if cells > limits.MAX_GRID_CELLS or pixels > limits.MAX_PIXELS:
+            raise_usage(f"a grid of {cells} cells of {h * scale}x{w * scale} pixels is too large (at most "
+                        f"{limits.MAX_GRID_CELLS} cells and {limits.MAX_PIXELS} pixels); lower --steps, --dims, "
+                        "--scale or --size")
+        return
+    side = args.size or max(h, w)
+    pixels = len(models) * (side + args.gap) * side
+    if pixels > limits.MAX_PIXELS:
+        raise_usage(f"{len(models)} panels of {side} pixels make frames of {pixels} pixels, more than "
+                    f"{limits.MAX_PIXELS}; lower --size")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from latentlab.core.checkpoint import open_checkpoint
     from latentlab.core.export import ExportOptions, export
+    from latentlab.core.export.folder import check_folder_output
+    from latentlab.core.export.outputs import check_file_output
     from latentlab.core.jobs import JobContext, TextProgress
 
     fmt = _format_for(args)
@@ -194,28 +244,34 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise_usage("--kind compare needs --compare FILE2 [FILE3 FILE4]")
     if len(args.compare) > 3:
         raise_usage("compare shows at most 4 checkpoints (FILE and 3 more)")
-    if args.fps <= 0 or (args.frames is not None and args.frames < 1) or args.seconds <= 0:
-        raise_usage("--fps, --seconds and --frames must be positive")
-    if args.size < 0:
-        raise_usage("--size must be >= 0")
     frames = args.frames if args.frames is not None else max(1, round(args.fps * args.seconds))
+    if frames > limits.MAX_FRAMES:
+        raise_usage(f"--fps {args.fps:g} x --seconds {args.seconds:g} makes {frames} frames; at most "
+                    f"{limits.MAX_FRAMES} are exported (lower either, or give --frames)")
     opts = ExportOptions(format=fmt, fps=args.fps, size=args.size or None, labels=args.labels,
                          resample=args.resample, gap=args.gap, batch_size=args.batch_size, crf=args.crf,
                          preset=args.preset, grid_scale=args.scale, grid_padding=args.padding)
     opts.validate()  # before any checkpoint is opened or latent decoded
+    if fmt == "png":  # and the output: never one of the inputs, never someone else's file
+        check_folder_output(Path(args.out), input_files(args))
+    else:
+        check_file_output(Path(args.out), fmt, input_files(args))
     models, titles = [], []
     for f in [args.file, *args.compare]:
-        ck = open_checkpoint(f, arch=args.arch, trust=args.trust, device=args.device)
+        ck = open_checkpoint(f, arch=args.arch, trust=trust_of(args), device=args.device)
         models.append(ck.model)
         # Snapshots of one run share a model name: tell them apart by file name.
-        titles.append(ck.info.name if ck.info.name not in titles else ck.path.stem)
+        titles.append(ck.info.name if ck.info.name not in titles else display_name(ck.path))
+    check_output_size(args, models, fmt, frames)
     plan = build_plan(args, models, titles, fmt, frames)
     bar = TextProgress(label=f"export {fmt}")
     result = export(plan, args.out, opts, JobContext(progress=bar))
     if args.json:
         print_json(result.to_dict())
     else:
+        for notice in result.notices:
+            print(f"note: {notice}")
         what = "grid" if fmt == "grid" else f"{result.frames} frames at {result.fps:g} fps ({result.duration_s:.2f} s)"
-        print(f"wrote {result.path}: {what}, {result.width}x{result.height}; decode {result.decode_s:.2f} s, "
+        echo(f"wrote {result.path}: {what}, {result.width}x{result.height}; decode {result.decode_s:.2f} s, "
               f"compose {result.compose_s:.2f} s, encode {result.encode_s:.2f} s, total {result.total_s:.2f} s")
     return 0

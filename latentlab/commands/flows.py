@@ -6,7 +6,28 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from latentlab.commands.common import device_arg, json_arg, print_json, raise_usage, trust_arg
+from latentlab.commands.common import (
+    arch_arg,
+    count_int,
+    device_arg,
+    echo,
+    finite_float,
+    hidden_int,
+    int_arg,
+    json_arg,
+    learning_rate,
+    positive_int,
+    print_json,
+    raise_usage,
+    seed_arg,
+    steps_int,
+    threads_arg,
+    trust_arg,
+    trust_of,
+)
+from latentlab.core import limits
+from latentlab.core.checkpoints.naming import display_name
+from latentlab.core.text import printable
 
 
 def register(sub: Any) -> None:
@@ -22,24 +43,24 @@ def register(sub: Any) -> None:
                       description="Train K PDE-constrained potentials on FILE (kept frozen) and save them to "
                       "--out. Ctrl-C saves the steps done so far; continue with --resume OUT --steps TOTAL.")
     t.add_argument("file", help="model checkpoint")
-    t.add_argument("--k", type=int, default=8, help="number of potentials (default 8)")
-    t.add_argument("--steps", type=int, default=1000, help="total optimisation steps (default 1000)")
+    t.add_argument("--k", type=count_int, default=8, help="number of potentials (default 8)")
+    t.add_argument("--steps", type=steps_int, default=1000, help="total optimisation steps (default 1000)")
     t.add_argument("--pde", choices=PDES, default="wave", help="the PDE the potentials obey (default: wave)")
     t.add_argument("--weights", action="append", metavar="TERM=W[,TERM=W]",
                    help="loss weights for pde, ic, jvp, cls (default all 1), e.g. --weights jvp=2,pde=10")
-    t.add_argument("--batch-size", type=int, default=32)
-    t.add_argument("--horizon", type=int, default=10, help="steps rolled out per training path (default 10)")
-    t.add_argument("--eta", type=float, default=1.0, help="step size z <- z + eta grad u (default 1)")
-    t.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4, the paper's)")
+    t.add_argument("--batch-size", type=int_arg(2, limits.MAX_BATCH), default=32)
+    t.add_argument("--horizon", type=int_arg(2, limits.MAX_TRAJECTORY), default=10, help="steps rolled out per training path (default 10)")
+    t.add_argument("--eta", type=finite_float(0.0, 1000.0, lo_open=True), default=1.0, help="step size z <- z + eta grad u (default 1)")
+    t.add_argument("--lr", type=learning_rate, default=1e-4, help="Adam learning rate (default 1e-4, the paper's)")
     t.add_argument("--laplacian", choices=LAPLACIAN_METHODS, default="auto",
                    help="exact trace, Hutchinson estimate, or auto (exact up to 16 latents)")
-    t.add_argument("--probes", type=int, default=4, help="Rademacher probes for the Hutchinson estimate")
-    t.add_argument("--hidden", type=int, default=64, help="width of each potential's MLP")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--probes", type=count_int, default=4, help="Rademacher probes for the Hutchinson estimate")
+    t.add_argument("--hidden", type=hidden_int, default=64, help="width of each potential's MLP")
+    seed_arg(t)
     t.add_argument("--resume", metavar="FLOWS", help="continue training these flows up to --steps")
     t.add_argument("--force", action="store_true", help="resume flows made for another checkpoint anyway")
-    t.add_argument("--threads", type=int, help="CPU threads for torch")
-    t.add_argument("--arch", help="architecture, for plain state_dict files")
+    threads_arg(t)
+    arch_arg(t, "architecture, for plain state_dict files")
     t.add_argument("--out", required=True, help="output flows file (.safetensors)")
     trust_arg(t)
     device_arg(t)
@@ -52,19 +73,19 @@ def register(sub: Any) -> None:
     v.add_argument("file", help="model checkpoint")
     v.add_argument("flows", help="flows file")
     v.add_argument("--k", default="0", help="which potential (0-based), or 'all' for one row per potential")
-    v.add_argument("--steps", type=int, default=20)
+    v.add_argument("--steps", type=positive_int(limits.MAX_TRAJECTORY), default=20)
     v.add_argument("--start", default="prior", help="prior (a prior sample, --seed), zero, or sample:IDX (dataset "
                    "image IDX, encoded)")
     v.add_argument("--dataset", help="dataset for --start sample:IDX (default: the model's)")
     v.add_argument("--backward", action="store_true", help="flow backwards (against the gradient)")
     v.add_argument("--both", action="store_true", help="backward and forward in one row, the start in the middle")
     v.add_argument("--linear", action="store_true", help="add the straight line between the same end points")
-    v.add_argument("--eta", type=float, help="step size (default: the one trained with)")
-    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--eta", type=finite_float(0.0, 1000.0, lo_open=True), help="step size (default: the one trained with)")
+    seed_arg(v)
     v.add_argument("--save-path", metavar="NPY",
                    help="also save the latent path as .npy: (T, D) for one row, (rows, T, D) for several")
     v.add_argument("--force", action="store_true", help="use flows made for another checkpoint anyway")
-    v.add_argument("--arch", help="architecture, for plain state_dict files")
+    arch_arg(v, "architecture, for plain state_dict files")
     v.add_argument("--out", required=True, help="output PNG")
     trust_arg(v)
     device_arg(v)
@@ -78,16 +99,16 @@ def register(sub: Any) -> None:
     e.add_argument("file", help="model checkpoint (must have an encoder)")
     e.add_argument("flows", help="flows file")
     e.add_argument("--dataset", help="dataset with ground-truth factors (default: the model's)")
-    e.add_argument("--steps", type=int, help="path length in steps (default: the training horizon)")
-    e.add_argument("--n-starts", type=int, default=128, help="dataset starting points for the factor changes")
-    e.add_argument("--n-fit", type=int, default=2000, help="encoded samples the factor readouts are fitted on")
+    e.add_argument("--steps", type=positive_int(limits.MAX_TRAJECTORY), help="path length in steps (default: the training horizon)")
+    e.add_argument("--n-starts", type=int_arg(2, limits.MAX_SAMPLES), default=128, help="dataset starting points for the factor changes")
+    e.add_argument("--n-fit", type=int_arg(2, limits.MAX_SAMPLES), default=2000, help="encoded samples the factor readouts are fitted on")
     e.add_argument("--baselines", default=",".join(BASELINES), help=f"comma list of {', '.join(BASELINES)} or none")
     e.add_argument("--no-distinct", action="store_true", help="skip the (slower) distinctness classifiers")
-    e.add_argument("--classifier-steps", type=int, default=300)
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--classifier-steps", type=steps_int, default=300)
+    seed_arg(e)
     e.add_argument("--force", action="store_true", help="use flows made for another checkpoint anyway")
-    e.add_argument("--threads", type=int, help="CPU threads for torch")
-    e.add_argument("--arch", help="architecture, for plain state_dict files")
+    threads_arg(e)
+    arch_arg(e, "architecture, for plain state_dict files")
     trust_arg(e)
     device_arg(e)
     json_arg(e)
@@ -109,9 +130,9 @@ def _weights(items: list[str] | None) -> dict[str, float]:
                 raise_usage(f"--weights expects TERM=VALUE, got {part!r}")
             key, val = part.split("=", 1)
             try:
-                out[key.strip()] = float(val)
-            except ValueError:
-                raise_usage(f"--weights: {val!r} is not a number")
+                out[key.strip()] = finite_float(0.0, 1e6)(val)
+            except argparse.ArgumentTypeError as exc:
+                raise_usage(f"--weights {printable(key.strip(), 40)}: {exc}")
     return out
 
 
@@ -122,7 +143,7 @@ def _open(args: argparse.Namespace):
         import torch
 
         torch.set_num_threads(args.threads)
-    return open_checkpoint(args.file, arch=args.arch, trust=args.trust, device=args.device)
+    return open_checkpoint(args.file, arch=args.arch, trust=trust_of(args), device=args.device)
 
 
 def _load(args: argparse.Namespace, ck):
@@ -187,7 +208,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if partial is None or partial.step == 0:
             raise
         save_flows(partial, args.out)
-        print(f"\ninterrupted at step {partial.step}; saved to {args.out} "
+        echo(f"\ninterrupted at step {partial.step}; saved to {args.out} "
               f"(continue with: latentlab flows train {args.file} --resume {args.out} --steps {args.steps} "
               f"--out {args.out})")
         return 130
@@ -197,10 +218,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         print_json({"file": str(path), **flows.summary()})
     else:
         last = flows.history[-1] if flows.history else {}
-        print(f"wrote {path}: {flows.n_potentials} {flows.config.pde} potentials, {flows.step} steps "
+        echo(f"wrote {path}: {flows.n_potentials} {flows.config.pde} potentials, {flows.step} steps "
               f"in {flows.seconds:.0f} s")
         if last:
-            print("  last losses: " + "  ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "step"))
+            echo("  last losses: " + "  ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "step"))
     return 0
 
 
@@ -254,6 +275,11 @@ def cmd_traverse(args: argparse.Namespace) -> int:
             raise_usage(f"--k must be an index or 'all', got {args.k!r}")
         if not 0 <= ks[0] < flows.n_potentials:
             raise_usage(f"--k {ks[0]} out of range: these flows have potentials 0..{flows.n_potentials - 1}")
+    h, w = (int(s) for s in ck.info.image_shape[1:])
+    strip = len(ks) * (2 if args.linear else 1) * (2 * args.steps + 1 if args.both else args.steps + 1) * h * w
+    if strip > limits.MAX_PIXELS:
+        raise_usage(f"a strip of {len(ks)} path(s) of {args.steps} steps would have {strip} pixels, more than "
+                    f"{limits.MAX_PIXELS}; lower --steps or pick one --k")
     z0 = _start_latent(args, ck)
     rows, report = [], []
     for k in ks:
@@ -287,7 +313,7 @@ def cmd_traverse(args: argparse.Namespace) -> int:
                     "image_shape": list(img.shape)})
     else:
         kinds = "flow and linear rows" if args.linear else "flow rows"
-        print(f"wrote {args.out}: {len(rows)} {kinds} x {len(rows[0])} frames")
+        echo(f"wrote {args.out}: {len(rows)} {kinds} x {len(rows[0])} frames")
     return 0
 
 
@@ -315,9 +341,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"file": str(args.file), "flows": str(args.flows), "dataset": ds.name, **ev.to_dict()})
     else:
-        print(f"{Path(args.file).name} + {Path(args.flows).name} on {ds.name}: {flows.n_potentials} {flows.config.pde} "
+        echo(f"{printable(display_name(args.file))} + {printable(Path(args.flows).name)} on {printable(ds.name)}: {flows.n_potentials} {flows.config.pde} "
               f"potentials ({flows.step} steps), paths of {ev.params['steps']} steps")
-        print(format_table(ev))
+        echo(format_table(ev))
     return 0
 
 
@@ -329,14 +355,19 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"file": str(args.flows), "card": card})
         return 0
+    # Everything below comes from the file: escaped, so a name cannot move the cursor or forge a line.
     ck = card.get("checkpoint", {})
     cfg = card.get("config", {})
-    print(f"file: {args.flows}")
-    print(f"checkpoint: {ck.get('name')} ({ck.get('file')}), sha256 {ck.get('sha256')}")
-    print(f"potentials: {cfg.get('n_potentials')} x {cfg.get('pde')}, latent_dim {card.get('potentials', {}).get('latent_dim')}")
-    print(f"trained: {card.get('step')} of {cfg.get('steps')} steps, {card.get('seconds')} s, seed {cfg.get('seed')}")
-    print("config: " + ", ".join(f"{k}={v}" for k, v in cfg.items()))
+    p = printable
+    echo(f"file: {p(args.flows)}")
+    echo(f"checkpoint: {p(ck.get('name'))} ({p(ck.get('file'))}), sha256 {p(ck.get('sha256'))}")
+    echo(f"potentials: {p(cfg.get('n_potentials'))} x {p(cfg.get('pde'))}, latent_dim "
+          f"{p(card.get('potentials', {}).get('latent_dim'))}")
+    echo(f"trained: {p(card.get('step'))} of {p(cfg.get('steps'))} steps, {p(card.get('seconds'))} s, "
+          f"seed {p(cfg.get('seed'))}")
+    echo("config: " + ", ".join(f"{p(k, 80)}={p(v, 200)}" for k, v in cfg.items()))
     hist = card.get("history") or []
     if hist:
-        print("last losses: " + "  ".join(f"{k} {v:.4g}" for k, v in hist[-1].items() if k != "step"))
+        echo("last losses: " + "  ".join(f"{p(k, 80)} {v:.4g}" for k, v in hist[-1].items()
+                                          if k != "step" and v is not None))
     return 0

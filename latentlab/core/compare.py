@@ -217,7 +217,9 @@ def align_checkpoints(model_a: LatentModel, model_b: LatentModel, dataset: Facto
                       seed: int = 0, method: str = "pearson", min_corr: float = 0.2, batch_size: int = 256,
                       ctx: JobContext | None = None) -> Alignment:
     """Encode the same ``n`` dataset samples with both models and align B's dimensions to A's."""
-    return align_many([model_a, model_b], dataset, n, seed, method, min_corr, batch_size, ctx)[1]  # type: ignore[return-value]
+    alignment = align_many([model_a, model_b], dataset, n, seed, method, min_corr, batch_size, ctx)[1]
+    assert alignment is not None  # only the first model's own entry is None
+    return alignment
 
 
 def align_many(models: Sequence[LatentModel], dataset: FactorDataset, n: int = 2000, seed: int = 0,
@@ -304,7 +306,8 @@ def _natural_key(text: str) -> list[Any]:
 
 def card_step(card: dict[str, Any]) -> int | None:
     """The training step a checkpoint's card records (a snapshot's ``step``, else the run's ``steps``)."""
-    training = card.get("training") if isinstance(card.get("training"), dict) else {}
+    found = card.get("training")
+    training = found if isinstance(found, dict) else {}
     for value in (training.get("step"), card.get("step"), training.get("steps")):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return int(value)

@@ -87,3 +87,26 @@ def with_cpu_fallback(
             notify(msg)
         cpu = torch.device("cpu")
         return fn(cpu), cpu
+
+
+PREVIEW_OOM_NOTICE = "GPU out of memory: the model moved to the CPU"
+
+
+def retry_on_cpu(call: Callable[[], T], where: Callable[[], torch.device | str], to_cpu: Callable[[], Any],
+                 notice: str = PREVIEW_OOM_NOTICE) -> tuple[T, str | None]:
+    """Run ``call()``; if it runs out of GPU memory, move the work to the CPU (``to_cpu()``) and run it again.
+
+    ``where()`` says where the failed call ran (asked only after a failure, so the happy path costs nothing);
+    an out-of-memory error on the CPU, and every other error, is raised as it is. Returns the result and the
+    notice to show the user, or None when nothing had to move. The interactive preview and export share it.
+    """
+    try:
+        return call(), None
+    except Exception as exc:
+        if torch.device(where()).type == "cpu" or not is_oom(exc):
+            raise
+    # Out of the except block: the failed call's traceback (and the GPU tensors it holds) is gone by now.
+    torch.cuda.empty_cache()
+    to_cpu()
+    log.warning(notice)
+    return call(), notice

@@ -32,6 +32,30 @@ def require_encoder(model: LatentModel, purpose: str = "this") -> Encodes:
     return model
 
 
+class DatasetMismatch(BadInput):
+    """The dataset's images are not what the model takes (another channel count or image size)."""
+
+
+def check_dataset_fits(model: LatentModel, dataset: FactorDataset) -> None:
+    """Refuse, before any image is rendered or encoded, a dataset whose images the model cannot take."""
+    want = tuple(int(s) for s in model.info.image_shape)
+    have = tuple(int(s) for s in dataset.image_shape)
+    if want == have:
+        return
+    from latentlab.core.text import printable
+
+    what = "channels" if want[0] != have[0] else "image size"
+    raise DatasetMismatch(
+        f"{printable(dataset.name)} has images of {_shape(have)} but {printable(model.info.name)} takes "
+        f"{_shape(want)} ({what} differ)",
+        "evaluate on the dataset the model was trained on, or one with the same image shape")
+
+
+def _shape(s: tuple[int, ...]) -> str:
+    c, h, w = s
+    return f"{c} channel{'s' * (c != 1)} at {h}x{w}"
+
+
 @dataclass
 class Encoded:
     """Posterior statistics of ``n`` dataset samples and their ground-truth factor classes."""
@@ -90,6 +114,8 @@ def encode_factors(model: LatentModel, dataset: FactorDataset, factors: np.ndarr
                    ctx: JobContext | None = None, seed: int = 0) -> Encoded:
     """Render the images of ``factors`` chunk by chunk (never all at once) and encode them."""
     ctx = ensure_context(ctx)
+    require_encoder(model)
+    check_dataset_fits(model, dataset)
     means, logvars, codes = [], [], []
     n = len(factors)
     chunk = max(batch_size, 1024)
@@ -127,7 +153,8 @@ class FactorEncodings:
 
     def __init__(self, model: LatentModel, dataset: FactorDataset, batch_size: int = 256,
                  max_bytes: int = 1 << 30):
-        self.model = require_encoder(model)
+        require_encoder(model)  # refused here, before any work, if it cannot encode
+        self.model = model
         self.dataset = dataset
         self.batch_size = batch_size
         self.max_bytes = max_bytes
@@ -159,6 +186,7 @@ class FactorEncodings:
         if len(missing):
             m, lv = self._encode(self.dataset.index_to_factors(missing))
             self._store(missing, m, lv)
+        assert self._mean is not None  # _first filled it
         return self._mean[index], (None if self._logvar is None else self._logvar[index])
 
     def _first(self, factors: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:

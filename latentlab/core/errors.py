@@ -52,10 +52,11 @@ class UntrustedFile(CheckpointError):
     """
 
     def __init__(self, path: str | os.PathLike, reason: str, hint: str | None = None, sha256: str | None = None,
-                 kind: str = "code"):
+                 kind: str = "code", device_inode: tuple[int, int] | None = None):
         super().__init__(path, reason, hint)
         self.sha256 = sha256
-        self.kind = kind  # what the file is: "torchscript", "pickle", "nvidia-pickle", "plugin", ...
+        self.kind = kind  # what the file is: "torchscript", "pickle", "nvidia-pickle", ...
+        self.device_inode = device_inode  # which file on disk held the refused bytes
 
 
 class TrustMismatch(CheckpointError):

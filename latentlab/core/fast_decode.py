@@ -15,6 +15,10 @@ could round differently, and the preview must show exactly ``model.decode(z)``. 
 deprecated in recent PyTorch, but it is the one way to run a module without the GIL that needs no
 compiler at run time; when it goes or fails, the eager path is what runs.
 
+A ``Conditioned`` model (a decoder of (z, c)) is traced with the condition c as a second input, so setting
+another condition needs no new trace; the verification also decodes under a second condition, which proves
+c is not frozen into the graph.
+
 Traced graphs hold the model's parameters as constants, so the trace is keyed on the model object and its
 device and dtype, and redone when either changes (for example after an out-of-memory fallback to the CPU).
 """
@@ -24,12 +28,13 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from typing import cast
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from latentlab.core.model import LatentModel, device_of
+from latentlab.core.model import Conditioned, LatentModel, device_of
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +62,25 @@ class _DecodeToUint8(nn.Module):
         return uint8_images(self.model.decode(z))
 
 
+class _DecodeGivenToUint8(nn.Module):
+    """A conditioned decoder with its condition (n,) as an input of the graph."""
+
+    def __init__(self, model: Conditioned):
+        super().__init__()
+        self.model = model
+
+    def forward(self, z: Tensor, c: Tensor) -> Tensor:
+        return uint8_images(self.model.decode_given(z, c.reshape(1, -1).expand(z.shape[0], -1)))
+
+
+def _other_condition(c: Tensor, exclusive: bool) -> Tensor:
+    """A condition different from ``c``, to prove the trace reads its condition input."""
+    return torch.roll(c, 1) if exclusive and c.numel() > 1 else 1.0 - c
+
+
 def _model_key(model: LatentModel) -> tuple:
     try:
-        p = next(iter(model.parameters()))  # type: ignore[attr-defined]
+        p = next(iter(model.parameters()))  # type: ignore[attr-defined]  # an nn.Module's; others: except below
         return id(model), p.device, p.dtype
     except (AttributeError, StopIteration, TypeError):
         return id(model), device_of(model), None
@@ -74,6 +95,7 @@ class TracedDecoder:
         self._key: tuple | None = None
         self._traced: torch.jit.ScriptModule | None = None
         self.batched = False  # the trace also reproduces batches, not only batch 1
+        self.conditioned = False  # the trace takes the model's condition as its second input
         self.reason = ""  # why there is no trace (empty while there is one)
         self.disabled = os.environ.get(DISABLE_ENV, "") == "1"
         if self.disabled:
@@ -105,12 +127,14 @@ class TracedDecoder:
             return False
         dev = device_of(model)
         gen = torch.Generator().manual_seed(12345)
+        self.conditioned = isinstance(model, Conditioned)
         try:
-            wrapper = _DecodeToUint8(model).eval()
+            wrapper = (_DecodeGivenToUint8(cast(Conditioned, model)) if self.conditioned else _DecodeToUint8(model)).eval()
             z1 = model.sample_prior(1, generator=gen).to(dev)
+            inputs = (z1, model.condition.to(dev)) if self.conditioned else z1
             with warnings.catch_warnings(record=True) as caught, torch.no_grad():
                 warnings.simplefilter("always")
-                traced = torch.jit.trace(wrapper, z1, check_trace=False)
+                traced = torch.jit.trace(wrapper, inputs, check_trace=False)
             # A tracer warning means Python control flow read a tensor's value: the trace froze one branch,
             # and a few verification samples could all take that branch too.
             tracer_warnings = [w for w in caught if issubclass(w.category, torch.jit.TracerWarning)]
@@ -120,7 +144,10 @@ class TracedDecoder:
             if not self._agrees(model, traced, 1):
                 self.reason = "the traced decode differs from the eager decode"
                 return False
-            self.batched = self._agrees(model, traced, 3)
+            try:
+                self.batched = self._agrees(model, traced, 3)
+            except Exception:  # a trace that froze the batch size (StyleGAN's grouped convs) still serves batch 1
+                self.batched = False
         except Exception as exc:  # anything a tracer can trip on: the eager path stays correct
             self.reason = f"could not trace the decoder ({type(exc).__name__}: {exc})"
             log.debug("tracing the decoder failed", exc_info=True)
@@ -130,22 +157,32 @@ class TracedDecoder:
 
     def _agrees(self, model: LatentModel, traced, batch: int) -> bool:
         dev = device_of(model)
+        conditions: list[Tensor | None] = [None]
+        if self.conditioned:
+            now = cast(Conditioned, model).condition.to(dev)
+            conditions = [now, _other_condition(now, bool(getattr(model, "condition_exclusive", False)))]
         for seed in self.VERIFY_SEEDS:
             z = model.sample_prior(batch, generator=torch.Generator().manual_seed(seed)).to(dev)
-            with torch.inference_mode():
-                want = uint8_images(model.decode(z))
-                got = self._call(traced, z)
-            if got.shape != want.shape or not torch.equal(got, want):
-                return False
+            for c in conditions:
+                with torch.inference_mode():
+                    if c is None:
+                        want = uint8_images(model.decode(z))
+                    else:
+                        given = cast(Conditioned, model).decode_given
+                        want = uint8_images(given(z, c.reshape(1, -1).expand(batch, -1)))
+                    got = self._call(traced, z, c)
+                if got.shape != want.shape or not torch.equal(got, want):
+                    return False
         return True
 
     @staticmethod
-    def _call(traced, z: Tensor) -> Tensor:
+    def _call(traced, z: Tensor, c: Tensor | None = None) -> Tensor:
         with torch.jit.optimized_execution(False):
-            return traced(z)
+            return traced(z) if c is None else traced(z, c)
 
-    def __call__(self, z: Tensor) -> np.ndarray:
-        """uint8 images of a (B, D) latent batch on the model's device (call ``usable_for`` first)."""
+    def __call__(self, z: Tensor, c: Tensor | None = None) -> np.ndarray:
+        """uint8 images of a (B, D) latent batch on the model's device (call ``usable_for`` first); a
+        conditioned model's trace also takes the condition (n,) to decode under."""
         assert self._traced is not None
         with torch.inference_mode():
-            return to_numpy_images(self._call(self._traced, z))
+            return to_numpy_images(self._call(self._traced, z, c if self.conditioned else None))

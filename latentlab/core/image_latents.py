@@ -57,7 +57,8 @@ class ImageLatents:
         for k, v in meta.items():
             arrays[k] = np.asarray(v)
         buf = io.BytesIO()
-        np.savez_compressed(buf, **arrays)
+        # numpy's stub types **kwds against its own allow_pickle: bool; none of these keys is that name
+        np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]
         return buf.getvalue()
 
     def save(self, path: str | os.PathLike, include_reconstructions: bool = False, **meta: Any) -> Path:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from latentlab.core.errors import BadInput
+from latentlab.core.input_files import check_regular
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 FITS = ("crop", "pad", "stretch")
@@ -37,6 +38,7 @@ def collect_images(paths: Iterable[str | os.PathLike]) -> list[Path]:
                 raise ImageFileError(f"{p}: no image files ({', '.join(IMAGE_SUFFIXES)}) in this folder")
             out.extend(found)
         elif p.exists():
+            check_regular(p, "an image file", error=ImageFileError)  # a pipe or a device would hang the read
             out.append(p)
         else:
             raise ImageFileError(f"{p}: no such file or folder")
@@ -92,11 +94,12 @@ def load_image(path: str | os.PathLike, image_shape: Sequence[int], fit: str = "
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     p = Path(path)
+    if not p.is_dir():  # a folder gets its own message below
+        check_regular(p, "an image file", error=ImageFileError)
     try:
         with Image.open(p) as img:
             img.load()
-            img = ImageOps.exif_transpose(img)
-            return to_model_input(img, image_shape, fit)
+            return to_model_input(ImageOps.exif_transpose(img), image_shape, fit)
     except FileNotFoundError:
         raise ImageFileError(f"{p}: no such file") from None
     except IsADirectoryError:

@@ -19,14 +19,16 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
+from latentlab.core import limits
 from latentlab.core.jobs import JobContext, ensure_context
+from latentlab.core.limits import check_float, check_int, check_seed
 from latentlab.core.model import LatentModel, Quantized, device_of
 
 LOSSES = ("pixel", "lap", "pixel+lap")
@@ -46,8 +48,13 @@ class InversionConfig:
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
-        if self.steps < 0 or self.restarts < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise ValueError("steps must be >= 0, restarts and batch_size >= 1, lr > 0")
+        check_int(self.steps, "steps", 0, limits.MAX_STEPS)
+        check_int(self.restarts, "restarts", 1, limits.MAX_COUNT)
+        check_int(self.batch_size, "batch_size", 1, limits.MAX_BATCH)
+        check_int(self.preview_every, "preview_every", 0, limits.MAX_STEPS)
+        check_float(self.lr, "lr", 0.0, 10.0, lo_open=True)
+        check_float(self.prior_weight, "prior_weight", 0.0, 1e6)
+        check_seed(self.seed)
 
 
 @dataclass
@@ -136,7 +143,11 @@ def _centre(model: LatentModel, d: int, device: torch.device) -> Tensor:
     return torch.zeros(d, device=device)
 
 
-def _snap(model: LatentModel, z: Tensor) -> Tensor:
+class _CodebookModel(LatentModel, Quantized, Protocol):
+    """A model whose latents live on per-dimension codebooks."""
+
+
+def _snap(model: _CodebookModel, z: Tensor) -> Tensor:
     snap = getattr(model, "snap", None)
     if callable(snap):
         return snap(z)
@@ -145,7 +156,7 @@ def _snap(model: LatentModel, z: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def _codebook_search(model: LatentModel, z: Tensor, target: Tensor, kind: str, sweeps: int = 2) -> Tensor:
+def _codebook_search(model: _CodebookModel, z: Tensor, target: Tensor, kind: str, sweeps: int = 2) -> Tensor:
     """Coordinate descent over code values: each dimension in turn takes its best value, all else fixed."""
     z = _snap(model, z)
     best = image_loss(model.decode(z), target, kind)
@@ -172,9 +183,8 @@ def _initial(model: LatentModel, target: Tensor, cfg: InversionConfig, init: Ten
              gen: torch.Generator) -> Tensor:
     """Per image, the best of the candidate starting latents."""
     dev = target.device
-    cands = [model.sample_prior(cfg.restarts, gen).to(dev).float()]
-    cands.append(_centre(model, model.info.latent_dim, dev)[None])
-    cands = torch.cat(cands)
+    cands = torch.cat([model.sample_prior(cfg.restarts, gen).to(dev).float(),
+                       _centre(model, model.info.latent_dim, dev)[None]])
     cands = _project(model, cands)
     with torch.no_grad():
         imgs = model.decode(cands)  # (K, C, H, W)
@@ -209,7 +219,7 @@ def invert(model: LatentModel, images: np.ndarray | Tensor, config: InversionCon
         raise ValueError(f"init must have shape {(len(x_all), model.info.latent_dim)}, got {tuple(init_t.shape)}")
     was_training = bool(getattr(model, "training", False))
     if was_training:
-        model.eval()  # BatchNorm statistics must not move while we search
+        cast(nn.Module, model).eval()  # BatchNorm statistics must not move while we search
     gen = torch.Generator().manual_seed(cfg.seed)
     n, t0 = len(x_all), time.monotonic()
     latents, recons, history, starts = [], [], [], []
@@ -262,7 +272,7 @@ def invert(model: LatentModel, images: np.ndarray | Tensor, config: InversionCon
             history.append(np.stack(hist))
     finally:
         if was_training:
-            model.train()
+            cast(nn.Module, model).train()  # only an nn.Module has a training flag
     rec = np.concatenate(recons)
     errors = ((rec - x_all.numpy()) ** 2).reshape(n, -1).mean(1)
     ctx.progress(1.0, "inversion done")

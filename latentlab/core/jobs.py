@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from latentlab.core.text import printable
+
 
 class JobCancelled(Exception):
     """The user stopped the job; whatever it was writing has been discarded."""
@@ -44,12 +46,26 @@ class JobContext:
     def sub(self, start: float, end: float) -> JobContext:
         """A context whose progress 0..1 maps onto start..end of this one (for jobs made of stages)."""
         span = end - start
-        return JobContext(lambda f, m="": self.progress(start + span * min(max(f, 0.0), 1.0), m),
-                          self.partial, self.should_stop)
+
+        def progress(f: float, m: str = "") -> None:
+            self.progress(start + span * min(max(f, 0.0), 1.0), m)
+
+        return JobContext(progress, self.partial, self.should_stop)
 
 
 def ensure_context(ctx: JobContext | None) -> JobContext:
     return ctx if ctx is not None else JobContext()
+
+
+_open_lines: dict[int, bool] = {}  # stream id -> a progress line was left without its newline
+
+
+def end_progress_line(stream: Any = None) -> None:
+    """End a progress bar's unfinished line on ``stream`` (stderr), so what is printed next starts its own."""
+    stream = stream if stream is not None else sys.stderr
+    if _open_lines.pop(id(stream), False):
+        stream.write("\n")
+        stream.flush()
 
 
 @dataclass
@@ -73,9 +89,12 @@ class TextProgress:
         eta = elapsed / fraction - elapsed if fraction > 0.01 else float("nan")
         eta_s = f" eta {eta:5.0f}s" if eta == eta else ""
         bar = "#" * filled + "-" * (self.width - filled)
-        self.stream.write(f"\r{self.label} [{bar}] {100 * fraction:5.1f}% {elapsed:5.0f}s{eta_s} {message[:60]:<60}")
+        # Messages may carry names from files (factor, label and model names): escaped, they cannot move the cursor.
+        text = printable(message, 60)[:60]
+        self.stream.write(f"\r{printable(self.label, 80)} [{bar}] {100 * fraction:5.1f}% {elapsed:5.0f}s{eta_s} {text:<60}")
         if fraction >= 1.0:
             self.stream.write("\n")
+        _open_lines[id(self.stream)] = fraction < 1.0
         self.stream.flush()
 
     def done(self) -> None:

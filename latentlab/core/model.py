@@ -1,8 +1,8 @@
 """The model contract every panel, metric and exporter programs against.
 
 A model is anything with ``info``, ``decode``, ``sample_prior`` and ``to``. Optional capabilities
-(``Encodes``, ``Quantized``) are protocols too, so panels enable themselves with ``isinstance`` and never
-by a model's name.
+(``Encodes``, ``Quantized``, ``Conditioned``) are protocols too, so panels enable themselves with
+``isinstance`` and never by a model's name.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class ModelInfo:
         return cls(
             name=str(d["name"]),
             latent_dim=int(d["latent_dim"]),
-            image_shape=tuple(int(s) for s in d["image_shape"]),  # type: ignore[arg-type]
+            image_shape=tuple(int(s) for s in d["image_shape"]),  # type: ignore[arg-type]  # length: __post_init__
             latent_names=tup(d.get("latent_names")),
             prior=str(d.get("prior", "normal")),
             dataset=d.get("dataset"),
@@ -115,6 +115,45 @@ class Encodes(Protocol):
 @runtime_checkable
 class Quantized(Protocol):
     codebooks: list[Tensor]
+
+
+@runtime_checkable
+class Conditioned(Protocol):
+    """A decoder of (z, c): ``decode(z)`` uses the condition ``c`` the model holds, which the app sets.
+
+    ``condition_names`` names the entries of c (a class or an attribute each); ``condition_exclusive`` says
+    whether c is one class at a time (one-hot) or independent toggles (a multi-hot attribute vector, as a
+    CelebA-attribute conditional VAE takes). ``condition`` is the (n,) float vector ``decode`` uses now;
+    ``set_condition`` replaces it (never in place, so a decode running meanwhile sees the old or the new
+    one whole). ``decode_given(z, c)`` decodes latents (B, D) under explicit conditions (B, n): the render
+    thread traces that, with c as an input, so a changed condition never needs a new trace.
+    """
+
+    condition_names: tuple[str, ...]
+    condition_exclusive: bool
+    condition: Tensor
+
+    def set_condition(self, c: Tensor) -> None: ...
+
+    def decode_given(self, z: Tensor, c: Tensor) -> Tensor: ...
+
+
+def condition_tag(model: Any) -> str:
+    """A short text that differs whenever a conditioned model's condition does ("" for other models).
+
+    Decoded frames are kept by latent; for a conditioned model they are also kept by this tag.
+    """
+    # Asked for every frame: an attribute look-up first, the (slower) protocol check only for candidates.
+    if getattr(model, "condition_names", None) is None or not isinstance(model, Conditioned):
+        return ""
+    return tag_of_condition(model.condition)
+
+
+def tag_of_condition(c: Tensor) -> str:
+    import hashlib
+
+    data = c.detach().float().cpu().numpy().tobytes()
+    return "c" + hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
 def device_of(model: Any) -> torch.device:

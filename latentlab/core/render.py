@@ -1,34 +1,25 @@
 """Latent -> pixels, off the GUI thread.
 
 ``Renderer.render`` turns a ``RenderRequest`` into a ``RenderResult`` and never raises: a bad latent, a
-broken model or an exhausted GPU come back as ``result.error`` so the view can show it and carry on.
-
-``RenderWorker`` is one thread with a one-slot mailbox per view: submitting replaces whatever that view had
-pending (latest wins), so a fast slider drag never queues stale work. Among views with pending work the
-lowest ``priority`` goes first. A batch for a background view (priority above 0, e.g. a row of a traversal
-grid) is decoded in small chunks, and a more urgent request that arrives meanwhile is served between two
-chunks: the live preview waits for at most one chunk, not for a whole grid row. ``ChunkSizer`` keeps a
-chunk's decode short (about one preview frame) while letting fast devices take whole rows at once.
+broken model or an exhausted GPU come back as ``result.error`` so the view can show it and carry on. The
+render thread that drives it is ``render_worker.RenderWorker``; ``render_service`` routes every view to it.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
-import math
-import os
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 import torch
 
-from latentlab.core.device import is_oom
+from latentlab.core.device import PREVIEW_OOM_NOTICE, retry_on_cpu
 from latentlab.core.fast_decode import TracedDecoder, to_numpy_images, uint8_images
-from latentlab.core.model import LatentModel, device_of
+from latentlab.core.model import Conditioned, LatentModel, device_of, tag_of_condition
+from latentlab.core.progressive import Progressive, run_levels, upsample_to
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +33,8 @@ class RenderRequest:
     priority: int = 0
     created: float = field(default_factory=time.perf_counter)
     tag: Any = None  # passed through untouched (e.g. the grid row)
+    # A live view of a slow model: show a cheap draft now and the full image once input rests (see progressive).
+    progressive: bool = False
 
 
 @dataclass
@@ -62,10 +55,21 @@ class RenderResult:
     # Every image was decoded in a batch of one (a batched convolution may round differently): only such
     # frames may stand in for a later single decode of the same latent (see frame_cache).
     batch1: bool = False
+    level: int | None = None  # a draft: the resolution it was decoded at (shown upsampled); None: the full image
+    condition: str = ""  # a conditioned model's condition it was decoded under (``model.tag_of_condition``)
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def draft(self) -> bool:
+        return self.level is not None
+
+    @property
+    def rank(self) -> tuple[int, float]:
+        """Order of results for one view: newer requests first, then finer levels of the same request."""
+        return (self.seq, float("inf") if self.level is None else float(self.level))
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -87,6 +91,16 @@ class Renderer:
         # went through the trace has just checked the model's key.
         self.trace_due = traced
         self.last_device = ""  # where the last decode ran, for its result
+        self._pinned: dict[tuple[int, ...], torch.Tensor] = {}
+        self.last_condition = ""  # the condition tag the last decode ran under (conditioned models)
+        self._checked: object = None
+        self._conditioned = False
+
+    def _condition(self) -> torch.Tensor | None:
+        model = self.model
+        if self._checked is not model:  # the protocol check is slow for every frame; the model rarely changes
+            self._checked, self._conditioned = model, isinstance(model, Conditioned)
+        return cast(Conditioned, model).condition if self._conditioned else None
 
     def prepare_trace(self) -> None:
         """Trace the current model if that has not been tried yet (slow once: call it when idle)."""
@@ -105,17 +119,71 @@ class Renderer:
         zt = torch.from_numpy(np.ascontiguousarray(arr if batch else arr[None]))
         dev = device_of(self.model)
         self.last_device = str(dev)
-        if dev.type != "cpu":
+        if dev.type == "cuda":
+            zt = self._to_cuda(zt, dev)
+        elif dev.type != "cpu":
             zt = zt.to(dev)
+        # A conditioned model's condition is read once: the frame and its tag are of that one condition even
+        # when the user sets another meanwhile.
+        c = self._condition()
+        self.last_condition = tag_of_condition(c) if c is not None else ""
         t0 = time.perf_counter()
         if self.tracer is not None and self.tracer.usable_for(self.model, zt.shape[0]):
-            img = self.tracer(zt)
+            img = self.tracer(zt, None if c is None else c.to(dev))
         else:
             self.trace_due = self.tracer is not None
             with torch.inference_mode():
-                img = to_uint8(self.model.decode(zt))
+                if c is None:
+                    img = to_uint8(self.model.decode(zt))
+                else:
+                    given = cast(Conditioned, self.model).decode_given
+                    img = to_uint8(given(zt, c.to(dev).reshape(1, -1).expand(zt.shape[0], -1)))
         ms = (time.perf_counter() - t0) * 1e3
         return (img if batch else img[0]), ms
+
+    def _to_cuda(self, zt: torch.Tensor, dev: torch.device) -> torch.Tensor:
+        """Host to GPU through a pinned buffer kept per shape (no page-locking per frame, an async copy)."""
+        buf = self._pinned.get(tuple(zt.shape))
+        if buf is None:
+            try:
+                buf = self._pinned[tuple(zt.shape)] = torch.empty(zt.shape, dtype=zt.dtype).pin_memory()
+            except RuntimeError:  # no pinned memory on this machine: a plain copy does
+                return zt.to(dev)
+        buf.copy_(zt)
+        return buf.to(dev, non_blocking=True)
+
+    def move_to_cpu(self) -> None:
+        self.model = self.model.to("cpu")
+
+    # --- progressive previews -----------------------------------------------------------------------------------
+    @property
+    def progressive(self) -> bool:
+        return isinstance(self.model, Progressive) and bool(getattr(self.model, "draft_resolutions", ()))
+
+    def decode_levels(self, z: np.ndarray, stop_at: int | None, should_stop: Callable[[], bool] | None,
+                      emit: Callable[[int, np.ndarray], None] | None) -> tuple[np.ndarray, dict[int, float], float]:
+        """Latents decoded level by level (eager), each level as uint8 at the full image size ((D,) -> one image)."""
+        arr = np.asarray(z, np.float32)
+        single = arr.ndim == 1
+        zt = torch.from_numpy(np.ascontiguousarray(arr.reshape(1, -1) if single else arr))
+        dev = device_of(self.model)
+        self.last_device = str(dev)
+        zt = self._to_cuda(zt, dev) if dev.type == "cuda" else zt.to(dev)
+        size = tuple(self.model.info.image_shape[1:])
+
+        def to_image(img: torch.Tensor) -> np.ndarray:
+            out = to_uint8(upsample_to(img, size))  # type: ignore[arg-type]
+            return out[0] if single else out
+
+        hook = None if emit is None else (lambda res, img: emit(res, to_image(img)))
+        out, reached, ms = run_levels(self.model, zt, stop_at, should_stop, hook)  # type: ignore[arg-type]
+        return to_image(out), reached, ms
+
+    def decode_or_fall_back(self, z: np.ndarray, notice: str = PREVIEW_OOM_NOTICE
+                            ) -> tuple[tuple[np.ndarray, float], str | None]:
+        """``decode``, moved to the CPU and decoded again if the GPU runs out of memory; (result, notice)."""
+        return retry_on_cpu(lambda: self.decode(z), lambda: self.last_device or device_of(self.model),
+                            self.move_to_cpu, notice)
 
     def check_latent(self, z: np.ndarray) -> str | None:
         d = self.model.info.latent_dim
@@ -128,25 +196,23 @@ class Renderer:
             return "latent contains NaN or infinite values"
         return None
 
-    def render(self, req: RenderRequest) -> RenderResult:
-        res = RenderResult(req.view, req.seq, req.model_token, None, created=req.created, z=req.z, tag=req.tag)
+    def render(self, req: RenderRequest, level: int | None = None) -> RenderResult:
+        """The request's image(s); with ``level``, a draft decoded only up to that resolution (shown upsampled)."""
+        res = RenderResult(req.view, req.seq, req.model_token, None, created=req.created, z=req.z, tag=req.tag,
+                           level=level)
         try:
             problem = self.check_latent(req.z)
             if problem:
                 res.error = problem
                 return res
-            try:
-                res.image, res.decode_ms = self.decode(req.z)
-            except Exception as exc:
-                if not is_oom(exc) or device_of(self.model).type != "cuda":
-                    raise
-                torch.cuda.empty_cache()
-                self.model = self.model.to("cpu")
-                res.notice = "GPU out of memory: the model moved to the CPU"
-                log.warning(res.notice)
-                res.image, res.decode_ms = self.decode(req.z)
-            res.device = self.last_device
-            res.batch1 = np.ndim(req.z) == 1 or len(req.z) == 1
+            if level is not None:
+                res.image, _, res.decode_ms = self.decode_levels(req.z, level, None, None)
+                notice = None
+            else:
+                (res.image, res.decode_ms), notice = self.decode_or_fall_back(req.z)
+            res.notice = notice
+            res.device, res.condition = self.last_device, self.last_condition
+            res.batch1 = level is None and (np.ndim(req.z) == 1 or len(req.z) == 1)
             bad = _bad_output(res.image)
             if bad:
                 res.error, res.image = bad, None
@@ -165,205 +231,3 @@ def _bad_output(img: np.ndarray | None) -> str | None:
     if img.ndim < 2:
         return f"the model returned an array of shape {img.shape}, not an image"
     return None
-
-
-def interactive_threads() -> int:
-    """Intra-op threads for a latency-critical render thread: every core but one, which the GUI thread keeps.
-
-    On two cores a batch-1 decode with both threads ran slower next to a busy GUI thread than with one.
-    """
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return max(1, min(torch.get_num_threads(), cores - 1))
-
-
-class ChunkSizer:
-    """How many latents of a background batch to decode at once so that one chunk takes about ``budget_ms``.
-
-    Starts at ``start`` and follows the measured time per latent of the chunks decoded so far. On a CPU a
-    batch costs about what its images cost one by one, so chunks stay at a few latents; on a GPU, where a
-    batch costs about what one image costs, they grow to whole rows.
-    """
-
-    def __init__(self, budget_ms: float = 2.5, start: int = 2, most: int = 256):
-        self.budget_ms = budget_ms
-        self.size = start
-        self.most = most
-        self._ms_per_latent: float | None = None
-
-    def record(self, n: int, ms: float) -> None:
-        per = ms / max(1, n)
-        # A slow outlier (the other thread, a page fault) should not halve the chunk for good: smooth it.
-        self._ms_per_latent = per if self._ms_per_latent is None else 0.7 * self._ms_per_latent + 0.3 * per
-        fit = math.floor(self.budget_ms / max(self._ms_per_latent, 1e-6))
-        self.size = int(min(self.most, max(1, fit)))
-
-
-class RenderWorker:
-    """One render thread; latest-wins mailbox per view; results go to ``on_result`` on the worker thread.
-
-    The callback must be cheap and thread-safe (the UI bridge just emits a queued Qt signal).
-    """
-
-    _ids = itertools.count()
-
-    def __init__(self, on_result: Callable[[RenderResult], None], name: str | None = None, traced: bool = False,
-                 threads: int | None = None):
-        self._on_result = on_result
-        self._traced = traced  # decode through a verified trace, prepared after the first frame
-        self.threads = threads  # intra-op threads of this render thread only (None: torch's default)
-        self._cond = threading.Condition()
-        self._pending: dict[str, RenderRequest] = {}
-        self._renderer: Renderer | None = None
-        self._token = 0
-        self._stopping = False
-        self.decodes = 0  # how many requests were actually rendered (tests check coalescing with it)
-        self.chunks = ChunkSizer()
-        self.preempted = 0  # urgent requests served between the chunks of a background batch
-        self._held_notice: str | None = None  # from a batch given up mid-way, for the next result out
-        # Held while rendering; others hold it to change the model under the worker (e.g. move devices).
-        self.busy = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name=name or f"latentlab-render-{next(self._ids)}",
-                                        daemon=True)
-        self._threads_set = threading.Event()
-        inherited = torch.get_num_threads()
-        self._thread.start()
-        if threads is not None:
-            # torch.set_num_threads in the render thread also changed the default that threads started later
-            # inherit (job threads, for instance): put that back. OpenMP keeps the count per thread, so the
-            # render thread keeps its own.
-            self._threads_set.wait(5.0)
-            torch.set_num_threads(inherited)
-
-    # --- called from any thread ------------------------------------------------------------------------------
-    def set_model(self, model: LatentModel | None, token: int) -> None:
-        """Switch models; pending work for the previous model is dropped."""
-        with self._cond:
-            self._renderer = Renderer(model, traced=self._traced) if model is not None else None
-            self._token = token
-            self._pending = {v: r for v, r in self._pending.items() if r.model_token == token}
-
-    def submit(self, req: RenderRequest) -> None:
-        with self._cond:
-            if self._stopping:
-                return
-            self._pending[req.view] = req
-            self._cond.notify()
-
-    def cancel(self, view_prefix: str = "", exact: bool = False) -> None:
-        """Drop pending requests of views starting with ``view_prefix`` (only that view with ``exact``)."""
-        with self._cond:
-            self._pending = {v: r for v, r in self._pending.items()
-                             if not (v == view_prefix if exact else v.startswith(view_prefix))}
-
-    def pending_views(self) -> list[str]:
-        with self._cond:
-            return list(self._pending)
-
-    def stop(self, timeout: float = 5.0) -> bool:
-        with self._cond:
-            self._stopping = True
-            self._pending.clear()
-            self._cond.notify_all()
-        if threading.current_thread() is self._thread:
-            return True  # asked from a result callback: the loop ends when the callback returns
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
-    # --- the worker thread -----------------------------------------------------------------------------------
-    def _take(self) -> tuple[RenderRequest, Renderer] | None:
-        with self._cond:
-            while not self._stopping and (not self._pending or self._renderer is None):
-                self._cond.wait()
-            if self._stopping:
-                return None
-            return self._pop_most_urgent(), self._renderer  # type: ignore[return-value]
-
-    def _pop_most_urgent(self, below: int | None = None) -> RenderRequest | None:
-        """The pending request with the lowest priority (oldest first), only below ``below`` if given; holds _cond."""
-        views = [v for v, r in self._pending.items() if below is None or r.priority < below]
-        if not views:
-            return None
-        return self._pending.pop(min(views, key=lambda v: (self._pending[v].priority, self._pending[v].created)))
-
-    def _run(self) -> None:
-        if self.threads is not None:
-            torch.set_num_threads(max(1, self.threads))
-            self.threads = torch.get_num_threads()
-        self._threads_set.set()
-        while True:
-            taken = self._take()
-            if taken is None:
-                return
-            self._process(*taken)
-
-    def _process(self, req: RenderRequest, renderer: Renderer) -> None:
-        if req.model_token != self._token:
-            return
-        if req.priority > 0 and np.ndim(req.z) == 2 and len(req.z) > 1:
-            res = self._render_in_chunks(req, renderer)
-            if res is None:  # superseded, or the model changed, while it waited for more urgent work
-                return
-        else:
-            with self.busy:
-                res = renderer.render(req)
-        self.decodes += 1
-        if self._held_notice and not res.notice:
-            res.notice, self._held_notice = self._held_notice, None
-        try:
-            self._on_result(res)
-        except Exception:  # a failing consumer must not kill the render thread
-            log.exception("render result handler failed")
-        # After the first frame is out, not before it: tracing takes a moment once per model and device.
-        if renderer.trace_due:
-            with self.busy:
-                renderer.prepare_trace()
-
-    def _take_more_urgent(self, priority: int) -> tuple[RenderRequest, Renderer] | None:
-        with self._cond:
-            if self._stopping or self._renderer is None:
-                return None
-            req = self._pop_most_urgent(below=priority)
-            return None if req is None else (req, self._renderer)
-
-    def _still_wanted(self, req: RenderRequest) -> bool:
-        with self._cond:
-            return not self._stopping and req.model_token == self._token and req.view not in self._pending
-
-    def _render_in_chunks(self, req: RenderRequest, renderer: Renderer) -> RenderResult | None:
-        z = np.asarray(req.z)
-        images: list[np.ndarray] = []
-        decode_ms = 0.0
-        notice = None
-        batch1 = True
-        device = ""
-        start = 0
-        while start < len(z):
-            while (urgent := self._take_more_urgent(req.priority)) is not None:
-                self.preempted += 1
-                self._process(*urgent)
-            if not self._still_wanted(req):
-                self._held_notice = self._held_notice or notice  # the fallback still happened: say so later
-                return None
-            n = self.chunks.size
-            with self.busy:
-                part = renderer.render(replace(req, z=z[start:start + n]))
-            if not part.ok:
-                part.z, part.tag = req.z, req.tag
-                return part
-            self.chunks.record(len(part.image), part.decode_ms)
-            images.append(part.image)
-            decode_ms += part.decode_ms
-            notice = notice or part.notice
-            batch1 = batch1 and part.batch1 and (not device or part.device == device)
-            device = part.device
-            start += n
-        return RenderResult(req.view, req.seq, req.model_token, np.concatenate(images), decode_ms=decode_ms,
-                            created=req.created, finished=time.perf_counter(), z=req.z, notice=notice, tag=req.tag,
-                            device=device, batch1=batch1)

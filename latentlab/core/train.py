@@ -12,11 +12,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from latentlab.core import limits
 from latentlab.core.checkpoint import make_card, save_checkpoint
 from latentlab.core.data import FactorDataset, get_dataset
 from latentlab.core.device import resolve_device
 from latentlab.core.errors import BadInput
 from latentlab.core.jobs import JobCancelled, JobContext, ensure_context
+from latentlab.core.limits import check_float, check_int, check_seed
 from latentlab.core.model import ModelInfo
 from latentlab.core.train_state import (
     RunState,
@@ -49,6 +51,41 @@ class TrainConfig:
     network: dict[str, Any] = field(default_factory=dict)  # network hyper-parameters (base, hidden, ...)
     log_every: int = 50
     threads: int | None = None
+
+    def validate(self) -> None:
+        """Refuse, before any dataset or network is built, what cannot train or would not fit in memory."""
+        if self.arch not in ARCHS:
+            raise BadInput(f"unknown arch {self.arch!r}; choose one of {', '.join(ARCHS)}")
+        check_int(self.steps, "steps", 1, limits.MAX_STEPS)
+        check_int(self.batch_size, "batch_size", 2, limits.MAX_BATCH)
+        check_int(self.latent_dim, "latent_dim", 1, limits.MAX_LATENT_DIM)
+        check_int(self.log_every, "log_every", 1, limits.MAX_STEPS)
+        check_seed(self.seed)
+        if self.lr is not None:
+            check_float(self.lr, "lr", 0.0, 10.0, lo_open=True)
+        if self.threads is not None:
+            check_int(self.threads, "threads", 1, limits.MAX_THREADS)
+        for key, value in self.objective.items():
+            _check_hparam(value, f"objective {key}", None)
+        for key, value in self.network.items():
+            _check_hparam(value, f"network {key}", limits.MAX_HIDDEN)
+
+
+def _check_hparam(value: Any, name: str, max_int: int | None) -> None:
+    """Numbers in a hyper-parameter (also inside lists) are finite; a network's sizes are 1..``max_int``."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    if len(items) > 64:
+        raise BadInput(f"{name}: a list of {len(items)} values is more than any hyper-parameter takes")
+    for v in items:
+        if isinstance(v, bool) or isinstance(v, str) or v is None:
+            continue
+        if isinstance(v, int):
+            if max_int is not None:
+                check_int(v, name, 1, max_int)
+        elif isinstance(v, float):
+            check_float(v, name)
+        else:
+            raise BadInput(f"{name}: expected numbers, text or a list of them, got {type(v).__name__}")
 
 
 @dataclass
@@ -102,6 +139,7 @@ def train(config: TrainConfig, ctx: JobContext | None = None, dataset: FactorDat
     """
     ctx = ensure_context(ctx)
     files = files or RunFiles()
+    config.validate()
     _check_config(config, files)
     saved = None
     if files.resume is not None and files.resume_from_file and files.resume.exists():
@@ -127,7 +165,7 @@ def train(config: TrainConfig, ctx: JobContext | None = None, dataset: FactorDat
                            factor_names=tuple(data.factor_names))
     model.to(device)
     # channels_last makes the CPU convolutions ~1.5x faster and costs nothing on CUDA.
-    model.to(memory_format=torch.channels_last)
+    model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs omit memory_format
     objective = build_objective(config.arch, **config.objective)
     objective.setup(model, config.steps, data.num_samples)
     lr = config.lr if config.lr is not None else arch.lr
@@ -183,7 +221,7 @@ def train(config: TrainConfig, ctx: JobContext | None = None, dataset: FactorDat
         raise
     save_state(config.steps)
     model.eval()
-    model.to(memory_format=torch.contiguous_format)
+    model.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]  # torch's stubs omit memory_format
     card = card_at(config.steps)
     return TrainResult(model=model, card=card, history=run.history, resumed_from=resumed_from)
 

@@ -6,6 +6,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from latentlab.core import limits
+from latentlab.core.errors import BadInput
+from latentlab.core.limits import check_float, check_int
+
 EASINGS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "linear": lambda t: t,
     "ease-in-out": lambda t: 0.5 - 0.5 * np.cos(np.pi * t),
@@ -15,15 +19,20 @@ EASINGS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 
 def sweep_values(lo: float, hi: float, steps: int) -> np.ndarray:
-    if steps < 1:
-        raise ValueError("a sweep needs at least one step")
+    steps = check_int(steps, "steps of a sweep", 1, limits.MAX_FRAMES)
+    lo, hi = check_float(lo, "the sweep's start"), check_float(hi, "the sweep's end")
     return np.linspace(lo, hi, steps) if steps > 1 else np.array([(lo + hi) / 2])
 
 
 def traversal_grid(z: np.ndarray, dims: Sequence[int], steps: int, lo: np.ndarray | float, hi: np.ndarray | float) -> np.ndarray:
     """(len(dims), steps, D): row r sets dimension dims[r] to values from lo to hi, the rest stays at z."""
-    z = np.asarray(z, dtype=np.float32)
+    z = _latent(z)
     d = z.shape[-1]
+    steps = check_int(steps, "steps (grid columns)", 1, limits.MAX_GRID_STEPS)
+    cells = len(dims) * steps
+    if cells > limits.MAX_GRID_CELLS or cells * d > limits.MAX_LATENT_VALUES:
+        raise BadInput(f"a grid of {len(dims)} rows by {steps} columns is too large (at most "
+                       f"{limits.MAX_GRID_CELLS} cells)")
     lo_a = np.broadcast_to(np.asarray(lo, dtype=np.float32), (d,))
     hi_a = np.broadcast_to(np.asarray(hi, dtype=np.float32), (d,))
     out = np.repeat(np.repeat(z[None, None], len(dims), 0), steps, 1).copy()
@@ -39,6 +48,16 @@ def direction_sweep(z: np.ndarray, direction: np.ndarray, steps: int, span: floa
     v = np.asarray(direction, dtype=np.float32)
     alphas = sweep_values(-span, span, steps).astype(np.float32)
     return np.asarray(z, dtype=np.float32)[None] + alphas[:, None] * v[None]
+
+
+def _latent(z: np.ndarray) -> np.ndarray:
+    """A finite (D,) float32 latent of a sane size, or ``BadInput``."""
+    arr = np.asarray(z, dtype=np.float32)
+    if arr.ndim != 1 or not 1 <= arr.size <= limits.MAX_LATENT_DIM:
+        raise BadInput(f"a latent must be a vector of 1 to {limits.MAX_LATENT_DIM} values, got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise BadInput("the latent contains NaN or infinite values")
+    return arr
 
 
 def lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -65,12 +84,17 @@ def keyframe_path(keys: Sequence[np.ndarray], frames: int, method: str = "lerp",
                   loop: bool = False) -> np.ndarray:
     """(frames, D) latents passing through ``keys`` in order, each segment eased and equally long."""
     if len(keys) < 2:
-        raise ValueError("a keyframe path needs at least two keyframes")
+        raise BadInput("a keyframe path needs at least two keyframes")
+    frames = check_int(frames, "frames", 1, limits.MAX_FRAMES)
     if method not in ("lerp", "slerp"):
         raise ValueError(f"method must be lerp or slerp, got {method!r}")
     if easing not in EASINGS:
         raise ValueError(f"easing must be one of {', '.join(EASINGS)}")
-    ks = [np.asarray(k, dtype=np.float32) for k in keys]
+    ks = [_latent(k) for k in keys]
+    if len({k.shape for k in ks}) != 1:
+        raise BadInput(f"keyframes must all have the same size, got {sorted({k.size for k in ks})}")
+    if frames * ks[0].size > limits.MAX_LATENT_VALUES:
+        raise BadInput(f"{frames} frames of {ks[0].size} latents is too many")
     if loop:
         ks.append(ks[0])
     segments = len(ks) - 1

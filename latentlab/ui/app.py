@@ -8,8 +8,11 @@ import sys
 import traceback
 from pathlib import Path
 
+from PySide6.QtCore import QEvent
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox
+
+from latentlab.ui.safe_text import plain_rich
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +39,10 @@ def apply_theme(app: QApplication) -> None:
     for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
         p.setColor(QPalette.ColorGroup.Disabled, role, QColor("#6b7178"))
     app.setPalette(p)
-    app.setStyleSheet("QDockWidget::title { padding: 4px; background: #2b3036; } "
-                      "QToolTip { border: 1px solid #444; }")
+    from latentlab.core.resources import read_resource_text, resource_path
+
+    icons = resource_path("icons").as_posix()  # the sheet names its images relative to the icon folder
+    app.setStyleSheet(read_resource_text("style.qss").replace("@ICONS@", icons))
 
 
 def install_excepthook(window_getter) -> None:
@@ -50,15 +55,39 @@ def install_excepthook(window_getter) -> None:
         if win is not None:
             win.show_message("error", f"Unexpected error: {exc_type.__name__}: {exc} (details in the log)")
         else:
-            QMessageBox.critical(None, "latentlab", f"{exc_type.__name__}: {exc}")
+            QMessageBox.critical(None, "latentlab", plain_rich(f"{exc_type.__name__}: {exc}"))
 
     sys.excepthook = hook
 
 
+def open_from_event(window, event) -> bool:
+    """A file the desktop hands to the running app (macOS Finder: double-clicking a .llab or a checkpoint,
+    dropping one on the Dock icon) is opened as if dropped on the window."""
+    if event.type() != QEvent.Type.FileOpen or not event.file():
+        return False
+    window.drop_paths([event.file()])
+    return True
+
+
+class LatentlabApplication(QApplication):
+    """The application object, for the events sent to it alone (an event filter would see every event)."""
+
+    window = None
+
+    def event(self, event) -> bool:
+        if self.window is not None and open_from_event(self.window, event):
+            return True
+        return super().event(event)
+
+
 def make_app(argv: list[str] | None = None) -> QApplication:
-    app = QApplication.instance() or QApplication(argv or sys.argv[:1])
+    # Only macOS hands files to a running app as events; elsewhere they come on the command line.
+    cls = LatentlabApplication if sys.platform == "darwin" else QApplication
+    app = QApplication.instance() or cls(argv or sys.argv[:1])
     app.setApplicationName("latentlab")
     app.setOrganizationName("latentlab")
+    # Matches the installed latentlab.desktop: Wayland compositors and docks group the window under its icon.
+    app.setDesktopFileName("latentlab")
     apply_theme(app)
     from latentlab.ui.icons import icon
 
@@ -73,37 +102,76 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="latentlab gui")
-    parser.add_argument("checkpoints", nargs="*")
+SESSION_SUFFIX = ".llab"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="latentlab gui", description="Open the explorer.")
+    parser.add_argument("files", nargs="*", metavar="FILE",
+                        help="checkpoints to open, or a .llab session to restore (what a file manager passes)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--trust", action="store_true", help="trust the given files (they may carry code)")
+    parser.add_argument("--trust-sha256", metavar="HEX", help="trust the given file only if it has this SHA-256")
     parser.add_argument("--session", help="a .llab session file to restore")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    parser.add_argument("--exit-after-frame", nargs="?", const="", default=None, metavar="PNG",
+                        help="install check: quit once the first frame is painted (saved to PNG if given), "
+                             "printing a JSON report; exit 1 if a model fails to open")
+    args = parser.parse_args(argv)
+    sessions = [f for f in args.files if f.lower().endswith(SESSION_SUFFIX)]
+    args.checkpoints = [f for f in args.files if not f.lower().endswith(SESSION_SUFFIX)]
+    if sessions:
+        if args.session or len(sessions) > 1:
+            parser.error("give one .llab session at a time")
+        args.session = sessions[0]
+    return args
 
-    from latentlab.core.device import DeviceError, resolve_device
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    check = args.exit_after_frame is not None
+    from latentlab.core.paths import clean_leftovers
+
+    clean_leftovers()  # .part files a killed run left (only ours, only where no live writer holds them)
+
+    from latentlab.ui.startup import StartupProgress
 
     app = make_app()
+    startup = StartupProgress(app)
+    startup.step("Loading PyTorch")
+    from latentlab.core.device import DeviceError, resolve_device
+
     try:
         device = str(resolve_device(args.device))
     except DeviceError as exc:
         log.warning("%s; using the CPU", exc)
         device = "cpu"
+    startup.step("Loading the explorer")
     from latentlab.ui.main_window import MainWindow
 
+    startup.step("Building the window")
     window = MainWindow(device=device)
     install_excepthook(lambda: window)
+    if isinstance(app, LatentlabApplication):
+        app.window = window
     window.show()
+    startup.finish(window)
+    if check:
+        from latentlab.ui.startup import FirstFrameCheck
+
+        window.frame_check = FirstFrameCheck(window, Path(args.exit_after_frame) if args.exit_after_frame else None,
+                                             startup)
     if not args.session and not args.checkpoints:
         # Declining to restore a crashed session still leaves the user something to look at.
         window.sessions.declined.connect(window.open_demo_models)
-    recoveries = window.sessions.begin(ask=not args.session)
+    recoveries = window.sessions.begin(ask=not args.session and not check)
     if args.session:
         window.sessions.open(Path(args.session))
-    elif args.checkpoints:
-        window.open_paths(args.checkpoints, trust=args.trust)
-    elif not recoveries:
+    if args.checkpoints:
+        from latentlab.core.checkpoints import Trust
+
+        window.open_paths(args.checkpoints, trust=Trust.of(args.trust_sha256) if args.trust_sha256 else args.trust)
+    elif not args.session and (check or not recoveries):
         window.open_demo_models()
     return app.exec()
 

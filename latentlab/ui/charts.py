@@ -7,7 +7,10 @@ from collections.abc import Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from latentlab.ui.safe_text import PlainLabel
+from latentlab.ui.widgets import adopt_menus, plot_widget
 
 
 def _ticks(labels: Sequence[str]) -> list[list[tuple[float, str]]]:
@@ -20,10 +23,11 @@ class Heatmap(QWidget):
     rowClicked = Signal(int)
 
     def __init__(self, title: str = "", colormap: str = "viridis", symmetric: bool = False,
-                 parent: QWidget | None = None, empty_text: str = "nothing computed yet"):
+                 parent: QWidget | None = None, empty_text: str = "nothing computed yet", units: str = ""):
         super().__init__(parent)
         self.symmetric = symmetric
-        self.plot = pg.PlotWidget(background="#15171a")
+        self.units = units  # what the colour bar's numbers are (every heatmap says)
+        self.plot = plot_widget()
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
@@ -32,9 +36,10 @@ class Heatmap(QWidget):
         self.image = pg.ImageItem()
         self.plot.addItem(self.image)
         self.cmap = pg.colormap.get("CET-D1" if symmetric else colormap)
-        self.bar = pg.ColorBarItem(colorMap=self.cmap, interactive=False, width=12)
+        self.bar = pg.ColorBarItem(colorMap=self.cmap, interactive=False, width=12, label=units or None)
         self.bar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
-        self.hover = QLabel(" ")
+        adopt_menus(self.plot)  # the colour bar is a plot item of its own, with its own menus
+        self.hover = PlainLabel(" ")
         self.hover.setStyleSheet("color: #9aa3ad; font-size: 10px;")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -49,6 +54,11 @@ class Heatmap(QWidget):
         self.placeholder = pg.TextItem(empty_text, color="#7d8590", anchor=(0.5, 0.5))
         self.plot.addItem(self.placeholder)
         self._show_empty(True)
+
+    def set_units(self, units: str) -> None:
+        """Relabel the colour bar (e.g. when a toggle switches raw and normalised values)."""
+        self.units = units
+        self.bar.axis.setLabel(units)
 
     def set_empty_text(self, text: str) -> None:
         self.placeholder.setText(text, color="#7d8590")
@@ -124,7 +134,7 @@ class BarChart(QWidget):
 
     def __init__(self, title: str = "", parent: QWidget | None = None):
         super().__init__(parent)
-        self.plot = pg.PlotWidget(background="#15171a")
+        self.plot = plot_widget()
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
@@ -136,6 +146,13 @@ class BarChart(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.plot)
         self.plot.scene().sigMouseClicked.connect(self._on_click)
+
+    def clear(self) -> None:
+        """No bars (another model's figures must not stay up)."""
+        if self.bars is not None:
+            self.plot.removeItem(self.bars)
+        self.bars, self.values, self.labels = None, None, []
+        self.plot.getAxis("bottom").setTicks(None)
 
     def set_values(self, values: np.ndarray, labels: Sequence[str], colours: Sequence[str] | None = None) -> None:
         v = np.asarray(values, dtype=np.float64)

@@ -1,16 +1,24 @@
-"""Icons from resources/icons (SVG), looked up once."""
+"""Icons from the package's resources/icons (SVG), looked up once."""
 
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
-ICONS = Path(__file__).resolve().parents[2] / "resources" / "icons"
+from latentlab.core.errors import FileError
+from latentlab.core.resources import resource_path
 
 
 @cache
 def icon(name: str) -> QIcon:
-    path = ICONS / f"{name}.svg"
-    return QIcon(str(path)) if path.exists() else QIcon()
+    try:
+        return QIcon(str(resource_path("icons", f"{name}.svg")))
+    except FileError:
+        return QIcon()
+
+
+def broken_icons() -> list[str]:
+    """Shipped icons that do not draw (an installation or bundle without Qt's SVG plugins): for install checks."""
+    folder = resource_path("icons")
+    return [p.stem for p in sorted(folder.glob("*.svg")) if icon(p.stem).pixmap(32, 32).isNull()]

@@ -28,6 +28,7 @@ class JobRunner(QObject):
     partial = Signal(object)
     finished = Signal(object)  # the job's return value
     failed = Signal(str)  # a message for the user
+    error = Signal(object)  # the exception itself, emitted before `failed`: handlers decide by its type
     cancelled = Signal()
     busyChanged = Signal(bool)
 
@@ -78,7 +79,8 @@ class JobRunner(QObject):
                 if not isinstance(exc, (ValueError, TypeError, OSError, RuntimeError)):
                     msg = f"{type(exc).__name__}: {msg}"
                 log.warning("%s failed: %s\n%s", self.label, msg, traceback.format_exc(limit=3))
-                self._done.emit(gen, None, msg, False)
+                # The exception crosses to the GUI thread without its frames (they would keep the job's data alive).
+                self._done.emit(gen, None, (msg, exc.with_traceback(None)), False)
             else:
                 # A job that returned after a graceful stop delivers its result (e.g. a partly trained model).
                 self._done.emit(gen, result, None, stop.is_set() and not graceful.is_set())
@@ -136,7 +138,9 @@ class JobRunner(QObject):
         if was_cancelled:
             self.cancelled.emit()
         elif error is not None:
-            self.failed.emit(str(error))
+            msg, exc = error
+            self.error.emit(exc)
+            self.failed.emit(msg)
         else:
             self.finished.emit(result)
 

@@ -11,7 +11,6 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
-    QLabel,
     QMainWindow,
     QMessageBox,
     QVBoxLayout,
@@ -19,11 +18,13 @@ from PySide6.QtWidgets import (
 )
 
 from latentlab import __version__
+from latentlab.app import AppModel
 from latentlab.core.encode import encode_images
 from latentlab.core.jobs import release_worker_processes
+from latentlab.core.resources import demo_model_paths, demo_models_dir
 from latentlab.ui.gc_guard import collect_on_gui_thread, freeze_startup_heap
 from latentlab.ui.job_runner import JobRunner, shutdown_all
-from latentlab.ui.models import ModelManager, demo_model_paths
+from latentlab.ui.models import ModelManager
 from latentlab.ui.panels.bookmarks import BookmarksPanel
 from latentlab.ui.panels.compare import ComparePanel
 from latentlab.ui.panels.dataset_strip import DatasetStripPanel
@@ -37,10 +38,11 @@ from latentlab.ui.panels.metrics import MetricsPanel
 from latentlab.ui.panels.model_browser import ModelBrowserPanel
 from latentlab.ui.panels.preview import PreviewPanel
 from latentlab.ui.panels.sliders import LatentSlidersPanel
+from latentlab.ui.panels.sweep import attach as attach_sweep
 from latentlab.ui.render_bridge import RenderBridge
-from latentlab.ui.session_io import DirectionsSessionProvider, FlowsSessionProvider, SessionController
-from latentlab.ui.state import ExplorerState
-from latentlab.ui.widgets import JobStrip, MessageBanner
+from latentlab.ui.safe_text import PlainLabel, shown
+from latentlab.ui.session_io import SessionController
+from latentlab.ui.widgets import JobStrip, MessageBanner, ScrollingPanel
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +59,15 @@ class MainWindow(QMainWindow):
         super().__init__()
         collect_on_gui_thread()  # also when a host (tests, an embedding script) made the QApplication
         self.setWindowTitle("latentlab")
-        self.resize(1440, 900)
+        self.resize(1280, 800)  # a laptop screen; the window fits 1280 x 800 and 1366 x 768 with every panel
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
-        self.state = ExplorerState(self)
+        self.state = AppModel()
         self.state.device = device
         self.bridge = RenderBridge(self)
-        self.models = ModelManager(self.state, self.bridge.worker.busy, self)
+        self.models = ModelManager(self.state, self.bridge, self)
+        self._render_tokens: set[int] = set()
+        self.state.modelsChanged.connect(self._sync_render_models)
         self.encoder = JobRunner(self, "encode")
 
         self.banner = MessageBanner()
@@ -78,12 +82,13 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.browser = ModelBrowserPanel(self.state, self.models)
+        self.models.loadingChanged.connect(self.preview.show_loading)
         self.sliders = LatentSlidersPanel(self.state)
         self.grid = TraversalGridPanel(self.state, self.bridge)
         self.latent_map = LatentMapPanel(self.state)
         self.dataset = DatasetStripPanel(self.state)
         self.bookmarks = BookmarksPanel(self.state)
-        self.compare = ComparePanel(self.state)
+        self.compare = ComparePanel(self.state, self.bridge)
         self.directions = DirectionsPanel(self.state)
         self.grid.direction_source = self.directions.directions_for_grid
         self.grid.direction_span = lambda: float(self.directions.span.value())
@@ -120,11 +125,11 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["Traversal grid"], self.docks["Images"])
         self.docks["Traversal grid"].raise_()
         self.docks["Latent map"].raise_()
-        self.resizeDocks([self.docks["Models"], self.docks["Latent sliders"]], [260, 420], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["Traversal grid"]], [300], Qt.Orientation.Vertical)
+        self._initial_dock_sizes()
+        self.sweep = attach_sweep(self)
 
-        self.device_label = QLabel()
-        self.model_label = QLabel()
+        self.device_label = PlainLabel()
+        self.model_label = PlainLabel()
         self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.device_label)
         self._build_menus()
@@ -141,18 +146,37 @@ class MainWindow(QMainWindow):
         self.encoder.finished.connect(lambda z: self.state.set_latent(z, "encode"))
         self.encoder.failed.connect(lambda msg: self.show_message("error", f"encoding failed: {msg}"))
         self.sessions = SessionController(self, self.state)
-        self.sessions.providers.append(DirectionsSessionProvider(self.directions))
-        self.sessions.providers.append(FlowsSessionProvider(self.flows))
         self._show_device(device)
         self._on_model(None)
         # Last: everything imported and built so far lives as long as the app; see gc_guard.
         freeze_startup_heap()
 
     # --- layout --------------------------------------------------------------------------------------------------
+    def _initial_dock_sizes(self) -> None:
+        """Shares of the window for a laptop screen: the preview keeps the middle, the panels the rest."""
+        w, h = max(self.width(), 1024), max(self.height(), 700)
+        self.resizeDocks([self.docks["Models"], self.docks["Latent sliders"]], [int(0.17 * w), int(0.36 * w)],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["Traversal grid"], self.docks["Latent map"]], [int(0.5 * w), int(0.5 * w)],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["Traversal grid"]], [int(0.38 * h)], Qt.Orientation.Vertical)
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(ev)
+        if not getattr(self, "_sized", False) and self.isVisible():
+            self._sized = True  # once, at the first real size: later the user's own arrangement stays
+            self._initial_dock_sizes()
+
+    def panel(self, title: str) -> QWidget:
+        """The panel shown in dock ``title`` (inside the scroll area that keeps the window small)."""
+        return self.docks[title].widget().widget()
+
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(title.replace(" ", "_"))
-        dock.setWidget(widget)
+        # A panel narrower than its controls scrolls inside its dock instead of widening the window: the
+        # window fits a laptop screen (1280 x 800) whatever the panels hold.
+        dock.setWidget(ScrollingPanel(widget))
         # A dock behind another tab still reports isVisible(); panels that render in the background listen
         # for the tab switch instead, so a hidden Compare or grid costs the live preview nothing.
         follow = getattr(widget, "set_on_screen", None)
@@ -197,6 +221,16 @@ class MainWindow(QMainWindow):
         self._action(e, "&Random prior sample", self.sliders._random, QKeySequence("R"))
         self._action(e, "&Encode a dataset sample", self.encode_random_sample, QKeySequence("E"))
         self._action(e, "Add &bookmark", self.bookmarks.add_current, QKeySequence("Ctrl+B"))
+        e.addSeparator()
+        self._action(e, "Copy &frame", self.copy_frame, QKeySequence("Ctrl+Shift+C"), "The preview's image")
+        self._action(e, "Copy latent as &NumPy", self.copy_latent, QKeySequence("Ctrl+Alt+C"),
+                     "np.array([...]) of the current latent, exact")
+        self._action(e, "Copy latent as e&xport command", self.copy_export_command, None,
+                     "A `latentlab export` command line that starts from the current latent")
+        e.addSeparator()
+        self._action(e, "Command &palette…", self.command_palette, QKeySequence("Ctrl+K"),
+                     "Find any command by typing (also Ctrl+Shift+P)").setShortcuts(
+            [QKeySequence("Ctrl+K"), QKeySequence("Ctrl+Shift+P")])
         v = bar.addMenu("&View")
         for dock in self.docks.values():
             v.addAction(dock.toggleViewAction())
@@ -222,29 +256,43 @@ class MainWindow(QMainWindow):
     def open_demo_models(self) -> None:
         paths = demo_model_paths()
         if not paths:
-            self.show_message("warning", "no demo models found (the models/ folder is empty)")
+            self.show_message("warning", f"no demo models found in {demo_models_dir()}")
         self.open_paths(paths)
 
     def open_dialog(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(self, "Open checkpoint", str(Path.cwd()), CHECKPOINT_FILTER)
         self.open_paths(paths)
 
-    def _ask_trust(self, path: Path, reason: str) -> None:
+    def _ask_trust(self, path: Path, refusal) -> None:
+        from latentlab.core.text import printable
+
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Icon.Warning)
+        box.setTextFormat(Qt.TextFormat.PlainText)  # names and reasons come from the file: never rich text
         box.setWindowTitle("Run code from this file?")
-        box.setText(f"<b>{path.name}</b> contains code that runs when it is opened.")
+        box.setText(f"{printable(path.name)} contains code that runs when it is opened.")
         box.setInformativeText(
             "Opening it lets the file do anything your user account can do. Only continue if you trust "
-            "where it came from.\n\n" + reason)
+            f"where it came from.\n\n{refusal.reason}\n\nSHA-256 of the file: {refusal.sha256}\n"
+            "Only these exact bytes will be opened; if the file changes before it loads, it is refused.")
         trust = box.addButton("Trust and open", QMessageBox.ButtonRole.AcceptRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         box.exec()
         if box.clickedButton() is trust:
-            self.models.open_trusted(path)
+            self.models.open_trusted(path, refusal)
         else:
-            self.show_message("info", f"{path.name} was not opened")
+            self.show_message("info", f"{printable(path.name)} was not opened")
+
+    def _sync_render_models(self) -> None:
+        """The render service knows the open models; a closed one is forgotten (and its pending work dropped)."""
+        open_now = {e.token for e in self.state.models}
+        for token in self._render_tokens - open_now:
+            self.bridge.remove_model(token)
+        for entry in self.state.models:
+            if entry.token not in self._render_tokens:
+                self.bridge.add_model(entry.model, entry.token)
+        self._render_tokens = open_now
 
     def _on_model(self, entry) -> None:
         self.bridge.set_model(entry.model if entry else None, entry.token if entry else 0)
@@ -254,7 +302,7 @@ class MainWindow(QMainWindow):
         else:
             info = entry.model.info
             self.model_label.setText(f"{entry.name} · {info.latent_dim} latents · {entry.checkpoint.format}")
-            self.setWindowTitle(f"latentlab — {entry.name}")
+            self.setWindowTitle(f"latentlab — {shown(entry.name, 200)}")
         # The new model's first frame.
         QTimer.singleShot(0, self.preview.request)
 
@@ -290,7 +338,7 @@ class MainWindow(QMainWindow):
     def show_message(self, level: str, text: str) -> None:
         log.log(logging.ERROR if level == "error" else logging.INFO, text)
         self.banner.show_message(level, text)
-        self.statusBar().showMessage(text, 8000)
+        self.statusBar().showMessage(shown(text), 8000)
 
     def dragEnterEvent(self, ev) -> None:
         if ev.mimeData().hasUrls() and any(u.isLocalFile() for u in ev.mimeData().urls()):
@@ -302,7 +350,14 @@ class MainWindow(QMainWindow):
         ev.acceptProposedAction()
 
     def drop_paths(self, paths) -> None:
-        """Dropped files: images and folders go to the Images panel, anything else is opened as a checkpoint."""
+        """Dropped files (or files the desktop asks the running app to open): a .llab session is restored,
+        images and folders go to the Images panel, anything else is opened as a checkpoint."""
+        sessions = [p for p in paths if str(p).lower().endswith(".llab")]
+        if sessions:
+            self.sessions.open(Path(sessions[0]))
+            for extra in sessions[1:]:
+                self.show_message("warning", f"{Path(extra).name} not opened: one session at a time")
+        paths = [p for p in paths if p not in sessions]
         pictures = [p for p in paths if is_image_file(p)]
         checkpoints = [p for p in paths if not is_image_file(p)]
         if checkpoints:
@@ -345,12 +400,46 @@ class MainWindow(QMainWindow):
         self.shutdown()
         super().closeEvent(ev)
 
-    def _shortcuts(self) -> None:
-        QMessageBox.information(self, "Keyboard shortcuts", (
-            "Ctrl+O  open a checkpoint\nCtrl+Z / Ctrl+Shift+Z  undo / redo the latent\n0  reset the latent to zero\n"
-            "R  random prior sample\nE  encode a dataset sample\nCtrl+B  bookmark the current latent\n"
-            "F  fit the preview; Ctrl+1/2/4/8  pixel-exact zoom\nCtrl+E  export a video or grid\n"
-            "Ctrl+S / Ctrl+Shift+O  save / open a session\nEsc  cancel the focused panel's computation"))
+    def _shortcuts(self):
+        from latentlab.ui.command_palette import ShortcutSheet
+
+        sheet = ShortcutSheet(self)
+        sheet.show()
+        return sheet
+
+    def command_palette(self):
+        from latentlab.ui.command_palette import CommandPalette
+
+        palette = CommandPalette(self)
+        palette.show()
+        palette.filter.setFocus()
+        return palette
+
+    # --- clipboard ------------------------------------------------------------------------------------------------
+    def copy_frame(self) -> None:
+        from latentlab.ui.clipboard import copy_image
+
+        img = self.preview.shown_image()
+        if img is None:
+            self.show_message("warning", "no frame to copy yet")
+            return
+        copy_image(img)
+        self.statusBar().showMessage("frame copied", 3000)
+
+    def copy_latent(self) -> None:
+        from latentlab.ui.clipboard import copy_text, latent_literal
+
+        if self.state.current is not None:
+            copy_text(latent_literal(self.state.z))
+            self.statusBar().showMessage("latent copied as a NumPy array", 3000)
+
+    def copy_export_command(self) -> None:
+        from latentlab.ui.clipboard import copy_text, export_command
+
+        entry = self.state.current
+        if entry is not None:
+            copy_text(export_command(entry.path, self.state.z, self.state.view.grid_dims))
+            self.statusBar().showMessage("export command copied", 3000)
 
     def _about(self) -> None:
         QMessageBox.about(self, "About latentlab", f"latentlab {__version__}\nA laboratory for the latent spaces "

@@ -5,34 +5,28 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 from collections import deque
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from latentlab.app import AppModel, ModelEntry
 from latentlab.core.activity import classify_activity
-from latentlab.core.checkpoint import open_checkpoint
+from latentlab.core.checkpoints import Trust, UntrustedFile, open_checkpoint
 from latentlab.core.data import BUILTIN
 from latentlab.core.device import resolve_device
 from latentlab.core.encode import encode_dataset
+from latentlab.core.errors import LatentlabError
+from latentlab.core.input_files import read_bytes
 from latentlab.core.paths import atomic_write_bytes, data_dir
-from latentlab.core.sidecars import find_sidecars, is_sidecar
+from latentlab.core.safe_json import loads_bounded
+from latentlab.core.sidecars import find_sidecars
 from latentlab.ui.job_runner import JobRunner
-from latentlab.ui.state import ExplorerState, ModelEntry
 
 log = logging.getLogger(__name__)
 
 ANALYSIS_SAMPLES = 3000
-REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
-
-
-def demo_model_paths() -> list[Path]:
-    """The shipped demo checkpoints (``LATENTLAB_MODELS`` may point elsewhere); their flows and direction files
-    are opened with them, not as models."""
-    folder = Path(os.environ.get("LATENTLAB_MODELS", REPO_MODELS))
-    return sorted(p for p in folder.glob("*.safetensors") if not is_sidecar(p)) if folder.is_dir() else []
 
 
 class RecentFiles:
@@ -42,11 +36,18 @@ class RecentFiles:
         self.path = data_dir() / "recent.json"
 
     def load(self) -> list[Path]:
-        try:
-            items = json.loads(self.path.read_text())
-            return [Path(p) for p in items if isinstance(p, str)]
-        except (OSError, ValueError):
+        """The list as saved; an unreadable or hostile file (huge, deep, the wrong shape) is an empty list."""
+        if not self.path.exists():
             return []
+        try:
+            raw = read_bytes(self.path, "the recent-files list", max_bytes=1024 * 1024)
+            items = loads_bounded(raw, "the recent-files list", max_depth=4, path=self.path)
+        except LatentlabError as exc:
+            log.warning("ignoring the recent-files list: %s", exc)
+            return []
+        if not isinstance(items, list):
+            return []
+        return [Path(p) for p in items[: self.LIMIT] if isinstance(p, str) and p and "\x00" not in p]
 
     def add(self, path: Path) -> list[Path]:
         items = [p for p in self.load() if p != path.resolve()]
@@ -59,12 +60,32 @@ class RecentFiles:
         return items
 
 
-def _open(ctx, path: Path, trust: bool, device: str, arch: str | None):
+def _open(ctx, path: Path, trust: bool | Trust, device: str, arch: str | None):
     ctx.progress(0.1, f"opening {path.name}")
     ck = open_checkpoint(path, arch=arch, trust=trust, device=device)
     sidecars = find_sidecars(ck.path, ck.sha256)
+    ctx.progress(0.8, "reading the files beside it")
+    shipped = read_sidecars(sidecars, ck)
     ctx.progress(1.0, "opened")
-    return ck, sidecars
+    return ck, sidecars, shipped
+
+
+def read_sidecars(sidecars, ck) -> dict:
+    """The flows and directions found beside a checkpoint, read (off the GUI thread); unusable ones noted."""
+    from latentlab.core.directions import load_directions
+    from latentlab.core.errors import LatentlabError
+    from latentlab.core.flows import load_flows
+
+    out: dict = {}
+    try:
+        if sidecars.flows is not None:
+            out["flows"] = (load_flows(sidecars.flows, checkpoint_sha256=ck.sha256,
+                                       latent_dim=ck.model.info.latent_dim), sidecars.flows)
+        if sidecars.directions is not None:
+            out["directions"] = (load_directions(sidecars.directions), sidecars.directions)
+    except (LatentlabError, OSError) as exc:
+        sidecars.notes.append(f"a file beside it could not be used ({exc})")
+    return out
 
 
 def analyse(ctx, model, dataset_name: str, n: int, seed: int = 0):
@@ -77,42 +98,34 @@ def analyse(ctx, model, dataset_name: str, n: int, seed: int = 0):
     return enc, act
 
 
-def _move(ctx, model, device: str, lock):
-    ctx.progress(0.2, f"moving to {device}")
-    dev = resolve_device(device)
-    with lock:  # no decode may run while the weights change device
-        return model.to(dev)
-
-
 class ModelManager(QObject):
     """Turns "open this file" into ModelEntries in the state, one load at a time, off the GUI thread."""
 
     loadingChanged = Signal(str)  # file name being loaded, or "" when idle
-    trustRequested = Signal(object, str)  # path, reason
+    trustRequested = Signal(object, object)  # path, the UntrustedFile error (its sha256 names the bytes refused)
     recentChanged = Signal(list)
 
-    def __init__(self, state: ExplorerState, render_lock=None, parent: QObject | None = None):
+    def __init__(self, state: AppModel, bridge, parent: QObject | None = None):
         super().__init__(parent)
         self.state = state
-        self.render_lock = render_lock if render_lock is not None else threading.Lock()
+        self.bridge = bridge  # the window's render service: it also moves models between devices
         self.loader = JobRunner(self, "open")
         self.analyser = JobRunner(self, "analysis")
-        self.mover = JobRunner(self, "device")
         self.recent = RecentFiles()
-        self._queue: deque[tuple[Path, bool, str | None, bool]] = deque()
-        self._current_load: tuple[Path, bool, str | None, bool] | None = None
+        self._queue: deque[tuple[Path, bool | Trust, str | None, bool]] = deque()
+        self._current_load: tuple[Path, bool | Trust, str | None, bool] | None = None
         self._analysing: ModelEntry | None = None
         self.loader.finished.connect(self._on_loaded)
-        self.loader.failed.connect(self._on_load_failed)
+        self.loader.error.connect(self._on_load_failed)
         self.loader.cancelled.connect(self._next)
         self.analyser.finished.connect(self._on_analysed)
         self.analyser.failed.connect(self._on_analysis_failed)
-        self.mover.finished.connect(self._on_moved)
-        self.mover.failed.connect(lambda msg: state.message.emit("error", f"could not move the model: {msg}"))
+        bridge.moved.connect(self._on_moved)
         state.currentModelChanged.connect(self._maybe_analyse)
 
     # --- opening ----------------------------------------------------------------------------------------------
-    def open(self, path: str | os.PathLike, trust: bool = False, arch: str | None = None, select: bool = True) -> None:
+    def open(self, path: str | os.PathLike, trust: bool | Trust = False, arch: str | None = None,
+             select: bool = True) -> None:
         self._queue.append((Path(path), trust, arch, select))
         if not self.loader.busy and self._current_load is None:
             self._next()
@@ -130,30 +143,38 @@ class ModelManager(QObject):
     def _on_loaded(self, result) -> None:
         assert self._current_load is not None
         _, _, _, select = self._current_load
-        ck, sidecars = result
+        ck, sidecars, shipped = result
         entry = ModelEntry(ck, sidecars=sidecars)
         ds = ck.model.info.dataset
         entry.dataset_name = ds if ds in BUILTIN else None
-        self.state.add_model(entry, select=select or self.state.current is None)
+        entry = self.state.add_model(entry, select=False)
+        # What ships beside the checkpoint, unless a session being restored already set this model up.
+        extras = self.state.extras(entry)
+        if "flows" in shipped and extras.flows is None:
+            self.state.set_flows(entry, *shipped["flows"])
+        if "directions" in shipped and extras.directions is None:
+            self.state.set_directions(entry, *shipped["directions"])
+        if select or self.state.current is None:
+            self.state.select_model(entry)
         self.recentChanged.emit(self.recent.add(ck.path))
         for note in [*ck.notes, *sidecars.notes]:
             self.state.message.emit("info", f"{ck.path.name}: {note}")
         self._next()
 
-    def _on_load_failed(self, msg: str) -> None:
+    def _on_load_failed(self, exc: Exception) -> None:
         assert self._current_load is not None
-        path, trust, arch, select = self._current_load
+        path, trust, _, _ = self._current_load
         self._current_load = None
-        exc_text = msg
-        if "refused" in msg and not trust:
+        if isinstance(exc, UntrustedFile) and not trust:
             # Only the user can decide to run code from a file: ask, never assume.
-            self.trustRequested.emit(path, msg)
+            self.trustRequested.emit(path, exc)
         else:
-            self.state.message.emit("error", f"Could not open {exc_text}")
+            self.state.message.emit("error", f"Could not open {exc}")
         self._next()
 
-    def open_trusted(self, path: Path) -> None:
-        self.open(path, trust=True)
+    def open_trusted(self, path: Path, refusal: UntrustedFile) -> None:
+        """Open ``path`` trusting exactly the bytes that ``refusal`` was about (changed bytes are refused)."""
+        self.open(path, trust=Trust.for_refusal(refusal))
 
     # --- analysis ----------------------------------------------------------------------------------------------
     def _maybe_analyse(self, entry: ModelEntry | None) -> None:
@@ -191,23 +212,32 @@ class ModelManager(QObject):
         self._moving = entry
         self.analyser.cancel()
         self.analyser.wait(5.0)
-        self.mover.start(_move, entry.model, device, self.render_lock, label=f"moving {entry.name} to {device}")
+        try:
+            resolve_device(device)
+        except LatentlabError as exc:
+            self.state.message.emit("error", f"could not move the model: {exc}")
+            return
+        # On the model's render thread, between two decodes: no decode races the move.
+        self.bridge.move(entry.token, device)
 
-    def _on_moved(self, model) -> None:
+    def _on_moved(self, token: int, model, error) -> None:
         entry = getattr(self, "_moving", None)
-        if entry is None:
+        if entry is None or entry.token != token:
+            return
+        if error is not None:
+            self.state.message.emit("error", f"could not move the model: {error}")
             return
         from latentlab.core.model import device_of
 
         self.state.deviceChanged.emit(str(device_of(model)))
-        # The renderer decodes on device_of(model), so the next frame already uses the new device.
+        # The render service now routes this model to its new device's thread; show the next frame there.
         self.state.latentChanged.emit("device")
         if entry.encoded is None and not entry.analysis_error:
             self._maybe_analyse(entry)
 
     def shutdown(self) -> bool:
         self._queue.clear()
-        return all(r.shutdown() for r in (self.loader, self.analyser, self.mover))
+        return all(r.shutdown() for r in (self.loader, self.analyser))
 
 
 def prior_latents(entry: ModelEntry, n: int, seed: int) -> np.ndarray:

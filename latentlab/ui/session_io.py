@@ -1,8 +1,8 @@
 """Sessions in the app: save/open .llab files, autosave a few seconds after each change, restore after a crash.
 
-The window's state is captured into a core ``Session`` (checkpoints by path and SHA-256, latents, bookmarks,
-panel layout) and applied back once the checkpoints have loaded. Panels with state of their own (directions,
-flows, compare) register a provider with ``capture(session)`` and ``apply(session, entries_by_id)``.
+What is saved is the app model (``latentlab.app.sessions``: every open model with its latent, locks,
+directions and flows, bookmarks, the compare set, view and export settings) plus the window's layout; it is
+applied back as the checkpoints finish loading. Nothing here reads a panel's widgets.
 """
 
 from __future__ import annotations
@@ -13,17 +13,16 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
 
-import numpy as np
-from PySide6.QtCore import QByteArray, QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from latentlab.app import AppModel
+from latentlab.app import sessions as app_sessions
 from latentlab.core.session import (
     AUTOSAVE_DELAY_S,
+    HEARTBEAT_S,
     Autosave,
-    CheckpointRef,
-    FileRef,
     FileStatus,
     Session,
     SessionError,
@@ -32,21 +31,13 @@ from latentlab.core.session import (
     relink,
     save_session,
 )
-from latentlab.core.session import (
-    Bookmark as SessionBookmark,
-)
-from latentlab.ui.state import Bookmark, ExplorerState, ModelEntry
+from latentlab.ui.layout_restore import restore_window_layout
+from latentlab.ui.safe_text import plain_rich, rich
 
 log = logging.getLogger(__name__)
 
 IDLE_BEFORE_AUTOSAVE_S = 1.0  # no autosave while the latent moved this recently (a drag is going on)
 SESSION_FILTER = "latentlab sessions (*.llab);;All files (*)"
-
-
-class SessionProvider(Protocol):
-    def capture(self, session: Session, ids: dict[int, str]) -> None: ...
-
-    def apply(self, session: Session, entries: dict[str, ModelEntry]) -> None: ...
 
 
 # A function that resolves a moved/changed file: returns a new path, or None to skip that file.
@@ -58,70 +49,41 @@ class SessionController(QObject):
     restored = Signal(str)
     declined = Signal()  # the user chose not to restore a crashed session
 
-    def __init__(self, window, state: ExplorerState, autosave: Autosave | None = None):
+    def __init__(self, window, state: AppModel, autosave: Autosave | None = None):
         super().__init__(window)
         self.window = window
         self.state = state
         self.path: Path | None = None
-        self.providers: list[SessionProvider] = []
         self.autosave = autosave or Autosave()
         self.autosave_enabled = True
         self._timer = QTimer(self, singleShot=True, interval=int(AUTOSAVE_DELAY_S * 1000), timeout=self._autosave_when_idle)
+        # Tells apps on other hosts of a shared home that this run is alive (see core.session.autosave).
+        self._heartbeat = QTimer(self, interval=int(HEARTBEAT_S * 1000), timeout=self._beat)
         self._last_activity = 0.0
         self._writer: threading.Thread | None = None
         state.latentChanged.connect(self._note_activity)
-        self._pending: dict[str, tuple[CheckpointRef, Session]] = {}
+        self._restore: app_sessions.Restore | None = None
         for sig in (state.modelsChanged, state.latentCommitted, state.bookmarksChanged, state.currentModelChanged,
-                    state.locksChanged, state.rangeChanged):
+                    state.locksChanged, state.directionsChanged, state.flowsChanged, state.compareChanged):
             sig.connect(self.changed)
+        state.view.events.connect(self.changed)
+        state.export.events.connect(self.changed)
         state.modelsChanged.connect(self._apply_pending)
 
     # --- capture --------------------------------------------------------------------------------------------------
     def capture(self) -> Session:
-        st = self.state
-        session = Session()
-        ids: dict[int, str] = {}
-        for i, entry in enumerate(st.models):
-            cid = f"c{i}"
-            ids[entry.token] = cid
-            latent = st.z if entry is st.current else st.latents_by_model.get(entry.token)
-            view: dict[str, Any] = {}
-            if entry is st.current and st.locked:
-                view["locked"] = sorted(st.locked)
-            ref = CheckpointRef(
-                id=cid,
-                file=FileRef(path=str(entry.path.resolve()), sha256=entry.checkpoint.sha256,
-                             size=entry.path.stat().st_size if entry.path.exists() else None),
-                latent=None if latent is None or latent.size == 0 else np.asarray(latent, np.float32).copy(),
-                name=entry.name,
-                # Plain state_dict files do not say what they are: keep the network they were opened as.
-                arch=entry.checkpoint.card.get("architecture") if entry.checkpoint.format == "state_dict" else None,
-                view=view,
-            )
-            session.checkpoints.append(ref)
-        if st.current is not None:
-            session.active = ids[st.current.token]
-        by_sha = {e.checkpoint.sha256: ids[e.token] for e in st.models}
-        for bm in st.bookmarks:
-            session.bookmarks.append(SessionBookmark(bm.name, bm.z.copy(), by_sha.get(bm.model_sha), bm.note))
+        """The app model's session (``latentlab.app.sessions``) plus this window's layout."""
+        session = app_sessions.capture(self.state)
         win = self.window
         session.layout.window_state = base64.b64encode(bytes(win.saveState())).decode()
         session.layout.geometry = base64.b64encode(bytes(win.saveGeometry())).decode()
-        session.layout.view = {
-            "range_std": st.range_std,
-            "grid_dims": win.grid.dims_edit.text(),
-            "grid_steps": win.grid.steps.value(),
-            "show_passive": win.sliders.show_passive.isChecked(),
-            "map_method": win.latent_map.method.currentText(),
-        }
-        for p in self.providers:
-            p.capture(session, ids)
         return session
 
     # --- apply ----------------------------------------------------------------------------------------------------
     def apply(self, session: Session, base: Path | None, resolver: Resolver | None = None) -> list[str]:
         """Open the session's checkpoints and restore the rest as they load; returns what could not be restored."""
-        problems: list[str] = []
+        restore = app_sessions.Restore(self.state, session)
+        problems = list(restore.problems)
         statuses = {(s.kind, s.key): s for s in check_files(session, base)}
         for ref in session.checkpoints:
             st = statuses.get(("checkpoint", ref.id))
@@ -138,59 +100,32 @@ class SessionController(QObject):
                     continue
             elif st is not None and st.found is not None:
                 path = st.found
-            self._pending[str(Path(path).resolve())] = (ref, session)
+            restore.expect(ref, Path(path))
             self.window.models.open(path, arch=ref.arch, select=False)
+        self._restore = restore
         lay = session.layout
-        try:
-            if lay.geometry:
-                self.window.restoreGeometry(QByteArray(base64.b64decode(lay.geometry)))
-            if lay.window_state:
-                self.window.restoreState(QByteArray(base64.b64decode(lay.window_state)))
-        except (ValueError, TypeError):
-            problems.append("the saved window layout could not be read; using the default layout")
-        v = lay.view
-        win = self.window
-        if "range_std" in v:
-            self.state.set_range(float(v["range_std"]))
-            win.sliders.range_spin.setValue(float(v["range_std"]))
-        if "grid_dims" in v:
-            win.grid.dims_edit.setText(str(v["grid_dims"]))
-        if "grid_steps" in v:
-            win.grid.steps.setValue(int(v["grid_steps"]))
-        if "show_passive" in v:
-            win.sliders.show_passive.setChecked(bool(v["show_passive"]))
-        if v.get("map_method") in ("PCA", "t-SNE"):
-            win.latent_map.method.setCurrentText(v["map_method"])
+        problems += restore_window_layout(self.window, lay.geometry, lay.window_state)
         for p in problems:
             self.state.message.emit("warning", p)
         self._apply_pending()
         return problems
 
+    @property
+    def _pending(self) -> dict:
+        """Checkpoints of the session being restored that have not opened yet."""
+        return self._restore.waiting if self._restore is not None else {}
+
     def _apply_pending(self) -> None:
-        if not self._pending:
+        restore = self._restore
+        if restore is None:
             return
+        before = len(restore.problems)
         for entry in list(self.state.models):
-            key = str(entry.path.resolve())
-            if key not in self._pending:
-                continue
-            ref, session = self._pending.pop(key)
-            if ref.latent is not None and ref.latent.shape[0] == entry.latent_dim:
-                self.state.latents_by_model[entry.token] = ref.latent.copy()
-            for bm in session.bookmarks:
-                if bm.checkpoint == ref.id and bm.latent.shape[0] == entry.latent_dim:
-                    self.state.bookmarks.append(Bookmark(bm.name, bm.latent.copy(), entry.checkpoint.sha256, note=bm.note))
-            self.state.bookmarksChanged.emit()
-            entries = {ref.id: entry}
-            if session.active == ref.id:
-                self.state.select_model(entry)
-                if ref.latent is not None and ref.latent.shape[0] == entry.latent_dim:
-                    self.state.set_latent(ref.latent, "session", commit=False)
-                for j in ref.view.get("locked", []):
-                    if 0 <= int(j) < entry.latent_dim:
-                        self.state.set_locked(int(j), True)
-            for p in self.providers:
-                p.apply(session, entries)
-        if not self._pending:
+            restore.model_opened(entry)
+        for p in restore.problems[before:]:
+            self.state.message.emit("warning", p)
+        if restore.done:
+            self._restore = None
             self.restored.emit(str(self.path or "autosave"))
 
     def _ask_for_file(self, status: FileStatus) -> Path | None:
@@ -200,8 +135,8 @@ class SessionController(QObject):
         box = QMessageBox(self.window)
         box.setIcon(QMessageBox.Icon.Warning)
         box.setWindowTitle("Session file problem")
-        box.setText(f"<b>{name}</b> {what}.")
-        box.setInformativeText(f"Saved path: {status.ref.path}\n{status.message}")
+        box.setText(f"<b>{rich(name)}</b> {what}.")
+        box.setInformativeText(plain_rich(f"Saved path: {status.ref.path}\n{status.message}"))
         locate = box.addButton("Locate…", QMessageBox.ButtonRole.AcceptRole)
         use = box.addButton("Use it anyway", QMessageBox.ButtonRole.YesRole) if status.status == "changed" else None
         box.addButton("Skip", QMessageBox.ButtonRole.RejectRole)
@@ -304,9 +239,19 @@ class SessionController(QObject):
             log.warning("autosave unavailable: %s", exc)
             self.autosave_enabled = False
             return []
+        self._heartbeat.start()
         if recoveries and ask:
             QTimer.singleShot(0, lambda: self._offer(recoveries))
         return recoveries
+
+    def _beat(self) -> None:
+        def beat() -> None:
+            try:
+                self.autosave.heartbeat()
+            except OSError as exc:  # off the GUI thread: a hung network folder must not freeze the app
+                log.warning("autosave heartbeat failed: %s", exc)
+
+        threading.Thread(target=beat, name="latentlab-heartbeat", daemon=True).start()
 
     def _offer(self, recoveries) -> None:
         rec = recoveries[0]
@@ -336,72 +281,7 @@ class SessionController(QObject):
 
     def end(self) -> None:
         self._timer.stop()
+        self._heartbeat.stop()
         self._join_writer()
         if self.autosave_enabled:
             self.autosave.end()
-
-
-class DirectionsSessionProvider:
-    """Directions in a session: by file when they were loaded from or saved to one, else inline vectors."""
-
-    def __init__(self, panel):
-        self.panel = panel
-
-    def capture(self, session: Session, ids: dict[int, str]) -> None:
-        from latentlab.core.session import DirectionRef
-
-        panel = self.panel
-        entry = panel.state.current
-        if not panel.set or entry is None:
-            return
-        cid = ids.get(entry.token)
-        for d in panel.set:
-            if panel.file is not None and panel.file.exists():
-                session.directions.append(DirectionRef(d.name, cid, FileRef.of(panel.file), d.name, None))
-            elif d.vector is not None:
-                session.directions.append(DirectionRef(d.name, cid, None, None, d.vector.copy()))
-            else:
-                log.warning("direction %s is a field that was never saved to a file; it is not in the session", d.name)
-
-    def apply(self, session: Session, entries: dict[str, ModelEntry]) -> None:
-        from latentlab.core.directions import Direction, DirectionSet
-
-        panel = self.panel
-        refs = [r for r in session.directions if r.checkpoint in entries]
-        if not refs:
-            return
-        entry = entries[refs[0].checkpoint]
-        if entry is not panel.state.current:
-            return  # directions act on the model being explored
-        files = {r.file.path for r in refs if r.file is not None}
-        for f in files:
-            panel.load(Path(f))
-        inline = [Direction(r.name, "session", {}, vector=r.vector) for r in refs if r.vector is not None]
-        if inline:
-            panel.add_directions(DirectionSet(entry.latent_dim, inline, entry.checkpoint.sha256, entry.name, {}))
-
-
-class FlowsSessionProvider:
-    """Flows in a session, by file (trained flows are kept in the data folder automatically)."""
-
-    def __init__(self, panel):
-        self.panel = panel
-
-    def capture(self, session: Session, ids: dict[int, str]) -> None:
-        from latentlab.core.session import FlowRef
-
-        panel = self.panel
-        entry = panel.state.current
-        if panel.flows is None or entry is None or panel.flows_file is None or not panel.flows_file.exists():
-            return
-        session.flows.append(FlowRef(panel.flows_file.name, FileRef.of(panel.flows_file), ids.get(entry.token),
-                                     str(panel.k.value())))
-
-    def apply(self, session: Session, entries: dict[str, ModelEntry]) -> None:
-        panel = self.panel
-        for ref in session.flows:
-            entry = entries.get(ref.checkpoint)
-            if entry is None or entry is not panel.state.current:
-                continue
-            if panel.load(Path(ref.file.path)) and ref.key and ref.key.isdigit():
-                panel.k.setValue(int(ref.key))

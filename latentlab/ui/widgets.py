@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
+    QFrame,
     QGraphicsItem,
     QGraphicsPixmapItem,
     QGraphicsView,
     QHBoxLayout,
-    QLabel,
+    QLayout,
+    QMenu,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QToolButton,
     QWidget,
 )
 
 from latentlab.ui.job_runner import JobRunner
+from latentlab.ui.safe_text import PlainLabel
 
 
 def to_qimage(img: np.ndarray) -> QImage:
@@ -68,6 +72,26 @@ class PixelImageItem(QGraphicsPixmapItem):
         self.setPixmap(QPixmap())
 
 
+def adopt_menus(view: pg.GraphicsView) -> None:
+    """Give ``view`` the context menus pyqtgraph made for its plot items and view boxes.
+
+    pyqtgraph creates them without a parent, so they are top-level widgets that only Python's cyclic garbage
+    collector frees, and only once nothing refers to their items; objects frozen at start-up (gc_guard) are
+    never collected. As children of the view they are deleted with it, like any other part of the window.
+    """
+    for item in view.scene().items():
+        for menu in (getattr(item, "ctrlMenu", None), getattr(item, "menu", None)):
+            if isinstance(menu, QMenu) and menu.parent() is None:
+                menu.setParent(view, menu.windowFlags())  # the flags keep it a popup
+
+
+def plot_widget(background: str = "#15171a") -> pg.PlotWidget:
+    """A ``pg.PlotWidget`` that owns its context menus (``adopt_menus``)."""
+    plot = pg.PlotWidget(background=background)
+    adopt_menus(plot)
+    return plot
+
+
 class ImageCanvas(pg.GraphicsLayoutWidget):
     """A pyqtgraph view of one uint8 image: y down, square pixels, nearest-neighbour scaling, pan and zoom.
 
@@ -93,19 +117,22 @@ class ImageCanvas(pg.GraphicsLayoutWidget):
         self.overlay.setZValue(10)
         self.overlay.setVisible(False)  # shown only with text: a visible TextItem runs Python on every paint
         self.view.addItem(self.overlay)
+        adopt_menus(self)
         self._shape: tuple[int, int] | None = None
         self._overlay_text = ""
         self._unpainted = False
         self.scene().sigMouseClicked.connect(self._on_click)
 
-    def set_image(self, img: np.ndarray, autorange: bool = False) -> None:
+    def set_image(self, img: np.ndarray, autorange: bool = False, fit: bool = True) -> None:
+        """Show ``img``; a new shape (or ``autorange``) fits the view to it unless ``fit`` is off (the caller fits)."""
         shape = img.shape[:2]
         self.image.set_array(img)
         self._unpainted = True
-        if shape != self._shape or autorange:
+        if fit and (shape != self._shape or autorange):
             self._shape = shape
             # Only the image decides the range: the overlay text has no finite bounds in a hidden view.
             self.view.autoRange(items=[self.image], padding=0.02)
+        self._shape = shape
 
     def paintEvent(self, ev) -> None:
         if self._needs_prepare():
@@ -206,7 +233,7 @@ class JobStrip(QWidget):
         self.bar.setRange(0, 1000)
         self.bar.setTextVisible(False)
         self.bar.setMaximumHeight(12)
-        self.label = QLabel()
+        self.label = PlainLabel()
         self.label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop this computation (Esc)")
@@ -217,6 +244,10 @@ class JobStrip(QWidget):
         runner.started.connect(self._on_started)
         runner.progress.connect(self._on_progress)
         runner.busyChanged.connect(self._on_busy)
+        # Its room is kept while idle: a job starting or ending must not move the plots above it.
+        policy = self.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.setSizePolicy(policy)
         self.setVisible(False)
 
     def _on_started(self, label: str) -> None:
@@ -241,7 +272,7 @@ class MessageBanner(QWidget):
         super().__init__(parent)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(8, 4, 4, 4)
-        self.label = QLabel()
+        self.label = PlainLabel()
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         close = QToolButton()
@@ -268,3 +299,131 @@ class MessageBanner(QWidget):
     @property
     def text(self) -> str:
         return self.label.text()
+
+
+class ScrollingPanel(QScrollArea):
+    """A dock's panel that scrolls when the dock is smaller than the panel's minimum size.
+
+    A dock would otherwise demand its panel's minimum width from the window; a row of metric cards or a
+    comparison of four models could then push the window past a laptop screen. The panel fills the dock
+    when it fits, and is kept at its *minimum* size (its toolbars wrapped, see ``FlowLayout``) when it does
+    not — QScrollArea's own resizing would use the panel's preferred height instead and scroll too soon.
+    """
+
+    MIN_SIDE = 160
+
+    def __init__(self, panel: QWidget, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWidget(panel)
+        self.setWidgetResizable(False)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+
+    def _fit_panel(self) -> None:
+        panel = self.widget()
+        if panel is None:
+            return
+        view = self.viewport().size()
+        width = max(view.width(), panel.minimumSizeHint().width())
+        layout = panel.layout()
+        low = (layout.minimumHeightForWidth(width) if layout is not None and layout.hasHeightForWidth()
+               else panel.minimumSizeHint().height())
+        panel.resize(width, max(view.height(), low))
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(ev)
+        self._fit_panel()
+
+    def event(self, ev) -> bool:
+        if ev.type() == ev.Type.LayoutRequest:
+            self._fit_panel()
+        return super().event(ev)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - QWidget's name
+        return QSize(self.MIN_SIDE, self.MIN_SIDE // 2)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - QWidget's name
+        return self.widget().sizeHint() if self.widget() is not None else super().sizeHint()
+
+
+class FlowLayout(QLayout):
+    """Lays widgets out left to right and wraps to a new row when the panel is narrow (a toolbar that fits).
+
+    A drop-in for the ``QHBoxLayout`` of a panel's toolbar: ``addWidget`` (stretch ignored), ``addStretch`` and
+    ``addSpacing`` (no-ops: a wrapping row has no spare room to hand out) and ``addLayout`` of a small group.
+    """
+
+    def __init__(self, parent: QWidget | None = None, spacing: int = 4):
+        super().__init__(parent)
+        self._items: list = []
+        self.setSpacing(spacing)
+        self.setContentsMargins(0, 0, 0, 0)
+
+    def addItem(self, item) -> None:  # noqa: N802 - Qt's name
+        self._items.append(item)
+
+    def addWidget(self, widget: QWidget, *_stretch) -> None:  # noqa: N802 - Qt's name
+        super().addWidget(widget)
+
+    def addStretch(self, *_args) -> None:  # noqa: N802 - QBoxLayout's name
+        pass
+
+    def addSpacing(self, *_args) -> None:  # noqa: N802 - QBoxLayout's name
+        pass
+
+    def addLayout(self, layout: QLayout, *_stretch) -> None:  # noqa: N802 - QBoxLayout's name
+        holder = QWidget()
+        holder.setLayout(layout)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.addWidget(holder)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, index: int):  # noqa: N802 - Qt's name
+        return self._items[index] if 0 <= index < len(self._items) else None
+
+    def takeAt(self, index: int):  # noqa: N802 - Qt's name
+        return self._items.pop(index) if 0 <= index < len(self._items) else None
+
+    def expandingDirections(self) -> Qt.Orientation:  # noqa: N802 - Qt's name
+        return Qt.Orientation(0)
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt's name
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt's name
+        return self._arrange(QRect(0, 0, width, 0), move=False)
+
+    def minimumHeightForWidth(self, width: int) -> int:  # noqa: N802 - Qt's name
+        return self.heightForWidth(width)
+
+    def setGeometry(self, rect: QRect) -> None:  # noqa: N802 - Qt's name
+        super().setGeometry(rect)
+        self._arrange(rect, move=True)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        w = sum(i.sizeHint().width() for i in self._items) + self.spacing() * max(0, len(self._items) - 1)
+        h = max((i.sizeHint().height() for i in self._items), default=0)
+        return QSize(w, h)
+
+    def minimumSize(self) -> QSize:  # noqa: N802 - Qt's name
+        size = QSize()
+        for item in self._items:
+            size = size.expandedTo(item.minimumSize())
+        return size
+
+    def _arrange(self, rect: QRect, move: bool) -> int:
+        x, y, row_h = rect.x(), rect.y(), 0
+        for item in self._items:
+            if item.widget() is not None and item.widget().isHidden():
+                continue
+            hint = item.sizeHint()
+            if x + hint.width() > rect.right() + 1 and row_h > 0:
+                x, y, row_h = rect.x(), y + row_h + self.spacing(), 0
+            if move:
+                item.setGeometry(QRect(QPoint(x, y), hint))
+            x += hint.width() + self.spacing()
+            row_h = max(row_h, hint.height())
+        return y + row_h - rect.y()

@@ -11,7 +11,7 @@ from latentlab.cli import main
 from latentlab.core.bench import time_decode
 from tests.helpers import tiny_checkpoint, tiny_model
 
-QUICK = ["--n", "200", "--quiet"]
+QUICK = ["--n", "200", "--quiet", "--sequential"]  # tests/core/test_sweep_ray.py runs sweeps on Ray
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_sweep_table_json_csv_and_a_broken_file(ckpts, tmp_path, capsys):
 
 
 def test_sweep_fails_when_nothing_opens(tmp_path, capsys):
-    assert main(["sweep", str(tmp_path / "missing.safetensors"), "--quiet"]) == 1
+    assert main(["sweep", str(tmp_path / "missing.safetensors"), "--quiet", "--sequential"]) == 1
     assert "missing.safetensors" in capsys.readouterr().out
 
 
@@ -76,3 +76,20 @@ def test_sweep_over_a_models_glob_skips_the_flows_and_direction_files_beside_che
     captured = capsys.readouterr()
     assert [r["file"] for r in json.loads(captured.out)["rows"]] == [str(ckpts[0])]
     assert "s0.flows.safetensors" in captured.err
+
+
+def test_sweep_over_the_demo_models_reports_the_gan_and_goes_on(capsys):
+    from pathlib import Path
+
+    demo = sorted(str(p) for p in (Path(__file__).parents[2] / "models").glob("*.safetensors"))
+    assert main(["sweep", *demo, "--metrics", "mig", "--json", *QUICK, "--n", "100"]) == 0
+    rows = {Path(r["file"]).name: r for r in json.loads(capsys.readouterr().out)["rows"]}
+    gan = rows.pop("infowgan-dsprites.safetensors")
+    assert "no encoder" in gan["skipped"] and "--invert" in gan["skipped"] and "mig.mig" not in gan
+    assert rows and all(0.0 <= r["mig.mig"] <= 1.0 for r in rows.values())
+
+
+def test_sweep_with_an_unknown_dataset_reports_it_in_each_row(ckpts, capsys):
+    assert main(["sweep", str(ckpts[0]), "--dataset", "no-such-set", "--json", *QUICK]) == 1
+    (row,) = json.loads(capsys.readouterr().out)["rows"]
+    assert "no-such-set" in row["error"] and "mig.mig" not in row

@@ -272,8 +272,15 @@ def test_plugin_registered_by_entry_point_opens_its_format(tmp_path, tiny_plugin
 
 def test_unreadable_file(tmp_path, monkeypatch):
     path = tiny_checkpoint(tmp_path / "m.safetensors")
-    # Simulated, because CI runs as root and root can read any file.
-    monkeypatch.setattr(os, "access", lambda p, mode: False)
+    # Simulated, because CI runs as root and root can read any file: the OS refuses the open.
+    real_open = os.open
+
+    def refusing_open(p, flags, *args):
+        if str(p) == str(path):
+            raise PermissionError(13, "Permission denied", str(p))
+        return real_open(p, flags, *args)
+
+    monkeypatch.setattr(os, "open", refusing_open)
     with pytest.raises(CheckpointError, match="not readable"):
         open_checkpoint(path)
 

@@ -19,6 +19,7 @@ from latentlab.core.directions import (
     orthonormalise,
     project_out,
     read_header,
+    save_directions,
 )
 from latentlab.core.directions.gradctrl import gradctrl_directions
 
@@ -120,7 +121,7 @@ def test_save_load_round_trips_exactly(tmp_path):
                     vector=rng.standard_normal(4))
     fld = _gradctrl_direction()
     s = DirectionSet(4, [vec, fld], source_sha256="ab" * 32, source_name="m", meta={"method": "mixed"})
-    path = s.save(tmp_path / "d.safetensors")
+    path = save_directions(s, tmp_path / "d.safetensors")
     back = load_directions(path)
     assert back.names == s.names and back.source_sha256 == s.source_sha256 and back.meta == s.meta
     for a, b in zip(s, back, strict=True):
@@ -129,13 +130,13 @@ def test_save_load_round_trips_exactly(tmp_path):
     z = rng.standard_normal((5, 4)).astype(np.float32)
     assert np.array_equal(back[1].apply(z, 0.7), fld.apply(z, 0.7))
     assert read_header(path)["directions"][1]["field"]["type"] == "gradctrl"
-    again = DirectionSet.load(back.save(tmp_path / "e.safetensors"))
+    again = load_directions(save_directions(back, tmp_path / "e.safetensors"))
     assert np.array_equal(again[1].at(z), fld.at(z))
 
 
 def test_unsavable_field_and_bad_files(tmp_path):
     with pytest.raises(ValueError, match="cannot be saved"):
-        DirectionSet(3, [Direction("rot", "t", field=Rotating())]).save(tmp_path / "x.safetensors")
+        save_directions(DirectionSet(3, [Direction("rot", "t", field=Rotating())]), tmp_path / "x.safetensors")
     assert not (tmp_path / "x.safetensors").exists()  # nothing half-written
     with pytest.raises(DirectionFileError, match="no such file"):
         load_directions(tmp_path / "missing.safetensors")
@@ -165,7 +166,7 @@ def _rewrite(path, out, edit):
 
 def test_tampered_files_are_refused(tmp_path):
     s = DirectionSet(3, [Direction("a", "t", vector=[1, 2, 2])])
-    path = s.save(tmp_path / "ok.safetensors")
+    path = save_directions(s, tmp_path / "ok.safetensors")
 
     def not_unit(h, t):
         t["d0.vector"] = t["d0.vector"] * 3

@@ -77,3 +77,13 @@ def test_cli_errors_are_messages_not_tracebacks(tmp_path, capsys):
     assert main(["directions", str(ck), "--method", "sefa", "--out", str(ck)]) == 2
     assert "overwrite the checkpoint" in capsys.readouterr().err
     assert main(["directions", str(ck), "--method", "sefa", "--out", str(tmp_path / "d.npz")]) == 2
+
+
+def test_cli_gradctrl_directions_sharing_one_classifier_save_and_reload(tmp_path, capsys):
+    ck = tiny_checkpoint(tmp_path / "m.safetensors", latent_dim=4)
+    out = tmp_path / "g.safetensors"
+    rc = main(["directions", str(ck), "--method", "gradctrl", "--factor", "posX,posY,scale", "--n", "60",
+               "--steps", "10", "--no-eval", "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    loaded = load_directions(out)
+    assert {d.name for d in loaded} >= {"posX", "posY", "scale"} and all(d.kind == "field" for d in loaded)

@@ -70,7 +70,7 @@ def test_bad_label_csvs_give_clear_errors(tmp_path, text, message):
 
 
 def test_missing_and_binary_csv(tmp_path):
-    with pytest.raises(LabelError, match="no such label file"):
+    with pytest.raises(LabelError, match="no such file"):
         read_label_csv(tmp_path / "nope.csv")
     b = tmp_path / "bin.csv"
     b.write_bytes(b"\xff\xfe\x00\x01binary")

@@ -10,7 +10,8 @@ import torch
 
 from latentlab.core.fast_decode import DISABLE_ENV, TracedDecoder
 from latentlab.core.model import ModelInfo
-from latentlab.core.render import Renderer, RenderRequest, RenderWorker, to_uint8
+from latentlab.core.render import Renderer, RenderRequest, to_uint8
+from latentlab.core.render_worker import RenderWorker
 from tests.helpers import tiny_model
 
 
@@ -95,18 +96,19 @@ def test_a_trace_belongs_to_one_model_object():
 def test_the_render_worker_traces_after_its_first_frame_and_keeps_its_own_thread_count():
     model = tiny_model()
     before = torch.get_num_threads()
-    results, done = [], threading.Event()
-    worker = RenderWorker(lambda r: (results.append(r), len(results) == 2 and done.set()), traced=True, threads=1)
+    results, first, done = [], threading.Event(), threading.Event()
+    worker = RenderWorker(lambda r: (results.append(r), first.set(), len(results) == 2 and done.set()), traced=True,
+                          threads=1)
     try:
         worker.set_model(model, 1)
         z1, z2 = np.zeros(4, np.float32), np.full(4, 0.5, np.float32)
         worker.submit(RenderRequest("v", z1, seq=1, model_token=1))
-        import time
-
-        deadline = time.monotonic() + 30
-        while not (worker._renderer.tracer.active or time.monotonic() > deadline):
-            time.sleep(0.01)
-        assert worker._renderer.tracer.active, worker._renderer.tracer.reason
+        assert first.wait(30)
+        # The trace is made on the render thread once the first frame is out; a call queued now runs after it.
+        traced = threading.Event()
+        worker.call(traced.set)
+        assert traced.wait(30)
+        assert worker.renderer_of(1).tracer.active, worker.renderer_of(1).tracer.reason
         worker.submit(RenderRequest("v", z2, seq=2, model_token=1))
         assert done.wait(30)
         assert np.array_equal(results[1].image, eager(model, z2[None])[0])

@@ -189,7 +189,7 @@ def test_cli_encode_gan_needs_invert_then_inverts(tmp_path, capsys):
 
 
 def test_cli_convert_nvidia_pickle_needs_trust_and_writes_a_safe_file(tmp_path, monkeypatch, capsys):
-    from tests.thirdparty_fixtures import nvidia_pickle, tiny_stylegan2
+    from tests.format_fixtures import nvidia_pickle, tiny_stylegan2
 
     g = tiny_stylegan2(seed=5)
     pkl = tmp_path / "snap.pkl"
@@ -209,7 +209,7 @@ def test_cli_convert_nvidia_pickle_needs_trust_and_writes_a_safe_file(tmp_path, 
 
 
 def test_cli_encode_inverts_into_stylegan2_w_space(tmp_path):
-    from tests.thirdparty_fixtures import rosinality_ckpt, tiny_stylegan2
+    from tests.format_fixtures import rosinality_ckpt, tiny_stylegan2
 
     g = tiny_stylegan2()
     rosinality_ckpt(tmp_path / "g.pt", g)
@@ -219,5 +219,6 @@ def test_cli_encode_inverts_into_stylegan2_w_space(tmp_path):
                  "--truncation", "0.8", "--steps", "5", "--restarts", "2", "--out", str(out)]) == 0
     with np.load(out) as f:
         assert f["latents"].shape == (1, 16) and f["errors"][0] < 0.5
+    # Out of range: a usage error (exit status 2), before the checkpoint is opened.
     assert main(["encode", str(tmp_path / "g.pt"), str(tmp_path / "red.png"), "--invert", "--truncation", "2",
-                 "--out", str(out)]) == 1
+                 "--out", str(out)]) == 2

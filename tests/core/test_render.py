@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import torch
 
-from latentlab.core.render import Renderer, RenderRequest, RenderWorker, to_uint8
+from latentlab.core.render import Renderer, RenderRequest, to_uint8
+from latentlab.core.render_worker import RenderWorker
 from tests.helpers import tiny_model
 
 
@@ -47,31 +47,36 @@ def test_a_failing_model_is_reported_and_the_renderer_survives():
     assert res.image is None and "decoder exploded" in res.error
 
 
-class SlowModel(torch.nn.Module):
-    """Decodes slowly so requests pile up while it works."""
+class RecordingModel(torch.nn.Module):
+    """Records the first value of every latent batch it decodes."""
 
-    traceable = False  # its decode records calls and sleeps in Python: a trace would drop both
+    traceable = False  # its decode records calls in Python: a trace would drop that
 
-    def __init__(self, d=2, delay=0.02):
+    def __init__(self, d=2):
         super().__init__()
         from latentlab.core.model import ModelInfo
 
-        self.info = ModelInfo("slow", d, (1, 4, 4))
-        self.delay = delay
+        self.info = ModelInfo("recording", d, (1, 4, 4))
         self.seen: list[float] = []
         self.w = torch.nn.Parameter(torch.zeros(1))
 
     def decode(self, z):
         self.seen.append(float(z[0, 0]))
-        time.sleep(self.delay)
         return torch.sigmoid(z[:, :1, None, None].expand(-1, 1, 4, 4))
 
     def sample_prior(self, n, generator=None):
         return torch.zeros(n, self.info.latent_dim)
 
 
+def hold(worker: RenderWorker) -> threading.Event:
+    """Keep the render thread busy until the returned event is set, so that requests pile up meanwhile."""
+    gate = threading.Event()
+    worker.call(gate.wait)
+    return gate
+
+
 def test_worker_coalesces_to_the_latest_request_per_view():
-    model = SlowModel()
+    model = RecordingModel()
     results, done = [], threading.Event()
 
     def on_result(res):
@@ -81,8 +86,10 @@ def test_worker_coalesces_to_the_latest_request_per_view():
 
     worker = RenderWorker(on_result)
     worker.set_model(model, token=1)
+    gate = hold(worker)
     for i in range(100):
         worker.submit(RenderRequest("preview", np.array([i, 0], np.float32), seq=i, model_token=1))
+    gate.set()
     assert done.wait(10)
     worker.stop()
     assert results[-1].seq == 99 and model.seen[-1] == 99
@@ -90,18 +97,20 @@ def test_worker_coalesces_to_the_latest_request_per_view():
 
 
 def test_priority_lets_the_preview_cut_in_and_stale_models_are_dropped():
-    model = SlowModel(delay=0.01)
+    model = RecordingModel()
     order, done = [], threading.Event()
     worker = RenderWorker(lambda r: (order.append(r.view), len(order) == 4 and done.set()))
     worker.set_model(model, token=1)
+    gate = hold(worker)
     worker.submit(RenderRequest("old", np.zeros(2, np.float32), model_token=0))  # from a previous model
     for row in range(3):
         worker.submit(RenderRequest(f"grid:{row}", np.zeros(2, np.float32), model_token=1, priority=10))
     worker.submit(RenderRequest("preview", np.zeros(2, np.float32), model_token=1, priority=0))
+    gate.set()
     assert done.wait(10)
     worker.stop()
     assert "old" not in order
-    assert order.index("preview") <= 1
+    assert order[0] == "preview"
 
 
 def test_stop_ends_the_thread():
@@ -111,11 +120,11 @@ def test_stop_ends_the_thread():
     assert not worker.alive
 
 
-class ChunkWatcher(SlowModel):
+class ChunkWatcher(RecordingModel):
     """Calls ``during(n)`` in the render thread while it decodes the n-th call, as if a request arrived then."""
 
-    def __init__(self, during, d=2, delay=0.002):
-        super().__init__(d=d, delay=delay)
+    def __init__(self, during, d=2):
+        super().__init__(d=d)
         self.during = during
         self.calls = 0
         self.batches: list[int] = []
@@ -145,7 +154,7 @@ def test_a_background_batch_is_decoded_in_chunks_and_comes_back_whole_and_in_ord
     assert res.ok and res.tag == 0 and res.image.shape == (10, 4, 4)
     assert np.array_equal(res.z, z)
     assert max(model.batches) < 10  # it was split
-    whole = Renderer(SlowModel(delay=0)).render(RenderRequest("x", z)).image
+    whole = Renderer(RecordingModel()).render(RenderRequest("x", z)).image
     assert np.array_equal(res.image, whole)
 
 
@@ -190,7 +199,7 @@ def test_a_row_replaced_while_it_renders_is_dropped_for_its_replacement():
 
 
 def test_chunk_size_follows_the_time_per_latent():
-    from latentlab.core.render import ChunkSizer
+    from latentlab.core.render_worker import ChunkSizer
 
     slow = ChunkSizer(budget_ms=2.5)
     slow.record(2, 2 * 0.9)  # a CPU: ~0.9 ms per latent in a batch
@@ -217,7 +226,7 @@ def test_a_notice_from_a_row_given_up_midway_reaches_the_next_result():
     worker = RenderWorker(lambda r: (got.append(r), done.set()))
     worker.chunks.size = 2
     worker.set_model(ChunkWatcher(replaced), token=1)
-    renderer = worker._renderer
+    renderer = worker.renderer_of(1)
     plain = renderer.render
 
     def first_chunk_falls_back(req):
@@ -241,10 +250,76 @@ def test_a_row_decoded_latent_by_latent_says_so_and_a_batched_one_does_not():
         worker = RenderWorker(lambda r, got=got, done=done: (got.append(r), done.set()))
         worker.chunks.size = size
         worker.chunks.record = lambda n, ms: None  # keep the chunk size fixed
-        worker.set_model(SlowModel(delay=0), token=1)
+        worker.set_model(RecordingModel(), token=1)
         worker.submit(RenderRequest("grid:0", rows(6), model_token=1, priority=10))
         assert done.wait(10)
         worker.stop()
         assert got[0].ok and got[0].batch1 is expected and got[0].device == "cpu"
-    single = Renderer(SlowModel(delay=0)).render(RenderRequest("preview", rows(1)[0]))
+    single = Renderer(RecordingModel()).render(RenderRequest("preview", rows(1)[0]))
     assert single.batch1 and single.device == "cpu"
+
+
+def test_one_worker_serves_several_models_and_drops_work_of_a_removed_one():
+    a, b = tiny_model(latent_dim=2, seed=1), tiny_model(latent_dim=3, seed=2)
+    results, done = [], threading.Event()
+
+    def on_result(res):
+        results.append(res)
+        if res.view == "b":
+            done.set()
+
+    worker = RenderWorker(on_result)
+    gate = threading.Event()
+    worker.call(gate.wait)  # hold the thread until everything is queued
+    worker.add_model(a, 1)
+    worker.add_model(b, 2)
+    worker.add_model(RecordingModel(), 3)
+    worker.submit(RenderRequest("a", np.zeros(2, np.float32), model_token=1))
+    worker.submit(RenderRequest("gone", np.zeros(2, np.float32), model_token=3))
+    worker.submit(RenderRequest("b", np.zeros(3, np.float32), model_token=2, priority=1))
+    worker.remove_model(3)
+    gate.set()
+    assert done.wait(30)
+    worker.stop()
+    assert [r.view for r in results] == ["a", "b"]
+    with torch.inference_mode():
+        assert np.array_equal(results[1].image, to_uint8(b.decode(torch.zeros(1, 3)))[0])
+
+
+def test_a_call_runs_on_the_render_thread_between_decodes():
+    where, done = [], threading.Event()
+    worker = RenderWorker(lambda res: None)
+    worker.call(lambda: (where.append(threading.current_thread().name), done.set()))
+    assert done.wait(10)
+    worker.stop()
+    assert where and where[0].startswith("latentlab-render")
+
+
+def test_a_slow_progressive_model_shows_a_draft_then_its_full_image_once_input_rests():
+    from tests.format_fixtures import tiny_stylegan2
+
+    g = tiny_stylegan2(channels=(8, 8, 4, 4)).eval()
+    results, full = [], threading.Event()
+
+    def on_result(res):
+        results.append(res)
+        if res.ok and not res.draft and res.seq == 2:
+            full.set()
+
+    worker = RenderWorker(on_result)
+    worker.rest_s = 0.05
+    worker.add_model(g, 1)
+    # Pretend this machine is slow: the full decode takes a second, the 8 px draft 20 ms.
+    worker.plan.timings((1, "cpu")).record({4: 10.0, 8: 20.0, 16: 400.0, 32: 1000.0}, 1000.0)
+    z1 = np.zeros(g.info.latent_dim, np.float32)
+    z2 = np.full(g.info.latent_dim, 0.5, np.float32)
+    worker.submit(RenderRequest("preview", z1, seq=1, model_token=1, progressive=True))
+    worker.submit(RenderRequest("preview", z2, seq=2, model_token=1, progressive=True))
+    assert full.wait(30)
+    worker.stop()
+    mine = [r for r in results if r.seq == 2]
+    assert mine[0].draft and mine[0].level == 8 and mine[0].image.shape == (32, 32, 3)
+    assert not mine[-1].draft
+    with torch.inference_mode():
+        assert np.array_equal(mine[-1].image, to_uint8(g.decode(torch.from_numpy(z2)[None]))[0])
+    assert all(r.rank < mine[-1].rank for r in results if r is not mine[-1])

@@ -164,54 +164,82 @@ def test_files_that_travel_with_the_session_and_folder_search(tmp_path):
 
 # --- autosave and crash recovery ------------------------------------------------------------------------------
 
-def dead_pid() -> int:
-    p = subprocess.Popen([sys.executable, "-c", "pass"])
-    p.wait()
-    return p.pid
+def exited_without_cleanup(folder: Path, session_file: Path, pid: int | None = None) -> int:
+    """A real app run that autosaved and then ended without ``end()`` (as a crash does); the PID its marker names
+    (its own, or ``pid``: as if its PID had been given to another process since)."""
+    script = textwrap.dedent(f"""
+        import os
+        from latentlab.core.session.autosave import Autosave
+        from latentlab.core.session import load_session
+        a = Autosave({str(folder)!r}, pid={pid!r})
+        a.begin()
+        a.save(load_session({str(session_file)!r}))
+        print(a.pid, flush=True)
+        os._exit(0)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return int(proc.stdout.split()[-1])
 
 
-def test_crash_with_a_dead_pid_is_offered_for_restore(tmp_path):
+def test_a_run_that_ended_without_cleaning_up_is_offered_once(tmp_path):
     folder = tmp_path / "autosave"
     s = make_session(tmp_path)
-    crashed = Autosave(folder, pid=dead_pid())
-    assert crashed.begin() == []
-    assert crashed.save(s) and not crashed.save(s)  # unchanged: not rewritten
-    # ... the process dies without end(): its marker stays.
+    pid = exited_without_cleanup(folder, save_session(s, tmp_path / "s.llab"))
     now = Autosave(folder)
     offers = now.begin()
-    assert len(offers) == 1 and offers[0].pid == crashed.pid
+    assert len(offers) == 1 and offers[0].pid == pid
     assert offers[0].load() == s
+    assert Autosave(folder).find_crashed() == []  # claimed by `now` while it decides
     offers[0].discard()
-    assert Autosave(folder, pid=os.getpid() + 1).find_crashed() == []
+    assert Autosave(folder).find_crashed() == []
     now.end()
     assert list(folder.iterdir()) == []
+
+
+def test_a_released_claim_is_offered_again(tmp_path):
+    folder = tmp_path / "autosave"
+    exited_without_cleanup(folder, save_session(make_session(tmp_path), tmp_path / "s.llab"))
+    first = Autosave(folder).begin()
+    first[0].release()  # e.g. the app that found it exits before the user answered
+    assert len(Autosave(folder).begin()) == 1
 
 
 def test_clean_exit_and_live_runs_are_not_offered(tmp_path):
     folder = tmp_path / "autosave"
     s = make_session(tmp_path)
-    first = Autosave(folder, pid=dead_pid())
+    first = Autosave(folder)
     first.begin()
     first.save(s)
     first.end()
-    other = Autosave(folder, pid=os.getppid())  # a live process: another app instance still running
+    other = Autosave(folder, pid=os.getppid())  # holds its lock: another app instance still running
     other.begin()
     other.save(s)
     assert Autosave(folder).begin() == []
     assert other.path.is_file()
 
 
-@pytest.mark.skipif(process_start_ticks(os.getpid()) is None, reason="needs /proc for process start times")
-def test_a_recycled_pid_is_still_recognised_as_a_crash(tmp_path):
+def test_a_marker_naming_a_live_pid_with_a_free_lock_is_a_crash(tmp_path):
+    """PIDs are reused: a dead run's marker may name a PID that is alive again. Its free lock tells."""
     folder = tmp_path / "autosave"
-    ghost = Autosave(folder, pid=os.getppid())
-    ghost.begin()
-    ghost.save(make_session(tmp_path))
-    marker = json.loads(ghost.marker.read_text())
-    marker["start_ticks"] -= 1  # the recorded run started at another time: the live PID is someone else now
-    ghost.marker.write_text(json.dumps(marker))
+    exited_without_cleanup(folder, save_session(make_session(tmp_path), tmp_path / "s.llab"), pid=os.getppid())
     offers = Autosave(folder).begin()
     assert [o.pid for o in offers] == [os.getppid()]
+
+
+@pytest.mark.skipif(process_start_ticks(os.getpid()) is None, reason="needs /proc for process start times")
+def test_an_old_pid_only_marker_is_still_judged_by_its_pid_and_start_time(tmp_path):
+    folder = tmp_path / "autosave"
+    folder.mkdir()
+    save_session(make_session(tmp_path), folder / "session-123.llab")
+    alive = {"pid": os.getppid(), "host": __import__("socket").gethostname(),
+             "start_ticks": process_start_ticks(os.getppid()), "started": "2024-01-01T00:00:00+00:00"}
+    (folder / "running-123.json").write_text(json.dumps(alive))
+    assert Autosave(folder).begin() == []  # that process still runs
+    alive["start_ticks"] -= 1  # ... no: the PID was recycled
+    (folder / "running-123.json").write_text(json.dumps(alive))
+    assert [o.pid for o in Autosave(folder).begin()] == [os.getppid()]
 
 
 def test_a_killed_process_leaves_an_autosave_that_restores(tmp_path):

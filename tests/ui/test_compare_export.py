@@ -6,7 +6,7 @@ import av
 import numpy as np
 
 from tests.helpers import tiny_checkpoint
-from tests.ui.conftest import decoded, open_and_wait, wait_for_analysis
+from tests.ui.conftest import decoded, open_and_wait, wait_for_analysis, wait_for_frame
 
 
 def _shown_equals(slot, img):
@@ -120,6 +120,18 @@ def test_export_dialog_grid_and_cancel_leaves_nothing(qtbot, window, tiny_ckpt, 
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
+def test_a_closed_export_dialog_is_deleted_not_kept_in_the_window(qtbot, window, tiny_ckpt):
+    from latentlab.ui.panels.export_dialog import ExportDialog
+
+    open_and_wait(qtbot, window, tiny_ckpt)
+    for _ in range(3):  # Ctrl+E three times, each dialog closed
+        dlg = window.export_dialog()
+        assert dlg.isVisible()
+        with qtbot.waitSignal(dlg.destroyed, timeout=5000):
+            dlg.close()
+    assert window.findChildren(ExportDialog) == []
+
+
 def test_export_bad_dimension_is_explained_not_raised(qtbot, window, tiny_ckpt):
     open_and_wait(qtbot, window, tiny_ckpt)
     dlg = window.export_dialog()
@@ -134,12 +146,12 @@ def test_panels_behind_another_tab_render_nothing_until_their_tab_is_shown(qtbot
     submitted = []
     real_submit = window.bridge.submit
     window.bridge.submit = lambda view, z, **kw: (submitted.append(view), real_submit(view, z, **kw))[1]
-    compare_renders = []
-    window.compare.slots[0].bridge.rendered.connect(lambda r: compare_renders.append(r))
     assert not window.compare.on_screen  # the Compare tab starts behind the traversal grid
-    window.state.set_latent(np.array([0.5, 0, 0, 0], np.float32), "test")
-    qtbot.wait(400)
-    assert compare_renders == []
+    first = np.array([0.5, 0, 0, 0], np.float32)
+    window.state.set_latent(first, "test")
+    wait_for_frame(qtbot, window, first)
+    qtbot.waitUntil(lambda: any(v.startswith("grid:") for v in submitted), timeout=5000)
+    assert not any(v.startswith("compare:") for v in submitted)
     window.docks["Compare"].raise_()  # now the grid is the hidden one
     qtbot.waitUntil(lambda: window.compare.on_screen and not window.grid.on_screen, timeout=5000)
     z = np.array([1.0, 0, 0, 0], np.float32)
@@ -147,7 +159,11 @@ def test_panels_behind_another_tab_render_nothing_until_their_tab_is_shown(qtbot
     window.state.set_latent(z, "test")
     qtbot.waitUntil(lambda: _shown_equals(window.compare.slots[0], decoded(window.state.current.model, z)),
                     timeout=30000)
-    qtbot.wait(400)  # longer than the grid's refresh delay
+    # The hidden grid has taken the new latent, put it aside for when it is shown, and has no refresh pending:
+    # nothing can ask for a grid row any more.
+    grid = window.grid
+    qtbot.waitUntil(lambda: grid._stale and not grid._timer.isActive() and not grid._dragging_timer.isActive(),
+                    timeout=5000)
     assert "preview" in submitted and not any(v.startswith("grid:") for v in submitted)
     window.docks["Traversal grid"].raise_()
     qtbot.waitUntil(lambda: any(v.startswith("grid:") for v in submitted), timeout=5000)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import time
+import threading
 
 import numpy as np
 import torch
@@ -32,18 +32,22 @@ def test_slider_change_shows_the_decoded_image_of_that_latent(qtbot, window, tin
 
 
 class SlowModel(torch.nn.Module):
-    traceable = False  # its decode counts calls and sleeps in Python: a trace would drop both
+    """A decoder as slow as the test makes it: every decode waits until ``gate`` is open (it is, at first)."""
 
-    def __init__(self, d=3, delay=0.03):
+    traceable = False  # its decode counts calls and waits in Python: a trace would drop both
+
+    def __init__(self, d=3):
         super().__init__()
         self.info = ModelInfo("slow", d, (1, 8, 8))
-        self.delay = delay
         self.calls = 0
+        self.gate = threading.Event()
+        self.gate.set()
         self.w = torch.nn.Parameter(torch.zeros(1))
 
     def decode(self, z):
         self.calls += 1
-        time.sleep(self.delay)
+        if not self.gate.wait(30):
+            raise RuntimeError("the test never opened the gate")
         return torch.sigmoid(z[:, :1, None, None].expand(-1, 1, 8, 8))
 
     def sample_prior(self, n, generator=None):
@@ -59,8 +63,10 @@ def test_fast_slider_changes_coalesce_and_the_last_value_is_shown(qtbot, window)
     qtbot.waitUntil(lambda: window.preview.last_result is not None, timeout=30000)
     start_calls = model.calls
     slider = window.sliders.row(0).slider
+    model.gate.clear()  # the decoder is slower than the hand: no decode ends during the drag
     for i in range(100):
         slider.setFloatValue(-2.0 + 4.0 * i / 99)
+    model.gate.set()
     final = window.state.z.copy()
     assert final[0] == np.float32(2.0)
     wait_for_frame(qtbot, window, final)
@@ -184,21 +190,42 @@ def test_broken_checkpoint_shows_an_error_and_the_app_keeps_working(qtbot, windo
 
 
 def test_untrusted_file_asks_and_opens_only_when_trusted(qtbot, window, tmp_path, monkeypatch):
+    from latentlab.core.checkpoints import UntrustedFile, file_sha256
     from tests.helpers import tiny_model
 
     path = tmp_path / "pickled.pt"
     torch.save(tiny_model(latent_dim=2), path)
     asked = []
-    monkeypatch.setattr(window, "_ask_trust", lambda p, reason: asked.append((p, reason)))
+    monkeypatch.setattr(window, "_ask_trust", lambda p, refusal: asked.append((p, refusal)))
     window.models.trustRequested.disconnect()
     window.models.trustRequested.connect(window._ask_trust)
     window.open_paths([path])
     qtbot.waitUntil(lambda: bool(asked), timeout=30000)
     assert window.state.current is None
-    assert asked[0][0] == path and "refused" in asked[0][1]
-    window.models.open_trusted(path)
+    refused_path, refusal = asked[0]
+    assert refused_path == path and isinstance(refusal, UntrustedFile)
+    assert refusal.sha256 == file_sha256(path)  # the dialog names exactly the bytes it refused
+    window.models.open_trusted(path, refusal)
     qtbot.waitUntil(lambda: window.state.current is not None, timeout=30000)
     assert window.state.current.checkpoint.format == "pickle"
+    assert window.state.current.checkpoint.sha256 == refusal.sha256
+
+
+def test_file_changed_after_the_trust_dialog_is_refused(qtbot, window, tmp_path, monkeypatch):
+    from tests.helpers import tiny_model
+
+    path = tmp_path / "pickled.pt"
+    torch.save(tiny_model(latent_dim=2), path)
+    asked = []
+    monkeypatch.setattr(window, "_ask_trust", lambda p, refusal: asked.append(refusal))
+    window.models.trustRequested.disconnect()
+    window.models.trustRequested.connect(window._ask_trust)
+    window.open_paths([path])
+    qtbot.waitUntil(lambda: bool(asked), timeout=30000)
+    torch.save(tiny_model(latent_dim=3, seed=1), path)  # another file, same name, after the user said yes
+    window.models.open_trusted(path, asked[0])
+    qtbot.waitUntil(lambda: window.banner.isVisible() and "changed" in window.banner.text, timeout=30000)
+    assert window.state.current is None and window.banner.level == "error"
 
 
 def test_quantized_sliders_snap_to_codebook_values(qtbot, window, tmp_path):
@@ -263,14 +290,14 @@ def test_dragging_a_quantized_dimension_decodes_its_codebook_neighbours_ahead(qt
     # Pressing the handle already decodes the neighbours: the first crossing of a drag is ready too.
     row.slider.setSliderDown(True)
     first = neighbour(+1)
-    qtbot.waitUntil(lambda: window.bridge.frames.holds(first, "cpu"), timeout=10_000)
+    qtbot.waitUntil(lambda: window.bridge.holds_frame(first), timeout=10_000)
     requests = preview_requests_to_the_render_thread(monkeypatch, window)
     row.slider.setFloatValue(float(first[0]))
     wait_for_frame(qtbot, window, first)
     assert window.preview.last_result.cached and requests == []
     # Each crossing decodes the next ones ahead.
     ahead = neighbour(+2)
-    qtbot.waitUntil(lambda: window.bridge.frames.holds(ahead, "cpu"), timeout=10_000)
+    qtbot.waitUntil(lambda: window.bridge.holds_frame(ahead), timeout=10_000)
     row.slider.setFloatValue(float(ahead[0]))
     wait_for_frame(qtbot, window, ahead)
     assert window.preview.last_result.cached
@@ -317,9 +344,13 @@ def test_latent_map_marker_follows_the_latent(qtbot, window, tiny_ckpt):
     centre = lm.marker.mapToParent(lm.marker.boundingRect().center())
     assert np.allclose((centre.x(), centre.y()), want, atol=1e-4)
     # The marker is a few pixels wide at any zoom: auto-range (the plot's "A" button) frames the points alone.
-    (x0, x1), (y0, y1) = lm.plot.getViewBox().childrenBounds()
+    # Beyond the points, only the points' own radius may pad the frame (never the 16 px marker).
+    vb = lm.plot.getViewBox()
+    (x0, x1), (y0, y1) = vb.childrenBounds()
     emb = lm.embedding
-    assert x1 - x0 <= 1.05 * np.ptp(emb[:, 0]) and y1 - y0 <= 1.05 * np.ptp(emb[:, 1])
+    px, py = vb.viewPixelSize()
+    pad = 2 * lm.scatter.pixelPadding() + 2  # both sides, plus a pixel of rounding each
+    assert x1 - x0 <= np.ptp(emb[:, 0]) + pad * px and y1 - y0 <= np.ptp(emb[:, 1]) + pad * py
 
 
 def test_activity_labels_sort_passive_dimensions_last(qtbot, window, tiny_ckpt):
@@ -352,7 +383,7 @@ def test_a_model_without_an_encoder_says_so(qtbot, window):
     class Generator(SlowModel):
         pass
 
-    window.state.add_model(make_checkpoint_entry(Generator(delay=0), "gen"))
+    window.state.add_model(make_checkpoint_entry(Generator(), "gen"))
     assert not window.sliders.encode_button.isEnabled()
     assert "no encoder" in window.sliders.encode_button.toolTip()
     qtbot.waitUntil(lambda: "no encoder" in window.latent_map.status.text(), timeout=5000)
@@ -361,7 +392,7 @@ def test_a_model_without_an_encoder_says_so(qtbot, window):
 def test_the_preview_decodes_through_the_verified_trace_and_still_shows_the_exact_decode(qtbot, window, tiny_ckpt):
     entry = open_and_wait(qtbot, window, tiny_ckpt)
     worker = window.bridge.worker
-    qtbot.waitUntil(lambda: worker._renderer is not None and worker._renderer.tracer.active, timeout=30000)
+    qtbot.waitUntil(lambda: (r := worker.renderer_of(entry.token)) is not None and r.tracer.active, timeout=30000)
     for v in (0.25, -1.5, 2.75):
         window.sliders.row(1).slider.setFloatValue(v)
         z = window.state.z.copy()

@@ -51,6 +51,6 @@ def test_generators_cannot_compute_metrics(qtbot, window):
     from tests.ui.conftest import make_checkpoint_entry
     from tests.ui.test_explorer import SlowModel
 
-    window.state.add_model(make_checkpoint_entry(SlowModel(delay=0), "gen"))
+    window.state.add_model(make_checkpoint_entry(SlowModel(), "gen"))
     assert not window.metrics.compute_button.isEnabled()
     assert "no encoder" in window.metrics.status.text()

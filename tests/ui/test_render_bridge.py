@@ -43,15 +43,13 @@ def test_a_bridge_deleted_without_stop_ends_its_render_thread_quietly(qtbot, cap
 
 def preview_requests(monkeypatch, bridge) -> list:
     seen = []
-    submit = bridge.worker.submit
-    monkeypatch.setattr(bridge.worker, "submit",
+    submit = bridge.service.submit
+    monkeypatch.setattr(bridge.service, "submit",
                         lambda req: (seen.append(req.view) if req.view == "preview" else None, submit(req)))
     return seen
 
 
 def test_a_frame_is_served_again_only_on_the_device_it_was_decoded_on(qtbot, monkeypatch):
-    from latentlab.ui import render_bridge
-
     bridge = RenderBridge()
     model = tiny_model()
     bridge.set_model(model, 1)
@@ -62,8 +60,9 @@ def test_a_frame_is_served_again_only_on_the_device_it_was_decoded_on(qtbot, mon
     with qtbot.waitSignal(bridge.rendered, timeout=10_000) as again:
         bridge.submit("preview", z)
     assert again.args[0].cached and seen == []
-    # The model now reports another device (a move, a CPU fallback, a compare slot sharing it): decode anew.
-    monkeypatch.setattr(render_bridge, "device_of", lambda m: "cuda:0")
+    # The service now routes the model to another device (a move, a CPU fallback): decode anew.
+    monkeypatch.setattr(bridge.service, "device_of", lambda token: "cuda:0")
+    assert not bridge.holds_frame(z)
     bridge.submit("preview", z)
     assert seen == ["preview"]
     assert bridge.stop()

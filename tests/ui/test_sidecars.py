@@ -65,7 +65,7 @@ def test_opening_a_checkpoint_opens_its_flows_directions_and_series(qtbot, windo
 
 
 def test_demo_folder_lists_checkpoints_not_their_sidecars(shipped, monkeypatch):
-    from latentlab.ui.models import demo_model_paths
+    from latentlab.core.resources import demo_model_paths
 
     monkeypatch.setenv("LATENTLAB_MODELS", str(shipped.parent))
     assert [p.name for p in demo_model_paths()] == ["run.safetensors"]

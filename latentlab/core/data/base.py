@@ -133,8 +133,8 @@ class FactorTorchDataset(Dataset):
         return self.source.num_samples if self.indices is None else len(self.indices)
 
     def _flat(self, items: Sequence[int]) -> np.ndarray:
-        items = np.asarray(items, dtype=np.int64)
-        return items if self.indices is None else self.indices[items]
+        flat = np.asarray(items, dtype=np.int64)
+        return flat if self.indices is None else self.indices[flat]
 
     def __getitem__(self, i: int):
         imgs, f = self.__getitems__([i])[0]

@@ -93,15 +93,20 @@ class Direction:
         return "vector" if self.vector is not None else "field"
 
     @property
+    def _field(self) -> DirectionField:
+        assert self.field is not None  # __post_init__: a direction without a vector has a field
+        return self.field
+
+    @property
     def latent_dim(self) -> int:
-        return int(self.vector.shape[0]) if self.vector is not None else int(self.field.latent_dim)
+        return int(self.vector.shape[0]) if self.vector is not None else int(self._field.latent_dim)
 
     def at(self, z: np.ndarray) -> np.ndarray:
         """Unit direction(s) at ``z``: (D,) -> (D,), (B, D) -> (B, D)."""
         z = self._check(z)
         if self.vector is not None:
             return np.broadcast_to(self.vector, z.shape).copy()
-        out = np.asarray(self.field(np.atleast_2d(z)), dtype=np.float32)
+        out = np.asarray(self._field(np.atleast_2d(z)), dtype=np.float32)
         return out.reshape(z.shape)
 
     def apply(self, z: np.ndarray, alpha: float, step: float | None = None) -> np.ndarray:
@@ -111,7 +116,7 @@ class Direction:
             return (z + np.float32(alpha) * self.vector).astype(np.float32)
         return self._integrate(np.atleast_2d(z), float(alpha), step).reshape(z.shape)
 
-    def sweep(self, z: np.ndarray, alphas: Sequence[float], step: float | None = None) -> np.ndarray:
+    def sweep(self, z: np.ndarray, alphas: Sequence[float] | np.ndarray, step: float | None = None) -> np.ndarray:
         """(len(alphas), D): ``apply(z, a)`` for each a; a field is integrated once per side, not per a."""
         z = self._check(z).reshape(-1)
         a = np.asarray(alphas, dtype=np.float64).reshape(-1)
@@ -129,16 +134,17 @@ class Direction:
         return out
 
     def _integrate(self, z: np.ndarray, alpha: float, step: float | None) -> np.ndarray:
-        h_max = float(step if step is not None else getattr(self.field, "step", 0.05))
+        field = self._field
+        h_max = float(step if step is not None else getattr(field, "step", 0.05))
         if h_max <= 0:
             raise ValueError("integration step must be positive")
         n = max(1, math.ceil(abs(alpha) / h_max - 1e-9)) if alpha else 0
         h = alpha / n if n else 0.0
-        cur = z.astype(np.float32, copy=True)
+        cur: np.ndarray = z.astype(np.float32, copy=True)
         for _ in range(n):
             # Midpoint rule: each step moves exactly |h| (the field is unit length), so alpha is path length.
-            mid = cur + np.float32(0.5 * h) * self.field(cur)
-            cur = cur + np.float32(h) * self.field(mid)
+            mid = cur + np.float32(0.5 * h) * field(cur)
+            cur = cur + np.float32(h) * field(mid)
         return cur
 
     def mean_vector(self, z: np.ndarray) -> np.ndarray:
@@ -159,7 +165,7 @@ class Direction:
         out: dict[str, Any] = {"name": self.name, "method": self.method, "kind": self.kind, "params": self.params}
         if self.vector is not None:
             out["vector"] = self.vector.tolist()
-        elif hasattr(self.field, "spec"):
+        elif self.field is not None and hasattr(self.field, "spec"):
             out["field"] = self.field.spec()
         return out
 
@@ -244,9 +250,12 @@ class DirectionSet:
         """(n, D): the unit vectors; fields contribute their mean direction over ``z`` (required then)."""
         rows = []
         for d in self.directions:
-            if d.vector is None and z is None:
+            if d.vector is not None:
+                rows.append(d.vector)
+            elif z is None:
                 raise ValueError(f"{d.name!r} is a field; pass latents to average it over")
-            rows.append(d.mean_vector(z) if d.vector is None else d.vector)
+            else:
+                rows.append(d.mean_vector(z))
         return np.stack(rows) if rows else np.zeros((0, self.latent_dim), np.float32)
 
     def cosine_matrix(self, z: np.ndarray | None = None) -> np.ndarray:
@@ -260,17 +269,6 @@ class DirectionSet:
         if sha256 and self.source_sha256 and sha256 != self.source_sha256:
             return [f"these directions were found on another checkpoint ({self.source_name or self.source_sha256[:12]})"]
         return []
-
-    def save(self, path: Any) -> Any:
-        from latentlab.core.directions.io import save_directions
-
-        return save_directions(self, path)
-
-    @classmethod
-    def load(cls, path: Any) -> DirectionSet:
-        from latentlab.core.directions.io import load_directions
-
-        return load_directions(path)
 
     def to_dict(self) -> dict[str, Any]:
         return {"latent_dim": self.latent_dim, "source_sha256": self.source_sha256, "source_name": self.source_name,
@@ -319,7 +317,7 @@ def orthogonalised(directions: Sequence[Direction], method: str = "qr") -> list[
         raise ValueError("only vector directions can be orthogonalised (gradient fields have no single vector)")
     if not directions:
         return []
-    q = orthonormalise(np.stack([d.vector for d in directions]), method)
+    q = orthonormalise(np.stack([d.vector for d in directions if d.vector is not None]), method)
     return [Direction(d.name, d.method, {**d.params, "orthogonalised": method}, vector=q[i])
             for i, d in enumerate(directions)]
 

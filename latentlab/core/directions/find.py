@@ -9,10 +9,13 @@ from typing import Any
 
 import numpy as np
 
+from latentlab.core import limits
 from latentlab.core.data import FactorDataset, get_dataset
 from latentlab.core.directions.base import Direction, DirectionSet, orthogonalised
 from latentlab.core.directions.labels import LabeledLatents, csv_labels, factor_index, factor_labels, tagged_labels
+from latentlab.core.errors import BadInput
 from latentlab.core.jobs import JobContext, ensure_context
+from latentlab.core.limits import check_float, check_int, check_seed
 from latentlab.core.model import LatentModel, device_of
 
 METHODS = ("sefa", "pca", "jacobian", "interfacegan", "gradctrl")
@@ -47,8 +50,21 @@ class FindOptions:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
         if self.space not in PCA_SPACES:
             raise ValueError(f"pca space must be one of {', '.join(PCA_SPACES)}, got {self.space!r}")
-        if self.n is not None and self.n < 2:
-            raise ValueError("n must be at least 2")
+        if self.n is not None:
+            check_int(self.n, "n (samples)", 2, limits.MAX_SAMPLES)
+        if self.k is not None:
+            check_int(self.k, "k (directions)", 1, limits.MAX_COUNT)
+        if self.top_k is not None:
+            check_int(self.top_k, "top_k", 0, limits.MAX_LATENT_DIM)
+        check_int(self.steps, "steps", 1, limits.MAX_STEPS)
+        check_seed(self.seed)
+        if self.threshold is not None:
+            check_float(self.threshold, "threshold")
+        if self.at is not None:
+            if len(self.at) > limits.MAX_LATENT_DIM:
+                raise BadInput(f"at: {len(self.at)} values is more than any latent has")
+            for i, v in enumerate(self.at):
+                check_float(v, f"at[{i}]")
         if self.method == "gradctrl" and self.orthogonal:
             raise ValueError("gradient fields have no single vector to orthogonalise; drop --orthogonal")
         if self.labels_csv and self.tagged:
@@ -114,6 +130,7 @@ def _supervised(model: LatentModel, o: FindOptions, ctx: JobContext) -> list[Dir
     fit = ctx.sub(0.4, 1.0)
     targets: list[LabeledLatents]
     if o.labels_csv:
+        assert ds is not None  # needs_dataset: resolve_dataset gave one or raised
         targets = [csv_labels(model, ds, o.labels_csv, o.attribute, ctx.sub(0.0, 0.4))]
     elif o.tagged:
         targets = [tagged_labels(o.tagged, o.attribute or "tag")]

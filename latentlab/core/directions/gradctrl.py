@@ -21,9 +21,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from latentlab.core import limits
 from latentlab.core.directions.base import Direction
 from latentlab.core.directions.labels import LabeledLatents
 from latentlab.core.jobs import JobContext, ensure_context
+from latentlab.core.safe_json import JSONFieldError, expect, field
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,9 @@ _MAX_HIDDEN = 4096
 class LatentClassifier(nn.Module):
     """(B, D) latents -> (B, C) logits. Inputs are centred and divided by one global scale (not per
     dimension: that would blow up near-constant, collapsed dimensions and with them the gradient)."""
+
+    center: Tensor  # buffers (register_buffer)
+    scale: Tensor
 
     def __init__(self, latent_dim: int, n_classes: int, hidden: Sequence[int] = (64, 64), activation: str = "silu"):
         super().__init__()
@@ -60,20 +65,41 @@ class LatentClassifier(nn.Module):
         return {"latent_dim": self.latent_dim, "n_classes": self.n_classes, "hidden": self.hidden,
                 "activation": self.activation}
 
+    @staticmethod
+    def shapes_for(latent_dim: int, n_classes: int, hidden: Sequence[int]) -> dict[str, tuple[int, ...]]:
+        """The state_dict shapes a classifier of this spec has, computed without building it."""
+        out: dict[str, tuple[int, ...]] = {"center": (latent_dim,), "scale": ()}
+        prev = latent_dim
+        for i, h in enumerate([*hidden, n_classes]):
+            out[f"net.{2 * i}.weight"], out[f"net.{2 * i}.bias"] = (h, prev), (h,)
+            prev = h
+        return out
+
     @classmethod
-    def from_spec(cls, spec: dict[str, Any], state: dict[str, Tensor]) -> LatentClassifier:
-        """Rebuild from a spec and weights, checking every tensor's presence and shape."""
-        net = cls(int(spec["latent_dim"]), int(spec["n_classes"]), [int(h) for h in spec["hidden"]],
-                  str(spec["activation"]))
-        expected = net.state_dict()
+    def from_spec(cls, spec: Any, state: dict[str, Tensor], where: str = "classifier") -> LatentClassifier:
+        """Rebuild from a spec (from a file: every field checked) and weights, checking every tensor.
+
+        The spec's sizes are compared with the tensors actually given before anything is built, so a spec that
+        claims a huge network allocates nothing.
+        """
+        spec = expect(spec, "object", where)
+        dim = field(spec, "latent_dim", "int", where, lo=1, hi=limits.MAX_LATENT_DIM)
+        n_classes = field(spec, "n_classes", "int", where, lo=2, hi=limits.MAX_COUNT)
+        hidden = field(spec, "hidden", "list", where, hi=16)
+        hidden = [expect(h, "int", f"{where}.hidden[{i}]", lo=1, hi=_MAX_HIDDEN) for i, h in enumerate(hidden)]
+        activation = field(spec, "activation", "string", where)
+        if activation not in ACTIVATIONS:
+            raise JSONFieldError(f"{where}.activation: must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
+        expected = cls.shapes_for(dim, n_classes, hidden)
         if set(state) != set(expected):
-            raise ValueError(f"classifier weights do not match its spec (missing {sorted(set(expected) - set(state))[:3]}, "
+            raise ValueError(f"{where}: weights do not match its spec (missing {sorted(set(expected) - set(state))[:3]}, "
                              f"unexpected {sorted(set(state) - set(expected))[:3]})")
-        for k, v in expected.items():
-            if tuple(state[k].shape) != tuple(v.shape):
-                raise ValueError(f"classifier tensor {k} has shape {tuple(state[k].shape)}, expected {tuple(v.shape)}")
-            if not torch.isfinite(state[k]).all():
-                raise ValueError(f"classifier tensor {k} contains NaN or infinite values")
+        for k, shape in expected.items():
+            if tuple(state[k].shape) != shape:
+                raise ValueError(f"{where}: tensor {k} has shape {tuple(state[k].shape)}, expected {shape}")
+            if not state[k].is_floating_point() or not torch.isfinite(state[k]).all():
+                raise ValueError(f"{where}: tensor {k} is not finite floating-point numbers")
+        net = cls(dim, n_classes, hidden, activation)
         net.load_state_dict({k: v.float() for k, v in state.items()})
         return net.eval()
 
@@ -204,17 +230,26 @@ class GradCtrlField:
         return out
 
     @classmethod
-    def from_spec(cls, spec: dict[str, Any], tensors: dict[str, Tensor]) -> GradCtrlField:
-        def clf(s: dict[str, Any], prefix: str) -> AttributeClassifier:
+    def from_spec(cls, spec: Any, tensors: dict[str, Tensor]) -> GradCtrlField:
+        """Rebuild from a spec read from a file (every field type- and range-checked) and the file's tensors."""
+        def clf(s: Any, prefix: str, where: str) -> AttributeClassifier:
+            s = expect(s, "object", where)
             state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-            acc = s.get("accuracy")
-            return AttributeClassifier(str(s["attribute"]), tuple(str(c) for c in s["classes"]),
-                                       LatentClassifier.from_spec(s["net"], state),
-                                       float("nan") if acc is None else float(acc))
+            net = LatentClassifier.from_spec(field(s, "net", "object", where), state, f"{where}.net")
+            classes = field(s, "classes", "list", where, lo=net.n_classes, hi=net.n_classes)
+            acc = field(s, "accuracy", "number", where, default=None, optional=True)
+            return AttributeClassifier(field(s, "attribute", "string", where, hi=1000),
+                                       tuple(expect(c, "string", f"{where}.classes[{i}]", hi=1000)
+                                             for i, c in enumerate(classes)),
+                                       net, float("nan") if acc is None else float(acc))
 
-        target = clf(spec["target"], "target.")
-        others = [clf(s, f"other{i}.") for i, s in enumerate(spec.get("others", []))]
-        return cls(target, int(spec["target_class"]), others, int(spec.get("top_k", 0)), float(spec.get("step", 0.1)))
+        spec = expect(spec, "object", "field")
+        target = clf(field(spec, "target", "object", "field"), "target.", "field.target")
+        others = [clf(s, f"other{i}.", f"field.others[{i}]")
+                  for i, s in enumerate(field(spec, "others", "list", "field", default=[], hi=limits.MAX_COUNT))]
+        return cls(target, field(spec, "target_class", "int", "field", lo=0, hi=target.net.n_classes - 1), others,
+                   field(spec, "top_k", "int", "field", default=0, lo=0, hi=limits.MAX_LATENT_DIM),
+                   field(spec, "step", "number", "field", default=0.1, lo=1e-9, hi=1e3))
 
 
 def gradctrl_directions(target: LabeledLatents, others: Sequence[LabeledLatents] = (), top_k: int | None = None,

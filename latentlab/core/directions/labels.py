@@ -33,6 +33,7 @@ import numpy as np
 
 from latentlab.core.data import FactorDataset
 from latentlab.core.errors import BadInput
+from latentlab.core.input_files import read_bytes
 from latentlab.core.jobs import JobContext, ensure_context
 
 LABEL_MODES = ("auto", "binary", "classes")
@@ -166,16 +167,16 @@ def _fmt(v: float) -> str:
 def read_label_csv(path: str | os.PathLike, num_samples: int | None = None) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Parse a label CSV (format in the module docstring) -> (flat indices, label indices, class names)."""
     p = Path(path)
-    if not p.is_file():
-        raise LabelError(f"{p}: no such label file")
-    if p.stat().st_size > _MAX_CSV_BYTES:
-        raise LabelError(f"{p}: label file too large ({p.stat().st_size} bytes)")
+    data = read_bytes(p, "a label file", max_bytes=_MAX_CSV_BYTES, allow_empty=True, error=LabelError)
     try:
-        text = p.read_text(encoding="utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise LabelError(f"{p}: not a UTF-8 text file") from None
-    rows = [(n, r) for n, r in enumerate(csv.reader(io.StringIO(text)), start=1)
-            if r and any(c.strip() for c in r) and not r[0].lstrip().startswith("#")]
+    try:
+        rows = [(n, r) for n, r in enumerate(csv.reader(io.StringIO(text)), start=1)
+                if r and any(c.strip() for c in r) and not r[0].lstrip().startswith("#")]
+    except csv.Error as exc:  # a field past the csv module's size limit, a stray quote in strict mode, ...
+        raise LabelError(f"{p}: not a readable CSV file ({exc})") from None
     if not rows:
         raise LabelError(f"{p}: empty label file; expected a header 'index,label' and one row per sample")
     line, header = rows[0]
@@ -184,7 +185,9 @@ def read_label_csv(path: str | os.PathLike, num_samples: int | None = None) -> t
     if idx_col is None or "label" not in cols:
         raise LabelError(f"{p}: line {line}: the header must name an 'index' and a 'label' column, got {header}")
     lab_col = cols.index("label")
-    indices, labels, seen = [], [], {}
+    indices: list[int] = []
+    labels: list[str] = []
+    seen: dict[int, str] = {}
     for line, row in rows[1:]:
         if len(row) <= max(idx_col, lab_col):
             raise LabelError(f"{p}: line {line}: expected {len(cols)} columns, got {len(row)}")
@@ -246,4 +249,5 @@ def tagged_labels(pairs: Sequence[tuple[np.ndarray, Any]], attribute: str = "tag
     labels = [str(p[1]) for p in pairs]
     classes = _sorted_classes(set(labels))
     lookup = {c: j for j, c in enumerate(classes)}
-    return LabeledLatents(attribute, z, [lookup[x] for x in labels], classes, "tagged", {"n": len(labels)})
+    y = np.array([lookup[x] for x in labels], dtype=np.int64)
+    return LabeledLatents(attribute, z, y, classes, "tagged", {"n": len(labels)})

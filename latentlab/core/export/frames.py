@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 import numpy as np
@@ -22,10 +22,14 @@ from latentlab.core.render import Renderer
 RESAMPLE = ("auto", "nearest", "smooth")
 
 
+EXPORT_OOM_NOTICE = "GPU out of memory: the export moved the model to the CPU and went on there"
+
+
 @dataclass
 class StageTimes:
     decode_s: float = 0.0
     compose_s: float = 0.0
+    notices: list[str] = field(default_factory=list)  # what the user should hear (a CPU fallback)
 
 
 # --- resizing ---------------------------------------------------------------------------------------------------
@@ -93,7 +97,7 @@ def draw_label(frame: np.ndarray, text: str, x: int, y: int, font_px: int, ancho
     font = label_font(font_px)
     left, top, right, bottom = font.getbbox(text)
     pad = max(1, font_px // 5)
-    bw, bh = right + 2 * pad, bottom + 2 * pad
+    bw, bh = int(right) + 2 * pad, int(bottom) + 2 * pad  # Pillow's stubs say float; its fonts give whole pixels
     H, W = frame.shape[:2]
     if anchor_bottom:
         y = y - bh
@@ -136,7 +140,7 @@ class FrameLayout:
 def layout_for(plan: FramePlan | GridPlan, size: int | None, gap: int, even: bool = False) -> FrameLayout:
     shapes = [t.model.info.image_shape for t in plan.tracks]
     # Panels of differently sized models are all brought to the first model's output size.
-    hw = panel_size(tuple(shapes[0][1:]), size)  # type: ignore[arg-type]
+    hw = panel_size((shapes[0][1], shapes[0][2]), size)
     channels = 3 if any(s[0] == 3 for s in shapes) else 1
     return FrameLayout(hw, len(plan.tracks), max(0, gap), channels, even)
 
@@ -151,7 +155,9 @@ def decode_panel(renderer: Renderer, z: np.ndarray, layout: FrameLayout, resampl
                  times: StageTimes) -> np.ndarray:
     """Decode a batch of latents with one model and bring the images to the layout's panel size and channels."""
     t0 = time.perf_counter()
-    img, _ = renderer.decode(z)
+    (img, _), notice = renderer.decode_or_fall_back(z, EXPORT_OOM_NOTICE)
+    if notice and notice not in times.notices:
+        times.notices.append(notice)
     t1 = time.perf_counter()
     times.decode_s += t1 - t0
     img = _as_channels(resize_batch(img, layout.panel_hw, resample), layout.channels)

@@ -7,12 +7,14 @@ keyframes a ``.llab`` session, whose bookmarks become the keys. Never unpickles 
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from latentlab.core.errors import FileError
+from latentlab.core.input_files import check_regular
 
 
 def split_spec(spec: str) -> tuple[Path, str | None]:
@@ -40,21 +42,24 @@ def _json_named(obj: Any, where: Path) -> dict[str, Any]:
 
 def _named_arrays(path: Path) -> dict[str, np.ndarray]:
     """Every array in a file, by name (one unnamed array for .npy and bare JSON lists)."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+    from latentlab.core.input_files import read_bytes
+    from latentlab.core.npy_files import read_npy, read_npz
+    from latentlab.core.safe_json import loads_bounded
+
     suffix = path.suffix.lower()
-    try:
-        if suffix == ".npy":
-            return {"": np.load(path, allow_pickle=False)}
-        if suffix == ".npz":
-            with np.load(path, allow_pickle=False) as z:
-                return {k: z[k] for k in z.files}
-        if suffix == ".json":
-            named = _json_named(json.loads(path.read_text()), path)
+    if suffix == ".npy":
+        return {"": read_npy(path, what="a latent file")}
+    if suffix == ".npz":
+        return read_npz(path, what="a latent file")
+    if suffix == ".json":
+        data = read_bytes(path, "a latent file", max_bytes=64 * 1024 * 1024)
+        named = _json_named(loads_bounded(data, "a latent file", path=path), path)
+        try:
             return {k: np.asarray(v, dtype=np.float64) for k, v in named.items()}
-    except (ValueError, OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read it as numbers ({exc})") from None
-    raise ValueError(f"{path}: unsupported file type {suffix or '(none)'}; use .npy, .npz or .json")
+        except (TypeError, ValueError) as exc:
+            raise FileError(path, f"cannot read it as numbers ({exc})") from None
+    check_regular(path, "a latent file")
+    raise FileError(path, f"unsupported file type {suffix or '(none)'}; use .npy, .npz or .json")
 
 
 def _pick(arrays: dict[str, np.ndarray], key: str | None, path: Path) -> tuple[np.ndarray, str]:

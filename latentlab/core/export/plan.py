@@ -8,6 +8,7 @@ compared checkpoints, through a dimension alignment where their latents differ.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,8 @@ class FramePlan:
     tracks: list[Track]
     captions: list[str] | None = None
     meta: dict[str, Any] = field(default_factory=dict)  # what made it (kind, dims, ...), kept in PNG manifests
+    # Files it was made from (checkpoints, direction, flow and session files): an export never writes over them.
+    inputs: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.tracks) <= MAX_PANELS:
@@ -59,16 +62,16 @@ class FramePlan:
         """Frames ``start:stop`` as a plan of their own (a preview, a shorter export)."""
         tracks = [Track(t.model, t.latents[start:stop], t.title) for t in self.tracks]
         caps = self.captions[start:stop] if self.captions is not None else None
-        return FramePlan(tracks, caps, dict(self.meta))
+        return FramePlan(tracks, caps, dict(self.meta), list(self.inputs))
 
     @classmethod
     def for_models(cls, models: Sequence[LatentModel], latents: np.ndarray, captions: list[str] | None = None,
                    alignments: Sequence[Alignment | None] | None = None, titles: Sequence[str] | None = None,
-                   meta: dict[str, Any] | None = None) -> FramePlan:
+                   meta: dict[str, Any] | None = None, inputs: Sequence[str | os.PathLike] = ()) -> FramePlan:
         """One latent track (in the first model's space) shown by each model, side by side."""
         tracks = [Track(m, z, t) for m, z, t in zip(models, map_latents(models, latents, alignments),
                                                       _titles(models, titles), strict=True)]
-        return cls(tracks, captions, dict(meta or {}))
+        return cls(tracks, captions, dict(meta or {}), [str(p) for p in inputs])
 
 
 @dataclass
@@ -94,6 +97,7 @@ class GridPlan:
     tracks: list[GridTrack]
     captions: list[list[str]] | None = None  # [row][column]
     meta: dict[str, Any] = field(default_factory=dict)
+    inputs: list[str] = field(default_factory=list)  # as FramePlan.inputs
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.tracks) <= MAX_PANELS:
@@ -113,13 +117,13 @@ class GridPlan:
     @classmethod
     def for_models(cls, models: Sequence[LatentModel], cells: np.ndarray, captions: list[list[str]] | None = None,
                    alignments: Sequence[Alignment | None] | None = None, titles: Sequence[str] | None = None,
-                   meta: dict[str, Any] | None = None) -> GridPlan:
+                   meta: dict[str, Any] | None = None, inputs: Sequence[str | os.PathLike] = ()) -> GridPlan:
         cells = np.asarray(cells, dtype=np.float32)
         r, c, d = cells.shape
         mapped = map_latents(models, cells.reshape(r * c, d), alignments)
         tracks = [GridTrack(m, z.reshape(r, c, -1), t) for m, z, t in zip(models, mapped, _titles(models, titles),
                                                                           strict=True)]
-        return cls(tracks, captions, dict(meta or {}))
+        return cls(tracks, captions, dict(meta or {}), [str(p) for p in inputs])
 
 
 # --- helpers ----------------------------------------------------------------------------------------------------

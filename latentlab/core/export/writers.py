@@ -2,18 +2,18 @@
 
 Every writer consumes an iterator of uint8 frames (H, W) or (H, W, 3) and writes to a temporary file or folder
 beside the target, renamed onto it only once the last frame is in. An exception from the frame source
-(including ``JobCancelled``) therefore leaves no partial file behind.
+(including ``JobCancelled``) or a full disk (``DiskFull``) therefore leaves no partial file behind and the
+previous output as it was. ``before_commit`` runs just before the rename (a last safety check of the target).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
-import shutil
-import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -21,11 +21,13 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from latentlab.core.paths import AtomicPath
+from latentlab.core.export.folder import MANIFEST, FrameFolder
+from latentlab.core.paths import AtomicPath, disk_full
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "frames.json"  # marks a folder as a latentlab frame export (so re-exporting may replace it)
+__all__ = ["MANIFEST", "TimedFrames", "fps_fraction", "gif_durations_ms", "write_gif", "write_mp4", "write_png",
+           "write_png_folder"]
 GIF_MAX_FPS = 50.0
 
 
@@ -77,7 +79,7 @@ def _even(frame: np.ndarray) -> np.ndarray:
 
 
 def write_mp4(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float = 30.0, *, crf: int = 18,
-              preset: str = "medium", codec: str = "libx264") -> int:
+              preset: str = "medium", codec: str = "libx264", before_commit: Callable[[], None] | None = None) -> int:
     """H.264 in yuv420p (plays everywhere); odd sides are padded by one pixel. Returns the frame count."""
     import av
 
@@ -87,9 +89,10 @@ def write_mp4(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float 
     h, w = first.shape[:2]
     fmt = "gray" if first.ndim == 2 else "rgb24"
     n = 0
-    with AtomicPath(path) as tmp:
+    with AtomicPath(path, before_commit) as tmp:
         with av.open(str(tmp), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
             stream = container.add_stream(codec, rate=rate)
+            assert isinstance(stream, av.VideoStream)  # codec names a video encoder (libx264 and kin)
             stream.width, stream.height = w, h
             stream.pix_fmt = "yuv420p"
             stream.codec_context.time_base = 1 / rate
@@ -122,7 +125,7 @@ def gif_durations_ms(n: int, fps: float) -> list[int]:
 
 
 def write_gif(frames: Iterable[np.ndarray], path: str | os.PathLike, n_frames: int, fps: float = 30.0, *,
-              loop: int = 0) -> int:
+              loop: int = 0, before_commit: Callable[[], None] | None = None) -> int:
     """An animated GIF (``loop`` 0 = forever). Pillow merges identical consecutive frames, summing their delays."""
     if fps > GIF_MAX_FPS:
         raise ValueError(f"GIF cannot show {fps:g} fps: most viewers slow delays under 20 ms down to 100 ms; "
@@ -140,7 +143,7 @@ def write_gif(frames: Iterable[np.ndarray], path: str | os.PathLike, n_frames: i
                 raise ValueError(f"the frame source gave more than the {n_frames} frames announced")
             yield Image.fromarray(f)
 
-    with AtomicPath(path) as tmp:
+    with AtomicPath(path, before_commit) as tmp:
         Image.fromarray(first).save(tmp, format="GIF", save_all=True, append_images=images(), duration=durations,
                                     loop=int(loop), optimize=False)
         if count[0] != n_frames:  # inside the block: a short source must not replace the target
@@ -148,77 +151,39 @@ def write_gif(frames: Iterable[np.ndarray], path: str | os.PathLike, n_frames: i
     return count[0]
 
 
-def write_png(image: np.ndarray, path: str | os.PathLike, compress_level: int = 6) -> None:
+def write_png(image: np.ndarray, path: str | os.PathLike, compress_level: int = 6,
+              before_commit: Callable[[], None] | None = None) -> None:
     """One PNG, atomically."""
-    with AtomicPath(path) as tmp:
+    with AtomicPath(path, before_commit) as tmp:
         Image.fromarray(np.ascontiguousarray(image)).save(tmp, format="PNG", compress_level=compress_level)
-
-
-class AtomicDir:
-    """Context manager giving a temporary folder beside ``target``; it replaces ``target`` only on success.
-
-    An existing target is replaced only when it is a previous frame export (holds ``frames.json``) or is
-    empty, so a folder of the user's own files is never deleted.
-    """
-
-    def __init__(self, target: str | os.PathLike):
-        self.target = Path(target)
-        self.tmp: Path | None = None
-
-    def __enter__(self) -> Path:
-        check_dir_target(self.target)
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", suffix=".part", dir=self.target.parent))
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        assert self.tmp is not None
-        if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self.tmp, 0o777 & ~umask)  # mkdtemp makes 0700 folders
-        old: Path | None = None
-        if self.target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", suffix=".old", dir=self.target.parent))
-            os.replace(self.target, old / "x")
-        try:
-            os.replace(self.tmp, self.target)
-        except BaseException:
-            if old is not None:
-                os.replace(old / "x", self.target)
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            raise
-        finally:
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-
-
-def check_dir_target(target: Path) -> None:
-    """Refuse a frame-folder target that is a file or a folder of someone else's files."""
-    if not target.exists():
-        return
-    if not target.is_dir():
-        raise ValueError(f"{target} exists and is a file, not a folder of frames")
-    if any(target.iterdir()) and not (target / MANIFEST).is_file():
-        raise ValueError(f"{target} is a folder with other files in it; choose a new or empty folder")
 
 
 def write_png_folder(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float = 30.0, *,
                      n_frames: int | None = None, manifest: dict[str, Any] | None = None,
                      compress_level: int = 1) -> int:
-    """frame_00000.png, ... in a new folder, plus frames.json (fps, size, count, what was exported)."""
+    """frame_00000.png, ... plus frames.json (fps, size, count, what was exported, each frame's SHA-256).
+
+    Files in the folder that latentlab did not write are never removed or replaced (see ``export.folder``).
+    """
     first, rest = _first(frames)
     digits = max(5, len(str(max(0, (n_frames or 1) - 1))))
+    folder = FrameFolder(path)
     n = 0
-    with AtomicDir(path) as tmp:
+    try:
         for frame in _chain(first, rest):
-            Image.fromarray(frame).save(tmp / f"frame_{n:0{digits}d}.png", format="PNG", compress_level=compress_level)
+            buf = io.BytesIO()
+            Image.fromarray(frame).save(buf, format="PNG", compress_level=compress_level)
+            folder.add(f"frame_{n:0{digits}d}.png", buf.getvalue())
             n += 1
-        info = {"format": "latentlab-frames", "frames": n, "fps": fps, "width": int(first.shape[1]),
-                "height": int(first.shape[0]), "pattern": f"frame_%0{digits}d.png", **(manifest or {})}
-        (tmp / MANIFEST).write_text(json.dumps(info, indent=2, default=_jsonable))
+    except BaseException as exc:
+        folder.discard()
+        full = disk_full(exc, Path(path))
+        if full is not None and full is not exc:
+            raise full from exc
+        raise
+    info = {"frames": n, "fps": fps, "width": int(first.shape[1]), "height": int(first.shape[0]),
+            "pattern": f"frame_%0{digits}d.png", **(manifest or {})}
+    folder.commit(json.loads(json.dumps(info, default=_jsonable)))
     return n
 
 

@@ -111,7 +111,8 @@ class FactorReadout:
         perm = np.random.default_rng(seed).permutation(n)
         n_test = max(1, int(round(holdout * n)))
         te, tr = perm[:n_test], perm[n_test:]
-        models, cats, quality, sizes = [], [], [], []
+        models: list[Any] = []
+        cats, quality, sizes = [], [], []
         for j, name in enumerate(factor_names):
             f = np.asarray(factors[:, j])
             size = int(factor_sizes[j])

@@ -33,6 +33,18 @@ class PairClassifier(nn.Module):
             )
             self.head = nn.Sequential(nn.Linear(4 * w * 16, 8 * w), nn.ReLU(), nn.Linear(8 * w, n_classes))
 
+    @staticmethod
+    def shapes_for(n_classes: int, channels: int, width: int) -> dict[str, tuple[int, ...]]:
+        """The state_dict shapes of a PairClassifier with these sizes, computed without building it."""
+        w = width
+        convs = ((0, w, 3 * channels, 4), (2, 2 * w, w, 4), (4, 2 * w, 2 * w, 4), (6, 4 * w, 2 * w, 3))
+        out: dict[str, tuple[int, ...]] = {}
+        for i, cout, cin, ks in convs:
+            out[f"features.{i}.weight"], out[f"features.{i}.bias"] = (cout, cin, ks, ks), (cout,)
+        out["head.0.weight"], out["head.0.bias"] = (8 * w, 4 * w * 16), (8 * w,)
+        out["head.2.weight"], out["head.2.bias"] = (n_classes, 8 * w), (n_classes,)
+        return out
+
     @property
     def hparams(self) -> dict:
         return dict(n_classes=self.n_classes, channels=self.channels, width=self.width)

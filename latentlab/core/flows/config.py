@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from latentlab.core import limits
+from latentlab.core.errors import BadInput
 from latentlab.core.flows.pde import LAPLACIAN_METHODS, PDES, PDEOptions
+from latentlab.core.limits import check_float, check_int, check_seed
 
 LOSS_TERMS = ("pde", "ic", "jvp", "cls")
 DEFAULT_WEIGHTS = {"pde": 1.0, "ic": 1.0, "jvp": 1.0, "cls": 1.0}  # the reference code weighs all terms 1
@@ -37,30 +40,38 @@ class FlowConfig:
     log_every: int = 10  # history keeps the mean of each window of this many steps
 
     def __post_init__(self) -> None:
-        if self.n_potentials < 1:
-            raise ValueError(f"need at least one potential (k >= 1), got {self.n_potentials}")
-        if self.steps < 1:
-            raise ValueError(f"steps must be >= 1, got {self.steps}")
-        if self.batch_size < 2:
-            raise ValueError(f"batch_size must be >= 2, got {self.batch_size}")
-        if self.horizon < 2:
-            raise ValueError(f"horizon must be >= 2 (the classifier needs two steps), got {self.horizon}")
-        if not self.eta > 0:
-            raise ValueError(f"eta must be positive, got {self.eta}")
+        # Also what a flows file's card is read through: every field is type- and range-checked (BadInput).
+        self.n_potentials = check_int(self.n_potentials, "number of potentials (k)", 1, limits.MAX_COUNT)
+        self.steps = check_int(self.steps, "steps", 1, limits.MAX_STEPS)
+        self.batch_size = check_int(self.batch_size, "batch_size", 2, limits.MAX_BATCH)
+        self.horizon = check_int(self.horizon, "horizon (the classifier needs two steps)", 2, limits.MAX_TRAJECTORY)
+        self.eta = check_float(self.eta, "eta", 0.0, 1000.0, lo_open=True)
         if self.pde not in PDES:
-            raise ValueError(f"pde must be one of {', '.join(PDES)}, got {self.pde!r}")
+            raise BadInput(f"pde must be one of {', '.join(PDES)}, got {self.pde!r}"[:300])
         if self.laplacian not in LAPLACIAN_METHODS:
-            raise ValueError(f"laplacian must be one of {', '.join(LAPLACIAN_METHODS)}, got {self.laplacian!r}")
-        if self.probes < 1:
-            raise ValueError(f"probes must be >= 1, got {self.probes}")
+            raise BadInput(f"laplacian must be one of {', '.join(LAPLACIAN_METHODS)}, got {self.laplacian!r}"[:300])
+        self.probes = check_int(self.probes, "probes", 1, limits.MAX_COUNT)
+        self.exact_max_dim = check_int(self.exact_max_dim, "exact_max_dim", 0, limits.MAX_LATENT_DIM)
+        if not isinstance(self.weights, dict):
+            raise BadInput(f"weights must be a mapping of loss term to weight, got {type(self.weights).__name__}")
         unknown = set(self.weights) - set(LOSS_TERMS)
         if unknown:
-            raise ValueError(f"unknown loss weight(s) {', '.join(sorted(unknown))}; the terms are {', '.join(LOSS_TERMS)}")
-        self.weights = {**DEFAULT_WEIGHTS, **{k: float(v) for k, v in self.weights.items()}}
-        if self.lr <= 0 or (self.classifier_lr is not None and self.classifier_lr <= 0):
-            raise ValueError("learning rates must be positive")
-        if self.log_every < 1:
-            raise ValueError("log_every must be >= 1")
+            raise BadInput(f"unknown loss weight(s) {', '.join(sorted(map(str, unknown)))}; the terms are "
+                           f"{', '.join(LOSS_TERMS)}"[:300])
+        self.weights = {**DEFAULT_WEIGHTS, **{k: check_float(v, f"weight {k}", 0.0, 1e6) for k, v in self.weights.items()}}
+        self.lr = check_float(self.lr, "lr", 0.0, 10.0, lo_open=True)
+        if self.classifier_lr is not None:
+            self.classifier_lr = check_float(self.classifier_lr, "classifier_lr", 0.0, 10.0, lo_open=True)
+        self.hidden = check_int(self.hidden, "hidden", 1, limits.MAX_HIDDEN)
+        self.time_dim = check_int(self.time_dim, "time_dim", 1, limits.MAX_HIDDEN)
+        self.classifier_width = check_int(self.classifier_width, "classifier_width", 1, limits.MAX_HIDDEN)
+        for name in ("bounded", "swap_pairs"):
+            if not isinstance(getattr(self, name), bool):
+                raise BadInput(f"{name} must be true or false, got {getattr(self, name)!r}"[:300])
+        self.seed = check_seed(self.seed)
+        if not isinstance(self.device, str):
+            raise BadInput(f"device must be a name such as cpu or cuda, got {type(self.device).__name__}")
+        self.log_every = check_int(self.log_every, "log_every", 1, limits.MAX_STEPS)
 
     @property
     def pde_options(self) -> PDEOptions:
@@ -71,5 +82,7 @@ class FlowConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FlowConfig:
+        if not isinstance(d, dict):
+            raise BadInput(f"a flow config must be an object, got {type(d).__name__}")
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})

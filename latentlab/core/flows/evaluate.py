@@ -226,6 +226,7 @@ def evaluate_flows(model: LatentModel, flows: Flows, dataset: FactorDataset, *, 
     groups["flow"] = ([f"flow {k}" for k in range(kk)], None)
     lengths = np.linalg.norm(fpaths[:, :, -1] - fpaths[:, :, 0], axis=-1)
     length = float(np.median(lengths))
+    dirs: np.ndarray | None
     if "pca" in baselines:
         dirs = pca_directions(fit_z, kk)
         groups["pca"] = ([f"pca {i}" for i in range(len(dirs))], dirs)

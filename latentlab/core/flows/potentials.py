@@ -59,6 +59,16 @@ class PotentialSet(nn.Module):
         # One coefficient per potential: the wave speed c_k (the diffusion coefficient is c_k^2).
         self.c = nn.Parameter(torch.ones(k))
 
+    @staticmethod
+    def shapes_for(n_potentials: int, latent_dim: int, hidden: int, time_dim: int) -> dict[str, tuple[int, ...]]:
+        """The state_dict shapes of a PotentialSet with these sizes, computed without building it."""
+        k, d, h, e = n_potentials, latent_dim, hidden, time_dim
+        out: dict[str, tuple[int, ...]] = {}
+        for name, fan_in, fan_out in (("z", d, h), ("t1", e, h), ("t2", h, h), ("f", h, h), ("o", h, 1)):
+            out[f"w{name}"], out[f"b{name}"] = (k, fan_in, fan_out), (k, fan_out)
+        out["c"] = (k,)
+        return out
+
     @property
     def hparams(self) -> dict:
         return dict(n_potentials=self.n_potentials, latent_dim=self.latent_dim, hidden=self.hidden,

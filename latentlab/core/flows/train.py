@@ -21,7 +21,7 @@ import time
 import warnings
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -113,12 +113,12 @@ def _decoder_jvp(model: LatentModel, z: torch.Tensor, v: torch.Tensor) -> tuple[
     """(G(z), J_G(z) v) by forward-mode AD: one pass, and differentiable in z and v."""
     global _jvp_ready
     if _jvp_ready:
-        return jvp(model.decode, (z,), (v,))
+        return cast(tuple[torch.Tensor, torch.Tensor], jvp(model.decode, (z,), (v,)))  # has_aux=False: 2-tuple
     with warnings.catch_warnings():
         # On first use torch scripts its forward-AD decompositions and warns that torch.jit.script is
         # deprecated: torch's own business, not something a user of latentlab can act on.
         warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=DeprecationWarning)
-        out = jvp(model.decode, (z,), (v,))
+        out = cast(tuple[torch.Tensor, torch.Tensor], jvp(model.decode, (z,), (v,)))
     _jvp_ready = True
     return out
 
@@ -222,7 +222,7 @@ def train(model: LatentModel, config: FlowConfig | None = None, ctx: JobContext 
             ctx.progress(step / cfg.steps, f"step {step}  loss {logs['loss']:.4g}  acc {logs['acc']:.2f}")
     except (JobCancelled, KeyboardInterrupt) as exc:
         # The steps done so far are not lost: the caller may save them and resume later.
-        exc.partial_flows = flows  # type: ignore[attr-defined]
+        exc.partial_flows = flows  # type: ignore[union-attr]  # an attribute of our own, for the caller
         raise
     finally:
         # Whatever happened, the object reflects the last completed step (a cancelled job can be saved).

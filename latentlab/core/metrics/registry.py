@@ -145,10 +145,10 @@ def compute(names: str | Iterable[str] | None, inputs: MetricInputs, params: dic
         sub = ctx.sub(done / total_cost, (done + spec.cost) / total_cost)
         sub.progress(0.0, spec.title)
         start = time.perf_counter()
-        base = dict(metric=name, params=resolved[name], seed=seed, representation=representation,
-                    drop_passive=drop_passive, latents=[int(j) for j in latents],
-                    latent_names=[inputs.latent_label(int(j)) for j in latents],
-                    factor_names=list(inputs.factor_names))
+        base: dict[str, Any] = dict(metric=name, params=resolved[name], seed=seed, representation=representation,
+                                    drop_passive=drop_passive, latents=[int(j) for j in latents],
+                                    latent_names=[inputs.latent_label(int(j)) for j in latents],
+                                    factor_names=list(inputs.factor_names))
         try:
             # One BLAS/OpenMP thread: their thread teams spin-wait at barriers when the cores are busy (a UI,
             # a training run), which made the logistic regressions 4x slower on a loaded 2-core machine;

@@ -2,7 +2,15 @@
 with crash recovery (``autosave``). Qt-free; the UI calls these from its menu actions and a QTimer.
 """
 
-from latentlab.core.session.autosave import AUTOSAVE_DELAY_S, Autosave, Recovery, pid_alive, process_start_ticks
+from latentlab.core.session.autosave import (
+    AUTOSAVE_DELAY_S,
+    FOREIGN_STALE_S,
+    HEARTBEAT_S,
+    Autosave,
+    Recovery,
+    pid_alive,
+    process_start_ticks,
+)
 from latentlab.core.session.files import FileStatus, check_files, relink, search_folder
 from latentlab.core.session.records import (
     MAX_COMPARE,
@@ -22,7 +30,7 @@ from latentlab.core.session.records import (
 )
 
 __all__ = [
-    "AUTOSAVE_DELAY_S", "Autosave", "Bookmark", "CheckpointRef", "DirectionRef", "FileRef", "FileStatus", "FlowRef",
-    "Layout", "MAX_COMPARE", "Recovery", "SESSION_FORMAT", "SESSION_VERSION", "SUFFIX", "Session", "SessionError",
+    "AUTOSAVE_DELAY_S", "FOREIGN_STALE_S", "HEARTBEAT_S", "Autosave", "Bookmark", "CheckpointRef", "DirectionRef",
+    "FileRef", "FileStatus", "FlowRef", "Layout", "MAX_COMPARE", "Recovery", "SESSION_FORMAT", "SESSION_VERSION", "SUFFIX", "Session", "SessionError",
     "check_files", "load_session", "pid_alive", "process_start_ticks", "relink", "save_session", "search_folder",
 ]

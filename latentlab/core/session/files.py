@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,7 @@ def relink(session: Session, kind: str, key: str, new_path: str | os.PathLike,
     return FileStatus(kind, key, ref, "ok", p, sha, msg)
 
 
-def search_folder(session: Session, folder: str | os.PathLike, statuses: list[FileStatus] | None = None,
+def search_folder(session: Session, folder: str | os.PathLike[str], statuses: list[FileStatus] | None = None,
                   max_files: int = 20000) -> list[FileStatus]:
     """Look for moved files (same size and SHA-256) under ``folder`` and relink those found."""
     from latentlab.core.checkpoint import file_sha256
@@ -118,9 +119,12 @@ def search_folder(session: Session, folder: str | os.PathLike, statuses: list[Fi
                 return found
             p = Path(root) / name
             try:
-                size = p.stat().st_size
+                st = p.stat()
             except OSError:
                 continue
+            if not stat.S_ISREG(st.st_mode):
+                continue  # a named pipe or a device would block (or never end) the hashing
+            size = st.st_size
             pending = by_size.get(size, []) + by_size.get(None, [])
             if not pending:
                 continue

@@ -15,19 +15,26 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
 from latentlab import __version__
 from latentlab.core.errors import BadInput
+from latentlab.core.input_files import read_bytes
+from latentlab.core.limits import MAX_LATENT_DIM
 from latentlab.core.paths import atomic_write_bytes
+from latentlab.core.safe_json import describe, loads_bounded
 
 SESSION_FORMAT = "latentlab-session"
 SESSION_VERSION = 1
 SUFFIX = ".llab"
 MAX_COMPARE = 4
 STATUSES = ("ok", "moved", "changed")
+MAX_SESSION_BYTES = 64 * 1024 * 1024  # thousands of bookmarks of 512-dimensional latents fit many times over
+MAX_TEXT = 4096  # names, paths, notes
+MAX_ITEMS = 100_000  # checkpoints, bookmarks, directions or flows in one session
+MAX_LAYOUT_BYTES = 1024 * 1024  # Qt's saved window state and geometry are a few kilobytes
 
 
 class SessionError(BadInput):
@@ -48,29 +55,43 @@ def _req(d: dict[str, Any], key: str, where: str) -> Any:
 
 def _obj(v: Any, where: str) -> dict[str, Any]:
     if not isinstance(v, dict):
-        raise SessionError(f"{where}: expected an object, got {type(v).__name__}")
+        raise SessionError(f"{where}: expected an object, got {describe(v)}")
     return v
 
 
 def _list(v: Any, where: str) -> list[Any]:
     if not isinstance(v, list):
-        raise SessionError(f"{where}: expected a list, got {type(v).__name__}")
+        raise SessionError(f"{where}: expected a list, got {describe(v)}")
+    if len(v) > MAX_ITEMS:
+        raise SessionError(f"{where}: {len(v)} entries; a session holds at most {MAX_ITEMS}")
     return v
 
 
-def _str(v: Any, where: str, optional: bool = False) -> str | None:
+@overload
+def _str(v: Any, where: str, optional: Literal[False] = False, limit: int = MAX_TEXT) -> str: ...
+@overload
+def _str(v: Any, where: str, optional: bool, limit: int = MAX_TEXT) -> str | None: ...
+def _str(v: Any, where: str, optional: bool = False, limit: int = MAX_TEXT) -> str | None:
     if v is None and optional:
         return None
     if not isinstance(v, str):
-        raise SessionError(f"{where}: expected a string, got {type(v).__name__}")
+        raise SessionError(f"{where}: expected a string, got {describe(v)}")
+    if len(v) > limit:
+        raise SessionError(f"{where}: {len(v)} characters; at most {limit} are accepted")
     return v
 
 
+@overload
+def _vector(v: Any, where: str, optional: Literal[False] = False) -> np.ndarray: ...
+@overload
+def _vector(v: Any, where: str, optional: bool) -> np.ndarray | None: ...
 def _vector(v: Any, where: str, optional: bool = False) -> np.ndarray | None:
     if v is None and optional:
         return None
     if not isinstance(v, list) or not v or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
         raise SessionError(f"{where}: expected a non-empty list of numbers")
+    if len(v) > MAX_LATENT_DIM:
+        raise SessionError(f"{where}: {len(v)} values; a latent has at most {MAX_LATENT_DIM}")
     arr = np.asarray(v, dtype=np.float32)
     if not np.isfinite(arr).all():
         raise SessionError(f"{where}: contains NaN or infinite values")
@@ -123,7 +144,7 @@ class FileRef:
         size = d.get("size")
         if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
             raise SessionError(f"{where}.size: expected a non-negative integer")
-        return cls(_str(_req(d, "path", where), f"{where}.path"), sha, size,  # type: ignore[arg-type]
+        return cls(_str(_req(d, "path", where), f"{where}.path"), sha, size,
                    _str(d.get("relative"), f"{where}.relative", optional=True))
 
 
@@ -146,7 +167,7 @@ class CheckpointRef:
     @classmethod
     def from_dict(cls, d: Any, where: str) -> CheckpointRef:
         d = _obj(d, where)
-        return cls(_str(_req(d, "id", where), f"{where}.id"), FileRef.from_dict(_req(d, "file", where), f"{where}.file"),  # type: ignore[arg-type]
+        return cls(_str(_req(d, "id", where), f"{where}.id"), FileRef.from_dict(_req(d, "file", where), f"{where}.file"),
                    _vector(d.get("latent"), f"{where}.latent", optional=True),
                    _str(d.get("name"), f"{where}.name", optional=True), _str(d.get("arch"), f"{where}.arch", optional=True),
                    _obj(d.get("view", {}), f"{where}.view"))
@@ -169,9 +190,9 @@ class Bookmark:
     @classmethod
     def from_dict(cls, d: Any, where: str) -> Bookmark:
         d = _obj(d, where)
-        return cls(_str(_req(d, "name", where), f"{where}.name"), _vector(_req(d, "latent", where), f"{where}.latent"),  # type: ignore[arg-type]
+        return cls(_str(_req(d, "name", where), f"{where}.name"), _vector(_req(d, "latent", where), f"{where}.latent"),
                    _str(d.get("checkpoint"), f"{where}.checkpoint", optional=True),
-                   _str(d.get("note", ""), f"{where}.note"))  # type: ignore[arg-type]
+                   _str(d.get("note", ""), f"{where}.note"))
 
 
 @dataclass
@@ -199,7 +220,7 @@ class DirectionRef:
     def from_dict(cls, d: Any, where: str) -> DirectionRef:
         d = _obj(d, where)
         f = d.get("file")
-        return cls(_str(_req(d, "name", where), f"{where}.name"),  # type: ignore[arg-type]
+        return cls(_str(_req(d, "name", where), f"{where}.name"),
                    _str(d.get("checkpoint"), f"{where}.checkpoint", optional=True),
                    FileRef.from_dict(f, f"{where}.file") if f is not None else None,
                    _str(d.get("key"), f"{where}.key", optional=True),
@@ -219,7 +240,7 @@ class FlowRef:
     @classmethod
     def from_dict(cls, d: Any, where: str) -> FlowRef:
         d = _obj(d, where)
-        return cls(_str(_req(d, "name", where), f"{where}.name"), FileRef.from_dict(_req(d, "file", where), f"{where}.file"),  # type: ignore[arg-type]
+        return cls(_str(_req(d, "name", where), f"{where}.name"), FileRef.from_dict(_req(d, "file", where), f"{where}.file"),
                    _str(d.get("checkpoint"), f"{where}.checkpoint", optional=True),
                    _str(d.get("key"), f"{where}.key", optional=True))
 
@@ -242,8 +263,9 @@ class Layout:
                 import base64
                 import binascii
 
+                text = _str(v, f"{where}.{key}", limit=MAX_LAYOUT_BYTES)
                 try:
-                    base64.b64decode(_str(v, f"{where}.{key}"), validate=True)  # type: ignore[arg-type]
+                    base64.b64decode(text, validate=True)
                 except (binascii.Error, ValueError):
                     raise SessionError(f"{where}.{key}: not base64") from None
         return cls(d.get("window_state"), d.get("geometry"), _obj(d.get("view", {}), f"{where}.view"))
@@ -351,12 +373,12 @@ class Session:
                 bookmarks=items("bookmarks", Bookmark.from_dict),
                 directions=items("directions", DirectionRef.from_dict),
                 flows=items("flows", FlowRef.from_dict),
-                compare=[_str(x, f"compare[{i}]") for i, x in enumerate(_list(d.get("compare", []), "compare"))],  # type: ignore[misc]
+                compare=[_str(x, f"compare[{i}]") for i, x in enumerate(_list(d.get("compare", []), "compare"))],
                 layout=Layout.from_dict(d.get("layout", {}), "layout"),
                 extra=_obj(d.get("extra", {}), "extra"),
-                created=_str(d.get("created", _now()), "created"),  # type: ignore[arg-type]
-                modified=_str(d.get("modified", _now()), "modified"),  # type: ignore[arg-type]
-                app_version=_str(d.get("app_version", "unknown"), "app_version"),  # type: ignore[arg-type]
+                created=_str(d.get("created", _now()), "created"),
+                modified=_str(d.get("modified", _now()), "modified"),
+                app_version=_str(d.get("app_version", "unknown"), "app_version"),
             )
         except SessionError:
             raise
@@ -378,10 +400,8 @@ class Session:
 
     @classmethod
     def loads(cls, text: str | bytes) -> Session:
-        try:
-            data = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise SessionError(f"not valid JSON ({exc})") from None
+        """Parse and validate session JSON; anything wrong, however deep or large, is one ``SessionError``."""
+        data = loads_bounded(text, "the session", max_bytes=MAX_SESSION_BYTES, error=SessionError)
         return cls.from_dict(data)
 
 
@@ -411,14 +431,7 @@ def save_session(session: Session, path: str | os.PathLike) -> Path:
 def load_session(path: str | os.PathLike) -> Session:
     """Read and validate a .llab file; errors name the file and what is wrong."""
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise SessionError(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise SessionError(f"{p}: is a folder, not a session file") from None
-    except OSError as exc:
-        raise SessionError(f"{p}: cannot be read ({exc.strerror})") from None
+    raw = read_bytes(p, "a session file", max_bytes=MAX_SESSION_BYTES, error=SessionError)
     try:
         return Session.loads(raw)
     except SessionError as exc:

@@ -12,16 +12,22 @@ from typing import Any
 
 from latentlab.core.errors import BadInput
 from latentlab.core.zoo.adversarial import ADVERSARIAL_OBJECTIVES
+from latentlab.core.zoo.antixk import ANTIXK_NETWORKS
 from latentlab.core.zoo.gan import GAN_NETWORKS, InfoWGAN, QuantizedInfoWGAN
 from latentlab.core.zoo.models import NETWORKS, GaussianVAE, QuantizedAE, ZooModel
 from latentlab.core.zoo.objectives import OBJECTIVES, Objective
 from latentlab.core.zoo.stylegan2 import StyleGAN2Generator
+from latentlab.core.zoo.stylegan3 import StyleGAN3Generator
+from latentlab.core.zoo.swagan import SWAGANGenerator
 from latentlab.core.zoo.vae_layouts import VAE_LAYOUT_NETWORKS
 
 NETWORKS.update(GAN_NETWORKS)
-# Networks that other code bases trained (latentlab.core.thirdparty maps their files onto these).
+# Networks that other code bases trained (latentlab.core.formats maps their files onto these).
 NETWORKS[StyleGAN2Generator.architecture] = StyleGAN2Generator
+NETWORKS[SWAGANGenerator.architecture] = SWAGANGenerator
+NETWORKS[StyleGAN3Generator.architecture] = StyleGAN3Generator
 NETWORKS.update(VAE_LAYOUT_NETWORKS)
+NETWORKS.update(ANTIXK_NETWORKS)
 OBJECTIVES.update(ADVERSARIAL_OBJECTIVES)
 
 
@@ -58,10 +64,21 @@ NETWORK_KEYS = {
     "qlae": ("latent_dim", "channels", "image_size", "base", "hidden", "n_values", "likelihood"),
     "infowgan": ("latent_dim", "channels", "image_size", "base", "hidden"),
     "qinfowgan": ("latent_dim", "channels", "image_size", "base", "hidden", "n_values"),
-    "stylegan2": ("channels", "mapping", "img_channels", "lr_mlp", "conv_clamp", "latent_space", "truncation"),
+    "stylegan2": ("channels", "mapping", "img_channels", "lr_mlp", "conv_clamp", "latent_space", "truncation",
+                  "c_dim", "embed_dim", "truncation_cutoff"),
+    "swagan": ("channels", "mapping", "img_channels", "lr_mlp", "conv_clamp", "latent_space", "truncation",
+               "c_dim", "embed_dim", "truncation_cutoff"),
+    "stylegan3": ("channels", "img_resolution", "z_dim", "w_dim", "c_dim", "mapping_layers", "lr_mlp", "conv_kernel",
+                  "use_radial_filters", "num_critical", "first_cutoff", "first_stopband", "last_stopband_rel",
+                  "margin_size", "output_scale", "filter_size", "lrelu_upsampling", "conv_clamp", "latent_space",
+                  "truncation", "truncation_cutoff"),
     "pytorch_vae": ("latent_dim", "hidden_dims", "in_channels", "out_channels", "side", "data_range"),
     "disent_conv64": ("latent_dim", "channels", "widths", "hidden", "z_multiplier", "output"),
     "beta_vae_konny": ("latent_dim", "channels", "widths", "hidden", "variant"),
+    "pytorch_betatc_vae": ("latent_dim", "hidden_dims", "in_channels", "out_channels", "fc_hidden", "data_range"),
+    "pytorch_wae": ("latent_dim", "hidden_dims", "in_channels", "out_channels", "side", "data_range"),
+    "pytorch_cvae": ("latent_dim", "hidden_dims", "num_classes", "in_channels", "out_channels", "side", "data_range"),
+    "burgess_vae": ("latent_dim", "channels", "image_size", "width", "hidden"),
 }
 
 

@@ -57,7 +57,8 @@ def gradient_penalty(critic_value: Callable[[Tensor], Tensor], real: Tensor, fak
 
 
 def _adam_groups(module: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for name, p in module.named_parameters():
         # Biases and codebook values are not decayed (the paper's "unregularized" group).
         (no_decay if p.ndim <= 1 or name == "values" else decay).append(p)
@@ -158,13 +159,16 @@ class QuantizedInfoWGANGP(InfoWGANGP):
             raise TypeError(f"{self.name} trains a quantized InfoWGAN generator, not a {type(model).__name__}")
         super().setup(model, total_steps, dataset_size)
 
-    def sample_latent(self, model: QuantizedInfoWGAN, n: int, differentiable: bool) -> Tensor:
+    # Narrower than InfoWGANGP's on purpose: setup() refuses any other generator.
+    def sample_latent(self, model: QuantizedInfoWGAN, n: int,  # type: ignore[override]
+                      differentiable: bool) -> Tensor:
         codes = model.sample_codes(n).to(model.device)
         values = model.values if differentiable else model.values.detach()
         # Gathering keeps the generator's gradient flowing into the codebook values, as in the paper.
         return torch.gather(values.unsqueeze(0).expand(n, -1, -1), 2, codes.unsqueeze(-1)).squeeze(-1)
 
-    def code_loss(self, model: QuantizedInfoWGAN, code: Tensor, z: Tensor, train_codebook: bool):
+    def code_loss(self, model: QuantizedInfoWGAN, code: Tensor, z: Tensor,  # type: ignore[override]  # as above
+                  train_codebook: bool):
         values = model.values if train_codebook else model.values.detach()
         dist = (code.unsqueeze(-1) - values.unsqueeze(0)).abs()
         idx = dist.argmin(-1, keepdim=True)

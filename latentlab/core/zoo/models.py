@@ -22,6 +22,10 @@ class ZooModel(nn.Module):
 
     architecture: str = ""
     prior: str = "normal"  # what sample_prior draws from (ModelInfo.prior of a freshly trained model)
+    info: ModelInfo
+    hparams: dict[str, Any]
+    card: dict[str, Any]  # set by the checkpoint readers, with the notes of what they had to guess
+    load_notes: list[str]
 
     def __init__(self, info: ModelInfo, hparams: dict[str, Any]):
         super().__init__()

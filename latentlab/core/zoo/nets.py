@@ -65,7 +65,9 @@ class ConvDecoder(nn.Module):
     @property
     def first_layer(self) -> nn.Linear:
         """The dense layer latents enter first (SeFa and GANSpace read it)."""
-        return self.fc[0]
+        layer = self.fc[0]
+        assert isinstance(layer, nn.Linear)  # __init__ builds fc as Linear, activation
+        return layer
 
 
 def count_parameters(module: nn.Module) -> int:

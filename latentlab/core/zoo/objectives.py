@@ -292,7 +292,8 @@ def optimizer_for(objective: Objective, model: ZooModel, lr: float) -> torch.opt
     if custom is not None:
         return custom
     if isinstance(objective, QLAEObjective):
-        decay, no_decay = [], []
+        decay: list[nn.Parameter] = []
+        no_decay: list[nn.Parameter] = []
         for name, p in model.named_parameters():
             # The codebook values are not decayed: shrinking them towards 0 would collapse the grid.
             (no_decay if name == "values" or p.ndim == 1 else decay).append(p)

@@ -1,296 +1,356 @@
 """A StyleGAN2 generator (Karras et al. 2020) in plain PyTorch: no compiled custom ops (a network other code
-bases train; ``latentlab.core.thirdparty`` maps their checkpoints onto it).
+bases train; ``latentlab.core.formats`` maps their checkpoints onto it).
 
 Parameter and buffer names follow the widely used rosinality ``stylegan2-pytorch`` layout, so its ``g_ema``
 state_dicts load directly; NVIDIA's StyleGAN2-ADA weights are renamed onto it (``nvidia.py``). Pieces:
-a mapping MLP with equalized learning rate (z -> w), a learned constant 4x4 input, modulated 3x3
-convolutions with weight demodulation, per-layer noise (the stored noise maps, so decoding is
-deterministic), and skip ToRGB layers summed through a [1, 3, 3, 1] up-sampling filter. ``upfirdn2d`` and
-the fused leaky ReLU are written with ordinary torch operations.
+a mapping MLP with equalized learning rate (z -> w; with ``c_dim > 0`` the StyleGAN2-ADA class embedding,
+normalised and concatenated to the normalised z), a learned constant 4x4 input, modulated 3x3 convolutions
+with weight demodulation, per-layer noise (the stored noise maps by default, so decoding is deterministic),
+and skip ToRGB layers summed through a [1, 3, 3, 1] up-sampling filter. Channels per resolution are read
+from the weights, so every channel multiplier (config-e, config-f, rosinality's ``channel_multiplier``) and
+every size from 4 px to 1024 px and beyond opens.
 
-The model's latent is z by default; ``latent_space="w"`` makes it a view whose latent is w (one w broadcast
-to every layer), which is what inversion and editing usually want. Truncation (psi < 1) pulls w towards
-the average w of the mapping network.
+The network-level API (mapping, synthesis with noise / styles / capture / early stop, StyleSpace) is the one
+``style_api.py`` documents for all style-based generators. The model's latent is z by default;
+``latent_space="w"`` makes it a view whose latent is w (one w broadcast to every layer), "w+" one w per
+layer; truncation (psi < 1, optionally on the first ``truncation_cutoff`` layers only) pulls w towards the
+average w of the mapping network.
 """
 
 from __future__ import annotations
 
-import copy
-import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from latentlab.core.errors import BadInput
 from latentlab.core.model import ModelInfo
+from latentlab.core.progressive import StopDecoding
+from latentlab.core.zoo import style_api as api
 from latentlab.core.zoo.models import ZooModel
+from latentlab.core.zoo.stylegan2_layers import (  # noqa: F401  (re-exported: the layers' historical home)
+    Blur,
+    ConstantInput,
+    EqualLinear,
+    FusedLeakyReLU,
+    ModulatedConv2d,
+    NoiseInjection,
+    PixelNorm,
+    StyledConv,
+    ToRGB,
+    Upsample,
+    fused_leaky_relu,
+    make_kernel,
+    upfirdn2d,
+)
 
-SPACES = ("z", "w")
+SPACES = api.SPACES
 
-
-# --- pure-PyTorch ops ---------------------------------------------------------------------------------------
-
-def upfirdn2d(x: Tensor, kernel: Tensor, up: int = 1, down: int = 1, pad: tuple[int, int] = (0, 0)) -> Tensor:
-    """Upsample by zero insertion, pad (negative crops), convolve with a 2-D FIR kernel, downsample."""
-    b, c, h, w = x.shape
-    if up > 1:
-        x = F.pad(x.reshape(b, c, h, 1, w, 1), [0, up - 1, 0, 0, 0, up - 1]).reshape(b, c, h * up, w * up)
-    p0, p1 = pad
-    x = F.pad(x, [max(p0, 0), max(p1, 0), max(p0, 0), max(p1, 0)])
-    if p0 < 0 or p1 < 0:
-        x = x[:, :, max(-p0, 0): x.shape[2] - max(-p1, 0), max(-p0, 0): x.shape[3] - max(-p1, 0)]
-    kh, kw = kernel.shape
-    weight = kernel.flip([0, 1]).to(x.dtype).reshape(1, 1, kh, kw).expand(c, 1, kh, kw)
-    x = F.conv2d(x, weight, groups=c)  # a true convolution: the kernel is flipped above
-    return x[:, :, ::down, ::down] if down > 1 else x
-
-
-def fused_leaky_relu(x: Tensor, bias: Tensor, slope: float = 0.2, gain: float = math.sqrt(2)) -> Tensor:
-    """Bias, leaky ReLU and the gain that keeps activations at unit variance."""
-    shape = [1, -1] + [1] * (x.ndim - 2)
-    return F.leaky_relu(x + bias.view(shape).to(x.dtype), slope) * gain
-
-
-def make_kernel(k: list[float] | Tensor) -> Tensor:
-    k = torch.as_tensor(k, dtype=torch.float32)
-    if k.ndim == 1:
-        k = k[None, :] * k[:, None]
-    return k / k.sum()
-
-
-# --- layers -------------------------------------------------------------------------------------------------
-
-class PixelNorm(nn.Module):
-    def forward(self, x: Tensor) -> Tensor:
-        return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
-
-
-class EqualLinear(nn.Module):
-    """Linear layer with its weights scaled at run time (equalized learning rate), optionally fused lrelu."""
-
-    def __init__(self, in_dim: int, out_dim: int, bias_init: float = 0.0, lr_mul: float = 1.0, activate: bool = False):
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_dim, in_dim) / lr_mul)
-        self.bias = nn.Parameter(torch.full((out_dim,), float(bias_init)))
-        self.scale = lr_mul / math.sqrt(in_dim)
-        self.lr_mul = lr_mul
-        self.activate = activate
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.activate:
-            return fused_leaky_relu(F.linear(x, self.weight * self.scale), self.bias * self.lr_mul)
-        return F.linear(x, self.weight * self.scale, self.bias * self.lr_mul)
-
-
-class Blur(nn.Module):
-    def __init__(self, kernel: list[float], pad: tuple[int, int], upsample_factor: int = 1):
-        super().__init__()
-        self.register_buffer("kernel", make_kernel(kernel) * upsample_factor**2)
-        self.pad = pad
-
-    def forward(self, x: Tensor) -> Tensor:
-        return upfirdn2d(x, self.kernel, pad=self.pad)
-
-
-class Upsample(nn.Module):
-    def __init__(self, kernel: list[float], factor: int = 2):
-        super().__init__()
-        self.factor = factor
-        self.register_buffer("kernel", make_kernel(kernel) * factor**2)
-        p = self.kernel.shape[0] - factor
-        self.pad = ((p + 1) // 2 + factor - 1, p // 2)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return upfirdn2d(x, self.kernel, up=self.factor, pad=self.pad)
-
-
-class ModulatedConv2d(nn.Module):
-    """Per-sample weights: scaled by the style, demodulated to unit output variance, run as a grouped conv."""
-
-    def __init__(self, in_ch: int, out_ch: int, kernel_size: int, style_dim: int, demodulate: bool = True,
-                 upsample: bool = False, blur_kernel: list[float] = (1, 3, 3, 1)):
-        super().__init__()
-        self.in_ch, self.out_ch, self.k = in_ch, out_ch, kernel_size
-        self.upsample, self.demodulate = upsample, demodulate
-        if upsample:
-            p = (len(blur_kernel) - 2) - (kernel_size - 1)
-            self.blur = Blur(list(blur_kernel), pad=((p + 1) // 2 + 1, p // 2 + 1), upsample_factor=2)
-        self.scale = 1 / math.sqrt(in_ch * kernel_size**2)
-        self.padding = kernel_size // 2
-        self.weight = nn.Parameter(torch.randn(1, out_ch, in_ch, kernel_size, kernel_size))
-        self.modulation = EqualLinear(style_dim, in_ch, bias_init=1.0)
-
-    def forward(self, x: Tensor, style: Tensor) -> Tensor:
-        b, _, h, w = x.shape
-        s = self.modulation(style).view(b, 1, self.in_ch, 1, 1)
-        weight = self.scale * self.weight * s  # B, out, in, k, k
-        if self.demodulate:
-            weight = weight * torch.rsqrt(weight.pow(2).sum([2, 3, 4]) + 1e-8).view(b, self.out_ch, 1, 1, 1)
-        x = x.reshape(1, b * self.in_ch, h, w)
-        if self.upsample:
-            wt = weight.transpose(1, 2).reshape(b * self.in_ch, self.out_ch, self.k, self.k)
-            out = F.conv_transpose2d(x, wt, stride=2, padding=0, groups=b)
-            return self.blur(out.view(b, self.out_ch, out.shape[2], out.shape[3]))
-        out = F.conv2d(x, weight.view(b * self.out_ch, self.in_ch, self.k, self.k), padding=self.padding, groups=b)
-        return out.view(b, self.out_ch, out.shape[2], out.shape[3])
-
-
-class NoiseInjection(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.weight = nn.Parameter(torch.zeros(1))
-
-    def forward(self, x: Tensor, noise: Tensor) -> Tensor:
-        return x + self.weight * noise
-
-
-class FusedLeakyReLU(nn.Module):
-    def __init__(self, channels: int):
-        super().__init__()
-        self.bias = nn.Parameter(torch.zeros(channels))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return fused_leaky_relu(x, self.bias)
-
-
-class StyledConv(nn.Module):
-    def __init__(self, in_ch: int, out_ch: int, style_dim: int, upsample: bool = False,
-                 blur_kernel: list[float] = (1, 3, 3, 1), clamp: float | None = None):
-        super().__init__()
-        self.conv = ModulatedConv2d(in_ch, out_ch, 3, style_dim, upsample=upsample, blur_kernel=blur_kernel)
-        self.noise = NoiseInjection()
-        self.activate = FusedLeakyReLU(out_ch)
-        self.clamp = clamp
-
-    def forward(self, x: Tensor, style: Tensor, noise: Tensor) -> Tensor:
-        out = self.activate(self.noise(self.conv(x, style), noise))
-        return out.clamp(-self.clamp, self.clamp) if self.clamp else out
-
-
-class ToRGB(nn.Module):
-    def __init__(self, in_ch: int, style_dim: int, out_ch: int = 3, upsample: bool = True,
-                 blur_kernel: list[float] = (1, 3, 3, 1), clamp: float | None = None):
-        super().__init__()
-        if upsample:
-            self.upsample = Upsample(list(blur_kernel))
-        self.conv = ModulatedConv2d(in_ch, out_ch, 1, style_dim, demodulate=False)
-        self.bias = nn.Parameter(torch.zeros(1, out_ch, 1, 1))
-        self.clamp = clamp
-
-    def forward(self, x: Tensor, style: Tensor, skip: Tensor | None = None) -> Tensor:
-        out = self.conv(x, style) + self.bias
-        if self.clamp:
-            out = out.clamp(-self.clamp, self.clamp)
-        return out if skip is None else out + self.upsample(skip)
-
-
-class ConstantInput(nn.Module):
-    def __init__(self, channels: int, size: int = 4):
-        super().__init__()
-        self.input = nn.Parameter(torch.randn(1, channels, size, size))
-
-
-# --- the generator ------------------------------------------------------------------------------------------
 
 class StyleGAN2Generator(ZooModel):
     """StyleGAN2 generator behind the LatentModel contract; images come out in [0, 1]."""
 
     architecture = "stylegan2"
     optional_state = ("latent_avg",)  # older rosinality files lack it; it is then estimated (fill_missing_state)
+    noise_mode = "const"  # what decode uses; style_api.style_view makes views with other settings
+    noise_strength: float | Mapping[str, float] | None = None
+    noise_seed = 0
+    latent_avg: Tensor  # a buffer
 
     def __init__(self, channels: list[int], mapping: list[int], img_channels: int = 3, lr_mlp: float = 0.01,
                  conv_clamp: float | None = None, latent_space: str = "z", truncation: float = 1.0,
+                 c_dim: int = 0, embed_dim: int | None = None, truncation_cutoff: int | None = None,
                  info: ModelInfo | None = None):
         if len(channels) < 1 or len(mapping) < 2:
             raise ValueError("StyleGAN2 needs channels for at least the 4x4 block and a mapping of >= 1 layer")
-        if latent_space not in SPACES:
-            raise ValueError(f"latent_space must be one of {SPACES}, got {latent_space!r}")
+        api.check_space(latent_space)
         if not 0.0 <= truncation <= 1.0:
             raise ValueError(f"truncation psi must lie in [0, 1], got {truncation}")
-        size = 4 * 2 ** (len(channels) - 1)
-        z_dim, w_dim = mapping[0], mapping[-1]
-        d = z_dim if latent_space == "z" else w_dim
-        info = info or ModelInfo(self.architecture, d, (img_channels, size, size))
+        if c_dim < 0:
+            raise ValueError(f"c_dim must be >= 0, got {c_dim}")
+        self.size = self._image_size(len(channels))
+        self.z_dim, self.w_dim, self.c_dim = mapping[0], mapping[-1], int(c_dim)
+        self.num_layers = 2 * (len(channels) - 1) + 1
+        self.n_latent = self.num_ws = 2 * len(channels)  # ws per image: one per conv plus the last ToRGB
+        info = info or ModelInfo(self.architecture, api.latent_dim(self, latent_space),
+                                 (img_channels, self.size, self.size))
+        embed = (embed_dim or self.w_dim) if c_dim else None
         super().__init__(info, dict(channels=list(channels), mapping=list(mapping), img_channels=img_channels,
                                     lr_mlp=lr_mlp, conv_clamp=conv_clamp, latent_space=latent_space,
-                                    truncation=truncation))
-        self.size, self.z_dim, self.w_dim = size, z_dim, w_dim
-        self.latent_space, self.truncation = latent_space, float(truncation)
+                                    truncation=truncation, c_dim=self.c_dim, embed_dim=embed,
+                                    truncation_cutoff=truncation_cutoff))
+        self.latent_space, self.truncation, self.truncation_cutoff = latent_space, float(truncation), truncation_cutoff
+        if embed is not None:  # c_dim
+            self.embed = EqualLinear(c_dim, embed)
+        widths = [self.z_dim + (embed or 0)] + list(mapping[1:])
         self.style = nn.Sequential(PixelNorm(), *[
-            EqualLinear(a, b, lr_mul=lr_mlp, activate=True) for a, b in zip(mapping[:-1], mapping[1:], strict=True)
+            EqualLinear(a, b, lr_mul=lr_mlp, activate=True) for a, b in zip(widths[:-1], widths[1:], strict=True)
         ])
         self.input = ConstantInput(channels[0])
-        self.conv1 = StyledConv(channels[0], channels[0], w_dim, clamp=conv_clamp)
-        self.to_rgb1 = ToRGB(channels[0], w_dim, img_channels, upsample=False, clamp=conv_clamp)
+        self.conv1 = StyledConv(channels[0], channels[0], self.w_dim, clamp=conv_clamp)
+        self.to_rgb1 = self._to_rgb(channels[0], img_channels, upsample=False, clamp=conv_clamp)
         self.convs, self.to_rgbs = nn.ModuleList(), nn.ModuleList()
         for prev, ch in zip(channels[:-1], channels[1:], strict=True):
-            self.convs.append(StyledConv(prev, ch, w_dim, upsample=True, clamp=conv_clamp))
-            self.convs.append(StyledConv(ch, ch, w_dim, clamp=conv_clamp))
-            self.to_rgbs.append(ToRGB(ch, w_dim, img_channels, clamp=conv_clamp))
-        self.num_layers = 2 * (len(channels) - 1) + 1
-        self.n_latent = 2 * len(channels)  # ws per image: one per conv plus the last ToRGB
+            self.convs.append(StyledConv(prev, ch, self.w_dim, upsample=True, clamp=conv_clamp))
+            self.convs.append(StyledConv(ch, ch, self.w_dim, clamp=conv_clamp))
+            self.to_rgbs.append(self._to_rgb(ch, img_channels, upsample=True, clamp=conv_clamp))
         self.noises = nn.Module()
         for i in range(self.num_layers):
             res = 4 * 2 ** ((i + 1) // 2)
             self.noises.register_buffer(f"noise_{i}", torch.randn(1, 1, res, res))
-        self.register_buffer("latent_avg", torch.zeros(w_dim))
+        self.register_buffer("latent_avg", torch.zeros(self.w_dim))
+        self.class_vector = api.one_hot(self, 0) if c_dim else None
+        self.layers = self._layer_table(list(channels), img_channels)
+        self.noise_layers = tuple(x.name for x in self.layers if x.has_noise)
+        self.draft_resolutions = tuple(self._image_res(x.resolution) for x in self.layers if x.kind == "torgb")
 
+    # --- what SWAGAN changes ----------------------------------------------------------------------------------
+    @staticmethod
+    def _image_size(n_blocks: int) -> int:
+        return 4 * 2 ** (n_blocks - 1)
+
+    def _to_rgb(self, ch: int, img_channels: int, upsample: bool, clamp: float | None) -> nn.Module:
+        return ToRGB(ch, self.w_dim, img_channels, upsample=upsample, clamp=clamp)
+
+    def _rgb_channels(self, img_channels: int) -> int:
+        return img_channels
+
+    def _image_res(self, block_res: int) -> int:
+        return block_res
+
+    def _skip_image(self, skip: Tensor) -> Tensor:
+        return skip
+
+    # --- sizes ------------------------------------------------------------------------------------------------
     @classmethod
     def hparams_from_shapes(cls, shapes: dict[str, tuple[int, ...]]) -> dict[str, Any]:
-        """Sizes from a rosinality-layout state_dict: channels per resolution, mapping widths, colours."""
+        """Sizes from a rosinality-layout state_dict: channels per resolution, mapping widths, colours, classes."""
         n_mlp = 0
         while f"style.{n_mlp + 1}.weight" in shapes:
             n_mlp += 1
         if n_mlp == 0:
             raise KeyError("style.1.weight")
-        mapping = [shapes["style.1.weight"][1]] + [shapes[f"style.{i}.weight"][0] for i in range(1, n_mlp + 1)]
+        c_dim, embed = (shapes["embed.weight"][1], shapes["embed.weight"][0]) if "embed.weight" in shapes else (0, 0)
+        mapping = [shapes["style.1.weight"][1] - embed] + [shapes[f"style.{i}.weight"][0] for i in range(1, n_mlp + 1)]
         channels = [shapes["input.input"][1]]
         k = 0
         while f"convs.{k}.conv.weight" in shapes:
             channels.append(shapes[f"convs.{k}.conv.weight"][1])
             k += 2
-        return dict(channels=channels, mapping=mapping, img_channels=shapes["to_rgb1.conv.weight"][1])
+        hp = dict(channels=channels, mapping=mapping, img_channels=cls._colours(shapes["to_rgb1.conv.weight"][1]),
+                  c_dim=c_dim)
+        if c_dim:
+            hp["embed_dim"] = embed
+        return hp
 
-    # --- the two halves ---------------------------------------------------------------------------------
-    def map(self, z: Tensor, truncation: float | None = None) -> Tensor:
-        """z -> w, truncated towards the average w when psi < 1."""
-        w = self.style(z)
+    @staticmethod
+    def _colours(rgb_out: int) -> int:
+        return rgb_out
+
+    def _layer_table(self, channels: list[int], img_channels: int) -> tuple[api.LayerInfo, ...]:
+        rgb = self._rgb_channels(img_channels)
+        L = api.LayerInfo
+        rows = [L("input", "input", 4, channels[0], None, 0),
+                L("b4.conv1", "conv", 4, channels[0], 0, channels[0], True),
+                L("b4.torgb", "torgb", 4, rgb, 1, channels[0])]
+        for k, (prev, ch) in enumerate(zip(channels[:-1], channels[1:], strict=True)):
+            r = 8 * 2 ** k
+            rows += [L(f"b{r}.conv0", "conv", r, ch, 2 * k + 1, prev, True),
+                     L(f"b{r}.conv1", "conv", r, ch, 2 * k + 2, ch, True),
+                     L(f"b{r}.torgb", "torgb", r, rgb, 2 * k + 3, ch)]
+        return tuple(rows)
+
+    def _plan(self) -> list[tuple[api.LayerInfo, Any, int | None]]:
+        """(layer, module, noise buffer index) for every layer after the constant input; the modules are
+        StyledConv and ToRGB, or the subclass's own kinds of them (duck-typed: conv, run, rgb, add_skip)."""
+        out: list[tuple[api.LayerInfo, Any, int | None]] = [
+            (self.layers[1], self.conv1, 0), (self.layers[2], self.to_rgb1, None)]
+        for k in range(len(self.to_rgbs)):
+            info = self.layers[3 + 3 * k: 6 + 3 * k]
+            out += [(info[0], self.convs[2 * k], 2 * k + 1), (info[1], self.convs[2 * k + 1], 2 * k + 2),
+                    (info[2], self.to_rgbs[k], None)]
+        return out
+
+    def draft_cost(self, resolution: int) -> float:
+        """Multiply-adds of the convolutions up to the draft at ``resolution``, over the whole synthesis's."""
+        if resolution not in self.draft_resolutions:
+            raise BadInput(f"no draft at {resolution} px", f"drafts: {', '.join(map(str, self.draft_resolutions))}")
+        done = total = 0.0
+        for layer, module, _ in self._plan():
+            k, r = module.conv.k, layer.resolution
+            # an up-sampling conv runs (transposed, stride 2) at its input's resolution
+            cost = layer.style_dim * layer.channels * k * k * (r // 2 if module.conv.upsample else r) ** 2
+            total += cost
+            if self._image_res(layer.resolution) <= resolution:
+                done += cost
+        return done / total
+
+    # --- mapping ----------------------------------------------------------------------------------------------
+    def _mlp(self, z: Tensor, c: Tensor | None) -> Tensor:
+        if c is None:
+            return self.style(z)
+        y = self.style[0](self.embed(c))
+        x = torch.cat([self.style[0](z), y], dim=1)
+        for layer in list(self.style)[1:]:
+            x = layer(x)
+        return x
+
+    def map(self, z: Tensor, truncation: float | None = None, c: Any = None) -> Tensor:
+        """z -> one w (B, w_dim), truncated towards the average w when psi < 1."""
+        w = self._mlp(z, api.class_labels(self, c, z.shape[0], z.device))
         psi = self.truncation if truncation is None else truncation
         return w if psi == 1.0 else self.latent_avg + psi * (w - self.latent_avg)
 
+    def mapping(self, z: Tensor, c: Any = None, truncation_psi: float = 1.0,
+                truncation_cutoff: int | None = None) -> Tensor:
+        """z (B, z_dim) -> ws (B, num_ws, w_dim); see style_api."""
+        api.check_z(self, z)
+        w = self._mlp(z, api.class_labels(self, c, z.shape[0], z.device))
+        ws = w.unsqueeze(1).expand(-1, self.num_ws, -1)
+        return api.truncate(ws, self.latent_avg, float(truncation_psi), truncation_cutoff)
+
+    @property
+    def w_avg(self) -> Tensor:
+        return self.latent_avg
+
+    def one_hot(self, index: int) -> Tensor:
+        return api.one_hot(self, index)
+
+    # --- synthesis --------------------------------------------------------------------------------------------
+    def synthesis(self, ws: Tensor | None, *, noise_mode: str = "const",
+                  noise_strength: float | Mapping[str, float] | None = None,
+                  styles: Mapping[str, Tensor] | None = None, capture: str | None = None,
+                  stop_at_resolution: int | None = None, generator: torch.Generator | None = None) -> Any:
+        """ws -> images in about [-1, 1] (with ``capture``: (images, activations)); see style_api."""
+        ws = api.as_ws(self, ws, styles)
+        batch = api.batch_size(ws, styles)
+        api.check_styles(self, styles, batch)
+        api.check_noise_mode(noise_mode)
+        mult = api.noise_multipliers(self, noise_strength)
+        if stop_at_resolution is not None:
+            if stop_at_resolution not in self.draft_resolutions:
+                raise BadInput(f"no draft at {stop_at_resolution} px",
+                               f"drafts: {', '.join(map(str, self.draft_resolutions))}")
+            if capture is not None and self._image_res(
+                    self.layers[api.layer_index(self, capture)].resolution) > stop_at_resolution:
+                raise BadInput(f"layer {capture!r} comes after the draft at {stop_at_resolution} px")
+        if capture is not None:
+            api.layer_index(self, capture)
+        img, act = self._run(ws, styles or {}, batch, noise_mode, mult, generator, capture, False, stop_at_resolution)
+        return (img, act) if capture is not None else img
+
+    def activations(self, ws: Tensor | None, layer: str, *, noise_mode: str = "const",
+                    noise_strength: float | Mapping[str, float] | None = None,
+                    styles: Mapping[str, Tensor] | None = None, generator: torch.Generator | None = None) -> Tensor:
+        """The output of synthesis layer ``layer``; nothing after it is computed."""
+        api.layer_index(self, layer)
+        ws = api.as_ws(self, ws, styles)
+        batch = api.batch_size(ws, styles)
+        api.check_styles(self, styles, batch)
+        mult = api.noise_multipliers(self, noise_strength)
+        out = self._run(ws, styles or {}, batch, api.check_noise_mode(noise_mode), mult, generator, layer, True,
+                        None)[1]
+        assert out is not None  # layer_index checked the name: it is captured
+        return out
+
+    def style_vectors(self, ws: Tensor) -> dict[str, Tensor]:
+        """StyleSpace: {layer name: its modulation's output (B, in_channels)} for every modulated layer."""
+        ws = api.as_ws(self, ws)
+        return {layer.name: module.conv.modulation(ws[:, layer.ws_index]) for layer, module, _ in self._plan()}
+
     def synthesize(self, w: Tensor) -> Tensor:
-        """w (B, w_dim) or per-layer ws (B, n_latent, w_dim) -> images in about [-1, 1]."""
-        ws = w.unsqueeze(1).expand(-1, self.n_latent, -1) if w.ndim == 2 else w
-        noise = [getattr(self.noises, f"noise_{i}") for i in range(self.num_layers)]
-        out = self.input.input.expand(ws.shape[0], -1, -1, -1)
-        out = self.conv1(out, ws[:, 0], noise[0])
-        skip = self.to_rgb1(out, ws[:, 1])
-        i = 1
-        for c1, c2, to_rgb in zip(self.convs[::2], self.convs[1::2], self.to_rgbs, strict=True):
-            out = c1(out, ws[:, i], noise[i])
-            out = c2(out, ws[:, i + 1], noise[i + 1])
-            skip = to_rgb(out, ws[:, i + 2], skip)
-            i += 2
-        return skip
+        """w (B, w_dim) or per-layer ws (B, n_latent, w_dim) -> images in about [-1, 1] (stored noise)."""
+        return self.synthesis(w)
+
+    def _noise(self, index: int, layer: api.LayerInfo, batch: int, mode: str, mult: dict[str, float],
+               generator: torch.Generator | None, like: Tensor) -> Tensor | None:
+        if mode == "none":
+            return None
+        if mode == "const":
+            noise = getattr(self.noises, f"noise_{index}")
+        else:
+            r = layer.resolution
+            noise = torch.randn(batch, 1, r, r, generator=generator, device=like.device, dtype=like.dtype)
+        m = mult.get(layer.name)
+        return noise if m is None else noise * m
+
+    def _run(self, ws: Tensor | None, styles: Mapping[str, Tensor], batch: int, mode: str, mult: dict[str, float],
+             generator: torch.Generator | None, capture: str | None, stop_at_capture: bool,
+             stop_res: int | None, on_rgb: Callable[[int, Tensor], None] | None = None,
+             should_stop: Callable[[], bool] | None = None) -> tuple[Tensor | None, Tensor | None]:
+        x = self.input.input.expand(batch, -1, -1, -1)
+        captured = x if capture == "input" else None
+        if captured is not None and stop_at_capture:
+            return None, captured
+        skip = None
+        for layer, module, noise_index in self._plan():
+            if should_stop is not None and should_stop():
+                raise StopDecoding()
+            s = styles.get(layer.name)
+            if s is None:
+                assert ws is not None  # as_ws refused a call with neither ws nor every style
+                s = module.conv.modulation(ws[:, layer.ws_index])
+            if layer.kind == "conv":
+                assert noise_index is not None  # every conv layer has a noise buffer
+                x = out = module.run(x, s, self._noise(noise_index, layer, batch, mode, mult, generator, x))
+            else:
+                out = module.rgb(x, s)
+                skip = module.add_skip(out, skip)
+            if layer.name == capture:
+                captured = out
+                if stop_at_capture:
+                    return None, captured
+            if layer.kind == "torgb" and on_rgb is not None:
+                assert skip is not None  # a torgb layer has just added to it
+                on_rgb(self._image_res(layer.resolution), self._skip_image(skip))
+            if layer.kind == "torgb" and stop_res is not None and self._image_res(layer.resolution) == stop_res:
+                break
+        assert skip is not None  # the plan ends in a ToRGB, and a draft stops at one
+        return self._skip_image(skip), captured
 
     # --- LatentModel --------------------------------------------------------------------------------------
+    @property
+    def traceable(self) -> bool:
+        return self.noise_mode != "random"  # a seeded generator inside decode does not trace
+
     def decode(self, latent: Tensor) -> Tensor:
-        w = self.map(latent) if self.latent_space == "z" else latent
-        return ((self.synthesize(w) + 1.0) / 2.0).clamp(0.0, 1.0)
+        ws = api.latent_to_ws(self, latent)
+        return api.to_unit(self.synthesis(ws, **api.decode_options(self, latent.device)))
+
+    def decode_levels(self, latent: Tensor, on_level: Callable[[int, Tensor], None] | None = None,
+                      should_stop: Callable[[], bool] | None = None, stop_at: int | None = None) -> Tensor:
+        """``decode``, handing over the skip-connection RGB after each block (in [0, 1], at its resolution).
+
+        The image of the last level is exactly ``decode``'s. ``should_stop`` is asked before every layer
+        (``StopDecoding`` when it says so); ``stop_at`` ends at that draft resolution (progressive previews).
+        """
+        ws = api.latent_to_ws(self, latent)
+        opts = api.decode_options(self, latent.device)
+        mult = api.noise_multipliers(self, opts.get("noise_strength"))
+        emit = (lambda res, rgb: on_level(res, api.to_unit(rgb))) if on_level is not None else None
+        img, _ = self._run(ws, {}, ws.shape[0], api.check_noise_mode(opts["noise_mode"]), mult, opts.get("generator"),
+                           None, False, stop_at, emit, should_stop)
+        assert img is not None  # no capture was asked for, so the run went to an image
+        return api.to_unit(img)
 
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         z = torch.randn(n, self.z_dim, generator=generator).to(self.device)
         if self.latent_space == "z":
             return z
         with torch.no_grad():
-            return self.map(z)
+            if self.latent_space == "w":
+                return self.map(z)
+            return self.mapping(z, None, self.truncation, self.truncation_cutoff).reshape(n, -1)
 
     @property
     def latent_mean(self) -> Tensor:
-        """The centre of the latent distribution (the average w in w space)."""
+        """The centre of the latent distribution (the average w in w and w+ space)."""
         if self.latent_space == "w":
             return self.latent_avg.detach()
+        if self.latent_space == "w+":
+            return self.latent_avg.detach().repeat(self.num_ws)
         return torch.zeros(self.z_dim, device=self.device)
 
     def fill_missing_state(self, keys: list[str]) -> None:
@@ -299,27 +359,20 @@ class StyleGAN2Generator(ZooModel):
 
     @torch.no_grad()
     def estimate_latent_avg(self, n: int = 4096, seed: int = 0) -> Tensor:
-        """Average w over ``n`` seeded z samples (for checkpoints that do not store it)."""
-        z = torch.randn(n, self.z_dim, generator=torch.Generator().manual_seed(seed)).to(self.device)
-        avg = torch.cat([self.style(c) for c in z.split(1024)]).mean(0)
+        """Average w over ``n`` seeded z samples (for checkpoints that do not store it); classes drawn uniformly."""
+        g = torch.Generator().manual_seed(seed)
+        z = torch.randn(n, self.z_dim, generator=g).to(self.device)
+        c = None if not self.c_dim else torch.randint(0, self.c_dim, (n,), generator=g).to(self.device)
+        ws = [self._mlp(z[i:i + 1024], None if c is None else api.class_labels(self, c[i:i + 1024], len(z[i:i + 1024]),
+                                                                                z.device))
+              for i in range(0, n, 1024)]
+        avg = torch.cat(ws).mean(0)
         self.latent_avg.copy_(avg)
         return avg
 
 
 def stylegan2_view(model: StyleGAN2Generator, space: str = "w", truncation: float | None = None) -> StyleGAN2Generator:
-    """The same generator (shared weights) seen through latent ``space`` ("z" or "w") and truncation psi."""
+    """The same generator (shared weights) seen through latent ``space`` ("z", "w" or "w+") and truncation psi."""
     if space not in SPACES:
         raise ValueError(f"space must be one of {SPACES}, got {space!r}")
-    psi = model.truncation if truncation is None else float(truncation)
-    if not 0.0 <= psi <= 1.0:
-        raise ValueError(f"truncation psi must lie in [0, 1], got {psi}")
-    view = copy.copy(model)  # shares parameters and buffers; the attributes below are the view's own
-    view.latent_space, view.truncation = space, psi
-    view.hparams = {**model.hparams, "latent_space": space, "truncation": psi}
-    d = model.z_dim if space == "z" else model.w_dim
-    names = None if model.info.latent_names is None or d != model.info.latent_dim else model.info.latent_names
-    suffix = "" if space == "z" else " (w)"
-    base_name = model.info.name.removesuffix(" (w)")
-    view.info = ModelInfo(base_name + suffix, d, model.info.image_shape, names, model.info.prior,
-                          model.info.dataset, model.info.factor_names)
-    return view
+    return api.style_view(model, space, truncation)

@@ -11,12 +11,18 @@
   64x64 nets: 4x4 stride-2 convs 32-32-64-64 with padding 2, 256-unit dense layers), which the disent
   Lightning frameworks hold as ``_model._encoder.model.*`` and ``_model._decoder.model.*``.
 
+- ``burgess_vae``: YannDubs/disentangling-vae's Burgess encoder/decoder, saved as ``model.pt`` (a plain
+  state_dict) beside ``specs.json`` in a results folder.
+
+AntixK PyTorch-VAE's BetaTCVAE, WAE-MMD and ConditionalVAE are in ``antixk.py``.
+
 Sizes (latent size, channel widths, image size) are read from the weights' shapes, never assumed.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -27,6 +33,49 @@ from latentlab.core.zoo.models import ZooModel
 
 DATA_RANGES = ("unit", "symmetric")
 OUTPUTS = ("sigmoid", "linear")
+
+
+def conv_blocks(prev: int, widths: list[int], kernel: int = 3, norm: bool = True) -> nn.Sequential:
+    """PyTorch-VAE's encoder: one stride-2 conv block per width (``encoder.{i}.0`` conv, ``.1`` BatchNorm)."""
+    blocks = []
+    for h in widths:
+        layers: list[nn.Module] = [nn.Conv2d(prev, h, kernel, stride=2, padding=1)]
+        layers += [nn.BatchNorm2d(h), nn.LeakyReLU()] if norm else [nn.LeakyReLU()]
+        blocks.append(nn.Sequential(*layers))
+        prev = h
+    return nn.Sequential(*blocks)
+
+
+def up_blocks(widths: list[int], norm: bool = True) -> nn.Sequential:
+    """PyTorch-VAE's decoder: a stride-2 transposed conv block from each width to the next (``decoder.{i}``)."""
+    blocks = []
+    for a, b in zip(widths[:-1], widths[1:], strict=True):
+        layers: list[nn.Module] = [nn.ConvTranspose2d(a, b, 3, stride=2, padding=1, output_padding=1)]
+        layers += [nn.BatchNorm2d(b), nn.LeakyReLU()] if norm else [nn.LeakyReLU()]
+        blocks.append(nn.Sequential(*layers))
+    return nn.Sequential(*blocks)
+
+
+def final_layer(width: int, out_channels: int, norm: bool = True) -> nn.Sequential:
+    """The last up-sampling block, then a 3x3 conv to the image and tanh (``final_layer``)."""
+    layers: list[nn.Module] = [nn.ConvTranspose2d(width, width, 3, stride=2, padding=1, output_padding=1)]
+    layers += [nn.BatchNorm2d(width), nn.LeakyReLU()] if norm else [nn.LeakyReLU()]
+    return nn.Sequential(*layers, nn.Conv2d(width, out_channels, 3, padding=1), nn.Tanh())
+
+
+def encoder_widths(shapes: dict[str, tuple[int, ...]]) -> list[int]:
+    hidden, i = [], 0
+    while f"encoder.{i}.0.weight" in shapes:
+        hidden.append(shapes[f"encoder.{i}.0.weight"][0])
+        i += 1
+    if not hidden:
+        raise KeyError("encoder.0.0.weight")
+    return hidden
+
+
+def from_data_range(y: Tensor, data_range: str) -> Tensor:
+    """A tanh output as an image in [0, 1]: [0, 1] data were trained against it directly, [-1, 1] data map back."""
+    return ((y + 1) / 2 if data_range == "symmetric" else y).clamp(0.0, 1.0)
 
 
 class PyTorchVAE(ZooModel):
@@ -45,50 +94,45 @@ class PyTorchVAE(ZooModel):
         super().__init__(info, dict(latent_dim=latent_dim, hidden_dims=list(hidden_dims), in_channels=in_channels,
                                     out_channels=out_channels, side=side, data_range=data_range))
         self.data_range, self.side, self.top = data_range, side, hidden_dims[-1]
-        blocks, prev = [], in_channels
-        for h in hidden_dims:
-            blocks.append(nn.Sequential(nn.Conv2d(prev, h, 3, stride=2, padding=1), nn.BatchNorm2d(h), nn.LeakyReLU()))
-            prev = h
-        self.encoder = nn.Sequential(*blocks)
+        self.encoder = conv_blocks(self.encoder_in(in_channels), list(hidden_dims))
         flat = hidden_dims[-1] * side * side
+        self.make_heads(flat, latent_dim)
+        self.decoder_input = nn.Linear(self.decoder_in(latent_dim), flat)
+        rev = list(reversed(hidden_dims))
+        self.decoder = up_blocks(rev)
+        self.final_layer = final_layer(rev[-1], out_channels)
+
+    # What the variants of this layout change (WAE-MMD: one code head; ConditionalVAE: inputs with c).
+    def encoder_in(self, in_channels: int) -> int:
+        return in_channels
+
+    def decoder_in(self, latent_dim: int) -> int:
+        return latent_dim
+
+    def make_heads(self, flat: int, latent_dim: int) -> None:
         self.fc_mu = nn.Linear(flat, latent_dim)
         self.fc_var = nn.Linear(flat, latent_dim)
-        self.decoder_input = nn.Linear(latent_dim, flat)
-        rev = list(reversed(hidden_dims))
-        self.decoder = nn.Sequential(*[
-            nn.Sequential(nn.ConvTranspose2d(a, b, 3, stride=2, padding=1, output_padding=1), nn.BatchNorm2d(b),
-                          nn.LeakyReLU())
-            for a, b in zip(rev[:-1], rev[1:], strict=True)
-        ])
-        self.final_layer = nn.Sequential(
-            nn.ConvTranspose2d(rev[-1], rev[-1], 3, stride=2, padding=1, output_padding=1), nn.BatchNorm2d(rev[-1]),
-            nn.LeakyReLU(), nn.Conv2d(rev[-1], out_channels, 3, padding=1), nn.Tanh(),
-        )
 
     @classmethod
     def hparams_from_shapes(cls, shapes: dict[str, tuple[int, ...]]) -> dict[str, Any]:
-        hidden, i = [], 0
-        while f"encoder.{i}.0.weight" in shapes:
-            hidden.append(shapes[f"encoder.{i}.0.weight"][0])
-            i += 1
-        if not hidden:
-            raise KeyError("encoder.0.0.weight")
+        hidden = encoder_widths(shapes)
         mu = shapes["fc_mu.weight"]
         side = int(round(math.sqrt(mu[1] // hidden[-1])))
         return dict(latent_dim=mu[0], hidden_dims=hidden, in_channels=shapes["encoder.0.0.weight"][1],
                     out_channels=shapes["final_layer.3.weight"][0], side=side)
 
-    def encode(self, x: Tensor) -> Posterior:
+    def features(self, x: Tensor) -> Tensor:
         if self.data_range == "symmetric":
             x = 2 * x - 1
-        h = torch.flatten(self.encoder(x), 1)
+        return torch.flatten(self.encoder(x), 1)
+
+    def encode(self, x: Tensor) -> Posterior:
+        h = self.features(x)
         return Posterior(mean=self.fc_mu(h), logvar=self.fc_var(h).clamp(-30.0, 20.0))
 
     def decode(self, z: Tensor) -> Tensor:
         h = self.decoder_input(z).view(z.shape[0], self.top, self.side, self.side)
-        y = self.final_layer(self.decoder(h))
-        # tanh output: images in [0, 1] were trained against it directly, [-1, 1] ones need mapping back.
-        return ((y + 1) / 2 if self.data_range == "symmetric" else y).clamp(0.0, 1.0)
+        return from_data_range(self.final_layer(self.decoder(h)), self.data_range)
 
     def sample_prior(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         return torch.randn(n, self.info.latent_dim, generator=generator).to(self.device)
@@ -107,7 +151,7 @@ class DisentConv64(ZooModel):
 
     architecture = "disent_conv64"
 
-    def __init__(self, latent_dim: int, channels: int = 3, widths: list[int] = (32, 32, 64, 64), hidden: int = 256,
+    def __init__(self, latent_dim: int, channels: int = 3, widths: Sequence[int] = (32, 32, 64, 64), hidden: int = 256,
                  z_multiplier: int = 2, output: str = "sigmoid", info: ModelInfo | None = None):
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
@@ -163,7 +207,7 @@ class KonnyBetaVAE(ZooModel):
 
     architecture = "beta_vae_konny"
 
-    def __init__(self, latent_dim: int, channels: int = 1, widths: list[int] = (32, 32, 64, 64), hidden: int = 256,
+    def __init__(self, latent_dim: int, channels: int = 1, widths: Sequence[int] = (32, 32, 64, 64), hidden: int = 256,
                  variant: str = "H", info: ModelInfo | None = None):
         if variant not in ("H", "B"):
             raise ValueError(f"variant must be H or B, got {variant!r}")
@@ -207,8 +251,76 @@ class KonnyBetaVAE(ZooModel):
         return torch.randn(n, self.info.latent_dim, generator=generator).to(self.device)
 
 
+class BurgessVAE(ZooModel):
+    """YannDubs/disentangling-vae's ``EncoderBurgess``/``DecoderBurgess`` (Burgess et al. 2018), 32 or 64 px.
+
+    Three 4x4 stride-2 convs (a fourth, ``conv_64``, for 64x64 images) of ``width`` channels down to 4x4, two
+    dense layers of ``hidden`` units, and one layer giving mean and log-variance *interleaved* per latent
+    (the original reshapes it to (latent, 2)); the decoder mirrors it and ends in a sigmoid.
+    """
+
+    architecture = "burgess_vae"
+
+    def __init__(self, latent_dim: int = 10, channels: int = 1, image_size: int = 64, width: int = 32,
+                 hidden: int = 256, info: ModelInfo | None = None):
+        if image_size not in (32, 64):
+            raise ValueError(f"the Burgess networks take 32x32 or 64x64 images, not {image_size}x{image_size}")
+        info = info or ModelInfo(self.architecture, latent_dim, (channels, image_size, image_size))
+        super().__init__(info, dict(latent_dim=latent_dim, channels=channels, image_size=image_size, width=width,
+                                    hidden=hidden))
+        self.big = image_size == 64
+        self.width = width
+        enc, dec = nn.Module(), nn.Module()
+        enc.conv1 = nn.Conv2d(channels, width, 4, stride=2, padding=1)
+        enc.conv2 = nn.Conv2d(width, width, 4, stride=2, padding=1)
+        enc.conv3 = nn.Conv2d(width, width, 4, stride=2, padding=1)
+        if self.big:
+            enc.conv_64 = nn.Conv2d(width, width, 4, stride=2, padding=1)
+        enc.lin1 = nn.Linear(width * 16, hidden)
+        enc.lin2 = nn.Linear(hidden, hidden)
+        enc.mu_logvar_gen = nn.Linear(hidden, 2 * latent_dim)
+        dec.lin1 = nn.Linear(latent_dim, hidden)
+        dec.lin2 = nn.Linear(hidden, hidden)
+        dec.lin3 = nn.Linear(hidden, width * 16)
+        if self.big:
+            dec.convT_64 = nn.ConvTranspose2d(width, width, 4, stride=2, padding=1)
+        dec.convT1 = nn.ConvTranspose2d(width, width, 4, stride=2, padding=1)
+        dec.convT2 = nn.ConvTranspose2d(width, width, 4, stride=2, padding=1)
+        dec.convT3 = nn.ConvTranspose2d(width, channels, 4, stride=2, padding=1)
+        self.encoder, self.decoder = enc, dec
+
+    @classmethod
+    def hparams_from_shapes(cls, shapes: dict[str, tuple[int, ...]]) -> dict[str, Any]:
+        conv1 = shapes["encoder.conv1.weight"]
+        return dict(latent_dim=shapes["decoder.lin1.weight"][1], channels=conv1[1],
+                    image_size=64 if "encoder.conv_64.weight" in shapes else 32, width=conv1[0],
+                    hidden=shapes["encoder.lin1.weight"][0])
+
+    def encode(self, x: Tensor) -> Posterior:
+        e: Any = self.encoder  # submodules named by the checkpoint's keys
+        h = torch.relu(e.conv3(torch.relu(e.conv2(torch.relu(e.conv1(x))))))
+        if self.big:
+            h = torch.relu(e.conv_64(h))
+        h = torch.relu(e.lin2(torch.relu(e.lin1(torch.flatten(h, 1)))))
+        mean, logvar = e.mu_logvar_gen(h).view(-1, self.info.latent_dim, 2).unbind(-1)
+        return Posterior(mean=mean, logvar=logvar.clamp(-30.0, 20.0))
+
+    def decode(self, z: Tensor) -> Tensor:
+        d: Any = self.decoder
+        h = torch.relu(d.lin3(torch.relu(d.lin2(torch.relu(d.lin1(z))))))
+        h = h.view(z.shape[0], self.width, 4, 4)
+        if self.big:
+            h = torch.relu(d.convT_64(h))
+        h = torch.relu(d.convT2(torch.relu(d.convT1(h))))
+        return torch.sigmoid(d.convT3(h))
+
+    def sample_prior(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        return torch.randn(n, self.info.latent_dim, generator=generator).to(self.device)
+
+
 VAE_LAYOUT_NETWORKS: dict[str, type[ZooModel]] = {
     PyTorchVAE.architecture: PyTorchVAE,
     KonnyBetaVAE.architecture: KonnyBetaVAE,
     DisentConv64.architecture: DisentConv64,
+    BurgessVAE.architecture: BurgessVAE,
 }

@@ -5,11 +5,12 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
-from latentlab.ui.state import Bookmark, ExplorerState
+from latentlab.app import AppModel, Bookmark
+from latentlab.ui.safe_text import shown
 
 
 class BookmarksPanel(QWidget):
-    def __init__(self, state: ExplorerState, parent: QWidget | None = None):
+    def __init__(self, state: AppModel, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self.name = QLineEdit()
@@ -49,7 +50,7 @@ class BookmarksPanel(QWidget):
         self.list.blockSignals(True)
         self.list.clear()
         for bm in self.state.bookmarks_for_current():
-            item = QListWidgetItem(bm.name)
+            item = QListWidgetItem(shown(bm.name, 300))  # names come from sessions too
             item.setData(Qt.ItemDataRole.UserRole, bm)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
             preview = ", ".join(f"{v:+.2f}" for v in bm.z[:6]) + (" …" if len(bm.z) > 6 else "")
@@ -77,7 +78,7 @@ class BookmarksPanel(QWidget):
 
     def _renamed(self, item: QListWidgetItem) -> None:
         bm = self._bookmark(item)
-        if bm is not None and item.text().strip():
+        if bm is not None and item.text().strip() and item.text() != shown(bm.name, 300):
             bm.name = item.text().strip()
 
     def keyPressEvent(self, ev) -> None:

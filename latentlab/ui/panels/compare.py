@@ -9,12 +9,11 @@ dimensions. Each slot decodes on its own render thread; decode times are measure
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
     QHBoxLayout,
-    QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -26,13 +25,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from latentlab.app import AppModel, ModelEntry
 from latentlab.core.compare import align_many, checkpoint_series, decode_time
 from latentlab.core.render import RenderResult
 from latentlab.core.traversal import traversal_grid
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.render_bridge import RenderBridge
-from latentlab.ui.state import ExplorerState, ModelEntry
-from latentlab.ui.widgets import ImageCanvas, JobStrip
+from latentlab.ui.safe_text import PlainLabel, plain_rich, shown
+from latentlab.ui.widgets import FlowLayout, ImageCanvas, JobStrip
 
 MAX_SLOTS = 4
 PAD = 2
@@ -49,16 +49,22 @@ def _tile(images: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return out
 
 
+SERIES_KEPT = 4  # snapshots of a checkpoint series kept open while stepping through it
+
+
 class CompareSlot(QWidget):
-    def __init__(self, index: int, parent: QWidget | None = None):
+    """One model of the comparison: renders through the window's render service as view ``compare:<index>``."""
+
+    def __init__(self, index: int, bridge: RenderBridge, parent: QWidget | None = None):
         super().__init__(parent)
         self.index = index
-        self.title = QLabel("")
+        self.view = f"compare:{index}"
+        self.title = PlainLabel("")
         self.title.setStyleSheet("font-weight: bold;")
         self.title.setWordWrap(True)
         self.canvas = ImageCanvas()
         self.canvas.setMinimumSize(160, 160)
-        self.info = QLabel("")
+        self.info = PlainLabel("")
         self.info.setStyleSheet("color: #9aa3ad; font-size: 10px;")
         self.info.setWordWrap(True)
         lay = QVBoxLayout(self)
@@ -66,7 +72,7 @@ class CompareSlot(QWidget):
         lay.addWidget(self.title)
         lay.addWidget(self.canvas, 1)
         lay.addWidget(self.info)
-        self.bridge = RenderBridge(self)
+        self.bridge = bridge
         self.entry: ModelEntry | None = None
         self.timing = ""
         self.mapping = ""
@@ -75,7 +81,10 @@ class CompareSlot(QWidget):
 
     def set_entry(self, entry: ModelEntry | None) -> None:
         self.entry = entry
-        self.bridge.set_model(entry.model if entry else None, entry.token if entry else 0)
+        if entry is not None:
+            self.bridge.add_model(entry.model, entry.token)  # a series snapshot is not among the open models
+        else:
+            self.bridge.cancel(self.view)
         self.title.setText(entry.name if entry else "")
         self.timing = self.mapping = ""
         self._update_info()
@@ -92,7 +101,7 @@ class CompareSlot(QWidget):
             self.canvas.set_overlay(note)
             return
         self.canvas.set_overlay("")
-        self.bridge.submit("compare", z)
+        self.bridge.submit(self.view, z, token=self.entry.token, progressive=True)
 
     def show_grid(self, cells: np.ndarray) -> None:
         """cells: (rows, cols, D) latents for this slot's model."""
@@ -100,9 +109,11 @@ class CompareSlot(QWidget):
             return
         rows, cols = cells.shape[:2]
         self._grid_shape = (rows, cols)
-        self.bridge.submit("compare", cells.reshape(rows * cols, -1), tag=(rows, cols))
+        self.bridge.submit(self.view, cells.reshape(rows * cols, -1), tag=(rows, cols), token=self.entry.token)
 
     def _on_rendered(self, res: RenderResult) -> None:
+        if res.view != self.view or self.entry is None:
+            return
         if not res.ok:
             self.canvas.set_overlay(f"⚠ {res.error}")
             return
@@ -123,7 +134,7 @@ class CompareSlot(QWidget):
 
     def _update_info(self) -> None:
         self.info.setText("  ·  ".join(t for t in (self.timing, self.mapping) if t))
-        self.info.setToolTip(self.mapping)
+        self.info.setToolTip(plain_rich(self.mapping) if self.mapping else "")
 
     def shown_image(self) -> np.ndarray | None:
         return self.canvas.current_image()
@@ -155,8 +166,9 @@ def _open_snapshot(ctx, path):
 
 
 class ComparePanel(QWidget):
-    def __init__(self, state: ExplorerState, parent: QWidget | None = None):
+    def __init__(self, state: AppModel, bridge: RenderBridge, parent: QWidget | None = None):
         super().__init__(parent)
+        self.bridge = bridge
         self.on_screen = True  # until a dock says otherwise
         self.state = state
         self.models_list = QListWidget()
@@ -185,15 +197,15 @@ class ComparePanel(QWidget):
         self.own_series_button.setEnabled(False)
         self.series_slider = QSlider(Qt.Orientation.Horizontal)
         self.series_slider.setVisible(False)
-        self.series_label = QLabel("")
+        self.series_label = PlainLabel("")
         controls = QVBoxLayout()
-        row1 = QHBoxLayout()
+        row1 = FlowLayout()
         row1.addWidget(self.align_box)
         row1.addWidget(self.align_button)
         row1.addWidget(self.grid_box)
         row1.addWidget(self.grid_dims)
         row1.addStretch(1)
-        row2 = QHBoxLayout()
+        row2 = FlowLayout()
         row2.addWidget(self.sample_button)
         row2.addWidget(self.sample_seed)
         row2.addWidget(self.series_button)
@@ -202,7 +214,7 @@ class ComparePanel(QWidget):
         row2.addWidget(self.series_label)
         controls.addLayout(row1)
         controls.addLayout(row2)
-        self.slots = [CompareSlot(i) for i in range(MAX_SLOTS)]
+        self.slots = [CompareSlot(i, bridge) for i in range(MAX_SLOTS)]
         slots_row = QHBoxLayout()
         for s in self.slots:
             slots_row.addWidget(s, 1)
@@ -210,7 +222,7 @@ class ComparePanel(QWidget):
         self.metrics = QTableWidget(0, 0)
         self.metrics.setMaximumHeight(150)
         self.metrics.setToolTip("Stored metric figures of each model; the best value in each row is highlighted")
-        self.status = QLabel("")
+        self.status = PlainLabel("")
         self.status.setStyleSheet("color: #9aa3ad;")
         self.aligner = JobRunner(self, "align")
         self.sampler = JobRunner(self, "encode")
@@ -252,19 +264,21 @@ class ComparePanel(QWidget):
         self.series_job.finished.connect(self._on_snapshot)
         self.series_job.failed.connect(lambda m: self.status.setText(f"⚠ {m}"))
         state.modelsChanged.connect(self._fill_models)
+        state.compareChanged.connect(self._fill_models)
         state.currentModelChanged.connect(lambda _e: self._fill_models())
         state.latentChanged.connect(self._on_latent)
         self._fill_models()
 
     # --- which models ---------------------------------------------------------------------------------------------
     def _fill_models(self) -> None:
-        ticked = {e.token for e in self.followers()}
+        """The tick list shows the app model's compare set (every open model but the current one)."""
+        ticked = {e.token for e in self.state.compare}
         self.models_list.blockSignals(True)
         self.models_list.clear()
         for entry in self.state.models:
             if entry is self.state.current:
                 continue
-            item = QListWidgetItem(entry.name)
+            item = QListWidgetItem(shown(entry.name, 200))
             item.setData(Qt.ItemDataRole.UserRole, entry)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if entry.token in ticked else Qt.CheckState.Unchecked)
@@ -273,32 +287,27 @@ class ComparePanel(QWidget):
         self._setup()
 
     def followers(self) -> list[ModelEntry]:
-        out = []
-        for i in range(self.models_list.count()):
-            item = self.models_list.item(i)
-            if item.checkState() == Qt.CheckState.Checked:
-                out.append(item.data(Qt.ItemDataRole.UserRole))
+        out = [e for e in self.state.compare if e is not self.state.current]
         if self.series and self._series_entry() is not None:
             out.append(self._series_entry())
         return out[: MAX_SLOTS - 1]
 
     def set_followers(self, entries: list[ModelEntry]) -> None:
-        tokens = {e.token for e in entries}
-        self.models_list.blockSignals(True)
-        for i in range(self.models_list.count()):
-            item = self.models_list.item(i)
-            entry = item.data(Qt.ItemDataRole.UserRole)
-            item.setCheckState(Qt.CheckState.Checked if entry.token in tokens else Qt.CheckState.Unchecked)
-        self.models_list.blockSignals(False)
-        self._setup()
+        for e in list(self.state.compare):
+            if e not in entries:
+                self.state.set_compared(e, False)
+        for e in entries:
+            self.state.set_compared(e, True)
 
     def _on_ticked(self, item: QListWidgetItem) -> None:
-        if len([1 for i in range(self.models_list.count())
-                if self.models_list.item(i).checkState() == Qt.CheckState.Checked]) > MAX_SLOTS - 1:
-            item.setCheckState(Qt.CheckState.Unchecked)
+        entry = item.data(Qt.ItemDataRole.UserRole)
+        on = item.checkState() == Qt.CheckState.Checked
+        if on and len([e for e in self.state.compare if e is not self.state.current]) >= MAX_SLOTS - 1:
+            with QSignalBlocker(self.models_list):
+                item.setCheckState(Qt.CheckState.Unchecked)
             self.status.setText(f"at most {MAX_SLOTS} models side by side")
             return
-        self._setup()
+        self.state.set_compared(entry, on)
 
     def entries(self) -> list[ModelEntry]:
         lead = self.state.current
@@ -347,7 +356,7 @@ class ComparePanel(QWidget):
             if al is not None:
                 strong = int((al.strength > 0.5).sum())
                 slot.set_mapping(f"{len(al.pairs)} dims matched ({strong} with |r| > 0.5)")
-                slot.info.setToolTip("\n".join(al.describe()))
+                slot.info.setToolTip(plain_rich("\n".join(al.describe())))
         self.status.setText("aligned by encodings")
         self.refresh()
 
@@ -492,14 +501,17 @@ class ComparePanel(QWidget):
 
     def _on_snapshot(self, ck) -> None:
         self._series_cache[str(ck.path)] = self._series_shown = ModelEntry(ck)
+        # Snapshots are whole models: keep the few last stepped through, let the render service forget the rest.
+        while len(self._series_cache) > SERIES_KEPT:
+            old = self._series_cache.pop(next(iter(self._series_cache)))
+            if old is not self._series_shown:
+                self.bridge.remove_model(old.token)
         self._setup()
 
     def shutdown(self) -> bool:
         ok = True
         for job in (self.aligner, self.sampler, self.timer_job, self.series_job):
             ok = job.shutdown() and ok
-        for slot in self.slots:
-            ok = slot.bridge.stop() and ok
         return ok
 
     def set_on_screen(self, on: bool) -> None:

@@ -6,8 +6,6 @@ import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -16,14 +14,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from latentlab.ui.state import ExplorerState
-from latentlab.ui.widgets import float_to_uint8, thumbnail_icon
+from latentlab.app import AppModel
+from latentlab.ui.safe_text import PlainLabel
+from latentlab.ui.widgets import FlowLayout, float_to_uint8, thumbnail_icon
 
 
 class DatasetStripPanel(QWidget):
     encodeRequested = Signal(object, str)  # (1, C, H, W) float image, description
 
-    def __init__(self, state: ExplorerState, parent: QWidget | None = None):
+    def __init__(self, state: AppModel, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self.count = QSpinBox()
@@ -35,9 +34,9 @@ class DatasetStripPanel(QWidget):
         self.seed.setPrefix("seed ")
         self.more = QPushButton("New samples")
         self.more.setToolTip("Draw other samples (the seed advances)")
-        self.status = QLabel("")
+        self.status = PlainLabel("")
         self.status.setStyleSheet("color: #9aa3ad;")
-        bar = QHBoxLayout()
+        bar = FlowLayout()
         bar.addWidget(self.count)
         bar.addWidget(self.seed)
         bar.addWidget(self.more)

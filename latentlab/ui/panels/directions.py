@@ -28,16 +28,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from latentlab.app import AppModel
 from latentlab.core.data import get_dataset
-from latentlab.core.directions import DirectionSet, evaluate_directions, load_directions
+from latentlab.core.directions import DirectionSet, evaluate_directions, load_directions, save_directions
 from latentlab.ui.charts import Heatmap
 from latentlab.ui.float_slider import FloatSlider
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.panels.find_directions import METHOD_HELP, FindDirectionsDialog
-from latentlab.ui.state import ExplorerState
-from latentlab.ui.widgets import JobStrip
+from latentlab.ui.safe_text import PlainLabel, plain_rich
+from latentlab.ui.widgets import FlowLayout, JobStrip
 
 SOURCE = "direction"
+
+
+RAW_UNITS = "factor change (fraction of its range; categorical: mass moved)"
 
 
 class DirectionRow(QWidget):
@@ -45,9 +49,9 @@ class DirectionRow(QWidget):
         super().__init__(parent)
         self.index = index
         self.direction = direction
-        self.name = QLabel(direction.name)
+        self.name = PlainLabel(direction.name)
         self.name.setMinimumWidth(90)
-        self.name.setToolTip(f"{direction.method} ({direction.kind})\n{direction.params}")
+        self.name.setToolTip(plain_rich(f"{direction.method} ({direction.kind})\n{direction.params}"))
         self.slider = FloatSlider(Qt.Orientation.Horizontal)
         self.slider.setFloatRange(-span, span)
         self.slider.setFloatValue(0.0)
@@ -79,14 +83,12 @@ class DirectionRow(QWidget):
 
 
 class DirectionsPanel(QWidget):
-    def __init__(self, state: ExplorerState, parent: QWidget | None = None):
+    def __init__(self, state: AppModel, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
-        self.set: DirectionSet | None = None
         self.rows: list[DirectionRow] = []
         self.base: np.ndarray | None = None
-        self.tagged: list[tuple[np.ndarray, str]] = []
-        self.file: Path | None = None
+        self._shown: tuple[int, object] | None = None  # (entry token, DirectionSet) the rows were built for
         self.evaluator = JobRunner(self, "evaluate")
         self.find_button = QToolButton()
         self.find_button.setText("Find…")
@@ -107,7 +109,7 @@ class DirectionsPanel(QWidget):
         self.span.setValue(3)
         self.span.setPrefix("± ")
         self.span.setToolTip("Slider range: how far along each direction (latent units)")
-        top = QHBoxLayout()
+        top = FlowLayout()
         for w in (self.find_button, self.load_button, self.save_button, self.eval_button, self.zero_button, self.span):
             top.addWidget(w)
         top.addStretch(1)
@@ -116,8 +118,8 @@ class DirectionsPanel(QWidget):
         self.tag_button = QPushButton("Tag current latent")
         self.tag_button.setToolTip("Remember the current latent with this label; then Find ▸ interfacegan with "
                                    "'my tagged samples' finds the direction that separates the labels")
-        self.tag_count = QLabel("")
-        tags = QHBoxLayout()
+        self.tag_count = PlainLabel("")
+        tags = FlowLayout()
         tags.addWidget(self.tag_label, 1)
         tags.addWidget(self.tag_button)
         tags.addWidget(self.tag_count)
@@ -129,16 +131,25 @@ class DirectionsPanel(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.rows_widget)
-        self.factor_map = Heatmap("factor change along each direction (per factor, max = 1)",
+        self.factor_map = Heatmap("factor change along each direction", units=RAW_UNITS,
                                   empty_text="find or load directions, then Evaluate")
-        self.cosine_map = Heatmap("cosine similarity between directions", symmetric=True,
+        self.cosine_map = Heatmap("cosine similarity between directions", symmetric=True, units="cosine (-1 to 1)",
                                   empty_text="find or load directions to compare them")
-        self.status = QLabel("no directions yet: Find… or Load…")
+        self.status = PlainLabel("no directions yet: Find… or Load…")
         self.status.setStyleSheet("color: #9aa3ad;")
         self.status.setWordWrap(True)
+        self.normalise = QCheckBox("normalise each factor")
+        self.normalise.setToolTip("Scale each factor's column by its largest entry, so each factor's best direction "
+                                  "reads 1 (the raw view compares factors in their own units)")
+        self.normalise.toggled.connect(lambda _on: self._show_factor_map())
+        factor_tab = QWidget()
+        factor_lay = QVBoxLayout(factor_tab)
+        factor_lay.setContentsMargins(0, 0, 0, 0)
+        factor_lay.addWidget(self.normalise)
+        factor_lay.addWidget(self.factor_map, 1)
         tabs = QTabWidget()
         tabs.addTab(scroll, "Sliders")
-        tabs.addTab(self.factor_map, "Direction × factor")
+        tabs.addTab(factor_tab, "Direction × factor")
         tabs.addTab(self.cosine_map, "Cosines")
         self.tabs = tabs
         lay = QVBoxLayout(self)
@@ -157,21 +168,59 @@ class DirectionsPanel(QWidget):
         self.evaluator.finished.connect(self._on_evaluated)
         self.evaluator.failed.connect(lambda m: self.status.setText(f"⚠ evaluation failed: {m}"))
         state.currentModelChanged.connect(self._on_model)
+        state.directionsChanged.connect(self._on_directions)
         state.latentChanged.connect(self._on_latent)
         self.dialog: FindDirectionsDialog | None = None
         self._on_model(state.current)
 
-    # --- the set --------------------------------------------------------------------------------------------------
+    # --- the set: kept per model in the app model, shown here for the current one ------------------------------------
+    @property
+    def set(self) -> DirectionSet | None:
+        entry = self.state.current
+        return None if entry is None else self.state.extras(entry).directions
+
+    @property
+    def file(self) -> Path | None:
+        entry = self.state.current
+        return None if entry is None else self.state.extras(entry).directions_file
+
+    @property
+    def tagged(self) -> list[tuple[np.ndarray, str]]:
+        entry = self.state.current
+        return [] if entry is None else self.state.extras(entry).tagged
+
     def _on_model(self, entry) -> None:
         self.evaluator.cancel()
-        if self.set is not None and entry is not None and self.set.latent_dim != entry.latent_dim:
-            self.set_directions(None)
-        self.tagged = [t for t in self.tagged if entry is not None and len(t[0]) == entry.latent_dim]
-        self._sync_buttons()
+        self._rebuild()
+
+    def _on_directions(self, entry) -> None:
+        if entry is self.state.current:
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        """Rows for the current model's directions (only when they changed: a drag keeps its rows)."""
+        entry = self.state.current
+        key = None if entry is None else (entry.token, self.set)
+        if key is not None and self._shown is not None and key[0] == self._shown[0] and key[1] is self._shown[1]:
+            self._sync_buttons()
+            return
+        self._shown = key
+        for row in self.rows:
+            row.setParent(None)
+            row.deleteLater()
+        self.rows = []
+        self.factor_map.clear()
+        self.evaluation = None  # a toggle must not bring back the figures of directions no longer shown
+        self.cosine_map.clear()
+        dirset, file = self.set, self.file
+        if dirset is not None:
+            for i, d in enumerate(dirset):
+                self._add_row(i, d)
+            self.status.setText(f"{len(dirset)} direction(s)" + (f" from {file.name}" if file else ""))
+        elif entry is not None:
+            self.status.setText("no directions yet: Find… or Load…")
         self.base = None
-        shipped = entry.sidecars.directions if entry is not None else None
-        if shipped is not None and (self.set is None or self.set.source_sha256 != entry.checkpoint.sha256):
-            self.load(shipped)  # the direction sets found beside the checkpoint, unless this model's are shown
+        self._sync_buttons()
 
     def _sync_buttons(self) -> None:
         has_model = self.state.current is not None
@@ -184,33 +233,22 @@ class DirectionsPanel(QWidget):
         self.tag_count.setText(f"{len(self.tagged)} tagged" if self.tagged else "")
 
     def set_directions(self, dirset: DirectionSet | None, file: Path | None = None) -> None:
-        for row in self.rows:
-            row.setParent(None)
-            row.deleteLater()
-        self.rows = []
-        self.set = dirset
-        self.file = file
-        self.factor_map.clear()
-        self.cosine_map.clear()
-        if dirset is not None:
-            for i, d in enumerate(dirset):
-                self._add_row(i, d)
-            self.status.setText(f"{len(dirset)} direction(s)" + (f" from {file.name}" if file else ""))
-        self.base = None
-        self._sync_buttons()
+        """Make ``dirset`` the current model's directions (through the app model)."""
+        if self.state.current is not None:
+            self.state.set_directions(self.state.current, dirset, file)
 
     def add_directions(self, dirset: DirectionSet) -> None:
         entry = self.state.current
         if entry is None:
             return
-        if self.set is None:
-            self.set = DirectionSet(entry.latent_dim, [], entry.checkpoint.sha256, entry.name, {})
-        start = len(self.set)
+        old = self.set
+        merged = DirectionSet(entry.latent_dim, list(old) if old is not None else [], entry.checkpoint.sha256,
+                              entry.name, dict(old.meta) if old is not None else {})
         for d in dirset:
-            added = self.set.add(d)
-            self._add_row(len(self.rows), added)
-        self.status.setText(f"added {len(self.set) - start} direction(s); {len(self.set)} in all")
-        self._sync_buttons()
+            merged.add(d)
+        added = len(merged) - (len(old) if old is not None else 0)
+        self.state.set_directions(entry, merged, self.file)
+        self.status.setText(f"added {added} direction(s); {len(merged)} in all")
 
     def _add_row(self, i: int, d) -> None:
         row = DirectionRow(i, d, float(self.span.value()))
@@ -311,13 +349,13 @@ class DirectionsPanel(QWidget):
 
     def save(self, path: Path) -> Path | None:
         try:
-            out = self.set.save(path)
+            out = save_directions(self.set, path)
         except (ValueError, OSError) as exc:
             self.state.message.emit("error", f"could not save directions: {exc}")
             return None
-        self.file = Path(out)
+        self.state.extras(self.state.current).directions_file = Path(out)
         self.state.message.emit("info", f"directions saved to {out}")
-        return self.file
+        return Path(out)
 
     def tag_current(self) -> None:
         label = self.tag_label.text().strip()
@@ -350,11 +388,23 @@ class DirectionsPanel(QWidget):
 
     def _on_evaluated(self, ev) -> None:
         self.evaluation = ev
-        self.factor_map.set_matrix(ev.column_normalised, ev.direction_names, ev.factor_names, 0.0, 1.0)
-        self.cosine_map.set_matrix(ev.cosine, ev.direction_names, ev.direction_names)
+        self._show_factor_map()
+        self.cosine_map.set_matrix(ev.cosine, ev.direction_names, ev.direction_names, -1.0, 1.0)
         self.status.setText("dominant factor: " + ", ".join(f"{d} → {f}" for d, f in
                                                           zip(ev.direction_names, ev.dominant, strict=True)))
-        self.tabs.setCurrentWidget(self.factor_map)
+        self.tabs.setCurrentIndex(1)
+
+    def _show_factor_map(self) -> None:
+        """The raw factor change (each factor in its own unit), or each column scaled to its best direction."""
+        ev = getattr(self, "evaluation", None)
+        if ev is None:
+            return
+        if self.normalise.isChecked():
+            self.factor_map.set_units("change / the factor's largest (0-1)")
+            self.factor_map.set_matrix(ev.column_normalised, ev.direction_names, ev.factor_names, 0.0, 1.0)
+        else:
+            self.factor_map.set_units(RAW_UNITS)
+            self.factor_map.set_matrix(ev.matrix, ev.direction_names, ev.factor_names, 0.0, None)
 
     def export_source(self, frames: int):
         """For the export dialog: a traversal along the first direction ticked for the grid."""

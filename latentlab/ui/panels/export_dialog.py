@@ -20,22 +20,27 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
 )
 
+from latentlab.core.errors import LatentlabError
 from latentlab.core.export import ExportOptions, FramePlan, GridPlan, export, preview_frame, preview_grid
+from latentlab.core.export.folder import check_folder_output
+from latentlab.core.export.outputs import check_file_output
 from latentlab.core.export.plan import dimension_traversal, keyframe_traversal, traversal_cells
 from latentlab.core.traversal import EASINGS
+from latentlab.ui.binding import bind
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.panels.grid import parse_dims
+from latentlab.ui.safe_text import PlainLabel
 from latentlab.ui.widgets import ImageCanvas, JobStrip
 
 FORMATS = [("MP4 video (H.264)", "mp4"), ("GIF animation", "gif"), ("PNG frames (folder)", "png"),
            ("PNG figure grid", "grid")]
+SUFFIX_FORMATS = {".mp4": "mp4", ".gif": "gif", ".png": "grid"}  # no suffix: a folder of PNG frames
 # A source turns (frames) into (latents (T, D), captions) for the current model.
 PathSource = Callable[[int], tuple[np.ndarray, list[str]]]
 
@@ -43,6 +48,8 @@ PathSource = Callable[[int], tuple[np.ndarray, list[str]]]
 class ExportDialog(QDialog):
     def __init__(self, window):
         super().__init__(window)
+        # Ctrl+E opens a new dialog each time: a closed one goes, instead of piling up in the window.
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.window = window
         self.state = window.state
         self.setWindowTitle("Export")
@@ -100,7 +107,7 @@ class ExportDialog(QDialog):
         form.addRow("Save to", out_row)
         self.preview = ImageCanvas()
         self.preview.setMinimumSize(300, 300)
-        self.note = QLabel("")
+        self.note = PlainLabel("")
         self.note.setWordWrap(True)
         self.note.setStyleSheet("color: #9aa3ad;")
         self.runner = JobRunner(self, "export")
@@ -129,13 +136,32 @@ class ExportDialog(QDialog):
             w.valueChanged.connect(self._changed)
         self.labels.toggled.connect(self._changed)
         self.dims.editingFinished.connect(self._changed)
+        self.out.editingFinished.connect(self._format_from_out)
         self.export_button.clicked.connect(self.start)
         self.runner.finished.connect(self._done)
-        self.runner.failed.connect(lambda m: self._set_note(f"⚠ export failed: {m}; nothing was written", True))
+        self.runner.failed.connect(lambda m: self._set_note(f"⚠ export failed: {m}; nothing was written, and what "
+                                                            "was there before is kept", True))
         self.runner.cancelled.connect(lambda: self._set_note("cancelled; nothing was written", True))
         self.runner.busyChanged.connect(lambda busy: self.export_button.setEnabled(not busy))
         self.result = None
+        self._bind_settings()
         self._changed()
+
+    def _bind_settings(self) -> None:
+        """The dialog shows and edits the app model's export settings: they outlive the dialog and go in sessions."""
+        settings = self.state.export
+        for widget, name in ((self.fps, "fps"), (self.seconds, "seconds"), (self.size, "size"), (self.steps, "steps"),
+                             (self.labels, "labels"), (self.dims, "dims"), (self.interp, "interp"),
+                             (self.easing, "easing")):
+            bind(widget, settings, name)
+        for combo, name in ((self.format, "format"), (self.kind, "kind")):
+            i = combo.findData(getattr(settings, name))
+            if i >= 0:
+                combo.setCurrentIndex(i)
+            combo.currentIndexChanged.connect(lambda _i, c=combo, n=name: setattr(settings, n, c.currentData()))
+        if settings.out:
+            self.out.setText(settings.out)
+        self.out.textChanged.connect(lambda text: setattr(settings, "out", text))
 
     @staticmethod
     def _pair(a, b):
@@ -250,7 +276,17 @@ class ExportDialog(QDialog):
             self.out.setText(path)
             self._changed()
 
+    def _format_from_out(self) -> None:
+        """The format follows the file name the user typed (``name.gif`` is a GIF), as on the command line."""
+        suffix = Path(self.out.text().strip()).suffix.lower()
+        fmt = SUFFIX_FORMATS.get(suffix) if suffix else "png"
+        if fmt == "grid" and self.format.currentData() == "grid":
+            return
+        if fmt is not None and fmt != self.format.currentData():
+            self.format.setCurrentIndex(self.format.findData(fmt))
+
     def start(self) -> None:
+        self._format_from_out()
         try:
             plan = self.plan()
             opts = self.options()
@@ -258,20 +294,51 @@ class ExportDialog(QDialog):
             self._set_note(f"⚠ {exc}", True)
             return
         out = Path(self.out.text()).expanduser()
+        inputs = self.input_files()
+        try:  # at once, not after the decoding: the same check the export makes again before writing
+            if opts.format == "png":
+                check_folder_output(out, inputs)
+            else:
+                check_file_output(out, opts.format, inputs)
+        except LatentlabError as exc:
+            self._set_note(f"⚠ {exc}", True)
+            return
         self._set_note(f"exporting to {out} …")
-        self.runner.start(lambda ctx: export(plan, out, opts, ctx), label=f"exporting {out.name}")
+        self.runner.start(lambda ctx: export(plan, out, opts, ctx, inputs=inputs), label=f"exporting {out.name}")
+
+    def input_files(self) -> list[str]:
+        """Every file the app has open (checkpoints, directions, flows, the session): never an export target."""
+        w = self.window
+        files = [e.path for e in self.state.models]
+        for e in self.state.models:  # every model's direction and flow files, not only the current one's
+            ex = self.state.extras(e)
+            files += [f for f in (ex.directions_file, ex.flows_file) if f is not None]
+        session = getattr(getattr(w, "sessions", None), "path", None)
+        if session is not None:
+            files.append(session)
+        autosave = getattr(getattr(w, "sessions", None), "autosave", None)
+        if autosave is not None:
+            files.append(autosave.path)
+        return [str(f) for f in files]
 
     def _done(self, result) -> None:
         self.result = result
         d = result.to_dict()
+        notices = "".join(f"; {n}" for n in result.notices)
         self._set_note(f"wrote {result.path} ({d.get('frames', 1)} frame(s), {d.get('bytes', 0) / 1e6:.2f} MB) "
-                       f"in {d.get('total_s', 0):.1f} s")
-        self.window.show_message("info", f"exported {result.path}")
+                       f"in {d.get('total_s', 0):.1f} s{notices}")
+        self.window.show_message("warning" if result.notices else "info", f"exported {result.path}{notices}")
 
     def reject(self) -> None:
         if self.runner.busy:
             self.runner.cancel()
         super().reject()
+
+    def done(self, result: int) -> None:
+        # The runner is deleted with the dialog: its thread must have ended first (it would signal a deleted
+        # object), and it leaves the list of runners the window shuts down.
+        self.runner.shutdown()
+        super().done(result)
 
     def keyPressEvent(self, ev) -> None:
         if ev.key() == Qt.Key.Key_Escape and self.runner.busy:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from latentlab.core.data import BUILTIN, get_dataset
 from latentlab.core.directions import FindOptions, find_directions
 from latentlab.ui.job_runner import JobRunner
+from latentlab.ui.safe_text import PlainLabel, shown
 from latentlab.ui.widgets import JobStrip
 
 METHOD_HELP = {
@@ -48,7 +49,7 @@ class FindDirectionsDialog(QDialog):
         self.entry = entry
         self.current_z = current_z
         self.tagged = tagged
-        self.setWindowTitle(f"Find directions — {entry.name}")
+        self.setWindowTitle(f"Find directions — {shown(entry.name, 200)}")
         self.setMinimumWidth(520)
         self.method = QComboBox()
         for m in METHOD_HELP:
@@ -118,7 +119,7 @@ class FindDirectionsDialog(QDialog):
         form.addRow("Jacobian", self.at_current)
         form.addRow("Seed", self.seed)
         self.runner = JobRunner(self, "find")
-        self.status = QLabel("")
+        self.status = PlainLabel("")
         self.status.setWordWrap(True)
         self.run_button = QPushButton("Find")
         self.run_button.setDefault(True)

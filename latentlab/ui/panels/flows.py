@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -28,11 +28,13 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSlider,
     QSpinBox,
+    QStyle,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from latentlab.app import AppModel
 from latentlab.core.flows import (
     LOSS_TERMS,
     PDES,
@@ -49,8 +51,8 @@ from latentlab.core.jobs import JobCancelled
 from latentlab.core.paths import data_dir
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.panels.latent_map import PATH_COLOURS
-from latentlab.ui.state import ExplorerState
-from latentlab.ui.widgets import ImageCanvas, JobStrip
+from latentlab.ui.safe_text import PlainLabel
+from latentlab.ui.widgets import FlowLayout, ImageCanvas, JobStrip, plot_widget
 
 SOURCE = "flow"
 TERM_COLOURS = {"loss": "#e3e6ea", "pde": "#ff6b6b", "ic": "#ffd166", "jvp": "#06d6a0", "cls": "#4cc9f0"}
@@ -79,13 +81,14 @@ def _strip_job(ctx, model, flows, z0, k, steps):
     return render_strip(model, [tr.latents, line])
 
 
+STRIP_STEPS = 8  # images per row of the flow-vs-linear strip: few enough to be seen in a narrow dock
+
+
 class FlowsPanel(QWidget):
-    def __init__(self, state: ExplorerState, latent_map=None, parent: QWidget | None = None):
+    def __init__(self, state: AppModel, latent_map=None, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self.latent_map = latent_map
-        self.flows = None
-        self.flows_file: Path | None = None
         self.history: list[dict] = []
         self.path: np.ndarray | None = None  # (2 * steps + 1, D): backward reversed, start, forward
         self.potential: np.ndarray | None = None
@@ -106,7 +109,7 @@ class FlowsPanel(QWidget):
         self.pde.addItems(list(PDES))
         self.pde.setToolTip("wave: the paper's choice; heat / fokker-planck / hamilton-jacobi: the follow-up work")
         self.weights = {}
-        weights_row = QHBoxLayout()
+        weights_row = FlowLayout()
         for term in LOSS_TERMS:
             w = QDoubleSpinBox()
             w.setRange(0.0, 1000.0)
@@ -130,7 +133,7 @@ class FlowsPanel(QWidget):
         self.k_count.setToolTip("Number of potentials (distinct flows) to learn")
         self.train_steps.setPrefix("steps ")
         self.train_steps.setToolTip("Training steps (Resume continues up to this number)")
-        top_row = QHBoxLayout()
+        top_row = FlowLayout()
         top_row.addWidget(self.k_count)
         top_row.addWidget(self.train_steps)
         top_row.addWidget(QLabel("PDE"))
@@ -138,10 +141,10 @@ class FlowsPanel(QWidget):
         form = QFormLayout()
         form.addRow(top_row)
         form.addRow("Loss weights", weights_row)
-        buttons = QHBoxLayout()
+        buttons = FlowLayout()
         for b in (self.train_button, self.stop_button, self.resume_button, self.load_button, self.save_button):
             buttons.addWidget(b)
-        self.loss_plot = pg.PlotWidget(background="#15171a")
+        self.loss_plot = plot_widget()
         self.loss_plot.setLogMode(y=True)
         self.loss_plot.addLegend(offset=(-5, 5))
         self.loss_plot.setLabel("bottom", "step")
@@ -149,7 +152,7 @@ class FlowsPanel(QWidget):
         self.curves = {t: self.loss_plot.plot([], [], pen=pg.mkPen(TERM_COLOURS[t], width=1.5), name=t)
                        for t in ("pde", "ic", "cls")}
         self.loss_plot.setMinimumHeight(150)
-        self.acc_plot = pg.PlotWidget(background="#15171a")
+        self.acc_plot = plot_widget()
         self.acc_plot.setMinimumHeight(150)
         self.acc_plot.setYRange(0, 1)
         self.acc_plot.setTitle("classifier accuracy (chance = 1/K)", color="#c9ced4", size="9pt")
@@ -175,10 +178,11 @@ class FlowsPanel(QWidget):
         self.path_steps.setPrefix("steps ")
         self.trace_button = QPushButton("From here")
         self.trace_button.setToolTip("Compute the flow from the current latent (forwards and backwards)")
-        self.play_button = QPushButton("▶ Play")
+        # Icons from the Qt style, not glyphs: ⏸ and friends are missing from many fonts (they show as boxes).
+        self.play_button = QPushButton(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay), "Play")
         self.play_button.setCheckable(True)
-        self.back_button = QPushButton("◀ step")
-        self.fwd_button = QPushButton("step ▶")
+        self.back_button = QPushButton(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaSeekBackward), "step")
+        self.fwd_button = QPushButton(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaSeekForward), "step")
         self.reverse = QCheckBox("backwards")
         self.reverse.setToolTip("Play towards the start of the backward path")
         self.fps = QSpinBox()
@@ -187,7 +191,7 @@ class FlowsPanel(QWidget):
         self.fps.setSuffix(" fps")
         self.scrub = QSlider(Qt.Orientation.Horizontal)
         self.scrub.setToolTip("Scrub along the path: left = backwards, centre = start, right = forwards")
-        self.position = QLabel("")
+        self.position = PlainLabel("")
         play_row = QHBoxLayout()
         for w in (self.k, self.path_steps, self.trace_button, self.back_button, self.play_button, self.fwd_button,
                   self.reverse, self.fps):
@@ -195,7 +199,7 @@ class FlowsPanel(QWidget):
         scrub_row = QHBoxLayout()
         scrub_row.addWidget(self.scrub, 1)
         scrub_row.addWidget(self.position)
-        self.path_plot = pg.PlotWidget(background="#15171a")
+        self.path_plot = plot_widget()
         self.path_plot.setTitle("along the path: u_k(z(t), t) and step size |Δz|", color="#c9ced4", size="9pt")
         self.path_plot.addLegend(offset=(-5, 5))
         self.path_plot.setMinimumHeight(150)
@@ -215,7 +219,7 @@ class FlowsPanel(QWidget):
         tabs.addTab(self.path_plot, "Potential and step size")
         tabs.addTab(self.strip, "Flow vs linear")
         pl.addWidget(tabs, 1)
-        self.status = QLabel("train flows for this model, or load a flows file")
+        self.status = PlainLabel("train flows for this model, or load a flows file")
         self.status.setWordWrap(True)
         self.status.setStyleSheet("color: #9aa3ad;")
         # The panel scrolls rather than squashing its plots when the dock is short.
@@ -240,7 +244,7 @@ class FlowsPanel(QWidget):
         self.load_button.clicked.connect(self.load_dialog)
         self.save_button.clicked.connect(self.save_dialog)
         self.trace_button.clicked.connect(self.trace)
-        self.k.valueChanged.connect(lambda _v: self.trace())
+        self.k.valueChanged.connect(self._k_changed)
         self.path_steps.valueChanged.connect(lambda _v: self.trace())
         self.play_button.toggled.connect(self.play)
         self.back_button.clicked.connect(lambda: self.step(-1))
@@ -253,8 +257,9 @@ class FlowsPanel(QWidget):
         self.trainer.busyChanged.connect(lambda _b: self._sync())
         self.tracer.finished.connect(self._on_paths)
         self.tracer.failed.connect(lambda m: self.status.setText(f"⚠ {m}"))
-        self.striper.finished.connect(lambda img: self.strip.set_image(img, autorange=True))
+        self.striper.finished.connect(self._on_strip)
         state.currentModelChanged.connect(self._on_model)
+        state.flowsChanged.connect(self._on_flows)
         self._sync()
 
     # --- state ---------------------------------------------------------------------------------------------------
@@ -271,21 +276,49 @@ class FlowsPanel(QWidget):
         for w in (self.trace_button, self.play_button, self.back_button, self.fwd_button, self.scrub, self.k):
             w.setEnabled(have and not training)
 
+    # The flows are kept per model in the app model; this panel shows the current model's.
+    @property
+    def flows(self):
+        entry = self.state.current
+        return None if entry is None else self.state.extras(entry).flows
+
+    @property
+    def flows_file(self) -> Path | None:
+        entry = self.state.current
+        return None if entry is None else self.state.extras(entry).flows_file
+
     def _on_model(self, entry) -> None:
         self.play_button.setChecked(False)
         self.trainer.cancel()
-        self.set_flows(None)
-        if entry is not None and entry.sidecars.flows is not None:
-            self.load(entry.sidecars.flows)  # the flows shipped beside the checkpoint
+        self._show_flows()
+
+    def _on_flows(self, entry) -> None:
+        if entry is self.state.current:
+            self._show_flows(keep_history=self._keep_history)
 
     def set_flows(self, flows, file: Path | None = None, keep_history: bool = False) -> None:
-        self.flows = flows
-        self.flows_file = file
+        """Make ``flows`` the current model's (through the app model, which tells every view)."""
+        entry = self.state.current
+        if entry is None:
+            return
+        self._keep_history = keep_history
+        try:
+            self.state.set_flows(entry, flows, file)
+        finally:
+            self._keep_history = False
+
+    _keep_history = False
+
+    def _show_flows(self, keep_history: bool = False) -> None:
+        flows, file = self.flows, self.flows_file
         self.path = None
+        # Another model's or the old flows' strip must not stay on screen while the new one is traced.
+        self.strip.clear_image()
+        self.strip.set_overlay("tracing the flow…" if flows is not None else "")
         if flows is not None:
-            self.k.blockSignals(True)
-            self.k.setRange(0, flows.n_potentials - 1)
-            self.k.blockSignals(False)
+            with QSignalBlocker(self.k):
+                self.k.setRange(0, flows.n_potentials - 1)
+                self.k.setValue(self.state.extras(self.state.current).flow_k)
             self.k_count.setValue(flows.n_potentials)
             if not keep_history:  # a loaded file brings its own (windowed) history
                 self.history = list(getattr(flows, "history", []) or [])
@@ -293,9 +326,22 @@ class FlowsPanel(QWidget):
             self.status.setText(f"{flows.n_potentials} potentials, {flows.step} steps trained"
                                 + (f" ({file.name})" if file else ""))
         else:
+            self.history = []
+            self._redraw_losses()
             if self.latent_map is not None:
                 self.latent_map.clear_paths()
         self._sync()
+        if flows is not None and self.state.current is not None:
+            self.trace()
+
+    def _on_strip(self, img) -> None:
+        self.strip.set_overlay("")
+        self.strip.set_image(img, autorange=True)
+
+    def _k_changed(self, k: int) -> None:
+        if self.state.current is not None:
+            self.state.extras(self.state.current).flow_k = int(k)
+        self.trace()
 
     # --- training ------------------------------------------------------------------------------------------------
     def config(self) -> FlowConfig:
@@ -320,6 +366,7 @@ class FlowsPanel(QWidget):
         self._t0 = time.monotonic()
         self.trainer.start(_train_job, entry.model, config, entry.checkpoint.sha256,
                            self.flows if resume else None, label=f"training {config.n_potentials} flows")
+        self._rate_from = None
         self.status.setText("training… (Stop keeps what is trained so far)")
 
     def _on_loss(self, logs: dict) -> None:
@@ -328,6 +375,17 @@ class FlowsPanel(QWidget):
         if now - getattr(self, "_last_draw", 0.0) > 0.2:  # redraw at most 5 times a second
             self._last_draw = now
             self._redraw_losses()
+            self.status.setText(self._speed_text(int(logs.get("step", 0)), now))
+
+    def _speed_text(self, step: int, now: float) -> str:
+        """"step 340 / 1000 · 12.3 steps/s · ETA 54 s", as the CLI's progress bar says it."""
+        total = self.train_steps.value()
+        first = getattr(self, "_rate_from", None)
+        if first is None or step < first[0]:
+            self._rate_from = first = (step, now)
+        rate = (step - first[0]) / (now - first[1]) if now > first[1] and step > first[0] else 0.0
+        eta = f" · ETA {(total - step) / rate:.0f} s" if rate > 0 else ""
+        return f"training: step {step} / {total} · {rate:.1f} steps/s{eta} (Stop keeps what is trained)"
 
     def _redraw_losses(self) -> None:
         if not self.history:
@@ -346,12 +404,11 @@ class FlowsPanel(QWidget):
         flows = result["flows"]
         self._redraw_losses()
         file = self._autosave(flows)
-        self.set_flows(flows, file, keep_history=True)
+        self.set_flows(flows, file, keep_history=True)  # traces the new flows
         how = "stopped at" if result["stopped"] else "trained"
         acc = self.history[-1].get("acc") if self.history else None
         self.status.setText(f"{how} step {flows.step}" + (f", classifier accuracy {acc:.2f}" if acc is not None else "")
                             + (f"; kept in {file}" if file else ""))
-        self.trace()
 
     def _autosave(self, flows) -> Path | None:
         """Trained flows are written to the data folder, so sessions can refer to them and nothing is lost."""
@@ -382,8 +439,7 @@ class FlowsPanel(QWidget):
         except (ValueError, OSError) as exc:
             self.state.message.emit("error", f"could not load flows: {exc}")
             return False
-        self.set_flows(flows, Path(path))
-        self.trace()
+        self.set_flows(flows, Path(path))  # traces them
         return True
 
     def save_dialog(self) -> None:
@@ -400,9 +456,9 @@ class FlowsPanel(QWidget):
         except (OSError, ValueError) as exc:
             self.state.message.emit("error", f"could not save flows: {exc}")
             return None
-        self.flows_file = Path(out)
+        self.state.extras(self.state.current).flows_file = Path(out)
         self.state.message.emit("info", f"flows saved to {out}")
-        return self.flows_file
+        return Path(out)
 
     # --- playing -------------------------------------------------------------------------------------------------
     def trace(self) -> None:
@@ -413,7 +469,7 @@ class FlowsPanel(QWidget):
         self.start = self.state.z.copy()
         steps = self.path_steps.value()
         self.tracer.start(_paths_job, self.flows, self.start, self.k.value(), steps, label="tracing the flow")
-        self.striper.start(_strip_job, self.state.current.model, self.flows, self.start, self.k.value(), min(steps, 12),
+        self.striper.start(_strip_job, self.state.current.model, self.flows, self.start, self.k.value(), min(steps, STRIP_STEPS),
                            label="flow vs linear strip")
 
     def _on_paths(self, result) -> None:
@@ -454,7 +510,9 @@ class FlowsPanel(QWidget):
         self.state.commit()
 
     def play(self, on: bool) -> None:
-        self.play_button.setText("⏸ Pause" if on else "▶ Play")
+        self.play_button.setText("Pause" if on else "Play")
+        self.play_button.setIcon(self.style().standardIcon(
+            QStyle.StandardPixmap.SP_MediaPause if on else QStyle.StandardPixmap.SP_MediaPlay))
         if on and self.path is None:
             self.play_button.setChecked(False)
             return

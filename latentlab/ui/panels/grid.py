@@ -8,16 +8,20 @@ the current latent there.
 from __future__ import annotations
 
 import numpy as np
+import pyqtgraph as pg
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QLineEdit, QSpinBox, QVBoxLayout, QWidget
 
+from latentlab.app import AppModel
 from latentlab.core.activity import PASSIVE
 from latentlab.core.render import RenderResult
 from latentlab.core.traversal import traversal_grid
+from latentlab.ui.binding import bind, connect_while_alive
 from latentlab.ui.render_bridge import RenderBridge
-from latentlab.ui.state import ExplorerState
-from latentlab.ui.widgets import ImageCanvas
+from latentlab.ui.safe_text import PlainLabel, plain_rich, shown
+from latentlab.ui.widgets import FlowLayout, ImageCanvas
 
+MAX_CELL = 256  # pixels on a cell's side in the composed grid (bigger images are subsampled)
 PREFIX = "grid:"
 PAD = 2
 
@@ -40,7 +44,7 @@ def parse_dims(text: str, d: int) -> list[int]:
 
 
 class TraversalGridPanel(QWidget):
-    def __init__(self, state: ExplorerState, bridge: RenderBridge, parent: QWidget | None = None):
+    def __init__(self, state: AppModel, bridge: RenderBridge, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self.bridge = bridge
@@ -53,7 +57,7 @@ class TraversalGridPanel(QWidget):
         self.dims_edit = QLineEdit()
         self.dims_edit.setPlaceholderText("dims: active ones (e.g. 0,2,5-7)")
         self.dims_edit.setToolTip("Rows: which latent dimensions to traverse; empty = the active ones")
-        self.status = QLabel("")
+        self.status = PlainLabel("")
         self.status.setStyleSheet("color: #9aa3ad;")
         self.along = QComboBox()
         self.along.addItem("along axes", "axes")
@@ -61,7 +65,7 @@ class TraversalGridPanel(QWidget):
         self.along.setToolTip("Rows step along latent dimensions, or along the directions ticked in the Directions dock")
         # Set by the directions feature: () -> list of Direction objects to use as rows.
         self.direction_source = None
-        bar = QHBoxLayout()
+        bar = FlowLayout()
         bar.addWidget(self.along)
         bar.addWidget(self.dims_edit, 2)
         bar.addWidget(self.steps)
@@ -74,6 +78,8 @@ class TraversalGridPanel(QWidget):
         self.grid_z: np.ndarray | None = None
         self._tiles: dict[int, np.ndarray] = {}
         self._image: np.ndarray | None = None
+        self._labels: list = []
+        self.col_names: list[str] = []
         self._timer = QTimer(self, singleShot=True, interval=120, timeout=self.refresh)
         self._dragging_timer = QTimer(self, singleShot=True, interval=300, timeout=self.refresh)
         self.on_screen = True  # until a dock says otherwise
@@ -82,11 +88,15 @@ class TraversalGridPanel(QWidget):
         state.currentModelChanged.connect(lambda _e: self.schedule())
         state.analysisChanged.connect(lambda _e: self.schedule())
         state.rangeChanged.connect(lambda _s: self.schedule())
+        bind(self.steps, state.view, "grid_steps")
+        bind(self.dims_edit, state.view, "grid_dims")
         self.steps.valueChanged.connect(lambda _v: self.schedule())
+        connect_while_alive(state.view.events.grid_dims, self, lambda *_: self.schedule())
         self.along.currentIndexChanged.connect(lambda _i: self.schedule())
         self.dims_edit.editingFinished.connect(self.schedule)
         bridge.rendered.connect(self._on_rendered)
         self.canvas.clicked.connect(self._on_click)
+        self.canvas.view.sigResized.connect(lambda *_: self._fit())  # cells follow the dock's size
 
     def set_on_screen(self, on: bool) -> None:
         """Called by the dock when its tab is shown or hidden: a hidden grid renders nothing."""
@@ -151,20 +161,26 @@ class TraversalGridPanel(QWidget):
                 return
             self.dims = list(range(len(dirs)))
             self.row_names = [d.name for d in dirs]
+            self.col_names = [f"α {a:+.1f}" for a in alphas]
         else:
             dims = self.chosen_dims()
             if not dims:
                 return
             lo, hi = self.state.bounds()
             self.dims = dims
-            self.row_names = [self.state.current.model.info.dim_label(j) for j in dims]
+            act = entry.activity
+            self.row_names = [entry.model.info.dim_label(j) + (f" · {act.labels[j]}" if act is not None else "")
+                              for j in dims]
+            span = self.state.range_std
+            self.col_names = ([""] * steps if entry.quantized else
+                              [f"{v:+.1f}σ" for v in np.linspace(-span, span, steps)])
             self.grid_z = traversal_grid(self.state.z, dims, steps, lo, hi)
         if entry.quantized:
             self.grid_z = self.state.snap(self.grid_z)
         self._tiles = {}
         self.status.setText(f"{len(self.dims)} rows × {steps} steps")
         for r in range(len(self.dims)):
-            self.bridge.submit(f"{PREFIX}{r}", self.grid_z[r], priority=10, tag=r)
+            self.bridge.submit(f"{PREFIX}{r}", self.grid_z[r], priority=10, tag=r, progressive=True)
 
     def _on_rendered(self, res: RenderResult) -> None:
         if not res.view.startswith(PREFIX) or self.grid_z is None:
@@ -175,7 +191,9 @@ class TraversalGridPanel(QWidget):
         r = int(res.tag)
         if r >= len(self.dims) or res.image.shape[0] != self.grid_z.shape[1]:
             return
-        self._tiles[r] = res.image
+        # Cells of a big model are shown small: a 1024-px row of nine would be a 9216-px-wide image.
+        k = -(-res.image.shape[1] // MAX_CELL)
+        self._tiles[r] = res.image[:, ::k, ::k] if k > 1 else res.image
         self._compose()
 
     def _compose(self) -> None:
@@ -192,8 +210,41 @@ class TraversalGridPanel(QWidget):
                 y, x = r * (h + PAD), c * (w + PAD)
                 img[y : y + h, x : x + w] = tile[c]
         self._image = img
-        self.canvas.set_image(img)
-        self.canvas.setToolTip("rows: " + ", ".join(getattr(self, "row_names", [])))
+        self.canvas.set_image(img, fit=False)
+        self.canvas.setToolTip(plain_rich("rows: " + ", ".join(getattr(self, "row_names", []))))
+        self._label(h, w, steps)
+        self._fit()
+
+    # --- labels and fit ---------------------------------------------------------------------------------------
+    def _label(self, h: int, w: int, steps: int) -> None:
+        """Rows named by dimension (and its activity), columns by value, as text beside the cells."""
+        for item in self._labels:
+            self.canvas.view.removeItem(item)
+        self._labels = []
+        for r, name in enumerate(getattr(self, "row_names", [])[: len(self.dims)]):
+            item = pg.TextItem(shown(name, 40), color="#c9ced4", anchor=(1.0, 0.5))
+            item.setPos(-3, r * (h + PAD) + h / 2)
+            self._labels.append(item)
+        for c, name in enumerate(getattr(self, "col_names", [])[:steps]):
+            if name:
+                item = pg.TextItem(name, color="#9aa3ad", anchor=(0.5, 1.0))
+                item.setPos(c * (w + PAD) + w / 2, -2)
+                self._labels.append(item)
+        for item in self._labels:
+            self.canvas.view.addItem(item)
+
+    def _fit(self) -> None:
+        """Cells as large as the dock allows, with room for the labels (in screen pixels) left and above."""
+        img = self._image
+        if img is None:
+            return
+        fm = self.fontMetrics()
+        left = max((fm.horizontalAdvance(shown(n, 40)) for n in getattr(self, "row_names", [])), default=0) + 10
+        top = fm.height() + 6 if any(getattr(self, "col_names", [])) else 4
+        vw, vh = max(1, self.canvas.view.width() - left), max(1, self.canvas.view.height() - top)
+        H, W = img.shape[:2]
+        scale = max(W / vw, H / vh)  # image pixels per screen pixel
+        self.canvas.view.setRange(xRange=(-left * scale, W), yRange=(-top * scale, H), padding=0)
 
     def cell_at(self, x: float, y: float) -> tuple[int, int] | None:
         if self.grid_z is None or not self._tiles:

@@ -26,13 +26,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from latentlab.app import AppModel
 from latentlab.core.encode import encode_images
 from latentlab.core.images import IMAGE_SUFFIXES, ImageFileError, load_images
 from latentlab.core.invert import LOSSES, InversionConfig, invert
 from latentlab.core.model import device_of
 from latentlab.ui.job_runner import JobRunner
-from latentlab.ui.state import ExplorerState
-from latentlab.ui.widgets import ImageCanvas, JobStrip, float_to_uint8, thumbnail_icon
+from latentlab.ui.safe_text import PlainLabel, plain_rich
+from latentlab.ui.widgets import FlowLayout, ImageCanvas, JobStrip, float_to_uint8, plot_widget, thumbnail_icon
 
 
 def is_image_file(path: str | Path) -> bool:
@@ -54,7 +55,7 @@ def _invert(ctx, model, images, config, init):
 
 
 class ImagesPanel(QWidget):
-    def __init__(self, state: ExplorerState, parent: QWidget | None = None):
+    def __init__(self, state: AppModel, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self.runner = JobRunner(self, "images")
@@ -77,7 +78,7 @@ class ImagesPanel(QWidget):
         self.run_button = QPushButton("Find latent")
         self.run_button.setToolTip("Encode or invert the selected image; the result becomes the current latent "
                                    "and a bookmark")
-        top = QHBoxLayout()
+        top = FlowLayout()
         for w in (self.open_button, self.method, self.steps, self.loss, self.run_button):
             top.addWidget(w)
         top.addStretch(1)
@@ -103,12 +104,12 @@ class ImagesPanel(QWidget):
             box.addWidget(label)
             box.addWidget(c, 1)
             pics.addLayout(box, 1)
-        self.loss_plot = pg.PlotWidget(background="#15171a")
+        self.loss_plot = plot_widget()
         self.loss_plot.setLogMode(y=True)
         self.loss_plot.setTitle("inversion loss", color="#c9ced4", size="9pt")
         self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#ffd166", width=2))
         pics.addWidget(self.loss_plot, 2)
-        self.status = QLabel("drop images here, or Open images…")
+        self.status = PlainLabel("drop images here, or Open images…")
         self.status.setWordWrap(True)
         self.status.setStyleSheet("color: #9aa3ad;")
         lay = QVBoxLayout(self)
@@ -135,6 +136,12 @@ class ImagesPanel(QWidget):
 
     def _on_model(self, entry) -> None:
         self.runner.cancel()
+        # The last reconstruction and its loss were another model's: they go with it.
+        self.result = None
+        self._losses = []
+        self.loss_curve.setData([], [])
+        self.reconstruction.clear_image()
+        self.error.clear_image()
         encodes = entry is not None and entry.encodes
         self.method.model().item(0).setEnabled(encodes)
         self.method.setCurrentIndex(0 if encodes else 1)
@@ -171,7 +178,7 @@ class ImagesPanel(QWidget):
         self.list.clear()
         for img, f in zip(float_to_uint8(images), files, strict=True):
             item = QListWidgetItem(thumbnail_icon(img, 56), "")
-            item.setToolTip(f)
+            item.setToolTip(plain_rich(f))
             self.list.addItem(item)
         self.list.setCurrentRow(0)
         self.status.setText(f"{len(files)} image(s), fitted to {entry.model.info.image_shape[2]}×"

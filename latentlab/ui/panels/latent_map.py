@@ -21,9 +21,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from latentlab.app import AppModel
+from latentlab.ui.binding import bind
 from latentlab.ui.job_runner import JobRunner
-from latentlab.ui.state import ExplorerState
-from latentlab.ui.widgets import ImageCanvas, JobStrip, float_to_uint8
+from latentlab.ui.safe_text import PlainLabel
+from latentlab.ui.widgets import FlowLayout, ImageCanvas, JobStrip, float_to_uint8, plot_widget
 
 PATH_COLOURS = ["#ff6b6b", "#ffd166", "#06d6a0", "#4cc9f0", "#b388ff", "#f78c6b", "#c0ca33", "#ff8fab"]
 
@@ -76,7 +78,7 @@ def cross_marker(size_px: float = 16.0, width_px: float = 3.0) -> QGraphicsPathI
     return item
 
 class LatentMapPanel(QWidget):
-    def __init__(self, state: ExplorerState, parent: QWidget | None = None):
+    def __init__(self, state: AppModel, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self.runner = JobRunner(self, "t-SNE")
@@ -85,15 +87,15 @@ class LatentMapPanel(QWidget):
         self.method.setToolTip("Projection of the encoded samples (t-SNE runs in the background)")
         self.colour_by = QComboBox()
         self.colour_by.setToolTip("Colour points by this ground-truth factor")
-        self.status = QLabel("")
+        self.status = PlainLabel("")
         self.status.setStyleSheet("color: #9aa3ad;")
-        bar = QHBoxLayout()
+        bar = FlowLayout()
         bar.addWidget(QLabel("projection"))
         bar.addWidget(self.method)
         bar.addWidget(QLabel("colour"))
         bar.addWidget(self.colour_by)
         bar.addWidget(self.status, 1)
-        self.plot = pg.PlotWidget(background="#15171a")
+        self.plot = plot_widget()
         self.plot.setAspectLocked(False)
         self.plot.hideAxis("left")
         self.plot.hideAxis("bottom")
@@ -110,7 +112,7 @@ class LatentMapPanel(QWidget):
         self.path_items: list[pg.PlotDataItem] = []
         self.source = ImageCanvas()
         self.source.setFixedSize(140, 140)
-        self.source_label = QLabel("click a point")
+        self.source_label = PlainLabel("click a point")
         self.source_label.setWordWrap(True)
         self.source_label.setStyleSheet("color: #9aa3ad; font-size: 10px;")
         self.source_label.setFixedWidth(140)
@@ -132,6 +134,7 @@ class LatentMapPanel(QWidget):
         self.factors: np.ndarray | None = None
         self._pca: tuple[np.ndarray, np.ndarray] | None = None
         self._tsne_cache: dict[int, np.ndarray] = {}
+        bind(self.method, state.view, "map_method")
         self.method.currentTextChanged.connect(lambda _t: self._project())
         self.colour_by.currentIndexChanged.connect(lambda _i: self._recolour())
         self.scatter.sigClicked.connect(self._on_point_clicked)
@@ -205,6 +208,7 @@ class LatentMapPanel(QWidget):
         if self.method.currentText() == "t-SNE":
             key = id(self.points)
             if key in self._tsne_cache:
+                self._axis_labels("t-SNE 1", "t-SNE 2")
                 self._show(self._tsne_cache[key])
             else:
                 n = min(len(self.points), 2000)
@@ -213,13 +217,21 @@ class LatentMapPanel(QWidget):
             return
         emb, mean, comps = pca_projection(self.points)
         self._pca = (mean, comps)
+        total = float(np.asarray(self.points, dtype=np.float64).var(axis=0).sum())
+        share = emb.var(axis=0) / total if total > 0 else np.zeros(2)
+        self._axis_labels(*(f"PC{i + 1} ({100 * share[i]:.0f}% of the variance)" for i in range(2)))
         self._show(emb)
+
+    def _axis_labels(self, x: str, y: str) -> None:
+        self.plot.setLabel("bottom", x, color="#9aa3ad")
+        self.plot.setLabel("left", y, color="#9aa3ad")
 
     def _on_tsne(self, emb: np.ndarray) -> None:
         if self.points is None:
             return
         self._tsne_cache[id(self.points)] = emb
         if self.method.currentText() == "t-SNE":
+            self._axis_labels("t-SNE 1", "t-SNE 2")  # t-SNE axes carry no units: only neighbours mean anything
             self._show(emb)
 
     def _show(self, emb: np.ndarray) -> None:
@@ -294,7 +306,8 @@ class LatentMapPanel(QWidget):
         self.path_items = []
 
     def _on_point_clicked(self, _item, spots, _ev=None) -> None:
-        if not spots or self.points is None:
+        # pyqtgraph hands over a numpy array of the spots under the cursor (several where points overlap).
+        if spots is None or len(spots) == 0 or self.points is None:
             return
         self.select_point(int(spots[0].data()))
 

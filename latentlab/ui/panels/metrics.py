@@ -12,8 +12,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFrame,
-    QGridLayout,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QSpinBox,
@@ -22,16 +20,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from latentlab.app import AppModel
 from latentlab.core.data import BUILTIN
+from latentlab.core.errors import StoreUnavailable
+from latentlab.core.metrics.activity import LABELS as ACTIVITY_NAMES
 from latentlab.core.metrics.base import MetricResult
 from latentlab.core.metrics.registry import METRICS
-from latentlab.core.metrics.runner import KIND, dataset_key, evaluate, metric_key_params
+from latentlab.core.metrics.runner import (
+    FROM_STORE,
+    KEPT_FOR_LATER,
+    KIND,
+    NOT_SAVED,
+    dataset_key,
+    evaluate,
+    metric_key_params,
+)
 from latentlab.core.store import ResultStore
 from latentlab.ui.charts import BarChart, Heatmap
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.panels.sliders import ACTIVITY_COLOURS
-from latentlab.ui.state import ExplorerState
-from latentlab.ui.widgets import JobStrip
+from latentlab.ui.safe_text import PlainLabel, plain_rich
+from latentlab.ui.widgets import FlowLayout, JobStrip
 
 FIGURE_TITLES = {
     "betavae": "BetaVAE", "factorvae": "FactorVAE", "mig": "MIG", "dci_disentanglement": "D",
@@ -40,6 +49,9 @@ FIGURE_TITLES = {
     "gaussian_tc": "TC (nats)", "mean_pairwise_mi": "pair MI (nats)", "kl_total": "KL total (nats)",
     "n_active": "active", "n_mixed": "mixed", "n_passive": "passive",
 }
+
+
+CARD_WIDTH = 150
 
 
 class MetricCard(QFrame):
@@ -51,7 +63,7 @@ class MetricCard(QFrame):
         self.setStyleSheet("MetricCard { background: #22262b; border-radius: 4px; }")
         self.title = QLabel(spec.title)
         self.title.setStyleSheet("color: #9aa3ad; font-size: 10px;")
-        self.value = QLabel("—")
+        self.value = PlainLabel("—")
         self.value.setStyleSheet("font-size: 13px; font-weight: bold;")
         self.value.setWordWrap(True)
         self.value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -73,7 +85,7 @@ class MetricCard(QFrame):
             return
         if not res.ok:
             self.value.setText("n/a")
-            self.setToolTip(f"{self.description}\n\nNot available: {res.message}")
+            self.setToolTip(plain_rich(f"{self.description}\n\nNot available: {res.message}"))
             return
         keys = [k for k in spec.keys if k in res.values and not k.endswith("_train")]
         parts = []
@@ -81,12 +93,19 @@ class MetricCard(QFrame):
             v = res.values[key]
             fmt = f"{v:.0f}" if key.startswith("n_") else f"{v:.3f}"
             parts.append(fmt if len(keys) == 1 else f"{FIGURE_TITLES.get(key, key)} {fmt}")
+        per_latent = res.arrays.get("kl") if self.name == "kl" else None
+        if per_latent is not None and len(per_latent):
+            # The card sits above a per-latent chart: say what one latent carries, not only the sum.
+            kl = np.asarray(per_latent, dtype=float)
+            parts = [f"max {kl.max():.2f}", f"median {np.median(kl):.2f} nats/latent"]
         self.value.setText("  ".join(parts) if parts else "—")
+        if per_latent is not None and "kl_total" in res.values:
+            self.description = f"{METRICS[self.name].description}\n\nTotal over latents: {res.values['kl_total']:.3f} nats"
         detail = [self.description, "", f"representation: {res.representation}"
                   + (", passive latents dropped" if res.drop_passive else ""),
                   f"seed {res.seed}; samples {res.samples}", f"time {res.seconds:.1f} s",
                   f"parameters {res.params}"] + [f"note: {n}" for n in res.notes]
-        self.setToolTip("\n".join(detail))
+        self.setToolTip(plain_rich("\n".join(detail)))
 
 
 def _run(ctx, checkpoint, dataset, n, representation, drop_passive, params, force):
@@ -97,7 +116,7 @@ def _run(ctx, checkpoint, dataset, n, representation, drop_passive, params, forc
 class MetricsPanel(QWidget):
     latentSelected = Signal(int)
 
-    def __init__(self, state: ExplorerState, parent: QWidget | None = None):
+    def __init__(self, state: AppModel, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self.runner = JobRunner(self, "metrics")
@@ -126,19 +145,20 @@ class MetricsPanel(QWidget):
                                  "already encoded (seconds; not the reference protocol, noisier from seed to seed)")
         self.compute_button = QPushButton("Compute")
         self.compute_button.setToolTip("Compute the metrics that are not stored yet (Shift-click: recompute all)")
-        self.status = QLabel("")
+        self.status = PlainLabel("")
         self.status.setStyleSheet("color: #9aa3ad;")
-        bar = QHBoxLayout()
+        bar = FlowLayout()
         for w in (self.dataset, self.n, self.representation, self.drop_passive, self.estimator, self.sampling,
                   self.compute_button):
             bar.addWidget(w)
         bar.addWidget(self.status, 1)
         self.cards = {name: MetricCard(name) for name in METRICS}
-        grid = QGridLayout()
-        for i, card in enumerate(self.cards.values()):
-            grid.addWidget(card, i // 3, i % 3)
-        self.mi_map = Heatmap("mutual information (nats): latent × factor", empty_text="Compute to see which latent carries which factor")
-        self.dci_map = Heatmap("DCI importance: latent × factor", empty_text="Compute to see the DCI importance matrix")
+        grid = FlowLayout(spacing=6)  # as many cards a row as the dock is wide
+        for card in self.cards.values():
+            card.setFixedWidth(CARD_WIDTH)
+            grid.addWidget(card)
+        self.mi_map = Heatmap("mutual information: latent × factor", units="MI (nats)", empty_text="Compute to see which latent carries which factor")
+        self.dci_map = Heatmap("DCI importance: latent × factor", units="importance (share of the factor's, 0-1)", empty_text="Compute to see the DCI importance matrix")
         self.kl_bars = BarChart("KL per latent (nats), coloured by activity")
         tabs = QTabWidget()
         tabs.addTab(self.mi_map, "MI")
@@ -207,6 +227,7 @@ class MetricsPanel(QWidget):
             card.set_result(None)
         self.mi_map.clear()
         self.dci_map.clear()
+        self.kl_bars.clear()
         if entry is None or not self.dataset.currentText():
             return
         s = self.settings()
@@ -251,8 +272,13 @@ class MetricsPanel(QWidget):
         self._draw(res)
 
     def _on_done(self, results) -> None:
-        took = sum(r.seconds for r in results.values() if "from the results store" not in r.notes)
-        self.status.setText(f"done: {len(results)} metrics ({took:.0f} s computed, the rest from the store)")
+        took = sum(r.seconds for r in results.values() if FROM_STORE not in r.notes)
+        text = f"done: {len(results)} metrics ({took:.0f} s computed, the rest from the store)"
+        # A store that could not take the figures: they are shown all the same, and the user hears where they went.
+        store_notes = {n for r in results.values() for n in r.notes if n.startswith((KEPT_FOR_LATER, NOT_SAVED))}
+        if store_notes:
+            text += " — ⚠ " + "; ".join(sorted(store_notes))
+        self.status.setText(text)
 
     def _draw(self, res: MetricResult) -> None:
         if not res.ok:
@@ -272,7 +298,9 @@ class MetricsPanel(QWidget):
         act = self.results.get("activity")
         colours = None
         if act is not None and act.ok and "labels" in act.arrays:
-            colours = [ACTIVITY_COLOURS.get(str(lab), "#7aa2d6") for lab in act.arrays["labels"]]
+            # The metric stores its labels as codes (0 active, 1 mixed, 2 passive): colour by their names.
+            colours = [ACTIVITY_COLOURS.get(ACTIVITY_NAMES[int(lab)] if 0 <= int(lab) < len(ACTIVITY_NAMES)
+                                            else "", "#7aa2d6") for lab in act.arrays["labels"]]
         self.kl_bars.set_values(kl.arrays["kl"], kl.latent_names or [f"z{j}" for j in kl.latents], colours)
 
     def _select_row(self, metric: str, row: int) -> None:
@@ -291,9 +319,13 @@ class MetricsPanel(QWidget):
 
         dkey = dataset_key(get_dataset(self.dataset.currentText()))
         out: dict[str, float] = {}
+        try:
+            db = self._store()
+        except StoreUnavailable:  # not a results store at all: the compare table shows no figures, says load_stored
+            return out
         for name in METRICS:
             kp = metric_key_params(name, s["params"].get(name), s["n"], n_test, s["representation"], s["drop_passive"])
-            payload = self._store().get(KIND, sha256, dkey, name, kp, 0)
+            payload = db.get(KIND, sha256, dkey, name, kp, 0)
             if payload is None:
                 continue
             res = MetricResult.from_dict(payload)

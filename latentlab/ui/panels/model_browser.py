@@ -16,9 +16,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from latentlab.app import AppModel, ModelEntry
+from latentlab.core.checkpoints.naming import display_name
 from latentlab.core.device import available_devices
-from latentlab.ui.models import ModelManager, demo_model_paths
-from latentlab.ui.state import ExplorerState, ModelEntry
+from latentlab.core.resources import demo_model_paths
+from latentlab.ui.models import ModelManager
+from latentlab.ui.safe_text import PlainLabel, plain_rich, shown
 
 ROLE = Qt.ItemDataRole.UserRole
 
@@ -26,7 +29,7 @@ ROLE = Qt.ItemDataRole.UserRole
 class ModelBrowserPanel(QWidget):
     openRequested = Signal()  # the File > Open dialog
 
-    def __init__(self, state: ExplorerState, manager: ModelManager, parent: QWidget | None = None):
+    def __init__(self, state: AppModel, manager: ModelManager, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self.manager = manager
@@ -41,7 +44,7 @@ class ModelBrowserPanel(QWidget):
         self.open_button.setToolTip("Open a checkpoint (Ctrl+O); you can also drop files on the window")
         self.close_button = QPushButton("Close")
         self.close_button.setToolTip("Close the selected open model")
-        self.loading = QLabel("")
+        self.loading = PlainLabel("")
         self.loading.setStyleSheet("color: #d8a53a;")
         dev_row = QHBoxLayout()
         dev_row.addWidget(QLabel("Device"))
@@ -73,14 +76,16 @@ class ModelBrowserPanel(QWidget):
         manager.loadingChanged.connect(lambda name: self.loading.setText(f"loading {name}…" if name else ""))
         manager.recentChanged.connect(self._fill_recent)
         state.modelsChanged.connect(self._fill_open)
+        state.modelsChanged.connect(self._fill_demo)
+        state.modelsChanged.connect(lambda: self._fill_recent())
         state.currentModelChanged.connect(lambda _e: self._fill_open())
         self._fill_demo()
         self._fill_recent(manager.recent.load())
 
     def _item(self, parent: QTreeWidgetItem, text: str, data, tip: str = "") -> QTreeWidgetItem:
-        item = QTreeWidgetItem([text])
+        item = QTreeWidgetItem([shown(text, 300)])  # names and paths may come from files
         item.setData(0, ROLE, data)
-        item.setToolTip(0, tip or text)
+        item.setToolTip(0, plain_rich(tip or text))
         parent.addChild(item)
         return item
 
@@ -98,18 +103,30 @@ class ModelBrowserPanel(QWidget):
                 item.setFont(0, f)
         self.close_button.setEnabled(bool(self.state.models))
 
+    def _open_paths(self) -> set[Path]:
+        return {e.path.resolve() for e in self.state.models}
+
     def _fill_demo(self) -> None:
+        """Demo models not open already (a model is listed once: under Open while it is open)."""
         self.demo_section.takeChildren()
         paths = demo_model_paths()
-        for p in paths:
+        shown_paths = [p for p in paths if p.resolve() not in self._open_paths()]
+        for p in shown_paths:
             self._item(self.demo_section, p.stem, p, str(p))
         if not paths:
             self._item(self.demo_section, "(none found)", None)
+        self.demo_section.setHidden(bool(paths) and not shown_paths)
 
-    def _fill_recent(self, paths: list[Path]) -> None:
+    def _fill_recent(self, paths: list[Path] | None = None) -> None:
+        """Recent files that are neither open nor demo models."""
+        if paths is not None:
+            self._recent = list(paths)
+        skip = self._open_paths() | {p.resolve() for p in demo_model_paths()}
         self.recent_section.takeChildren()
-        for p in paths[:10]:
-            self._item(self.recent_section, p.name, p, str(p))
+        kept = [p for p in getattr(self, "_recent", []) if p.resolve() not in skip][:10]
+        for p in kept:
+            self._item(self.recent_section, display_name(p), p, str(p))
+        self.recent_section.setHidden(not kept)
 
     def _click(self, item: QTreeWidgetItem, _col: int) -> None:
         data = item.data(0, ROLE)

@@ -7,11 +7,11 @@ from collections import deque
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QToolButton, QVBoxLayout, QWidget
 
+from latentlab.app import AppModel
 from latentlab.core.render import RenderResult
 from latentlab.ui.render_bridge import RenderBridge
-from latentlab.ui.state import ExplorerState
 from latentlab.ui.widgets import ImageCanvas, LiveText
 
 VIEW = "preview"
@@ -20,11 +20,39 @@ PREFETCH_NEIGHBOURS = 2  # codebook values decoded ahead on each side of a dragg
 GRAB_PREFETCH_DELAY_MS = 30  # after a handle is pressed, before its neighbours are decoded ahead
 
 
+class FrameDragButton(QToolButton):
+    """Drag from here to drop the shown frame as a PNG (a file manager, a slide, a chat)."""
+
+    def __init__(self, preview: PreviewPanel):
+        super().__init__()
+        self.preview = preview
+        self.setText("Drag PNG")
+        self.setToolTip("Drag the frame out as a PNG file (Edit ▸ Copy frame puts it on the clipboard)")
+        self._pressed_at = None
+
+    def mousePressEvent(self, ev) -> None:  # noqa: N802 - Qt's name
+        self._pressed_at = ev.position()
+        super().mousePressEvent(ev)
+
+    def mouseMoveEvent(self, ev) -> None:  # noqa: N802 - Qt's name
+        img = self.preview.shown_image()
+        if self._pressed_at is not None and img is not None and \
+                (ev.position() - self._pressed_at).manhattanLength() >= QApplication.startDragDistance():
+            self._pressed_at = None
+            self.setDown(False)
+            from latentlab.ui.clipboard import drag_frame
+
+            entry = self.preview.state.current
+            drag_frame(self, img, entry.name if entry is not None else "frame")
+            return
+        super().mouseMoveEvent(ev)
+
+
 class PreviewPanel(QWidget):
     INFO_INTERVAL_MS = 250
     frameShown = Signal(object, float)  # RenderResult, perf_counter when its pixels were painted
 
-    def __init__(self, state: ExplorerState, bridge: RenderBridge, parent: QWidget | None = None):
+    def __init__(self, state: AppModel, bridge: RenderBridge, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self.bridge = bridge
@@ -47,6 +75,8 @@ class PreviewPanel(QWidget):
             b.setAutoRaise(True)
             b.clicked.connect(lambda _=False, f=factor: self.canvas.zoom_to(f))
             bar.addWidget(b)
+        self.drag_button = FrameDragButton(self)
+        bar.addWidget(self.drag_button)
         lay.addLayout(bar)
         self._frame_times: deque[float] = deque(maxlen=30)
         # Readable, and cheap: the info line changes at most every INFO_INTERVAL_MS, the last frame's figures
@@ -75,10 +105,15 @@ class PreviewPanel(QWidget):
             self.canvas.set_overlay(EMPTY_HINT)
             self.info.setText("no model")
 
+    def show_loading(self, name: str) -> None:
+        """Until the first model is open, the empty preview says what is being opened (the first start is slow)."""
+        if self.state.current is None:
+            self.canvas.set_overlay(f"Opening {name}…" if name else EMPTY_HINT)
+
     def request(self, source: str = "") -> None:
         if self.state.current is None or self.state.z.size == 0:
             return
-        self.last_seq_requested = self.bridge.submit(VIEW, self.state.z, priority=0)
+        self.last_seq_requested = self.bridge.submit(VIEW, self.state.z, priority=0, progressive=True)
         if source.startswith("slider:"):
             self._grab_timer.stop()  # the drag came first: this request's own prefetch follows it
             self.prefetch_neighbours(int(source.split(":", 1)[1]))
@@ -124,6 +159,8 @@ class PreviewPanel(QWidget):
         self.canvas.set_overlay("")
         self.canvas.set_image(res.image)
         self.last_result = res
+        if not res.draft and res.rank[0] == self.last_seq_requested:
+            self._info_shown_at = 0.0  # the full image of the latest latent: say so at once, not 250 ms later
 
     def _on_painted(self) -> None:
         """The newest image reached the screen: that, not its arrival, is when a frame counts as shown."""
@@ -151,7 +188,9 @@ class PreviewPanel(QWidget):
             rate = f"{(len(recent) - 1) / (recent[-1] - recent[0]):.0f} fps"
         h, w = res.image.shape[:2]
         decode = "decoded before" if res.cached else f"decode {res.decode_ms:.1f} ms"
-        self.info.setText(f"{w}×{h}   {decode}   {rate}")
+        # A slow model shows a draft while the latent moves, and its full image once it rests.
+        level = f"draft {res.level} px, refining" if res.draft else "full"
+        self.info.setText(f"{w}×{h} {level}   {decode}   {rate}")
 
     def shown_image(self) -> np.ndarray | None:
         return self.canvas.current_image()

@@ -12,7 +12,6 @@ from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -23,10 +22,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from latentlab.app import AppModel
 from latentlab.core.activity import ACTIVE, MIXED, PASSIVE
+from latentlab.ui.binding import bind, connect_while_alive
+from latentlab.ui.condition_selector import ConditionSelector
 from latentlab.ui.float_slider import FloatSlider
 from latentlab.ui.icons import icon
-from latentlab.ui.state import ExplorerState
+from latentlab.ui.safe_text import PlainLabel
+from latentlab.ui.widgets import FlowLayout
 
 ACTIVITY_COLOURS = {ACTIVE: "#4caf7a", MIXED: "#d8a53a", PASSIVE: "#777d86"}
 ACTIVITY_HELP = {
@@ -71,7 +74,7 @@ class SliderRow(QWidget):
         super().__init__(parent)
         self.dim = dim
         self.activity: str | None = None
-        self.name_label = QLabel(name)
+        self.name_label = PlainLabel(name)
         self.name_label.setMinimumWidth(44)
         self.badge = QLabel("")
         self.badge.setFixedWidth(58)
@@ -179,21 +182,21 @@ class LatentSlidersPanel(QWidget):
     encodeRequested = Signal()
     dimensionGrabbed = Signal(int)  # a slider's handle was pressed
 
-    def __init__(self, state: ExplorerState, parent: QWidget | None = None):
+    def __init__(self, state: AppModel, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self.rows: list[SliderRow] = []
         self.show_passive = QCheckBox("show passive")
         self.show_passive.setToolTip("Passive dimensions collapsed to the prior and barely change the image")
+        bind(self.show_passive, state.view, "show_passive")
         self.show_passive.toggled.connect(self._layout_rows)
         self.range_spin = QDoubleSpinBox()
         self.range_spin.setRange(0.5, 10.0)
         self.range_spin.setSingleStep(0.5)
-        self.range_spin.setValue(state.range_std)
         self.range_spin.setPrefix("± ")
         self.range_spin.setSuffix(" σ")
         self.range_spin.setToolTip("Slider range in prior standard deviations")
-        self.range_spin.valueChanged.connect(state.set_range)
+        bind(self.range_spin, state.view, "range_std")
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setToolTip("Seed of the random prior sample")
@@ -214,19 +217,18 @@ class LatentSlidersPanel(QWidget):
         self.redo_button.setIcon(icon("redo"))
         self.redo_button.setToolTip("Redo (Ctrl+Shift+Z)")
         self.redo_button.clicked.connect(state.redo)
-        self.summary = QLabel("")
+        self.summary = PlainLabel("")
         self.summary.setStyleSheet("color: #9aa3ad;")
 
-        top = QGridLayout()
-        top.addWidget(self.reset_button, 0, 0)
-        top.addWidget(self.random_button, 0, 1)
-        top.addWidget(self.seed, 0, 2)
-        top.addWidget(self.encode_button, 0, 3)
-        top.addWidget(self.undo_button, 0, 4)
-        top.addWidget(self.redo_button, 0, 5)
-        top.addWidget(self.range_spin, 1, 0)
-        top.addWidget(self.show_passive, 1, 1, 1, 2)
-        top.addWidget(self.summary, 1, 3, 1, 3)
+        top = QVBoxLayout()
+        tools = FlowLayout()  # wraps in a narrow dock
+        for w in (self.reset_button, self.random_button, self.seed, self.encode_button, self.undo_button,
+                  self.redo_button, self.range_spin, self.show_passive):
+            tools.addWidget(w)
+        top.addLayout(tools)
+        top.addWidget(self.summary)
+        top.addWidget(condition := ConditionSelector(state))
+        self.condition = condition  # a conditioned model's c (hidden for other models)
 
         self.rows_widget = QWidget()
         self.rows_layout = QVBoxLayout(self.rows_widget)
@@ -244,7 +246,7 @@ class LatentSlidersPanel(QWidget):
         state.currentModelChanged.connect(self._rebuild)
         state.latentChanged.connect(self._sync_values)
         state.analysisChanged.connect(self._on_activity)
-        state.rangeChanged.connect(lambda _: self._apply_ranges())
+        connect_while_alive(state.rangeChanged, self, lambda *_: self._apply_ranges())
         state.historyChanged.connect(self._sync_history)
         state.locksChanged.connect(self._sync_locks)
         self._rebuild(state.current)

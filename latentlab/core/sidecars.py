@@ -76,14 +76,25 @@ def find_sidecars(checkpoint: str | os.PathLike, sha256: str | None = None) -> S
         out.directions = directions
     folder = path.with_name(stem + SERIES_SUFFIX)
     if folder.is_dir():
-        from latentlab.core.compare import checkpoint_series
 
-        snapshots = sorted(p for p in folder.glob("*.safetensors") if not is_sidecar(p))
         try:
-            out.series = [e.path for e in checkpoint_series(snapshots)] if len(snapshots) > 1 else []
+            out.series = _series(path, folder)
         except (LatentlabError, OSError, ValueError) as exc:
             out.notes.append(f"{folder.name}: not used ({exc})")
     for note in out.notes:
         log.info("%s", note)
     return out
 
+
+
+def _series(path: Path, folder: Path) -> list[Path]:
+    """The snapshots in training order, ending with the checkpoint itself when no snapshot has its step (a run's
+    last snapshot would repeat the checkpoint's weights, so a shipped series may leave it out)."""
+    from latentlab.core.checkpoint import read_card
+    from latentlab.core.compare import card_step, checkpoint_series
+
+    snapshots = checkpoint_series(sorted(p for p in folder.glob("*.safetensors") if not is_sidecar(p)), by="step")
+    final = card_step(read_card(path)) if path.is_file() else None
+    if final is not None and all(e.step != final for e in snapshots) and all(e.step < final for e in snapshots):
+        snapshots = checkpoint_series([*(e.path for e in snapshots), path], by="step")
+    return [e.path for e in snapshots] if len(snapshots) > 1 else []

@@ -12,12 +12,15 @@ def test_compute_fills_cards_and_heatmaps_and_is_stored(qtbot, window, tiny_ckpt
     panel = window.metrics
     panel.n.setValue(300)
     panel.dataset.setCurrentText("dsprites")
+    assert panel.params()["factorvae"] == {"sampling": "auto"}, "fresh votes (the reference protocol) by default"
+    panel.sampling.setCurrentIndex(panel.sampling.findData("pool"))  # the fresh votes would encode all of dSprites
     panel.compute()
     qtbot.waitUntil(lambda: not panel.runner.busy and "done" in panel.status.text(), timeout=300000)
     mig = panel.results["mig"]
     assert mig.ok and 0.0 <= mig.values["mig"] <= 1.0
     assert panel.cards["mig"].value.text() == f"{mig.values['mig']:.3f}"
     assert "Mutual Information Gap" in panel.cards["mig"].toolTip()
+    assert "not the reference protocol" in panel.cards["factorvae"].toolTip()
     assert panel.mi_map.matrix.shape == (4, 5)
     assert panel.dci_map.matrix.shape == (4, 5)
     assert panel.kl_bars.values is not None and len(panel.kl_bars.values) == 4

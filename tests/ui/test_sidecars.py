@@ -37,6 +37,12 @@ def test_find_sidecars_names_what_belongs_to_the_checkpoint(shipped, tmp_path):
     found = find_sidecars(shipped, file_sha256(shipped))
     assert found.flows.name == "run.flows.safetensors" and found.directions.name == "run.directions.safetensors"
     assert [p.name for p in found.series] == ["step-0000002.safetensors", "step-0000004.safetensors"]
+    # A shipped series may leave out its last snapshot (the checkpoint itself): the checkpoint ends it.
+    trimmed = tmp_path / "trimmed"
+    shutil.copytree(shipped.parent, trimmed)
+    (trimmed / "run.series" / "step-0000004.safetensors").unlink()
+    ends = find_sidecars(trimmed / "run.safetensors").series
+    assert [p.name for p in ends] == ["step-0000002.safetensors", "run.safetensors"]
     other = tmp_path / "other.safetensors"
     shutil.copy(shipped, other)
     shutil.copy(found.flows, tmp_path / "other.flows.safetensors")

@@ -137,12 +137,19 @@ class MetricsPanel(QWidget):
         self.estimator.addItem("DCI: fast", "fast")
         self.estimator.addItem("DCI: exact (GBT, slow)", "gbt")
         self.estimator.setToolTip("Exact mode reproduces disentanglement_lib's gradient-boosted trees (minutes)")
+        self.sampling = QComboBox()
+        self.sampling.addItem("votes: fresh", "auto")
+        self.sampling.addItem("votes: pooled (fast)", "pool")
+        self.sampling.setToolTip("BetaVAE / FactorVAE: fresh samples per vote, as the references draw them (each "
+                                 "dataset image is encoded once: minutes on a CPU), or votes drawn from the points "
+                                 "already encoded (seconds; not the reference protocol, noisier from seed to seed)")
         self.compute_button = QPushButton("Compute")
         self.compute_button.setToolTip("Compute the metrics that are not stored yet (Shift-click: recompute all)")
         self.status = PlainLabel("")
         self.status.setStyleSheet("color: #9aa3ad;")
         bar = FlowLayout()
-        for w in (self.dataset, self.n, self.representation, self.drop_passive, self.estimator, self.compute_button):
+        for w in (self.dataset, self.n, self.representation, self.drop_passive, self.estimator, self.sampling,
+                  self.compute_button):
             bar.addWidget(w)
         bar.addWidget(self.status, 1)
         self.cards = {name: MetricCard(name) for name in METRICS}
@@ -170,7 +177,7 @@ class MetricsPanel(QWidget):
         self.runner.finished.connect(self._on_done)
         self.runner.failed.connect(lambda m: self.status.setText(f"⚠ {m}"))
         self.runner.cancelled.connect(lambda: self.status.setText("cancelled"))
-        for w in (self.dataset, self.representation, self.estimator):
+        for w in (self.dataset, self.representation, self.estimator, self.sampling):
             w.currentIndexChanged.connect(lambda _i: self.load_stored())
         self.drop_passive.toggled.connect(lambda _b: self.load_stored())
         self.n.editingFinished.connect(self.load_stored)
@@ -182,7 +189,8 @@ class MetricsPanel(QWidget):
 
     # --- settings ------------------------------------------------------------------------------------------------
     def params(self) -> dict:
-        return {"dci": {"estimator": self.estimator.currentData()}}
+        votes = {"sampling": self.sampling.currentData()}
+        return {"dci": {"estimator": self.estimator.currentData()}, "betavae": votes, "factorvae": votes}
 
     def settings(self) -> dict:
         return dict(n=self.n.value(), representation=self.representation.currentText(),

@@ -86,7 +86,6 @@ def find_sidecars(checkpoint: str | os.PathLike, sha256: str | None = None) -> S
     return out
 
 
-
 def _series(path: Path, folder: Path) -> list[Path]:
     """The snapshots in training order, ending with the checkpoint itself when no snapshot has its step (a run's
     last snapshot would repeat the checkpoint's weights, so a shipped series may leave it out)."""
@@ -95,6 +94,6 @@ def _series(path: Path, folder: Path) -> list[Path]:
 
     snapshots = checkpoint_series(sorted(p for p in folder.glob("*.safetensors") if not is_sidecar(p)), by="step")
     final = card_step(read_card(path)) if path.is_file() else None
-    if final is not None and all(e.step != final for e in snapshots) and all(e.step < final for e in snapshots):
+    if final is not None and all(e.step != final for e in snapshots) and all(e.step is not None and e.step < final for e in snapshots):
         snapshots = checkpoint_series([*(e.path for e in snapshots), path], by="step")
     return [e.path for e in snapshots] if len(snapshots) > 1 else []

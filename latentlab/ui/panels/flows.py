@@ -97,7 +97,17 @@ class FlowsPanel(QWidget):
         self.tracer = JobRunner(self, "trajectory")
         self.striper = JobRunner(self, "strip")
 
-        # --- training controls
+        self._build_training_controls()
+        self._build_training_plots()
+        train_box = self._training_box()
+        self._build_play_controls()
+        self._build_path_views()
+        self._assemble(train_box, self._play_box())
+        self._connect(state)
+        self._sync()
+
+    def _build_training_controls(self) -> None:
+        """K, steps, PDE, loss weights and the train/stop/resume/load/save buttons."""
         self.k_count = QSpinBox()
         self.k_count.setRange(1, 32)
         self.k_count.setValue(8)
@@ -138,12 +148,15 @@ class FlowsPanel(QWidget):
         top_row.addWidget(self.train_steps)
         top_row.addWidget(QLabel("PDE"))
         top_row.addWidget(self.pde, 1)
-        form = QFormLayout()
+        self._form = form = QFormLayout()
         form.addRow(top_row)
         form.addRow("Loss weights", weights_row)
-        buttons = FlowLayout()
+        self._buttons = buttons = FlowLayout()
         for b in (self.train_button, self.stop_button, self.resume_button, self.load_button, self.save_button):
             buttons.addWidget(b)
+
+    def _build_training_plots(self) -> None:
+        """Loss curves per term (log scale) and the potential classifier's accuracy."""
         self.loss_plot = plot_widget()
         self.loss_plot.setLogMode(y=True)
         self.loss_plot.addLegend(offset=(-5, 5))
@@ -157,17 +170,23 @@ class FlowsPanel(QWidget):
         self.acc_plot.setYRange(0, 1)
         self.acc_plot.setTitle("classifier accuracy (chance = 1/K)", color="#c9ced4", size="9pt")
         self.acc_curve = self.acc_plot.plot([], [], pen=pg.mkPen("#4cc9f0", width=1.5))
+
+    def _training_box(self) -> QGroupBox:
+        """The Train group: controls, progress strip, plots."""
         train_box = QGroupBox("Train")
         tl = QVBoxLayout(train_box)
-        tl.addLayout(form)
-        tl.addLayout(buttons)
+        tl.addLayout(self._form)
+        tl.addLayout(self._buttons)
         tl.addWidget(JobStrip(self.trainer))
         plots = QHBoxLayout()
         plots.addWidget(self.loss_plot, 2)
         plots.addWidget(self.acc_plot, 1)
         tl.addLayout(plots, 1)
 
-        # --- playing controls
+        return train_box
+
+    def _build_play_controls(self) -> None:
+        """Which potential, path length, play/step/scrub controls."""
         self.k = QSpinBox()
         self.k.setRange(0, 0)
         self.k.setPrefix("k = ")
@@ -192,13 +211,16 @@ class FlowsPanel(QWidget):
         self.scrub = QSlider(Qt.Orientation.Horizontal)
         self.scrub.setToolTip("Scrub along the path: left = backwards, centre = start, right = forwards")
         self.position = PlainLabel("")
-        play_row = QHBoxLayout()
+        self._play_row = play_row = QHBoxLayout()
         for w in (self.k, self.path_steps, self.trace_button, self.back_button, self.play_button, self.fwd_button,
                   self.reverse, self.fps):
             play_row.addWidget(w)
-        scrub_row = QHBoxLayout()
+        self._scrub_row = scrub_row = QHBoxLayout()
         scrub_row.addWidget(self.scrub, 1)
         scrub_row.addWidget(self.position)
+
+    def _build_path_views(self) -> None:
+        """The potential and step size along the path, and the flow-vs-linear strip."""
         self.path_plot = plot_widget()
         self.path_plot.setTitle("along the path: u_k(z(t), t) and step size |Δz|", color="#c9ced4", size="9pt")
         self.path_plot.addLegend(offset=(-5, 5))
@@ -211,14 +233,21 @@ class FlowsPanel(QWidget):
         self.strip = ImageCanvas()
         self.strip.setMinimumHeight(150)
         self.strip.setToolTip("Top: the flow path. Bottom: the straight line between the same two end points.")
+
+    def _play_box(self) -> QGroupBox:
+        """The Play group: controls, scrubber, the two views in tabs."""
         play_box = QGroupBox("Play")
         pl = QVBoxLayout(play_box)
-        pl.addLayout(play_row)
-        pl.addLayout(scrub_row)
+        pl.addLayout(self._play_row)
+        pl.addLayout(self._scrub_row)
         tabs = QTabWidget()
         tabs.addTab(self.path_plot, "Potential and step size")
         tabs.addTab(self.strip, "Flow vs linear")
         pl.addWidget(tabs, 1)
+        return play_box
+
+    def _assemble(self, train_box: QGroupBox, play_box: QGroupBox) -> None:
+        """Both groups in a scroll area (plots keep their height in a short dock), status below."""
         self.status = PlainLabel("train flows for this model, or load a flows file")
         self.status.setWordWrap(True)
         self.status.setStyleSheet("color: #9aa3ad;")
@@ -237,6 +266,8 @@ class FlowsPanel(QWidget):
         lay.addWidget(scroll, 1)
         lay.addWidget(self.status)
 
+    def _connect(self, state: AppModel) -> None:
+        """Buttons, job runners and the app model's events."""
         self.timer = QTimer(self, timeout=self._tick)
         self.train_button.clicked.connect(lambda: self.start_training(resume=False))
         self.resume_button.clicked.connect(lambda: self.start_training(resume=True))
@@ -260,7 +291,6 @@ class FlowsPanel(QWidget):
         self.striper.finished.connect(self._on_strip)
         state.currentModelChanged.connect(self._on_model)
         state.flowsChanged.connect(self._on_flows)
-        self._sync()
 
     # --- state ---------------------------------------------------------------------------------------------------
     def _sync(self) -> None:

@@ -19,7 +19,7 @@ import torch
 from latentlab.core.device import PREVIEW_OOM_NOTICE, retry_on_cpu
 from latentlab.core.fast_decode import TracedDecoder, to_numpy_images, uint8_images
 from latentlab.core.model import Conditioned, LatentModel, device_of, tag_of_condition
-from latentlab.core.progressive import Progressive, run_levels, upsample_to
+from latentlab.core.progressive import Progressive, StopDecoding, run_levels, upsample_to
 
 log = logging.getLogger(__name__)
 
@@ -196,8 +196,13 @@ class Renderer:
             return "latent contains NaN or infinite values"
         return None
 
-    def render(self, req: RenderRequest, level: int | None = None) -> RenderResult:
-        """The request's image(s); with ``level``, a draft decoded only up to that resolution (shown upsampled)."""
+    def render(self, req: RenderRequest, level: int | None = None,
+               should_stop: Callable[[], bool] | None = None) -> RenderResult:
+        """The request's image(s); with ``level``, a draft decoded only up to that resolution (shown upsampled).
+
+        ``should_stop`` (progressive models only) is asked between synthesis layers: when it turns true the
+        decode is abandoned and ``StopDecoding`` raised, so slow background work yields to a waiting preview.
+        """
         res = RenderResult(req.view, req.seq, req.model_token, None, created=req.created, z=req.z, tag=req.tag,
                            level=level)
         try:
@@ -205,8 +210,8 @@ class Renderer:
             if problem:
                 res.error = problem
                 return res
-            if level is not None:
-                res.image, _, res.decode_ms = self.decode_levels(req.z, level, None, None)
+            if level is not None or (should_stop is not None and self.progressive):
+                res.image, _, res.decode_ms = self.decode_levels(req.z, level, should_stop, None)
                 notice = None
             else:
                 (res.image, res.decode_ms), notice = self.decode_or_fall_back(req.z)
@@ -216,6 +221,8 @@ class Renderer:
             bad = _bad_output(res.image)
             if bad:
                 res.error, res.image = bad, None
+        except StopDecoding:
+            raise
         except Exception as exc:  # errors are data here: the view shows them and keeps running
             log.debug("render failed", exc_info=True)
             res.error = f"{type(exc).__name__}: {exc}"

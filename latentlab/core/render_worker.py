@@ -325,10 +325,14 @@ class RenderWorker:
         return self.plan.level(key, _drafts(renderer)) if self.plan.known(key) else None
 
     def _progressive_batch(self, req: RenderRequest, renderer: Renderer) -> None:
-        """A background batch (a grid row) of a slow model: drafts now, the full images once it rests."""
+        """A background batch (a grid row) of a slow model: drafts now, the full images once it rests.
+
+        The drafts come in chunks like any background batch: a row of a 256-px StyleGAN's drafts took a second,
+        and the preview's next draft waited for all of it."""
         level = self._draft_level(req, renderer)
-        with self.busy:
-            res = renderer.render(req, level=level)
+        res = self._render_in_chunks(req, renderer, level=level)
+        if res is None:
+            return
         self.decodes += 1
         self._deliver(res)
         with self._cond:
@@ -388,6 +392,34 @@ class RenderWorker:
                             created=req.created, finished=time.perf_counter(), z=req.z, tag=req.tag,
                             device=renderer.last_device, batch1=stop_at is None)
 
+    def _serve_more_urgent(self, priority: int) -> None:
+        """Between two chunks of background work: every pending request and rested refine more urgent than it."""
+        while True:
+            urgent = self._take_more_urgent(priority)
+            if urgent is not None:
+                self.preempted += 1
+                self._process(*urgent)
+                continue
+            with self._cond:
+                due = None if self._stopping else self._refine_due(priority)
+            if not isinstance(due, tuple):
+                return
+            self.preempted += 1
+            due[0]()
+
+    def _urgent_waiting(self, priority: int) -> bool:
+        """Whether a request or a rested refine more urgent than ``priority`` waits (asked mid-decode)."""
+        with self._cond:
+            if self._stopping:
+                return True
+            # Only work that _serve_more_urgent will take (a known model): anything else would stop every chunk.
+            known = self._renderers
+            if any(r.priority < priority and r.model_token in known for r in self._pending.values()):
+                return True
+            now = time.perf_counter()
+            return any(e[0].priority < priority and e[1] <= now and e[0].model_token in known
+                       for e in self._refine.values())
+
     def _take_more_urgent(self, priority: int) -> tuple[RenderRequest, Renderer] | None:
         with self._cond:
             if self._stopping:
@@ -399,7 +431,11 @@ class RenderWorker:
         with self._cond:
             return not self._stopping and req.model_token in self._renderers and req.view not in self._pending
 
-    def _render_in_chunks(self, req: RenderRequest, renderer: Renderer) -> RenderResult | None:
+    def _render_in_chunks(self, req: RenderRequest, renderer: Renderer, level: int | None = None
+                          ) -> RenderResult | None:
+        """A background batch a few latents at a time, more urgent work served between chunks; for a progressive
+        model a chunk is also given up mid-decode when urgent work arrives, and decoded again after it (one
+        image of a 1024-px generator is seconds). None if the batch was superseded meanwhile."""
         z = np.asarray(req.z)
         images: list[np.ndarray] = []
         decode_ms = 0.0
@@ -408,16 +444,21 @@ class RenderWorker:
         device = ""
         condition: str | None = None
         start = 0
+        def yield_now() -> bool:
+            return self._urgent_waiting(req.priority) or not self._still_wanted(req)
+
         while start < len(z):
-            while (urgent := self._take_more_urgent(req.priority)) is not None:
-                self.preempted += 1
-                self._process(*urgent)
+            self._serve_more_urgent(req.priority)
             if not self._still_wanted(req):
                 self._held_notice = self._held_notice or notice  # the fallback still happened: say so later
                 return None
             n = self.chunks.size
-            with self.busy:
-                part = renderer.render(replace(req, z=z[start:start + n]))
+            try:
+                with self.busy:
+                    part = renderer.render(replace(req, z=z[start:start + n]), level=level,
+                                           should_stop=yield_now if renderer.progressive else None)
+            except StopDecoding:
+                continue  # the urgent work first (top of the loop), then this chunk again
             if not part.ok:
                 part.z, part.tag = req.z, req.tag
                 return part

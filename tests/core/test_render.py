@@ -229,8 +229,8 @@ def test_a_notice_from_a_row_given_up_midway_reaches_the_next_result():
     renderer = worker.renderer_of(1)
     plain = renderer.render
 
-    def first_chunk_falls_back(req):
-        res = plain(req)
+    def first_chunk_falls_back(req, **options):
+        res = plain(req, **options)
         if not got and res.ok and res.seq == 1:
             res.notice = "GPU out of memory: the model moved to the CPU"
         return res
@@ -323,3 +323,39 @@ def test_a_slow_progressive_model_shows_a_draft_then_its_full_image_once_input_r
     with torch.inference_mode():
         assert np.array_equal(mine[-1].image, to_uint8(g.decode(torch.from_numpy(z2)[None]))[0])
     assert all(r.rank < mine[-1].rank for r in results if r is not mine[-1])
+
+
+def test_a_slow_background_row_gives_way_mid_decode_to_the_preview_and_is_then_finished_exactly():
+    # One image of a 1024-px generator is seconds on a CPU: a grid row waiting for its chunk to end kept the
+    # preview's next draft waiting as long. A progressive model's chunk is given up between two layers.
+    from tests.format_fixtures import tiny_stylegan2
+
+    g = tiny_stylegan2(channels=(8, 8, 4, 4)).eval()
+    plain = g.decode_levels
+    stopped = []
+    worker = None
+    preview_z = np.full(g.info.latent_dim, 0.3, np.float32)
+
+    def decode_levels(z, on_level=None, should_stop=None, stop_at=None):
+        def asked():
+            if len(z) > 1 and not stopped:  # the row's chunk has started: the user moves a slider now
+                stopped.append(True)
+                worker.submit(RenderRequest("preview", preview_z, seq=7, model_token=1))
+            return should_stop() if should_stop is not None else False
+        return plain(z, on_level, asked, stop_at)
+
+    g.decode_levels = decode_levels
+    results, done = [], threading.Event()
+    worker = RenderWorker(lambda r: (results.append(r), r.view.startswith("grid") and done.set()))
+    worker.chunks.size = 6
+    worker.chunks.record = lambda n, ms: None  # the whole row is one chunk: only a mid-decode yield helps
+    worker.add_model(g, 1)
+    row = np.random.default_rng(0).normal(size=(6, g.info.latent_dim)).astype(np.float32)
+    worker.submit(RenderRequest("grid:0", row, seq=1, model_token=1, priority=10))
+    assert done.wait(30)
+    worker.stop()
+    assert stopped and [r.view for r in results] == ["preview", "grid:0"]
+    assert worker.preempted >= 1
+    with torch.inference_mode():
+        assert np.array_equal(results[0].image, to_uint8(g.decode(torch.from_numpy(preview_z)[None]))[0])
+        assert np.array_equal(results[1].image, to_uint8(g.decode(torch.from_numpy(row))))

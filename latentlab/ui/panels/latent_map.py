@@ -36,9 +36,15 @@ def pca_projection(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     xc = x - mean
     if x.shape[1] == 1:
         comps = np.array([[1.0], [0.0]])
-    else:
+    elif x.shape[1] <= 64:
         _, _, vt = np.linalg.svd(xc, full_matrices=False)
         comps = vt[:2]
+    else:
+        # A GAN's 512-D prior: the SVD of 2000 x 512 took 0.7 s on the GUI thread; the top two eigenvectors of
+        # the D x D scatter matrix are the same components at a tenth of the cost.
+        xd = xc.astype(np.float64)
+        _, vecs = np.linalg.eigh(xd.T @ xd)
+        comps = vecs[:, ::-1][:, :2].T.astype(x.dtype)
     return xc @ comps.T, mean, comps
 
 

@@ -112,13 +112,15 @@ def drag(app, win: MainWindow, dim: int, changes: int, timeout: float, interval_
             loop.quit()
 
     def step():
-        if st["i"] >= changes:
-            st["final_z"], st["released"] = win.state.z.copy(), time.perf_counter()
-            row.slider.setSliderDown(False)
-            return
         row.slider.setSliderPosition(int(positions[st["i"]]))
         st["i"] += 1
-        QTimer.singleShot(interval_ms, step)
+        if st["i"] < changes:
+            QTimer.singleShot(interval_ms, step)
+            return
+        # The last change and the release in one turn: its frames can only arrive after this returns, so the
+        # final value is known before any of them (a fast model's frame would otherwise come first).
+        row.slider.setSliderDown(False)
+        st["final_z"], st["released"] = win.state.z.copy(), time.perf_counter()
 
     win.preview.frameShown.connect(on_frame)
     beat = Heartbeat()

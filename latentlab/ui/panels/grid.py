@@ -21,7 +21,7 @@ from latentlab.ui.render_bridge import RenderBridge
 from latentlab.ui.safe_text import PlainLabel, plain_rich, shown
 from latentlab.ui.widgets import FlowLayout, ImageCanvas
 
-MAX_CELL = 256  # pixels on a cell's side in the composed grid (bigger images are subsampled)
+MAX_CELL = 128  # pixels on a cell's side in the composed grid (bigger images are subsampled; a dock shows ~60-100)
 PREFIX = "grid:"
 PAD = 2
 
@@ -79,6 +79,7 @@ class TraversalGridPanel(QWidget):
         self._tiles: dict[int, np.ndarray] = {}
         self._image: np.ndarray | None = None
         self._labels: list = []
+        self._labelled: tuple | None = None  # what the labels shown were drawn for
         self.col_names: list[str] = []
         self._timer = QTimer(self, singleShot=True, interval=120, timeout=self.refresh)
         self._dragging_timer = QTimer(self, singleShot=True, interval=300, timeout=self.refresh)
@@ -194,9 +195,11 @@ class TraversalGridPanel(QWidget):
         # Cells of a big model are shown small: a 1024-px row of nine would be a 9216-px-wide image.
         k = -(-res.image.shape[1] // MAX_CELL)
         self._tiles[r] = res.image[:, ::k, ::k] if k > 1 else res.image
-        self._compose()
+        self._compose(r)
 
-    def _compose(self) -> None:
+    def _compose(self, changed: int | None = None) -> None:
+        """The rows into one image; with ``changed``, only that row is written into the image shown (a big
+        model's rows arrive one at a time, and redrawing every row and label for each stalled the GUI)."""
         if not self._tiles:
             return
         first = next(iter(self._tiles.values()))
@@ -204,16 +207,26 @@ class TraversalGridPanel(QWidget):
         rows = len(self.dims)
         colour = first.ndim == 4
         shape = (rows * (h + PAD) - PAD, steps * (w + PAD) - PAD) + ((3,) if colour else ())
-        img = np.full(shape, 40, dtype=np.uint8)
-        for r, tile in self._tiles.items():
+        img = self._image
+        if changed is None or img is None or img.shape != shape or self._tiles[changed].shape != first.shape:
+            img = np.full(shape, 40, dtype=np.uint8)
+            todo = list(self._tiles)
+        else:
+            img = img.copy()  # the canvas may still hold the previous array
+            todo = [changed]
+        for r in todo:
+            tile = self._tiles[r]
             for c in range(steps):
                 y, x = r * (h + PAD), c * (w + PAD)
                 img[y : y + h, x : x + w] = tile[c]
         self._image = img
         self.canvas.set_image(img, fit=False)
-        self.canvas.setToolTip(plain_rich("rows: " + ", ".join(getattr(self, "row_names", []))))
-        self._label(h, w, steps)
-        self._fit()
+        key = (h, w, steps, tuple(getattr(self, "row_names", [])), tuple(getattr(self, "col_names", [])))
+        if key != self._labelled:
+            self.canvas.setToolTip(plain_rich("rows: " + ", ".join(getattr(self, "row_names", []))))
+            self._label(h, w, steps)
+            self._labelled = key
+            self._fit()
 
     # --- labels and fit ---------------------------------------------------------------------------------------
     def _label(self, h: int, w: int, steps: int) -> None:

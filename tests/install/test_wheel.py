@@ -24,6 +24,7 @@ from PIL import Image
 
 from latentlab import __version__
 from latentlab.core.checkpoint import open_checkpoint
+from latentlab.core.resources import is_sidecar
 from tests.conftest import ROOT
 from tests.ui.conftest import decoded
 
@@ -108,7 +109,10 @@ def test_the_installed_app_runs_from_outside_the_checkout(installed, capsys):
     assert doctor["qt"]["status"] == "ok"
     models = Path(doctor["demo_models"]["folder"])
     assert models == site_dir / "latentlab" / "models"
-    shipped = sorted(p.name for p in (ROOT / "latentlab" / "models").glob("*.safetensors"))
+    shipped = sorted(p.name for p in (ROOT / "latentlab" / "models").glob("*.safetensors") if not is_sidecar(p))
+    # The flagship's series travels with the wheel: the sweep and the series panel read it from there.
+    series = sorted(p.name for p in (ROOT / "latentlab" / "models").glob("*.series/*.safetensors"))
+    assert series and sorted(p.name for p in models.glob("*.series/*.safetensors")) == series
     assert [m["file"] for m in doctor["demo_models"]["models"]] == shipped
 
     card = json.loads(run([exe, "info", str(models / shipped[0]), "--json"], cwd=cwd, env=env).stdout)

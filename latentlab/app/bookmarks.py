@@ -16,12 +16,14 @@ class Bookmark:
     model_sha: str
     created: float = field(default_factory=time.time)
     note: str = ""
+    space: str | None = None  # a style generator's space the latent lies in (z, w, w+); None: the model's only one
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "z": self.z.tolist(), "model_sha": self.model_sha, "created": self.created,
-                "note": self.note}
+                "note": self.note, "space": self.space}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Bookmark:
         return cls(str(d["name"]), np.asarray(d["z"], dtype=np.float32), str(d.get("model_sha", "")),
-                   float(d.get("created", time.time())), str(d.get("note", "")))
+                   float(d.get("created", time.time())), str(d.get("note", "")),
+                   d.get("space") if d.get("space") in ("z", "w", "w+") else None)

@@ -110,3 +110,6 @@ class ModelExtras:
     flows_file: Path | None = None
     flow_k: int = 0  # the potential the Flows panel plays
     tagged: list[tuple[np.ndarray, str]] = field(default_factory=list)  # samples tagged for a supervised finder
+    style_base: Any = None  # a style generator as opened; the entry shows a view of it (app/style_editing.py)
+    style: Any = None  # its StyleSettings: space, class, truncation, noise, input transform
+    last_z: np.ndarray | None = None  # the z the latent was last in: the way back from w to z

@@ -15,11 +15,12 @@ from latentlab.app.entries import ModelEntry, ModelExtras
 from latentlab.app.events import Event
 from latentlab.app.history import LatentHistory
 from latentlab.app.settings import ExportSettings, ViewSettings
+from latentlab.app.style_editing import StyleEditing
 
 MAX_COMPARE = 4
 
 
-class AppModel:
+class AppModel(StyleEditing):
     """The state of one explorer window (see the module docstring)."""
 
     modelsChanged = Event()
@@ -36,6 +37,7 @@ class AppModel:
     flowsChanged = Event(object)  # ModelEntry whose flows were set or cleared
     compareChanged = Event()
     conditionChanged = Event(object)  # ModelEntry whose condition (a conditioned decoder's c) was set
+    styleChanged = Event(object)  # ModelEntry whose style settings (space, class, truncation, noise) changed
     message = Event(str, str)  # level ("info" | "warning" | "error"), text
 
     def __init__(self) -> None:
@@ -275,7 +277,8 @@ class AppModel:
         if self.current is None:
             return None
         name = name.strip() or f"bookmark {len(self.bookmarks) + 1}"
-        bm = Bookmark(name, self.z.copy(), self.current.checkpoint.sha256, note=note)
+        bm = Bookmark(name, self.z.copy(), self.current.checkpoint.sha256, note=note,
+                      space=getattr(self.current.model, "latent_space", None))
         self.bookmarks.append(bm)
         self.bookmarksChanged.emit()
         return bm
@@ -294,12 +297,31 @@ class AppModel:
                 self.message.emit("warning", f"bookmark {bm.name!r} belongs to a model that is not open")
                 return
             self.select_model(match)
-        self.set_latent(bm.z, "bookmark")
+        self.set_latent(self._bookmark_latent(self.current, bm), "bookmark")
+
+    def _bookmark_latent(self, entry: ModelEntry, bm: Bookmark) -> np.ndarray:
+        """A bookmark of another latent space (a w from a projector while z is shown) in the view's space; the
+        view switches to the bookmark's space when there is no way there (w to z)."""
+        z = self.latent_in_space(entry, bm.z, bm.space)
+        if z is None and bm.space is not None and self.set_style(entry, space=bm.space):
+            return bm.z
+        return bm.z if z is None else z
 
     def bookmarks_for_current(self) -> list[Bookmark]:
         if self.current is None:
             return []
         return [b for b in self.bookmarks if b.model_sha == self.current.checkpoint.sha256]
+
+    def add_bookmarks(self, codes, source: str) -> int:
+        """Latent codes made elsewhere (``core.latent_codes.LatentCode``s) as bookmarks of the current model."""
+        if self.current is None:
+            return 0
+        sha = self.current.checkpoint.sha256
+        for code in codes:
+            self.bookmarks.append(Bookmark(code.name, code.vector.copy(), sha, note=f"imported from {source}",
+                                           space=code.space))
+        self.bookmarksChanged.emit()
+        return len(codes)
 
     # --- directions and flows per model ------------------------------------------------------------------------------
     def set_directions(self, entry: ModelEntry, directions, file=None) -> None:

@@ -10,7 +10,7 @@ after asking about moved files and trust); what cannot be restored is collected 
 from __future__ import annotations
 
 import logging
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,8 @@ from latentlab.app.settings import ViewSettings
 from latentlab.core.errors import LatentlabError
 from latentlab.core.session import Bookmark as SessionBookmark
 from latentlab.core.session import CheckpointRef, DirectionRef, FileRef, FlowRef, Session
+from latentlab.core.style_edit import StyleSettings, latent_dim_of
+from latentlab.core.zoo.style_api import SPACES
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ def capture(app: AppModel) -> Session:
         session.active = ids[app.current.token]
     by_sha = {e.checkpoint.sha256: ids[e.token] for e in app.models}
     for bm in app.bookmarks:
-        session.bookmarks.append(SessionBookmark(bm.name, bm.z.copy(), by_sha.get(bm.model_sha), bm.note))
+        session.bookmarks.append(SessionBookmark(bm.name, bm.z.copy(), by_sha.get(bm.model_sha), bm.note, bm.space))
     session.layout.view = {**app.view.to_dict(), "export": app.export.to_dict(),
                            "compare": [ids[e.token] for e in app.compare if e.token in ids]}
     return session
@@ -63,6 +65,9 @@ def _checkpoint_ref(app: AppModel, entry: ModelEntry, cid: str) -> CheckpointRef
     condition = entry.condition()
     if condition is not None:
         view["condition"] = [float(v) for v in condition]
+    style = app.style_of(entry)
+    if style is not None:
+        view["style"] = style.to_dict()
     size = entry.path.stat().st_size if entry.path.exists() else None
     return CheckpointRef(
         id=cid,
@@ -89,6 +94,13 @@ def _capture_extras(app: AppModel, entry: ModelEntry, cid: str, session: Session
     file = _file_ref(ex.flows_file) if ex.flows is not None else None
     if file is not None:
         session.flows.append(FlowRef(Path(file.path).name, file, cid, str(ex.flow_k)))
+
+
+def _bookmark_dim(entry: ModelEntry, space: str | None) -> int:
+    """The size a bookmark of ``space`` has for ``entry`` (its view's size when it names no space)."""
+    if space in SPACES and hasattr(entry.model, "latent_space"):
+        return latent_dim_of(entry.model, space)
+    return entry.latent_dim
 
 
 class Restore:
@@ -125,13 +137,15 @@ class Restore:
         self._opened[ref.id] = entry
         app = self.app
         ex = app.extras(entry)
+        self._restore_style(entry, ref.view.get("style"))
         if ref.latent is not None and ref.latent.shape[0] == entry.latent_dim:
             ex.latent = ref.latent.copy()
         ex.locked = {int(j) for j in ref.view.get("locked", []) if isinstance(j, int) and 0 <= j < entry.latent_dim}
         self._restore_condition(entry, ref.view.get("condition"))
         for bm in self.session.bookmarks:
-            if bm.checkpoint == ref.id and bm.latent.shape[0] == entry.latent_dim:
-                app.bookmarks.append(Bookmark(bm.name, bm.latent.copy(), entry.checkpoint.sha256, note=bm.note))
+            if bm.checkpoint == ref.id and bm.latent.shape[0] == _bookmark_dim(entry, bm.space):
+                app.bookmarks.append(Bookmark(bm.name, bm.latent.copy(), entry.checkpoint.sha256, note=bm.note,
+                                              space=bm.space if bm.space in SPACES else None))
         app.bookmarksChanged.emit()
         self._restore_directions(entry, ref)
         self._restore_flows(entry, ref)
@@ -143,6 +157,20 @@ class Restore:
                 app.locksChanged.emit()
             app.select_model(entry)
         return True
+
+    def _restore_style(self, entry: ModelEntry, saved: Any) -> None:
+        if saved is None:
+            return
+        if self.app.style_of(entry) is None:
+            self.problems.append(f"the session has style settings for {entry.name}, which is not a style generator")
+            return
+        try:
+            settings = StyleSettings.from_dict(saved)
+        except LatentlabError as exc:
+            self.problems.append(f"the style settings saved for {entry.name} could not be used: {exc}")
+            return
+        if not self.app.set_style(entry, **asdict(settings)):
+            self.problems.append(f"the style settings saved for {entry.name} do not fit it; kept its defaults")
 
     def _restore_condition(self, entry: ModelEntry, saved: Any) -> None:
         if saved is None or not entry.conditioned:

@@ -31,6 +31,7 @@ from latentlab.ui.panels.dataset_strip import DatasetStripPanel
 from latentlab.ui.panels.directions import DirectionsPanel
 from latentlab.ui.panels.export_dialog import ExportDialog
 from latentlab.ui.panels.flows import FlowsPanel
+from latentlab.ui.panels.generator import GeneratorPanel
 from latentlab.ui.panels.grid import TraversalGridPanel
 from latentlab.ui.panels.images import ImagesPanel, is_image_file
 from latentlab.ui.panels.latent_map import LatentMapPanel
@@ -95,6 +96,7 @@ class MainWindow(QMainWindow):
         self.metrics = MetricsPanel(self.state)
         self.flows = FlowsPanel(self.state, self.latent_map)
         self.images = ImagesPanel(self.state)
+        self.generator = GeneratorPanel(self.state)
         self.metrics.latentSelected.connect(self._focus_latent)
         self.compare.metrics_source = self.metrics.figures
         # Panels that can feed a latent path to the export dialog register a name -> (frames -> latents, captions).
@@ -107,6 +109,9 @@ class MainWindow(QMainWindow):
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
         self._dock("Models", self.browser, left)
         self._dock("Bookmarks", self.bookmarks, left)
+        self._dock("Generator", self.generator, left)
+        self.tabifyDockWidget(self.docks["Bookmarks"], self.docks["Generator"])
+        self.docks["Bookmarks"].raise_()
         self._dock("Latent sliders", self.sliders, right)
         self._dock("Traversal grid", self.grid, bottom)
         self._dock("Latent map", self.latent_map, bottom)
@@ -135,6 +140,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
 
         self.state.currentModelChanged.connect(self._on_model)
+        self.state.styleChanged.connect(self._on_style)
         self.state.deviceChanged.connect(self._show_device)
         self.state.deviceChanged.connect(lambda _d: self.bridge.forget_frames())
         self.state.message.connect(self.show_message)
@@ -300,11 +306,27 @@ class MainWindow(QMainWindow):
             self.model_label.setText("no model")
             self.setWindowTitle("latentlab")
         else:
-            info = entry.model.info
-            self.model_label.setText(f"{entry.name} · {info.latent_dim} latents · {entry.checkpoint.format}")
+            self._show_model_label(entry)
+            if self.state.style_of(entry) is not None and not getattr(self, "_generator_shown", False):
+                self._generator_shown = True  # once: a StyleGAN user's first controls; later their own choice
+                self.docks["Generator"].raise_()
             self.setWindowTitle(f"latentlab — {shown(entry.name, 200)}")
         # The new model's first frame.
         QTimer.singleShot(0, self.preview.request)
+
+    def _on_style(self, entry) -> None:
+        """A style generator decodes through a new view: the render service serves that from now on."""
+        if entry is self.state.current:
+            self.bridge.set_model(entry.model, entry.token)
+            self._show_model_label(entry)
+        else:
+            self.bridge.add_model(entry.model, entry.token)
+
+    def _show_model_label(self, entry) -> None:
+        space = getattr(entry.model, "latent_space", None)
+        where = f" in {space.upper() if space == 'w+' else space}" if space else ""
+        self.model_label.setText(f"{entry.name} · {entry.model.info.latent_dim} latents{where} · "
+                                 f"{entry.checkpoint.format}")
 
     def _show_device(self, device: str) -> None:
         self.device_label.setText(f"device: {device}")
@@ -389,6 +411,7 @@ class MainWindow(QMainWindow):
         ok = self.directions.shutdown() and ok
         ok = self.flows.shutdown() and ok
         ok = self.images.shutdown() and ok
+        ok = self.generator.shutdown() and ok
         ok = self.models.shutdown() and ok
         ok = shutdown_all() and ok
         ok = self.bridge.stop() and ok

@@ -179,20 +179,25 @@ class Bookmark:
     latent: np.ndarray
     checkpoint: str | None = None
     note: str = ""
+    space: str | None = None  # a style generator's latent space the latent lies in ("z", "w", "w+")
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Bookmark) and self.to_dict() == other.to_dict()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "latent": _vec_out(self.latent, f"bookmark {self.name!r}"),
-                "checkpoint": self.checkpoint, "note": self.note}
+        d = {"name": self.name, "latent": _vec_out(self.latent, f"bookmark {self.name!r}"),
+             "checkpoint": self.checkpoint, "note": self.note}
+        if self.space is not None:
+            d["space"] = self.space
+        return d
 
     @classmethod
     def from_dict(cls, d: Any, where: str) -> Bookmark:
         d = _obj(d, where)
+        space = _str(d.get("space"), f"{where}.space", optional=True, limit=8)
         return cls(_str(_req(d, "name", where), f"{where}.name"), _vector(_req(d, "latent", where), f"{where}.latent"),
                    _str(d.get("checkpoint"), f"{where}.checkpoint", optional=True),
-                   _str(d.get("note", ""), f"{where}.note"))
+                   _str(d.get("note", ""), f"{where}.note"), space)
 
 
 @dataclass

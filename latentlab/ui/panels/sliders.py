@@ -219,6 +219,12 @@ class LatentSlidersPanel(QWidget):
         self.redo_button.clicked.connect(state.redo)
         self.summary = PlainLabel("")
         self.summary.setStyleSheet("color: #9aa3ad;")
+        # W+ has one w per synthesis layer (18 x 512 at 1024 px): the sliders show one layer's w at a time.
+        self.layer = QSpinBox()
+        self.layer.setPrefix("layer ")
+        self.layer.setToolTip("W+: the synthesis layer whose w these sliders move (0 = coarsest)")
+        self.layer.setVisible(False)
+        self.layer.valueChanged.connect(lambda _v: self._rebuild(self.state.current))
 
         top = QVBoxLayout()
         tools = FlowLayout()  # wraps in a narrow dock
@@ -227,6 +233,7 @@ class LatentSlidersPanel(QWidget):
             tools.addWidget(w)
         top.addLayout(tools)
         top.addWidget(self.summary)
+        top.addWidget(self.layer)
         top.addWidget(condition := ConditionSelector(state))
         self.condition = condition  # a conditioned model's c (hidden for other models)
 
@@ -257,6 +264,7 @@ class LatentSlidersPanel(QWidget):
             row.setParent(None)
             row.deleteLater()
         self.rows = []
+        self._by_dim: dict[int, SliderRow] = {}
         has_model = entry is not None
         for w in (self.random_button, self.reset_button, self.seed, self.range_spin):
             w.setEnabled(has_model)
@@ -269,17 +277,37 @@ class LatentSlidersPanel(QWidget):
         if not has_model:
             self.summary.setText("")
             return
-        info = entry.model.info
-        for j in range(info.latent_dim):
-            row = SliderRow(j, info.dim_label(j))
+        for j in self._shown_dims(entry):
+            row = SliderRow(j, self._label(entry, j))
             row.valueEdited.connect(self._on_edit)
             row.grabbed.connect(self.dimensionGrabbed)
             row.lock.toggled.connect(lambda on, j=j: self.state.set_locked(j, on))
             self.rows.append(row)
+            self._by_dim[j] = row
         self._apply_ranges()
         self._on_activity(entry)
         self._sync_values("model")
         self._sync_history()
+
+    def _shown_dims(self, entry) -> range:
+        """Every dimension, or in W+ the w of the layer picked (the layer spin box appears only there)."""
+        model = entry.model
+        wplus = getattr(model, "latent_space", None) == "w+"
+        self.layer.setVisible(wplus)
+        if not wplus:
+            return range(entry.model.info.latent_dim)
+        with QSignalBlocker(self.layer):
+            self.layer.setRange(0, model.num_ws - 1)
+            self.layer.setSuffix(f" of {model.num_ws}")
+        start = self.layer.value() * model.w_dim
+        return range(start, start + model.w_dim)
+
+    @staticmethod
+    def _label(entry, j: int) -> str:
+        model = entry.model
+        if getattr(model, "latent_space", None) == "w+":
+            return f"L{j // model.w_dim}·w{j % model.w_dim}"
+        return entry.model.info.dim_label(j)
 
     def _apply_ranges(self) -> None:
         lo, hi = self.state.bounds()
@@ -334,8 +362,8 @@ class LatentSlidersPanel(QWidget):
         if source.startswith("slider:") and not (self.state.current and self.state.current.quantized):
             # Only that dimension changed, and its slider already shows it: update its spin box alone.
             j = int(source.split(":", 1)[1])
-            if j < len(self.rows) and j < len(z):
-                self.row(j).set_value(float(z[j]))
+            if j in self._by_dim and j < len(z):
+                self._by_dim[j].set_value(float(z[j]))
             return
         for row in self.rows:
             if row.dim < len(z):
@@ -356,11 +384,11 @@ class LatentSlidersPanel(QWidget):
         self.seed.setValue(self.seed.value() + 1)
 
     def row(self, dim: int) -> SliderRow:
-        return next(r for r in self.rows if r.dim == dim)
+        return self._by_dim[dim]
 
     def focus_dim(self, dim: int) -> None:
         """Scroll to and highlight one dimension's slider (e.g. from a metrics heatmap click)."""
-        if not 0 <= dim < len(self.rows):
+        if dim not in self._by_dim:
             return
         row = self.row(dim)
         if not row.isVisible():

@@ -1,0 +1,48 @@
+"""The style-mixing figure of the StyleGAN paper, written as one PNG (GUI, CLI and Python API alike).
+
+Row sources down the left keep their ws outside the chosen layer range; column sources across the top give
+the ws of that range; cell (r, c) is the mix. Sources are prior samples drawn from seeds, in the generator
+view's own space (so a seed means the same image in z, w and W+), which is how the figure is reproduced.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from latentlab.core.errors import BadInput
+from latentlab.core.export.outputs import check_file_output
+from latentlab.core.export.writers import write_png
+from latentlab.core.jobs import JobContext, ensure_context
+from latentlab.core.style_edit import grid_image, mixing_grid
+
+MAX_SOURCES = 16  # per side: a 16 x 16 grid of 1024 px cells is already a 17k-pixel-wide PNG
+
+
+def seed_latents(view: Any, seeds: Sequence[int]) -> list[np.ndarray]:
+    """One prior sample of ``view``'s space per seed (``torch.Generator().manual_seed(seed)``, as the app's)."""
+    out = []
+    for seed in seeds:
+        gen = torch.Generator().manual_seed(int(seed))
+        out.append(view.sample_prior(1, gen)[0].detach().cpu().numpy().astype(np.float32))
+    return out
+
+
+def write_mixing_grid(view: Any, row_seeds: Sequence[int], col_seeds: Sequence[int], start: int, stop: int,
+                      out: str | os.PathLike, *, inputs: Iterable[str | os.PathLike] = (),
+                      ctx: JobContext | None = None) -> Path:
+    """Decode the mixing grid of these seeds (layers ``start``..``stop``, exclusive, from the columns) to ``out``."""
+    if not row_seeds or not col_seeds or max(len(row_seeds), len(col_seeds)) > MAX_SOURCES:
+        raise BadInput(f"a mixing grid takes 1 to {MAX_SOURCES} row seeds and column seeds")
+    out = Path(out)
+    check_file_output(out, "grid", inputs)
+    ctx = ensure_context(ctx)
+    cells = mixing_grid(view, seed_latents(view, row_seeds), seed_latents(view, col_seeds), start, stop, ctx=ctx)
+    write_png(grid_image(cells), out)
+    ctx.progress(1.0, f"wrote {out.name}")
+    return out

@@ -1,0 +1,258 @@
+"""Editing a style-based generator as StyleGAN users do: the space edited, class, truncation, noise, transform.
+
+``StyleSettings`` is everything about *how* a StyleGAN2 / SWAGAN / StyleGAN3 generator is decoded that is not
+the latent itself: the latent space the sliders move (z, w or W+), the class of a conditional model (or a blend
+of two classes), truncation psi with its layer cutoff, the noise (const / random from a seed / none, with a
+strength), and StyleGAN3's input transform. ``view_of`` turns settings into a view of the generator
+(``style_api.style_view``: same weights, its own decode), which the render service decodes like any model.
+
+``convert_latent`` carries a latent from one view to another so the image stays the same where it can: z to w
+and W+ through the mapping network (exact), w to W+ by repeating w on every layer (exact), W+ to w by the mean
+over layers (exact only if the layers agree) and anything to z by the z it came from, since the mapping has
+no inverse. The note it returns says when the image changed, for the status bar.
+
+``lift`` makes a w-space direction act on a range of synthesis layers in W+ (GANSpace's coarse / middle /
+fine edits), ``mix_styles`` takes the ws of chosen layers from a second latent (style mixing), and
+``layer_presets`` names the usual ranges for a generator's layer count.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from latentlab.core.errors import BadInput
+from latentlab.core.jobs import JobContext, ensure_context
+from latentlab.core.zoo.style_api import NOISE_MODES, SPACES, StyleGenerator, latent_dim, latent_to_ws, style_view
+
+
+@dataclass(frozen=True)
+class StyleSettings:
+    """How a style generator is decoded, apart from its latent (see the module docstring)."""
+
+    space: str = "z"
+    class_index: int = 0  # conditional models: the class shown ...
+    class_blend: int | None = None  # ... blended towards this one ...
+    class_t: float = 0.0  # ... by this much (0: class_index only, 1: class_blend only)
+    psi: float = 1.0
+    cutoff: int | None = None  # truncate the first `cutoff` ws only (None: all)
+    noise_mode: str = "const"
+    noise_strength: float = 1.0
+    noise_seed: int = 0
+    translate: tuple[float, float] = (0.0, 0.0)  # StyleGAN3: the Fourier features' translation ...
+    rotate: float = 0.0  # ... and rotation, in turns
+
+    def checked(self, model: Any) -> StyleSettings:
+        """These settings, validated against ``model``; BadInput names what does not fit."""
+        if self.space not in SPACES:
+            raise BadInput(f"the latent space must be one of {', '.join(SPACES)}, not {self.space!r}")
+        c_dim = int(getattr(model, "c_dim", 0))
+        for label, idx in (("class", self.class_index), ("blend class", self.class_blend)):
+            if idx is not None and c_dim and not 0 <= idx < c_dim:
+                raise BadInput(f"{label} {idx} outside [0, {c_dim - 1}]", f"{model.info.name} has {c_dim} classes")
+        if not 0.0 <= self.class_t <= 1.0 or not 0.0 <= self.psi <= 1.0:
+            raise BadInput("the class blend and truncation psi must lie in [0, 1]")
+        if self.cutoff is not None and not 0 <= self.cutoff <= model.num_ws:
+            raise BadInput(f"the truncation cutoff must lie in [0, {model.num_ws}], got {self.cutoff}")
+        if self.noise_mode not in NOISE_MODES:
+            raise BadInput(f"noise must be one of {', '.join(NOISE_MODES)}, not {self.noise_mode!r}")
+        numbers = (self.noise_strength, *self.translate, self.rotate)
+        if not all(math.isfinite(v) for v in numbers) or not 0.0 <= self.noise_strength <= 100.0:
+            raise BadInput("noise strength, translation and rotation must be finite (strength in [0, 100])")
+        return self
+
+    def replace(self, **changes: Any) -> StyleSettings:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["translate"] = list(self.translate)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Any) -> StyleSettings:
+        """Settings from a session; BadInput for anything of the wrong type (values are checked later)."""
+        if not isinstance(d, dict):
+            raise BadInput("style settings must be a JSON object")
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in d:
+                continue
+            v = d[f.name]
+            if f.name == "translate":
+                if not (isinstance(v, list) and len(v) == 2 and all(_is_number(x) for x in v)):
+                    raise BadInput("style setting 'translate' must be two numbers")
+                v = (float(v[0]), float(v[1]))
+            elif f.name in ("space", "noise_mode"):
+                if not isinstance(v, str):
+                    raise BadInput(f"style setting {f.name!r} must be a string")
+            elif f.name in ("class_index", "noise_seed") or (f.name in ("class_blend", "cutoff") and v is not None):
+                if not isinstance(v, int) or isinstance(v, bool):
+                    raise BadInput(f"style setting {f.name!r} must be an integer")
+            elif f.name in ("class_t", "psi", "noise_strength", "rotate"):
+                if not _is_number(v):
+                    raise BadInput(f"style setting {f.name!r} must be a number")
+                v = float(v)
+            out[f.name] = v
+        return cls(**out)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def is_style_generator(model: Any) -> bool:
+    return isinstance(model, StyleGenerator) and hasattr(model, "latent_space")
+
+
+def latent_dim_of(model: Any, space: str) -> int:
+    """The size of a latent of ``space`` ("z", "w", "w+") for this generator."""
+    return int(latent_dim(model, space))
+
+
+def settings_of(model: Any) -> StyleSettings:
+    """The settings a freshly opened generator decodes with (its stored space, truncation and noise)."""
+    return StyleSettings(space=model.latent_space, psi=float(model.truncation),
+                         cutoff=model.truncation_cutoff, noise_mode=getattr(model, "noise_mode", "const"))
+
+
+def class_label(model: Any, s: StyleSettings) -> torch.Tensor | None:
+    """The (c_dim,) label of the settings' class or blend of two classes; None for unconditional models."""
+    if not getattr(model, "c_dim", 0):
+        return None
+    label = model.one_hot(s.class_index)
+    if s.class_blend is not None and s.class_t > 0.0:
+        label = (1.0 - s.class_t) * label + s.class_t * model.one_hot(s.class_blend)
+    return label
+
+
+def view_of(model: Any, s: StyleSettings) -> Any:
+    """``model`` (a style generator or a view of one) decoded with settings ``s``: a new view, same weights."""
+    s.checked(model)
+    transform: Any = "keep"
+    if hasattr(model, "set_input_transform"):
+        transform = None if (s.translate == (0.0, 0.0) and s.rotate == 0.0) else (*s.translate, s.rotate)
+    strength = None if s.noise_strength == 1.0 else s.noise_strength
+    return style_view(model, space=s.space, truncation=s.psi, truncation_cutoff=s.cutoff, noise_mode=s.noise_mode,
+                      noise_strength=strength if model.noise_layers else None, noise_seed=s.noise_seed,
+                      c=class_label(model, s), input_transform=transform)
+
+
+# --- latents between spaces -------------------------------------------------------------------------------------
+
+def ws_of(view: Any, latent: np.ndarray) -> np.ndarray:
+    """(num_ws, w_dim) ws the view decodes ``latent`` (of its own space) with."""
+    param = next(view.parameters())
+    with torch.no_grad():
+        t = torch.as_tensor(np.asarray(latent, np.float32).reshape(1, -1), device=param.device)
+        return latent_to_ws(view, t)[0].detach().cpu().numpy().astype(np.float32)
+
+
+def convert_latent(old: Any, new: Any, latent: np.ndarray, last_z: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, str | None]:
+    """``latent`` of view ``old`` as a latent of view ``new``, and a note when the image cannot stay the same.
+
+    ``last_z``: the z the latent was reached from, the only way back to z (the mapping has no inverse)."""
+    a, b = old.latent_space, new.latent_space
+    if a == b:
+        return np.asarray(latent, np.float32).copy(), None
+    if b == "z":
+        if last_z is not None and last_z.shape == (new.z_dim,):
+            return last_z.astype(np.float32).copy(), "w has no way back to z: back to the last z"
+        return np.zeros(new.z_dim, np.float32), "w has no way back to z: z starts at the origin"
+    ws = ws_of(old, latent)
+    if b == "w+":
+        return ws.reshape(-1), None
+    spread = float(np.abs(ws - ws.mean(axis=0)).max())
+    note = None if spread < 1e-5 else "the W+ layers differ: w is their mean, the image changes"
+    if a == "z" and old.truncation_cutoff is not None and old.truncation != 1.0:
+        note = "the truncation cutoff has no place in w: every layer gets the mean w"
+    return ws.mean(axis=0), note
+
+
+# --- layer ranges and style mixing ----------------------------------------------------------------------------------
+
+def layer_presets(num_ws: int) -> dict[str, tuple[int, int]]:
+    """GANSpace's coarse / middle / fine ranges scaled to ``num_ws`` (18 at 1024 px: 0-4, 4-8, 8-18)."""
+    coarse = max(1, round(num_ws * 4 / 18))
+    middle = max(coarse + 1, min(num_ws, round(num_ws * 8 / 18)))
+    return {"all": (0, num_ws), "coarse": (0, coarse), "middle": (coarse, middle), "fine": (middle, num_ws)}
+
+
+def check_layers(num_ws: int, start: int, stop: int) -> tuple[int, int]:
+    if not 0 <= start < stop <= num_ws:
+        raise BadInput(f"a layer range must satisfy 0 <= start < stop <= {num_ws}, got {start}..{stop}")
+    return int(start), int(stop)
+
+
+def lift(vector: np.ndarray, num_ws: int, start: int, stop: int) -> tuple[np.ndarray, float]:
+    """A w-space unit ``vector`` acting on ws ``start``..``stop`` (exclusive) of W+: the unit W+ vector and the
+    gain that makes a step of ``alpha`` move each of those layers by ``alpha`` (GANSpace's convention)."""
+    start, stop = check_layers(num_ws, start, stop)
+    v = np.asarray(vector, np.float32).reshape(-1)
+    out = np.zeros((num_ws, v.shape[0]), np.float32)
+    out[start:stop] = v
+    gain = math.sqrt(stop - start)
+    return (out / gain).reshape(-1), gain
+
+
+def mix_styles(ws_a: np.ndarray, ws_b: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """W+ of ``ws_a`` with the ws of layers ``start``..``stop`` (exclusive) taken from ``ws_b``: style mixing."""
+    a = np.asarray(ws_a, np.float32).copy()
+    b = np.asarray(ws_b, np.float32)
+    if a.shape != b.shape or a.ndim != 2:
+        raise BadInput(f"style mixing needs two ws of the same shape (num_ws, w_dim), got {a.shape} and {b.shape}")
+    start, stop = check_layers(a.shape[0], start, stop)
+    a[start:stop] = b[start:stop]
+    return a
+
+
+def mixing_grid(view: Any, rows: list[np.ndarray], cols: list[np.ndarray], start: int, stop: int,
+                batch: int = 8, ctx: JobContext | None = None) -> np.ndarray:
+    """The StyleGAN paper's style-mixing figure as uint8 (1 + R, 1 + C, H, W, 3) cells: row sources down the
+    left, column sources across the top, and cell (r, c) = row r with layers start..stop from column c.
+
+    ``rows``/``cols``: latents of ``view``'s space. The corner cell is blank."""
+    if not rows or not cols:
+        raise BadInput("a mixing grid needs at least one row source and one column source")
+    ws_r = [ws_of(view, z) for z in rows]
+    ws_c = [ws_of(view, z) for z in cols]
+    wplus = style_view(view, space="w+")
+    latents = [w.reshape(-1) for w in ws_c] + [w.reshape(-1) for w in ws_r]
+    latents += [mix_styles(a, b, start, stop).reshape(-1) for a in ws_r for b in ws_c]
+    images = _decode_uint8(wplus, np.stack(latents), batch, ensure_context(ctx))
+    h, w = images.shape[1:3]
+    grid = np.full((1 + len(rows), 1 + len(cols), h, w, 3), 255, np.uint8)
+    n_c, n_r = len(cols), len(rows)
+    grid[0, 1:] = images[:n_c]
+    grid[1:, 0] = images[n_c:n_c + n_r]
+    grid[1:, 1:] = images[n_c + n_r:].reshape(n_r, n_c, h, w, 3)
+    return grid
+
+
+def _decode_uint8(model: Any, latents: np.ndarray, batch: int, ctx: JobContext) -> np.ndarray:
+    param = next(model.parameters())
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(latents), batch):
+            ctx.check()
+            ctx.progress(i / len(latents), f"decoding {i + 1}-{min(i + batch, len(latents))} of {len(latents)}")
+            x = model.decode(torch.as_tensor(latents[i:i + batch], device=param.device)).clamp(0, 1)
+            x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x[:, :3]
+            out.append((x.permute(0, 2, 3, 1).cpu().numpy() * 255.0 + 0.5).astype(np.uint8))
+    return np.concatenate(out)
+
+
+def grid_image(cells: np.ndarray, pad: int = 2) -> np.ndarray:
+    """(R, C, H, W, 3) cells as one (R*(H+pad)-pad, C*(W+pad)-pad, 3) image on white."""
+    r, c, h, w, _ = cells.shape
+    out = np.full((r * (h + pad) - pad, c * (w + pad) - pad, 3), 255, np.uint8)
+    for i in range(r):
+        for j in range(c):
+            out[i * (h + pad):i * (h + pad) + h, j * (w + pad):j * (w + pad) + w] = cells[i, j]
+    return out

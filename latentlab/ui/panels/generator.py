@@ -1,0 +1,338 @@
+"""The Generator panel of a style-based generator (StyleGAN2 / SWAGAN / StyleGAN3), as StyleGAN users edit.
+
+The latent space the sliders move (z, w or W+), the class of a conditional model (and a blend towards a second
+class), truncation psi with its layer cutoff, noise (const / random from a seed / off, and its strength),
+StyleGAN3's input transform (translate and rotate the Fourier features, "untransform" to go back), and style
+mixing: the styles of a layer range taken from a second latent (a seed or a bookmark), and the mixing-grid
+figure of the StyleGAN paper. Every control writes ``AppModel.set_style`` / ``mix_from``; the panel only shows
+what the app model holds (``styleChanged``). Controls that would rebuild the generator's view on every pixel
+of a drag (psi, blend, transform) apply when the handle is released or the number is entered.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSignalBlocker
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from latentlab.app import AppModel
+from latentlab.core.style_edit import StyleSettings, layer_presets
+from latentlab.ui.binding import connect_while_alive
+from latentlab.ui.job_runner import JobRunner
+from latentlab.ui.safe_text import PlainLabel
+
+SPACE_LABELS = {"z": "z (the prior)", "w": "w (after mapping)", "w+": "W+ (one w per layer)"}
+SPACE_HELP = ("z: the generator's input, a normal prior sample. w: the mapping network's output, where edits are "
+              "more linear. W+: one w for every synthesis layer, so coarse (pose), middle and fine (colour) "
+              "layers can be edited apart; the sliders then show one layer at a time.")
+
+
+def _spin(lo: float, hi: float, step: float, decimals: int = 2, suffix: str = "") -> QDoubleSpinBox:
+    s = QDoubleSpinBox()
+    s.setRange(lo, hi)
+    s.setSingleStep(step)
+    s.setDecimals(decimals)
+    s.setKeyboardTracking(False)  # a typed number applies when entered, not per keystroke
+    if suffix:
+        s.setSuffix(suffix)
+    return s
+
+
+def parse_seeds(text: str, limit: int = 16) -> list[int]:
+    """'1, 2, 5-7' -> [1, 2, 5, 6, 7]; ValueError with a readable message for anything else."""
+    seeds: list[int] = []
+    for part in (p.strip() for p in text.replace(";", ",").split(",")):
+        if not part:
+            continue
+        a, _, b = part.partition("-")
+        if not a.strip().isdigit() or (b and not b.strip().isdigit()):
+            raise ValueError(f"{part!r} is not a seed or a range of seeds like 5-7")
+        lo, hi = int(a), int(b) if b else int(a)
+        if hi < lo:
+            raise ValueError(f"{part!r}: a range runs from low to high")
+        seeds += range(lo, hi + 1)
+        if len(seeds) > limit:
+            raise ValueError(f"at most {limit} seeds")
+    if not seeds:
+        raise ValueError("give at least one seed")
+    return seeds
+
+
+class GeneratorPanel(QWidget):
+    def __init__(self, state: AppModel, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.runner = JobRunner(self, name="mixing grid")
+        self.note = PlainLabel("Open a StyleGAN2, SWAGAN or StyleGAN3 generator to edit its space, class, "
+                               "truncation, noise and styles here.")
+        self.note.setWordWrap(True)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.note)
+        for box in (self._space_box(), self._class_box(), self._truncation_box(), self._noise_box(),
+                    self._transform_box(), self._mixing_box()):
+            lay.addWidget(box)
+        lay.addStretch(1)
+        self.runner.finished.connect(lambda path: state.message.emit("info", f"mixing grid written to {path}"))
+        self.runner.failed.connect(lambda msg: state.message.emit("error", f"mixing grid failed: {msg}"))
+        connect_while_alive(state.currentModelChanged, self, lambda *_: self.sync())
+        connect_while_alive(state.styleChanged, self, lambda entry: entry is state.current and self.sync())
+        self.sync()
+
+    # --- building ------------------------------------------------------------------------------------------------
+    def _space_box(self) -> QGroupBox:
+        self.space_box = QGroupBox("Latent space")
+        self.space = QComboBox()
+        for key, label in SPACE_LABELS.items():
+            self.space.addItem(label, key)
+        self.space.setToolTip(SPACE_HELP)
+        self.space.activated.connect(lambda i: self._set(space=self.space.itemData(i)))
+        form = QFormLayout(self.space_box)
+        form.addRow("edit in", self.space)
+        return self.space_box
+
+    def _class_box(self) -> QGroupBox:
+        self.class_box = QGroupBox("Class")
+        self.class_combo, self.blend_combo = QComboBox(), QComboBox()
+        self.class_combo.setToolTip("The class this conditional generator draws")
+        self.blend_combo.setToolTip("Interpolate the class label towards a second class")
+        self.blend = _spin(0.0, 1.0, 0.1)
+        self.blend.setToolTip("0: the first class only, 1: the second only; between: a blend of the two labels")
+        self.class_combo.activated.connect(lambda i: self._set(class_index=i))
+        self.blend_combo.activated.connect(lambda i: self._set(class_blend=None if i == 0 else i - 1))
+        self.blend.valueChanged.connect(lambda v: self._set(class_t=float(v)))
+        form = QFormLayout(self.class_box)
+        form.addRow("class", self.class_combo)
+        row = QHBoxLayout()
+        row.addWidget(self.blend_combo, 1)
+        row.addWidget(self.blend)
+        form.addRow("blend with", row)
+        return self.class_box
+
+    def _truncation_box(self) -> QGroupBox:
+        self.trunc_box = QGroupBox("Truncation")
+        self.psi = _spin(0.0, 1.0, 0.05)
+        self.psi.setToolTip("ψ: pull w towards the average w (1: no truncation; 0.7 is the usual choice)")
+        self.cutoff = QSpinBox()
+        self.cutoff.setSpecialValueText("all layers")
+        self.cutoff.setToolTip("Truncate only the first layers (coarse structure); 'all layers' truncates every one")
+        self.cutoff.setKeyboardTracking(False)
+        self.psi.valueChanged.connect(lambda v: self._set(psi=float(v)))
+        self.cutoff.valueChanged.connect(lambda v: self._set(cutoff=None if v == 0 else int(v)))
+        form = QFormLayout(self.trunc_box)
+        form.addRow("ψ", self.psi)
+        form.addRow("first layers", self.cutoff)
+        return self.trunc_box
+
+    def _noise_box(self) -> QGroupBox:
+        self.noise_box = QGroupBox("Noise")
+        self.noise_mode = QComboBox()
+        for mode, label in (("const", "const (stored maps)"), ("random", "random (from the seed)"), ("none", "off")):
+            self.noise_mode.addItem(label, mode)
+        self.noise_mode.activated.connect(lambda i: self._set(noise_mode=self.noise_mode.itemData(i)))
+        self.noise_strength = _spin(0.0, 10.0, 0.1)
+        self.noise_strength.setToolTip("Multiplies every layer's learned noise strength")
+        self.noise_strength.valueChanged.connect(lambda v: self._set(noise_strength=float(v)))
+        self.noise_seed = QSpinBox()
+        self.noise_seed.setRange(0, 2**31 - 1)
+        self.noise_seed.setKeyboardTracking(False)
+        self.noise_seed.valueChanged.connect(lambda v: self._set(noise_seed=int(v)))
+        form = QFormLayout(self.noise_box)
+        form.addRow("mode", self.noise_mode)
+        form.addRow("strength", self.noise_strength)
+        form.addRow("seed", self.noise_seed)
+        return self.noise_box
+
+    def _transform_box(self) -> QGroupBox:
+        self.transform_box = QGroupBox("Input transform (StyleGAN3)")
+        self.tx, self.ty = _spin(-1.0, 1.0, 0.02, 3), _spin(-1.0, 1.0, 0.02, 3)
+        self.rot = _spin(-180.0, 180.0, 5.0, 1, "°")
+        for w in (self.tx, self.ty, self.rot):
+            w.setToolTip("Translate / rotate the Fourier features the synthesis starts from: an equivariant "
+                         "generator moves the image the same way")
+            w.valueChanged.connect(lambda _v: self._set_transform())
+        self.untransform = QPushButton("Untransform")
+        self.untransform.setToolTip("Back to the stored transform")
+        self.untransform.clicked.connect(lambda: self._set(translate=(0.0, 0.0), rotate=0.0))
+        form = QFormLayout(self.transform_box)
+        row = QHBoxLayout()
+        row.addWidget(self.tx)
+        row.addWidget(self.ty)
+        form.addRow("translate x, y", row)
+        form.addRow("rotate", self.rot)
+        form.addRow(self.untransform)
+        return self.transform_box
+
+    def _mixing_box(self) -> QGroupBox:
+        self.mix_box = QGroupBox("Style mixing")
+        self.mix_seed = QSpinBox()
+        self.mix_seed.setRange(0, 2**31 - 1)
+        self.mix_seed.setToolTip("The second latent: a prior sample drawn from this seed")
+        self.preset = QComboBox()
+        self.preset.setToolTip("GANSpace's ranges: coarse layers set pose and shape, middle ones features, fine "
+                               "ones colour and texture")
+        self.preset.activated.connect(self._apply_preset)
+        self.layer_from, self.layer_to = QSpinBox(), QSpinBox()
+        self.layer_from.setToolTip("First layer taken from the second latent")
+        self.layer_to.setToolTip("Layer after the last one taken (exclusive, as in Python)")
+        self.mix_button = QPushButton("Mix")
+        self.mix_button.setToolTip("Take these layers' styles from the second latent (the view switches to W+)")
+        self.mix_button.clicked.connect(self.mix)
+        self.rows_edit, self.cols_edit = QLineEdit("1-4"), QLineEdit("5-9")
+        self.rows_edit.setToolTip("Seeds down the left (their coarse structure is kept); e.g. 1, 2, 5-7")
+        self.cols_edit.setToolTip("Seeds across the top (they give the chosen layers' styles)")
+        self.grid_button = QPushButton("Mixing grid…")
+        self.grid_button.setToolTip("Write the style-mixing figure (row seeds × column seeds) as a PNG")
+        self.grid_button.clicked.connect(self.grid_dialog)
+        form = QFormLayout(self.mix_box)
+        form.addRow("from seed", self.mix_seed)
+        layers = QHBoxLayout()
+        layers.addWidget(self.preset, 1)
+        layers.addWidget(self.layer_from)
+        layers.addWidget(QLabel("to"))
+        layers.addWidget(self.layer_to)
+        form.addRow("layers", layers)
+        form.addRow(self.mix_button)
+        form.addRow("grid rows", self.rows_edit)
+        form.addRow("grid columns", self.cols_edit)
+        form.addRow(self.grid_button)
+        return self.mix_box
+
+    # --- showing the app model's settings -------------------------------------------------------------------------
+    def sync(self) -> None:
+        entry = self.state.current
+        s = self.state.style_of(entry) if entry is not None else None
+        self.note.setVisible(s is None)
+        for box in (self.space_box, self.trunc_box, self.noise_box, self.mix_box):
+            box.setVisible(s is not None)
+        if s is None or entry is None:
+            self.class_box.setVisible(False)
+            self.transform_box.setVisible(False)
+            return
+        model = entry.model
+        self._sync_values(s, model)
+        self.class_box.setVisible(bool(model.c_dim))
+        self.transform_box.setVisible(hasattr(model, "set_input_transform"))
+        self.noise_box.setEnabled(bool(model.noise_layers))
+        self.noise_box.setToolTip("" if model.noise_layers else "StyleGAN3 has no noise inputs")
+        self.psi.setEnabled(s.space == "z")
+        self.cutoff.setEnabled(s.space == "z")
+        self.trunc_box.setToolTip("" if s.space == "z" else "Truncation acts in the mapping, from z: in w and W+ "
+                                  "the latent already is the (truncated) w")
+
+    def _sync_values(self, s: StyleSettings, model) -> None:
+        widgets = (self.space, self.class_combo, self.blend_combo, self.blend, self.psi, self.cutoff, self.noise_mode,
+                   self.noise_strength, self.noise_seed, self.tx, self.ty, self.rot, self.layer_from, self.layer_to)
+        blockers = [QSignalBlocker(w) for w in widgets]
+        self.space.setCurrentIndex(list(SPACE_LABELS).index(s.space))
+        if self.class_combo.count() != model.c_dim:
+            self.class_combo.clear()
+            self.blend_combo.clear()
+            self.blend_combo.addItem("(none)")
+            for i in range(model.c_dim):
+                self.class_combo.addItem(f"class {i}")
+                self.blend_combo.addItem(f"class {i}")
+        self.class_combo.setCurrentIndex(s.class_index)
+        self.blend_combo.setCurrentIndex(0 if s.class_blend is None else s.class_blend + 1)
+        self.blend.setValue(s.class_t)
+        self.blend.setEnabled(s.class_blend is not None)
+        self.psi.setValue(s.psi)
+        self.cutoff.setRange(0, model.num_ws)
+        self.cutoff.setValue(s.cutoff or 0)
+        self.noise_mode.setCurrentIndex(["const", "random", "none"].index(s.noise_mode))
+        self.noise_strength.setValue(s.noise_strength)
+        self.noise_seed.setValue(s.noise_seed)
+        self.noise_seed.setEnabled(s.noise_mode == "random")
+        self.tx.setValue(s.translate[0])
+        self.ty.setValue(s.translate[1])
+        self.rot.setValue(s.rotate * 360.0)
+        self._sync_presets(model.num_ws)
+        del blockers
+
+    def _sync_presets(self, num_ws: int) -> None:
+        presets = layer_presets(num_ws)
+        if self.preset.count() != len(presets) or self.layer_to.maximum() != num_ws:
+            self.preset.clear()
+            for name, (a, b) in presets.items():
+                self.preset.addItem(f"{name} ({a}–{b - 1})", (a, b))
+            self.layer_from.setRange(0, num_ws - 1)
+            self.layer_to.setRange(1, num_ws)
+            self.preset.setCurrentIndex(3)  # fine: the classic "colour from another seed"
+            self._apply_preset(3)
+
+    # --- writing the user's choices ---------------------------------------------------------------------------------
+    def _set(self, **changes) -> None:
+        entry = self.state.current
+        if entry is not None and not self.state.set_style(entry, **changes):
+            self.sync()  # refused: show what holds
+
+    def _set_transform(self) -> None:
+        self._set(translate=(float(self.tx.value()), float(self.ty.value())), rotate=float(self.rot.value()) / 360.0)
+
+    def _apply_preset(self, index: int) -> None:
+        a, b = self.preset.itemData(index) or (0, 1)
+        with QSignalBlocker(self.layer_from), QSignalBlocker(self.layer_to):
+            self.layer_from.setValue(a)
+            self.layer_to.setValue(b)
+
+    def layer_range(self) -> tuple[int, int]:
+        return int(self.layer_from.value()), int(self.layer_to.value())
+
+    def second_latent(self, seed: int) -> np.ndarray:
+        """A prior sample of the view's space drawn from ``seed`` (what 'from seed' means in every space)."""
+        import torch
+
+        entry = self.state.current
+        assert entry is not None
+        return entry.model.sample_prior(1, torch.Generator().manual_seed(int(seed)))[0].detach().cpu().numpy()
+
+    def mix(self) -> bool:
+        if self.state.current is None:
+            return False
+        a, b = self.layer_range()
+        if b <= a:
+            self.state.message.emit("error", f"the layer range {a} to {b} is empty: 'to' is exclusive")
+            return False
+        return self.state.mix_from(self.second_latent(self.mix_seed.value()), a, b)
+
+    def grid_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Write the mixing grid", "mixing-grid.png", "PNG image (*.png)")
+        if path:
+            self.export_grid(Path(path))
+
+    def export_grid(self, path: Path) -> bool:
+        """Write the mixing grid of the row and column seeds (z samples) to ``path`` off the GUI thread."""
+        entry = self.state.current
+        base = self.state.style_base(entry) if entry is not None else None
+        if entry is None or base is None:
+            return False
+        try:
+            rows, cols = parse_seeds(self.rows_edit.text()), parse_seeds(self.cols_edit.text())
+        except ValueError as exc:
+            self.state.message.emit("error", f"mixing grid: {exc}")
+            return False
+        from latentlab.core.export.mixing import write_mixing_grid
+
+        a, b = self.layer_range()
+        view = entry.model
+        self.runner.start(lambda ctx: write_mixing_grid(view, rows, cols, a, b, path, ctx=ctx),
+                          label=f"mixing grid {len(rows)}×{len(cols)}")
+        return True
+
+    def shutdown(self) -> bool:
+        return self.runner.shutdown()

@@ -1,0 +1,132 @@
+"""The Generator panel on a real StyleGAN2 checkpoint in the real window: the space switch re-lays the sliders
+(one layer of W+ at a time) and the preview shows the same picture, class / truncation / noise controls redraw,
+style mixing and the mixing-grid PNG, and the panel hides what a model does not have."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from latentlab.core.checkpoints import save_checkpoint
+from latentlab.ui.panels.generator import parse_seeds
+from tests.stylegan_fixtures import tiny_sg2, tiny_sg3
+from tests.ui.conftest import decoded, open_and_wait, wait_for_frame
+
+
+@pytest.fixture
+def sg2_file(tmp_path):
+    return save_checkpoint(tiny_sg2(c_dim=3), tmp_path / "cond-sg2.safetensors")
+
+
+def test_switching_to_w_plus_shows_one_layer_of_sliders_and_the_same_picture(qtbot, window, sg2_file):
+    entry = open_and_wait(qtbot, window, sg2_file)
+    panel = window.generator
+    assert window.docks["Generator"].isVisibleTo(window) and panel.space_box.isVisible()
+    window.state.random_sample(4)
+    wait_for_frame(qtbot, window, window.state.z)
+    before = window.preview.last_result.image.copy()
+    panel.space.activated.emit(2)  # W+ (as a click on the third entry)
+    g = entry.model
+    assert g.latent_space == "w+" and window.state.z.shape == (g.num_ws * g.w_dim,)
+    sliders = window.sliders
+    assert sliders.layer.isVisible() and len(sliders.rows) == g.w_dim
+    sliders.layer.setValue(2)
+    assert [r.dim for r in sliders.rows] == list(range(2 * g.w_dim, 3 * g.w_dim))
+    assert sliders.rows[0].name_label.text() == "L2·w0"
+    wait_for_frame(qtbot, window, window.state.z)
+    assert np.abs(window.preview.last_result.image.astype(int) - before.astype(int)).max() <= 1
+    assert "W+" in window.model_label.text()
+
+
+def test_a_slider_in_w_plus_moves_only_its_layer(qtbot, window, sg2_file):
+    entry = open_and_wait(qtbot, window, sg2_file)
+    window.state.set_style(entry, space="w+")
+    sliders, g = window.sliders, entry.model
+    sliders.layer.setValue(1)
+    z = window.state.z.copy()
+    row = sliders.rows[3]
+    row.valueEdited.emit(row.dim, 1.25, True)
+    changed = np.flatnonzero(window.state.z != z)
+    assert list(changed) == [g.w_dim + 3]
+    wait_for_frame(qtbot, window, window.state.z)
+    assert np.array_equal(window.preview.last_result.image, decoded(entry.model, window.state.z))
+
+
+def test_class_truncation_and_noise_controls_redraw_the_preview(qtbot, window, sg2_file):
+    entry = open_and_wait(qtbot, window, sg2_file)
+    panel, z = window.generator, window.state.z.copy()
+    assert panel.class_box.isVisible() and panel.class_combo.count() == 3
+    shown = []
+    for act in (lambda: panel.class_combo.activated.emit(2), lambda: panel.psi.setValue(0.5),
+                lambda: panel.noise_mode.activated.emit(2)):
+        act()
+        wait_for_frame(qtbot, window, z)
+        qtbot.waitUntil(lambda: np.array_equal(window.preview.last_result.image, decoded(entry.model, z)))
+        shown.append(window.preview.last_result.image.copy())
+    s = window.state.style_of(entry)
+    assert (s.class_index, s.psi, s.noise_mode) == (2, 0.5, "none")
+    assert all(np.abs(a.astype(int) - b.astype(int)).max() > 0 for a, b in zip(shown, shown[1:], strict=False))
+
+
+def test_mix_takes_the_fine_layers_from_the_seed(qtbot, window, sg2_file):
+    entry = open_and_wait(qtbot, window, sg2_file)
+    panel = window.generator
+    own = window.state.ws(entry, window.state.z)
+    panel.mix_seed.setValue(11)
+    theirs = window.state.ws(entry, panel.second_latent(11))
+    a, b = panel.layer_range()
+    assert (a, b) == (panel.preset.itemData(3)) and b == entry.model.num_ws  # "fine" by default
+    assert panel.mix()
+    ws = window.state.z.reshape(entry.model.num_ws, -1)
+    assert np.allclose(ws[:a], own[:a]) and np.allclose(ws[a:b], theirs[a:b])
+    assert panel.space.currentData() == "w+"
+
+
+def test_the_mixing_grid_is_written_as_a_png(qtbot, window, sg2_file, tmp_path):
+    open_and_wait(qtbot, window, sg2_file)
+    panel = window.generator
+    panel.rows_edit.setText("1, 2")
+    panel.cols_edit.setText("3-5")
+    out = tmp_path / "mix.png"
+    with qtbot.waitSignal(panel.runner.finished, timeout=30000):
+        assert panel.export_grid(out)
+    img = np.asarray(Image.open(out))
+    size = window.state.current.model.info.image_shape[-1]
+    assert img.shape == (3 * size + 2 * 2, 4 * size + 3 * 2, 3)
+
+
+def test_bad_seeds_are_a_message_not_a_grid(qtbot, window, sg2_file, tmp_path):
+    open_and_wait(qtbot, window, sg2_file)
+    panel = window.generator
+    said = []
+    window.state.message.connect(lambda level, text: said.append((level, text)))
+    panel.rows_edit.setText("one, two")
+    assert not panel.export_grid(tmp_path / "mix.png")
+    assert said and said[-1][0] == "error" and "not a seed" in said[-1][1]
+    assert not (tmp_path / "mix.png").exists()
+    assert parse_seeds("1, 5-7") == [1, 5, 6, 7]
+    for bad in ("", "3-1", "1-100"):
+        with pytest.raises(ValueError):
+            parse_seeds(bad)
+
+
+def test_stylegan3_shows_its_transform_and_no_noise(qtbot, window, tmp_path):
+    path = save_checkpoint(tiny_sg3(), tmp_path / "sg3.safetensors")
+    entry = open_and_wait(qtbot, window, path)
+    panel, z = window.generator, window.state.z.copy()
+    assert panel.transform_box.isVisible() and not panel.class_box.isVisible()
+    assert not panel.noise_box.isEnabled()
+    panel.tx.setValue(0.25)
+    assert window.state.style_of(entry).translate == (0.25, 0.0)
+    wait_for_frame(qtbot, window, z)
+    qtbot.waitUntil(lambda: np.array_equal(window.preview.last_result.image, decoded(entry.model, z)))
+    panel.untransform.click()
+    assert window.state.style_of(entry).translate == (0.0, 0.0) and panel.tx.value() == 0.0
+
+
+def test_a_vae_shows_the_note_instead_of_the_controls(qtbot, window, tiny_ckpt):
+    open_and_wait(qtbot, window, tiny_ckpt)
+    panel = window.generator
+    assert panel.note.isVisibleTo(panel) and not panel.space_box.isVisibleTo(panel)
+    assert not window.sliders.layer.isVisibleTo(window.sliders)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import re
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -191,11 +191,11 @@ def npz_names(path: Path, what: str) -> list[str]:
     return [i.filename[:-4] for i in infos]
 
 
-def read_arrays(path: Path, what: str, names: list[str] | None = None) -> dict[str, np.ndarray]:
-    """The arrays of a .npz (``names``, default all) or the one array of a .npy (under the file's stem)."""
+def read_arrays(path: Path, what: str, names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """The arrays of a .npz (those of ``names`` it has; default all) or the one array of a .npy (under its stem)."""
     if path.suffix.lower() == ".npz":
-        wanted = npz_names(path, what) if names is None else names
-        return read_npz(path, wanted, what=what)
+        present = npz_names(path, what)
+        return read_npz(path, present if names is None else [n for n in names if n in present], what=what)
     check_regular(path, what, max_bytes=MAX_FILE_BYTES)
     return {path.stem: read_npy(path, what=what)}
 

@@ -47,7 +47,10 @@ _Z_WORDS = {"z", "zs"}
 
 @dataclass(frozen=True, eq=False)
 class LatentCode:
-    """One imported code: ``vector`` (flat float32, read-only) in ``space`` ("z", "w" or "w+")."""
+    """One imported code: ``vector`` (flat float32, read-only) in ``space`` ("z", "w" or "w+").
+
+    Compared by identity (``eq=False``): two codes with equal arrays are still two bookmarks.
+    """
 
     name: str
     space: str
@@ -265,10 +268,10 @@ def _codes(path: Path, pairs: list[tuple[str | None, np.ndarray]], keyed: bool, 
            space: str | None) -> list[LatentCode]:
     """Codes named "<file>: <key>" when the file holds several named entries, else "<stem>"; "#k" when several."""
     out: list[LatentCode] = []
+    file, stem = printable(path.name, 200), printable(path.stem, 200)  # names come from files: shown, never run
     for key, array in pairs:
-        base = f"{path.name}: {key}" if keyed else path.stem
-        found, rows = space_rows(array, spaces, space, space_hint([key or "", path.stem]),
-                                 base if keyed else path.name)
+        base = f"{file}: {printable(key, 200)}" if keyed else stem
+        found, rows = space_rows(array, spaces, space, space_hint([key or "", path.stem]), base if keyed else file)
         if len(out) + len(rows) > MAX_CODES:
             raise BadInput(f"{path.name}: holds more than {MAX_CODES:,} codes; at most {MAX_CODES:,} are read")
         out.extend(_code(base if len(rows) == 1 else f"{base} #{i + 1}", found, r) for i, r in enumerate(rows))

@@ -127,7 +127,7 @@ def _npz(path: Path) -> list[_Entry]:
         return [_ganspace_cache(path)]
     arrays = read_arrays(path, _WHAT)
     keyed = len(arrays) > 1
-    return [_Entry(k if keyed else path.stem, a, "imported", space_hint([k, path.stem]))
+    return [_Entry(printable(k, 200) if keyed else path.stem, a, "imported", space_hint([k, path.stem]))
             for k, a in arrays.items()]
 
 
@@ -216,8 +216,10 @@ def _direction_set(path: Path, entries: list[_Entry], spaces: LatentSpaces, spac
 
 
 def _rows(path: Path, e: _Entry, space: str, rows: np.ndarray) -> list[Direction]:
+    """Unit directions named by the entry (names from files are escaped: they are shown, in the dock and here)."""
+    base = printable(e.base, 200)
     names = e.names if e.names is not None and len(e.names) == len(rows) else \
-        [e.base if len(rows) == 1 else f"{e.base} #{i + 1}" for i in range(len(rows))]
+        [base if len(rows) == 1 else f"{base} #{i + 1}" for i in range(len(rows))]
     out = []
     for i, (name, row) in enumerate(zip(names, rows, strict=True)):
         norm = float(np.linalg.norm(row.astype(np.float64)))

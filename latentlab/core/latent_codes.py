@@ -110,7 +110,7 @@ def words(name: str) -> list[str]:
 
 
 def space_hint(names: Iterable[str]) -> str | None:
-    """The space the first name that says one says ("w", "projected_w", "dlatents", "z", "wp"); None if none does.
+    """The space named by the first of ``names`` that names one ("w", "projected_w", "dlatents", "z", "wp"), or None.
 
     "latents" alone says nothing: e4e writes W+ under that name, but its shape says so already, and a flat
     512-value "latents" from another script may as well be z.

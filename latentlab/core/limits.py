@@ -14,6 +14,8 @@ from typing import Any
 from latentlab.core.errors import BadInput
 
 MAX_LATENT_DIM = 4096  # StyleGAN's w is 512; the zoo's models have 4 to 64
+# A latent a view of a model may hold: W+ of a 1024 px StyleGAN2 is 18 x 512 = 9,216 values; 32 ws of 2048 fit.
+MAX_VIEW_LATENT = 32 * 2048
 MAX_IMAGE_SIDE = 4096  # pixels on the longer side of an exported panel
 MAX_PIXELS = 1 << 26  # one output frame or grid image: 64 Mpx (192 MiB in RGB)
 MAX_FRAMES = 100_000  # 55 minutes at 30 fps

@@ -256,3 +256,34 @@ def grid_image(cells: np.ndarray, pad: int = 2) -> np.ndarray:
         for j in range(c):
             out[i * (h + pad):i * (h + pad) + h, j * (w + pad):j * (w + pad) + w] = cells[i, j]
     return out
+
+
+# --- directions of one space used in another ------------------------------------------------------------------------
+
+def direction_space(direction: Any, default: str | None = None) -> str | None:
+    """The space a direction moves: what its file says (``params["space"]``), else ``default``."""
+    space = direction.params.get("space")
+    return space if space in SPACES else default
+
+
+def fit_direction(direction: Any, view: Any, layers: tuple[int, int] | None = None,
+                  default_space: str | None = None) -> tuple[Any | None, str | None]:
+    """``direction`` as one that moves ``view``'s latent, or None and why not.
+
+    A w direction in W+ acts on ``layers`` (else the layers its file names, else all of them) with a gain that
+    keeps alpha per layer; z and w directions cannot move one another's space (the mapping is not linear)."""
+    from latentlab.core.directions.base import Direction
+
+    have = direction_space(direction, default_space)
+    want = getattr(view, "latent_space", None)
+    if have is None or want is None or have == want:
+        if direction.latent_dim != view.info.latent_dim:
+            return None, f"moves {direction.latent_dim} dimensions; this view has {view.info.latent_dim}"
+        return direction, None
+    if have == "w" and want == "w+" and direction.vector is not None:
+        start, stop = layers or tuple(direction.params.get("layers") or (0, view.num_ws))
+        vector, gain = lift(direction.vector, view.num_ws, int(start), int(stop))
+        params = {**direction.params, "space": "w+", "layers": [int(start), int(stop)], "gain": gain}
+        return Direction(direction.name, direction.method, params, vector=vector), None
+    hint = "W+" if have == "w+" else have
+    return None, f"moves {hint}: switch the latent space to {hint} (Generator panel) to use it"

@@ -53,8 +53,8 @@ def direction_sweep(z: np.ndarray, direction: np.ndarray, steps: int, span: floa
 def _latent(z: np.ndarray) -> np.ndarray:
     """A finite (D,) float32 latent of a sane size, or ``BadInput``."""
     arr = np.asarray(z, dtype=np.float32)
-    if arr.ndim != 1 or not 1 <= arr.size <= limits.MAX_LATENT_DIM:
-        raise BadInput(f"a latent must be a vector of 1 to {limits.MAX_LATENT_DIM} values, got shape {arr.shape}")
+    if arr.ndim != 1 or not 1 <= arr.size <= limits.MAX_VIEW_LATENT:
+        raise BadInput(f"a latent must be a vector of 1 to {limits.MAX_VIEW_LATENT} values, got shape {arr.shape}")
     if not np.isfinite(arr).all():
         raise BadInput("the latent contains NaN or infinite values")
     return arr

@@ -14,6 +14,16 @@ from tests.stylegan_fixtures import tiny_sg2, tiny_sg3
 from tests.ui.conftest import decoded, open_and_wait, wait_for_frame
 
 
+def wait_for_full_frame(qtbot, window, z) -> np.ndarray:
+    """The preview's full frame of ``z`` (a loaded machine may show a draft of a generator first)."""
+    def shown():
+        res = window.preview.last_result
+        return res is not None and res.z is not None and np.array_equal(res.z, z) and not res.draft
+
+    qtbot.waitUntil(shown, timeout=30000)
+    return window.preview.last_result.image.copy()
+
+
 @pytest.fixture
 def sg2_file(tmp_path):
     return save_checkpoint(tiny_sg2(c_dim=3), tmp_path / "cond-sg2.safetensors")
@@ -24,8 +34,7 @@ def test_switching_to_w_plus_shows_one_layer_of_sliders_and_the_same_picture(qtb
     panel = window.generator
     assert window.docks["Generator"].isVisibleTo(window) and panel.space_box.isVisible()
     window.state.random_sample(4)
-    wait_for_frame(qtbot, window, window.state.z)
-    before = window.preview.last_result.image.copy()
+    before = wait_for_full_frame(qtbot, window, window.state.z)
     panel.space.activated.emit(2)  # W+ (as a click on the third entry)
     g = entry.model
     assert g.latent_space == "w+" and window.state.z.shape == (g.num_ws * g.w_dim,)
@@ -34,8 +43,8 @@ def test_switching_to_w_plus_shows_one_layer_of_sliders_and_the_same_picture(qtb
     sliders.layer.setValue(2)
     assert [r.dim for r in sliders.rows] == list(range(2 * g.w_dim, 3 * g.w_dim))
     assert sliders.rows[0].name_label.text() == "L2·w0"
-    wait_for_frame(qtbot, window, window.state.z)
-    assert np.abs(window.preview.last_result.image.astype(int) - before.astype(int)).max() <= 1
+    after = wait_for_full_frame(qtbot, window, window.state.z)
+    assert np.abs(after.astype(int) - before.astype(int)).max() <= 1
     assert "W+" in window.model_label.text()
 
 
@@ -130,3 +139,43 @@ def test_a_vae_shows_the_note_instead_of_the_controls(qtbot, window, tiny_ckpt):
     panel = window.generator
     assert panel.note.isVisibleTo(panel) and not panel.space_box.isVisibleTo(panel)
     assert not window.sliders.layer.isVisibleTo(window.sliders)
+
+
+def test_imported_codes_and_directions_drive_w_plus_layer_edits(qtbot, window, sg2_file, tmp_path):
+    """A projector's W+ code becomes a bookmark; an InterFaceGAN w boundary a slider acting on chosen layers."""
+    entry = open_and_wait(qtbot, window, sg2_file)
+    g = entry.model
+    ws = np.random.default_rng(3).standard_normal((1, g.num_ws, g.w_dim)).astype(np.float32)
+    np.savez(tmp_path / "projected_w.npz", w=ws)
+    assert window.bookmarks.import_codes(tmp_path / "projected_w.npz") == 1
+    bm = window.state.bookmarks[0]
+    assert bm.space == "w+" and window.bookmarks.list.count() == 1
+    window.state.restore_bookmark(bm)  # the view goes to W+, where the code lives
+    assert entry.model.latent_space == "w+" and np.array_equal(window.state.z, ws.reshape(-1))
+
+    boundary = np.zeros((1, g.w_dim), np.float32)
+    boundary[0, 1] = 2.0
+    np.save(tmp_path / "stylegan_ffhq_smile_w_boundary.npy", boundary)
+    panel = window.directions
+    assert panel.load(tmp_path / "stylegan_ffhq_smile_w_boundary.npy")
+    row = panel.rows[0]
+    assert row.direction.name == "smile" and row.layer_from.isVisibleTo(row) and row.slider.isEnabled()
+    row.layer_from.setValue(1)
+    row.layer_to.setValue(3)
+    before = window.state.z.reshape(g.num_ws, g.w_dim).copy()
+    row.slider.setFloatValue(1.5)
+    moved = window.state.z.reshape(g.num_ws, g.w_dim) - before
+    assert np.allclose(moved[1:3, 1], 1.5, atol=1e-5)  # alpha per layer, as GANSpace's sliders move
+    assert np.abs(np.delete(moved, [1, 2], axis=0)).max() == 0 and np.abs(moved[:, [0, 2, 3]]).max() < 1e-6
+
+    window.state.set_style(entry, space="z")  # a w direction cannot move z: the row says so
+    assert not row.slider.isEnabled() and "switch the latent space to w" in row.slider.toolTip()
+
+
+def test_a_hostile_latent_file_is_refused_with_a_message(qtbot, window, sg2_file, tmp_path):
+    open_and_wait(qtbot, window, sg2_file)
+    said = []
+    window.state.message.connect(lambda level, text: said.append((level, text)))
+    (tmp_path / "latents.pt").write_bytes(b"not a torch file at all")
+    assert window.bookmarks.import_codes(tmp_path / "latents.pt") == 0
+    assert said[-1][0] == "error" and "latents.pt" in said[-1][1] and window.state.bookmarks == []

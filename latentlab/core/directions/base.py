@@ -101,6 +101,13 @@ class Direction:
     def latent_dim(self) -> int:
         return int(self.vector.shape[0]) if self.vector is not None else int(self._field.latent_dim)
 
+    @property
+    def gain(self) -> float:
+        """Latent distance per unit of ``alpha`` (1 but for a w direction lifted onto k layers of W+: sqrt(k),
+        so that a step of alpha moves each of those layers by alpha, as GANSpace's sliders do)."""
+        g = self.params.get("gain", 1.0)
+        return float(g) if isinstance(g, (int, float)) and math.isfinite(g) and g > 0 else 1.0
+
     def at(self, z: np.ndarray) -> np.ndarray:
         """Unit direction(s) at ``z``: (D,) -> (D,), (B, D) -> (B, D)."""
         z = self._check(z)
@@ -113,7 +120,7 @@ class Direction:
         """Move ``z`` (D,) or (B, D) by ``alpha`` along this direction (path length for fields)."""
         z = self._check(z)
         if self.vector is not None:
-            return (z + np.float32(alpha) * self.vector).astype(np.float32)
+            return (z + np.float32(alpha * self.gain) * self.vector).astype(np.float32)
         return self._integrate(np.atleast_2d(z), float(alpha), step).reshape(z.shape)
 
     def sweep(self, z: np.ndarray, alphas: Sequence[float] | np.ndarray, step: float | None = None) -> np.ndarray:
@@ -121,7 +128,7 @@ class Direction:
         z = self._check(z).reshape(-1)
         a = np.asarray(alphas, dtype=np.float64).reshape(-1)
         if self.vector is not None:
-            return (z[None] + a[:, None].astype(np.float32) * self.vector[None]).astype(np.float32)
+            return (z[None] + (a[:, None] * self.gain).astype(np.float32) * self.vector[None]).astype(np.float32)
         out = np.empty((len(a), z.shape[0]), dtype=np.float32)
         for sign in (1.0, -1.0):
             idx = [i for i in np.argsort(sign * a, kind="stable") if sign * a[i] > 0]

@@ -96,7 +96,7 @@ def load_directions(path: str | os.PathLike) -> DirectionSet:
     header = read_header(p)
     tensors = card_file.load_tensors(p, DirectionFileError)
     try:
-        dim = field(header, "latent_dim", "int", "header", lo=1, hi=limits.MAX_LATENT_DIM)
+        dim = field(header, "latent_dim", "int", "header", lo=1, hi=limits.MAX_VIEW_LATENT)
         entries = field(header, "directions", "list", "header", hi=_MAX_DIRECTIONS)
         sha = field(header, "source_sha256", "string", "header", default=None, optional=True, hi=64)
         source_name = field(header, "source_name", "string", "header", default=None, optional=True, hi=1000)

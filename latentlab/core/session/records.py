@@ -22,7 +22,7 @@ import numpy as np
 from latentlab import __version__
 from latentlab.core.errors import BadInput
 from latentlab.core.input_files import read_bytes
-from latentlab.core.limits import MAX_LATENT_DIM
+from latentlab.core.limits import MAX_VIEW_LATENT
 from latentlab.core.paths import atomic_write_bytes
 from latentlab.core.safe_json import describe, loads_bounded
 
@@ -90,8 +90,8 @@ def _vector(v: Any, where: str, optional: bool = False) -> np.ndarray | None:
         return None
     if not isinstance(v, list) or not v or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
         raise SessionError(f"{where}: expected a non-empty list of numbers")
-    if len(v) > MAX_LATENT_DIM:
-        raise SessionError(f"{where}: {len(v)} values; a latent has at most {MAX_LATENT_DIM}")
+    if len(v) > MAX_VIEW_LATENT:
+        raise SessionError(f"{where}: {len(v)} values; a latent has at most {MAX_VIEW_LATENT}")
     arr = np.asarray(v, dtype=np.float32)
     if not np.isfinite(arr).all():
         raise SessionError(f"{where}: contains NaN or infinite values")

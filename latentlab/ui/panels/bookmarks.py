@@ -1,12 +1,24 @@
-"""Bookmarks: name and save the current latent, list them, restore one."""
+"""Bookmarks: name and save the current latent, list them, restore one; import latent codes made elsewhere
+(an e4e / pSp / ReStyle ``latents.pt``, a projector's ``projected_w.npz``, plain ``.npy`` arrays of z, w or W+)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from latentlab.app import AppModel, Bookmark
-from latentlab.ui.safe_text import shown
+from latentlab.ui.safe_text import plain_rich, shown
 
 
 class BookmarksPanel(QWidget):
@@ -21,12 +33,17 @@ class BookmarksPanel(QWidget):
         self.list.setToolTip("Double-click to restore; F2 to rename; Delete to remove")
         self.restore = QPushButton("Restore")
         self.delete = QPushButton("Delete")
+        self.import_button = QPushButton("Import…")
+        self.import_button.setToolTip("Latent codes made elsewhere as bookmarks: e4e / pSp / ReStyle latents.pt, "
+                                      "a projector's projected_w.npz, .npy arrays of z, w or W+")
+        self.import_button.clicked.connect(self.import_dialog)
         row = QHBoxLayout()
         row.addWidget(self.name, 1)
         row.addWidget(self.add)
         row2 = QHBoxLayout()
         row2.addWidget(self.restore)
         row2.addWidget(self.delete)
+        row2.addWidget(self.import_button)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addLayout(row)
@@ -46,6 +63,39 @@ class BookmarksPanel(QWidget):
         self.name.clear()
         return bm
 
+    def import_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import latent codes", str(Path.cwd()),
+                                              "Latent codes (*.npy *.npz *.pt *.pth);;All files (*)")
+        if path:
+            self.import_codes(Path(path))
+
+    def import_codes(self, path: Path) -> int:
+        """Read ``path``'s codes for the current model (never running code from it) and bookmark them."""
+        from latentlab.core.errors import BadInput, LatentlabError
+        from latentlab.core.latent_codes import load_latent_codes
+
+        entry = self.state.current
+        if entry is None:
+            return 0
+        m = entry.model
+        style = getattr(m, "latent_space", None) is not None
+        sizes = {"z_dim": m.z_dim, "w_dim": m.w_dim, "num_ws": m.num_ws} if style else {"z_dim": entry.latent_dim}
+        try:
+            try:
+                codes = load_latent_codes(path, **sizes)
+            except BadInput as exc:
+                if not (style and "space" in str(exc)):
+                    raise
+                guess = "z" if m.latent_space == "z" else "w"
+                codes = load_latent_codes(path, **sizes, space=guess)
+                self.state.message.emit("info", f"{path.name} does not say its space: taken as {guess} codes")
+        except (LatentlabError, OSError) as exc:
+            self.state.message.emit("error", f"could not import latent codes: {exc}")
+            return 0
+        n = self.state.add_bookmarks(codes, path.name)
+        self.state.message.emit("info", f"imported {n} latent code(s) from {path.name} as bookmarks")
+        return n
+
     def refresh(self) -> None:
         self.list.blockSignals(True)
         self.list.clear()
@@ -54,7 +104,8 @@ class BookmarksPanel(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, bm)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
             preview = ", ".join(f"{v:+.2f}" for v in bm.z[:6]) + (" …" if len(bm.z) > 6 else "")
-            item.setToolTip(f"z = [{preview}]")
+            where = f" ({bm.space.upper() if bm.space == 'w+' else bm.space})" if bm.space else ""
+            item.setToolTip(plain_rich(f"latent{where} = [{preview}]" + (f"\n{bm.note}" if bm.note else "")))
             self.list.addItem(item)
         self.list.blockSignals(False)
         has = self.state.current is not None

@@ -31,6 +31,9 @@ from PySide6.QtWidgets import (
 from latentlab.app import AppModel
 from latentlab.core.data import get_dataset
 from latentlab.core.directions import DirectionSet, evaluate_directions, load_directions, save_directions
+from latentlab.core.directions.imports import import_directions
+from latentlab.core.errors import BadInput, LatentlabError
+from latentlab.core.style_edit import direction_space, fit_direction
 from latentlab.ui.charts import Heatmap
 from latentlab.ui.float_slider import FloatSlider
 from latentlab.ui.job_runner import JobRunner
@@ -64,10 +67,20 @@ class DirectionRow(QWidget):
         self.remove.setText("✕")
         self.remove.setAutoRaise(True)
         self.remove.setToolTip("Remove this direction")
+        # W+: the layers a w direction acts on (GANSpace's coarse / middle / fine edits); hidden elsewhere.
+        self.layer_from, self.layer_to = QSpinBox(), QSpinBox()
+        self.layer_from.setToolTip("First synthesis layer this w direction moves (0 = coarsest)")
+        self.layer_to.setToolTip("Layer after the last one it moves (exclusive)")
+        for w in (self.layer_from, self.layer_to):
+            w.setVisible(False)
+            w.setKeyboardTracking(False)
+        self.applied = direction  # the direction as it moves the view's latent (a w direction lifted onto W+)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(2, 1, 2, 1)
         lay.addWidget(self.name)
         lay.addWidget(self.slider, 1)
+        lay.addWidget(self.layer_from)
+        lay.addWidget(self.layer_to)
         lay.addWidget(self.value)
         lay.addWidget(self.in_grid)
         lay.addWidget(self.remove)
@@ -75,6 +88,30 @@ class DirectionRow(QWidget):
     @property
     def alpha(self) -> float:
         return self.slider.floatValue()
+
+    def fit(self, view) -> None:
+        """Apply this row's direction to ``view``'s latent: lifted onto its layer range in W+, or disabled
+        (with the reason as its tooltip) when it moves another space."""
+        wplus = getattr(view, "latent_space", None) == "w+" and direction_space(self.direction) == "w"
+        for w in (self.layer_from, self.layer_to):
+            w.setVisible(wplus)
+        layers = None
+        if wplus:
+            if self.layer_to.maximum() != view.num_ws:
+                start, stop = self.direction.params.get("layers") or (0, view.num_ws)
+                with QSignalBlocker(self.layer_from), QSignalBlocker(self.layer_to):
+                    self.layer_from.setRange(0, view.num_ws - 1)
+                    self.layer_to.setRange(1, view.num_ws)
+                    self.layer_from.setValue(int(start))
+                    self.layer_to.setValue(int(stop))
+            layers = (self.layer_from.value(), self.layer_to.value())
+            if layers[1] <= layers[0]:
+                layers = (layers[0], layers[0] + 1)
+        applied, why = fit_direction(self.direction, view, layers)
+        self.applied = applied
+        self.slider.setEnabled(applied is not None)
+        self.slider.setToolTip(why or "")
+        self.name.setStyleSheet("" if applied is not None else "color: #777d86;")
 
     def set_alpha(self, a: float) -> None:
         with QSignalBlocker(self.slider):
@@ -170,6 +207,7 @@ class DirectionsPanel(QWidget):
         state.currentModelChanged.connect(self._on_model)
         state.directionsChanged.connect(self._on_directions)
         state.latentChanged.connect(self._on_latent)
+        state.styleChanged.connect(self._on_style)
         self.dialog: FindDirectionsDialog | None = None
         self._on_model(state.current)
 
@@ -242,9 +280,18 @@ class DirectionsPanel(QWidget):
         if entry is None:
             return
         old = self.set
-        merged = DirectionSet(entry.latent_dim, list(old) if old is not None else [], entry.checkpoint.sha256,
+        # The set's size is its directions' (a w set stays 512-D while W+ is edited: each row lifts its own).
+        dim = old.latent_dim if old is not None and len(old) else dirset.latent_dim
+        if dirset.latent_dim != dim:
+            self.state.message.emit("error", f"these directions have {dirset.latent_dim} dimensions, the ones "
+                                             f"shown {dim}: remove those first to use these")
+            return
+        merged = DirectionSet(dim, list(old) if old is not None else [], entry.checkpoint.sha256,
                               entry.name, dict(old.meta) if old is not None else {})
+        space = getattr(entry.model, "latent_space", None)
         for d in dirset:
+            if space is not None and "space" not in d.params:
+                d.params["space"] = space  # found in this view's space: say so, for when the space changes
             merged.add(d)
         added = len(merged) - (len(old) if old is not None else 0)
         self.state.set_directions(entry, merged, self.file)
@@ -255,6 +302,10 @@ class DirectionsPanel(QWidget):
         row.slider.floatValueChanged.connect(lambda _v, r=row: self._moved(r))
         row.slider.sliderReleased.connect(self.state.commit)
         row.remove.clicked.connect(lambda _=False, r=row: self.remove(r))
+        for w in (row.layer_from, row.layer_to):
+            w.valueChanged.connect(lambda _v, r=row: self._refit(r))
+        if self.state.current is not None:
+            row.fit(self.state.current.model)
         self.rows.append(row)
         self.rows_layout.insertWidget(len(self.rows) - 1, row)
 
@@ -265,8 +316,21 @@ class DirectionsPanel(QWidget):
         new = DirectionSet(self.set.latent_dim, keep, self.set.source_sha256, self.set.source_name, self.set.meta)
         self.set_directions(new if keep else None, self.file)
 
+    def _refit(self, row: DirectionRow) -> None:
+        if self.state.current is not None:
+            row.fit(self.state.current.model)
+            if row.alpha != 0.0:
+                self._moved(row)
+
+    def _on_style(self, entry) -> None:
+        if entry is self.state.current:
+            self.base = None
+            for r in self.rows:
+                r.set_alpha(0.0)
+                r.fit(entry.model)
+
     def directions_for_grid(self) -> list:
-        return [r.direction for r in self.rows if r.in_grid.isChecked()]
+        return [r.applied for r in self.rows if r.in_grid.isChecked() and r.applied is not None]
 
     # --- applying -------------------------------------------------------------------------------------------------
     def _moved(self, row: DirectionRow) -> None:
@@ -278,8 +342,8 @@ class DirectionsPanel(QWidget):
         z = self.base.copy()
         try:
             for r in self.rows:
-                if r.alpha != 0.0:
-                    z = r.direction.apply(z, r.alpha)
+                if r.alpha != 0.0 and r.applied is not None:
+                    z = r.applied.apply(z, r.alpha)
         except ValueError as exc:
             self.status.setText(f"⚠ {exc}")
             return
@@ -316,8 +380,10 @@ class DirectionsPanel(QWidget):
         return self.dialog
 
     def load_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load directions", str(Path.cwd()),
-                                              "Directions (*.safetensors);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Load directions", str(Path.cwd()),
+            "Directions (*.safetensors *.npy *.npz *.pt *.pth *.pkl);;latentlab directions (*.safetensors);;"
+            "InterFaceGAN boundaries (*.npy);;GANSpace components (*.npz *.pkl);;All files (*)")
         if path:
             self.load(Path(path))
 
@@ -325,18 +391,47 @@ class DirectionsPanel(QWidget):
         entry = self.state.current
         if entry is None:
             return False
+        if Path(path).suffix.lower() != ".safetensors":
+            return self._import(Path(path))
         try:
             dirset = load_directions(path)
         except (ValueError, OSError) as exc:
             self.state.message.emit("error", f"could not load directions: {exc}")
             return False
         problems = dirset.check_model(entry.latent_dim, entry.checkpoint.sha256)
-        if dirset.latent_dim != entry.latent_dim:
+        fits_a_space = all(fit_direction(d, entry.model, default_space=None)[0] is not None
+                           or direction_space(d) is not None for d in dirset)
+        if dirset.latent_dim != entry.latent_dim and not fits_a_space:
             self.state.message.emit("error", f"{path.name}: " + "; ".join(problems))
             return False
         for p in problems:
             self.state.message.emit("warning", f"{path.name}: {p}")
         self.set_directions(dirset, path)
+        return True
+
+    def _import(self, path: Path) -> bool:
+        """A published direction file (InterFaceGAN, GANSpace, a plain matrix) added as sliders."""
+        entry = self.state.current
+        assert entry is not None
+        model = entry.model
+        style = getattr(model, "latent_space", None) is not None
+        sizes = ({"z_dim": model.z_dim, "w_dim": model.w_dim, "num_ws": model.num_ws} if style
+                 else {"latent_dim": entry.latent_dim})
+        try:
+            try:
+                dirset = import_directions(path, **sizes)
+            except BadInput as exc:
+                if not (style and "space" in str(exc)):
+                    raise
+                guess = "z" if model.latent_space == "z" else "w"  # the file does not say: the space being edited
+                dirset = import_directions(path, **sizes, space=guess)
+                self.state.message.emit("info", f"{path.name} does not say its space: taken as {guess} directions")
+        except (LatentlabError, OSError) as exc:
+            self.state.message.emit("error", f"could not import directions: {exc}")
+            return False
+        self.add_directions(dirset)
+        spaces = sorted({direction_space(d) or "z" for d in dirset})
+        self.status.setText(f"imported {len(dirset)} direction(s) from {path.name} ({', '.join(spaces)} space)")
         return True
 
     def save_dialog(self) -> None:

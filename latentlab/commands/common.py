@@ -170,3 +170,49 @@ def parse_kv(items: list[str]) -> dict[str, Any]:
             raise_usage(f"{printable(k, 60)}={printable(v, 60)}: not a finite number")
         out[k] = value
     return out
+
+
+# --- style generators (StyleGAN2 / SWAGAN / StyleGAN3): how they decode -----------------------------------------
+
+def style_args(p: argparse.ArgumentParser) -> None:
+    """The Generator panel's settings as options (StyleGAN2 / SWAGAN / StyleGAN3 only)."""
+    g = p.add_argument_group("style generators (StyleGAN2, SWAGAN, StyleGAN3)")
+    g.add_argument("--space", choices=("z", "w", "w+"), help="latent space that latents and directions are in")
+    g.add_argument("--class", dest="class_index", type=int_arg(0, 1 << 20), metavar="N",
+                   help="class of a class-conditional generator (default 0)")
+    g.add_argument("--class-blend", type=int_arg(0, 1 << 20), metavar="M", help="blend the class towards class M ...")
+    g.add_argument("--class-t", type=finite_float(0.0, 1.0), metavar="T", help="... by T in [0, 1] (default 0.5)")
+    g.add_argument("--truncation", type=finite_float(0.0, 1.0), metavar="PSI", help="truncation psi in [0, 1]")
+    g.add_argument("--truncation-cutoff", type=int_arg(0, 1 << 10), metavar="N", help="truncate the first N ws only")
+    g.add_argument("--noise", choices=("const", "random", "none"), help="noise inputs: stored maps, from --noise-seed, off")
+    g.add_argument("--noise-strength", type=finite_float(0.0, 100.0), metavar="X", help="multiply the noise strengths")
+    g.add_argument("--noise-seed", type=int_arg(0, 2**31 - 1), metavar="S", help="seed of --noise random")
+
+
+# option attribute -> (StyleSettings field, the flag as typed)
+_STYLE_OPTIONS = {"space": ("space", "--space"), "class_index": ("class_index", "--class"),
+                  "class_blend": ("class_blend", "--class-blend"), "class_t": ("class_t", "--class-t"),
+                  "truncation": ("psi", "--truncation"), "truncation_cutoff": ("cutoff", "--truncation-cutoff"),
+                  "noise": ("noise_mode", "--noise"), "noise_strength": ("noise_strength", "--noise-strength"),
+                  "noise_seed": ("noise_seed", "--noise-seed")}
+
+
+def styled(model: Any, args: argparse.Namespace) -> Any:
+    """``model`` decoded with the style options given (unchanged when none is); a usage error names an option
+    given to a model that is not a style generator, or a value that does not fit it."""
+    from latentlab.core.style_edit import is_style_generator, settings_of, view_of
+
+    given = {f: getattr(args, opt) for opt, (f, _) in _STYLE_OPTIONS.items() if getattr(args, opt, None) is not None}
+    if not given:
+        return model
+    if not is_style_generator(model):
+        flags = ", ".join(flag for opt, (f, flag) in _STYLE_OPTIONS.items() if f in given)
+        raise_usage(f"{flags}: only StyleGAN2, SWAGAN and StyleGAN3 generators take these; "
+                    f"{printable(model.info.name, 80)} is not one")
+    if "class_blend" in given and "class_t" not in given:
+        given["class_t"] = 0.5
+    try:
+        view = view_of(model, settings_of(model).replace(**given))
+    except BadInput as exc:
+        raise_usage(str(exc))
+    return view

@@ -18,6 +18,8 @@ from latentlab.commands.common import (
     print_json,
     raise_usage,
     seed_arg,
+    style_args,
+    styled,
     trust_arg,
     trust_of,
 )
@@ -79,6 +81,7 @@ def register(sub: Any) -> None:
     seed_arg(p, None, "draw the start latent from the prior with this seed")
     arch_arg(p, "architecture, for plain state_dict files")
     p.add_argument("--out", required=True, help="output file (.mp4, .gif, .png) or folder (png frames)")
+    style_args(p)
     trust_arg(p)
     device_arg(p)
     json_arg(p)
@@ -259,7 +262,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     models, titles = [], []
     for f in [args.file, *args.compare]:
         ck = open_checkpoint(f, arch=args.arch, trust=trust_of(args), device=args.device)
-        models.append(ck.model)
+        models.append(styled(ck.model, args))
         # Snapshots of one run share a model name: tell them apart by file name.
         titles.append(ck.info.name if ck.info.name not in titles else display_name(ck.path))
     check_output_size(args, models, fmt, frames)

@@ -32,6 +32,7 @@ PREFIXES = {
     "sweep-train": ["sweep-train", "grid.toml"],
     "info": ["info", "m.safetensors"],
     "convert": ["convert", "m.safetensors", "--out", "c.safetensors"],
+    "mix": ["mix", "m.safetensors", "--out", "mix.png"],
 }
 HOSTILE_NUMBERS = ["nan", "inf", "-inf", "1e999", "-1e30", "99999999999999999999999999", "1" * 5000, "ten", ""]
 

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from latentlab.core.checkpoints import save_checkpoint
-from latentlab.ui.panels.generator import parse_seeds
+from latentlab.core.export.mixing import parse_seeds
 from tests.stylegan_fixtures import tiny_sg2, tiny_sg3
 from tests.ui.conftest import decoded, open_and_wait, wait_for_frame
 

@@ -24,6 +24,26 @@ from latentlab.core.style_edit import grid_image, mixing_grid
 MAX_SOURCES = 16  # per side: a 16 x 16 grid of 1024 px cells is already a 17k-pixel-wide PNG
 
 
+def parse_seeds(text: str, limit: int = MAX_SOURCES) -> list[int]:
+    """'1, 2, 5-7' -> [1, 2, 5, 6, 7]; ValueError with a readable message for anything else."""
+    seeds: list[int] = []
+    for part in (p.strip() for p in text.replace(";", ",").split(",")):
+        if not part:
+            continue
+        a, _, b = part.partition("-")
+        if not a.strip().isdigit() or (b and not b.strip().isdigit()):
+            raise ValueError(f"{part!r} is not a seed or a range of seeds like 5-7")
+        lo, hi = int(a), int(b) if b else int(a)
+        if hi < lo:
+            raise ValueError(f"{part!r}: a range runs from low to high")
+        seeds += range(lo, hi + 1)
+        if len(seeds) > limit:
+            raise ValueError(f"at most {limit} seeds")
+    if not seeds:
+        raise ValueError("give at least one seed")
+    return seeds
+
+
 def seed_latents(view: Any, seeds: Sequence[int]) -> list[np.ndarray]:
     """One prior sample of ``view``'s space per seed (``torch.Generator().manual_seed(seed)``, as the app's)."""
     out = []

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from latentlab.app import AppModel
+from latentlab.core.export.mixing import parse_seeds
 from latentlab.core.style_edit import StyleSettings, layer_presets
 from latentlab.ui.binding import connect_while_alive
 from latentlab.ui.job_runner import JobRunner
@@ -51,26 +52,6 @@ def _spin(lo: float, hi: float, step: float, decimals: int = 2, suffix: str = ""
     if suffix:
         s.setSuffix(suffix)
     return s
-
-
-def parse_seeds(text: str, limit: int = 16) -> list[int]:
-    """'1, 2, 5-7' -> [1, 2, 5, 6, 7]; ValueError with a readable message for anything else."""
-    seeds: list[int] = []
-    for part in (p.strip() for p in text.replace(";", ",").split(",")):
-        if not part:
-            continue
-        a, _, b = part.partition("-")
-        if not a.strip().isdigit() or (b and not b.strip().isdigit()):
-            raise ValueError(f"{part!r} is not a seed or a range of seeds like 5-7")
-        lo, hi = int(a), int(b) if b else int(a)
-        if hi < lo:
-            raise ValueError(f"{part!r}: a range runs from low to high")
-        seeds += range(lo, hi + 1)
-        if len(seeds) > limit:
-            raise ValueError(f"at most {limit} seeds")
-    if not seeds:
-        raise ValueError("give at least one seed")
-    return seeds
 
 
 class GeneratorPanel(QWidget):

@@ -30,16 +30,18 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from latentlab.core.invert import InversionConfig
     from latentlab.core.jobs import JobContext, TextProgress
     from latentlab.core.model import Encodes
-    from latentlab.core.zoo.stylegan2 import StyleGAN2Generator, stylegan2_view
 
     if not args.out.endswith(".npz"):
         raise_usage(f"--out must name a .npz file, got {args.out!r}")
     ck = open_checkpoint(args.file, arch=args.arch, trust=trust_of(args), device=args.device)
     model = ck.model
     if args.space or args.truncation is not None:
-        if not isinstance(model, StyleGAN2Generator):
-            raise_usage("--space and --truncation apply to StyleGAN2 generators only")
-        model = stylegan2_view(model, args.space or model.latent_space, args.truncation)
+        from latentlab.core.style_edit import is_style_generator, settings_of, view_of
+
+        if not is_style_generator(model):
+            raise_usage("--space and --truncation apply to style generators (StyleGAN2, SWAGAN, StyleGAN3) only")
+        settings = settings_of(model).replace(space=args.space or model.latent_space)
+        model = view_of(model, settings if args.truncation is None else settings.replace(psi=args.truncation))
     if not args.invert and not isinstance(model, Encodes):
         raise_usage(f"{args.file}: {model.info.name} has no encoder (it is a generator only); add --invert to find "
                     "latents by optimisation")
@@ -108,8 +110,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--loss", choices=LOSSES, default="pixel+lap", help="inversion loss (default pixel+lap)")
     p.add_argument("--restarts", type=count_int, default=16, help="prior samples tried per image (default 16)")
     seed_arg(p)
-    p.add_argument("--space", choices=("z", "w"), help="StyleGAN2: the latent space to invert into")
-    p.add_argument("--truncation", type=finite_float(0.0, 1.0), help="StyleGAN2: truncation psi in [0, 1]")
+    p.add_argument("--space", choices=("z", "w", "w+"),
+                   help="style generators: the latent space to invert into (w+: one w per layer, the closest fit)")
+    p.add_argument("--truncation", type=finite_float(0.0, 1.0), help="style generators: truncation psi in [0, 1]")
     p.add_argument("--fit", choices=FITS, default="crop", help="how pictures are fitted to the model's size")
     p.add_argument("--save-reconstructions", action="store_true", help="also store the reconstructions")
     arch_arg(p, "architecture, for files that do not say (see latentlab info)")

@@ -258,10 +258,21 @@ def load_latent_codes(path: str | os.PathLike, *, z_dim: int, w_dim: int = 0, nu
     if check_suffix(p, SUFFIXES, what) in (".pt", ".pth"):
         obj = read_inert(p, what)
         pairs, keyed = named_arrays(obj, p, "latent codes"), isinstance(obj, dict)
+    elif p.suffix.lower() == ".npz" and {"latents", "files"} <= set(npz_names(p, what)):
+        pairs, keyed = _own_encodings(p, what), True
     else:
         arrays = read_arrays(p, what)
         pairs, keyed = list(arrays.items()), len(arrays) > 1
     return _codes(p, pairs, keyed, spaces, space)
+
+
+def _own_encodings(path: Path, what: str) -> list[tuple[str | None, np.ndarray]]:
+    """``latentlab encode``'s .npz: one latent per image file, named by the file (its other arrays are not codes)."""
+    arrays = read_arrays(path, what, ["latents", "files"])
+    latents, files = arrays["latents"], arrays["files"]
+    if latents.ndim != 2 or files.ndim != 1 or len(files) != len(latents) or files.dtype.kind != "U":
+        raise BadInput(f"{path.name}: 'latents' {latents.shape} and 'files' {files.shape} do not pair up")
+    return [(Path(str(f)).name, latents[i:i + 1]) for i, f in enumerate(files)]
 
 
 def _codes(path: Path, pairs: list[tuple[str | None, np.ndarray]], keyed: bool, spaces: LatentSpaces,

@@ -222,3 +222,23 @@ def test_cli_encode_inverts_into_stylegan2_w_space(tmp_path):
     # Out of range: a usage error (exit status 2), before the checkpoint is opened.
     assert main(["encode", str(tmp_path / "g.pt"), str(tmp_path / "red.png"), "--invert", "--truncation", "2",
                  "--out", str(out)]) == 2
+
+
+def test_cli_encode_inverts_into_w_plus_and_the_codes_import_as_bookmarks(tmp_path):
+    """Inverted into W+ (one w per layer), the .npz reads back with load_latent_codes as W+ codes."""
+    from latentlab.core.latent_codes import load_latent_codes
+    from tests.format_fixtures import rosinality_ckpt, tiny_stylegan2
+
+    g = tiny_stylegan2()
+    rosinality_ckpt(tmp_path / "g.pt", g)
+    Image.new("RGB", (20, 20), (30, 200, 30)).save(tmp_path / "green.png")
+    out = tmp_path / "wp.npz"
+    assert main(["encode", str(tmp_path / "g.pt"), str(tmp_path / "green.png"), "--invert", "--space", "w+",
+                 "--steps", "5", "--restarts", "2", "--out", str(out)]) == 0
+    with np.load(out) as f:
+        latents = f["latents"]
+    assert latents.shape == (1, g.num_ws * g.w_dim)
+    codes = [c for c in load_latent_codes(out, z_dim=g.z_dim, w_dim=g.w_dim, num_ws=g.num_ws, space="w+")
+             if c.vector.shape == (g.num_ws * g.w_dim,)]
+    assert len(codes) == 1 and codes[0].space == "w+" and np.allclose(codes[0].vector, latents[0])
+    assert codes[0].name.endswith("green.png")  # named by the image it came from

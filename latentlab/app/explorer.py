@@ -38,6 +38,7 @@ class AppModel(StyleEditing):
     compareChanged = Event()
     conditionChanged = Event(object)  # ModelEntry whose condition (a conditioned decoder's c) was set
     styleChanged = Event(object)  # ModelEntry whose style settings (space, class, truncation, noise) changed
+    lookChanged = Event(object)  # ModelEntry whose preview shows another synthesis layer (or the image again)
     message = Event(str, str)  # level ("info" | "warning" | "error"), text
 
     def __init__(self) -> None:

@@ -30,6 +30,7 @@ class StyleEditing:
         z: np.ndarray
         _committed: np.ndarray
         styleChanged: Any  # psygnal SignalInstance
+        lookChanged: Any  # psygnal SignalInstance
         currentModelChanged: Any  # psygnal SignalInstance
         latentChanged: Any  # psygnal SignalInstance
         historyChanged: Any  # psygnal SignalInstance
@@ -98,6 +99,26 @@ class StyleEditing:
         self.latentChanged.emit("style")
         if note:
             self.message.emit("info", note)
+
+    # --- looking inside: one synthesis layer instead of the RGB output ------------------------------------------------
+    def look_of(self, entry: ModelEntry) -> Any | None:
+        """The layer the preview shows instead of the image (``core.layer_view.LookSettings``), or None."""
+        return self.extras(entry).look
+
+    def set_look(self, entry: ModelEntry, look: Any | None) -> bool:
+        """Show ``look`` (a LookSettings) in the preview instead of the RGB output; None: the image again."""
+        if look is not None:
+            if self.style_base(entry) is None:
+                self.message.emit("error", f"{entry.name} has no synthesis layers to look inside")
+                return False
+            try:
+                look = look.checked(entry.model)
+            except LatentlabError as exc:
+                self.message.emit("error", f"could not show that layer: {exc}")
+                return False
+        self.extras(entry).look = look
+        self.lookChanged.emit(entry)
+        return True
 
     # --- W+: style mixing ------------------------------------------------------------------------------------------
     def ws(self, entry: ModelEntry, latent: np.ndarray) -> np.ndarray:

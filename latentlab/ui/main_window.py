@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from latentlab import __version__
 from latentlab.app import AppModel
 from latentlab.core.encode import encode_images
+from latentlab.core.errors import LatentlabError
 from latentlab.core.jobs import release_worker_processes
 from latentlab.core.resources import demo_model_paths, demo_models_dir
 from latentlab.ui.gc_guard import collect_on_gui_thread, freeze_startup_heap
@@ -68,6 +69,7 @@ class MainWindow(QMainWindow):
         self.bridge = RenderBridge(self)
         self.models = ModelManager(self.state, self.bridge, self)
         self._render_tokens: set[int] = set()
+        self._look_tokens: set[int] = set()  # layer views in the render service (token -entry.token)
         self.state.modelsChanged.connect(self._sync_render_models)
         self.encoder = JobRunner(self, "encode")
 
@@ -141,6 +143,8 @@ class MainWindow(QMainWindow):
 
         self.state.currentModelChanged.connect(self._on_model)
         self.state.styleChanged.connect(self._on_style)
+        self.state.lookChanged.connect(lambda entry: self._sync_look())
+        self.state.deviceChanged.connect(lambda _d: self._sync_look())
         self.state.deviceChanged.connect(self._show_device)
         self.state.deviceChanged.connect(lambda _d: self.bridge.forget_frames())
         self.state.message.connect(self.show_message)
@@ -302,6 +306,7 @@ class MainWindow(QMainWindow):
 
     def _on_model(self, entry) -> None:
         self.bridge.set_model(entry.model if entry else None, entry.token if entry else 0)
+        self._sync_look()
         if entry is None:
             self.model_label.setText("no model")
             self.setWindowTitle("latentlab")
@@ -319,8 +324,34 @@ class MainWindow(QMainWindow):
         if entry is self.state.current:
             self.bridge.set_model(entry.model, entry.token)
             self._show_model_label(entry)
+            if self.state.look_of(entry) is not None:
+                self._sync_look()
         else:
             self.bridge.add_model(entry.model, entry.token)
+
+    def _sync_look(self) -> None:
+        """The preview shows the current model's layer view when it has one: a model of its own in the render
+        service (token -entry.token), built from the generator view shown now."""
+        from latentlab.core.layer_view import LayerLook
+
+        entry = self.state.current
+        look = self.state.look_of(entry) if entry is not None else None
+        for token in [t for t in self._look_tokens if entry is None or t != -entry.token or look is None]:
+            self.bridge.remove_model(token)
+            self._look_tokens.discard(token)
+        if entry is None or look is None:
+            self.preview.set_look_token(None)
+            return
+        try:
+            model = LayerLook(entry.model, look)
+        except LatentlabError as exc:
+            self.show_message("error", f"could not show that layer: {exc}")
+            self.preview.set_look_token(None)
+            return
+        self.bridge.add_model(model, -entry.token)
+        self.bridge.forget_frames()  # frames of the previous look were kept under the same token
+        self._look_tokens.add(-entry.token)
+        self.preview.set_look_token(-entry.token)
 
     def _show_model_label(self, entry) -> None:
         space = getattr(entry.model, "latent_space", None)

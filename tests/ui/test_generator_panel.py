@@ -179,3 +179,34 @@ def test_a_hostile_latent_file_is_refused_with_a_message(qtbot, window, sg2_file
     (tmp_path / "latents.pt").write_bytes(b"not a torch file at all")
     assert window.bookmarks.import_codes(tmp_path / "latents.pt") == 0
     assert said[-1][0] == "error" and "latents.pt" in said[-1][1] and window.state.bookmarks == []
+
+
+def test_look_inside_shows_a_layers_maps_then_its_spectrum_then_the_image_again(qtbot, window, sg2_file):
+    from latentlab.core.layer_view import LayerLook
+
+    entry = open_and_wait(qtbot, window, sg2_file)
+    panel, z = window.generator, window.state.z.copy()
+    image = wait_for_full_frame(qtbot, window, z)
+    layer = entry.model.layers[2]
+    panel.look_layer.setCurrentIndex(2)
+    panel.look_box.setChecked(True)
+    look = window.state.look_of(entry)
+    assert look is not None and look.layer == layer.name and window.preview.look_token == -entry.token
+
+    def shows(want):
+        res = window.preview.last_result
+        return res is not None and res.image is not None and res.image.shape == want.shape and \
+            np.array_equal(res.image, want)
+
+    qtbot.waitUntil(lambda: shows(decoded(LayerLook(entry.model, look), z)), timeout=30000)
+    assert window.preview.last_result.image.shape[:2] == (layer.resolution, layer.resolution)
+    panel.look_fft.setChecked(True)
+    spectrum_look = window.state.look_of(entry)
+    assert spectrum_look.fft
+    qtbot.waitUntil(lambda: shows(decoded(LayerLook(entry.model, spectrum_look), z)), timeout=30000)
+    window.state.set_style(entry, class_index=1)  # the look follows the generator's settings
+    qtbot.waitUntil(lambda: shows(decoded(LayerLook(entry.model, spectrum_look), z)), timeout=30000)
+    panel.look_box.setChecked(False)
+    assert window.state.look_of(entry) is None and window.preview.look_token is None
+    qtbot.waitUntil(lambda: shows(decoded(entry.model, z)), timeout=30000)
+    assert image.shape == window.preview.last_result.image.shape

@@ -3,8 +3,9 @@
 The latent space the sliders move (z, w or W+), the class of a conditional model (and a blend towards a second
 class), truncation psi with its layer cutoff, noise (const / random from a seed / off, and its strength),
 StyleGAN3's input transform (translate and rotate the Fourier features, "untransform" to go back), and style
-mixing: the styles of a layer range taken from a second latent (a seed or a bookmark), and the mixing-grid
-figure of the StyleGAN paper. Every control writes ``AppModel.set_style`` / ``mix_from``; the panel only shows
+mixing: the styles of a layer range taken from a second latent (a seed or a bookmark), the mixing-grid
+figure of the StyleGAN paper, and "look inside": a synthesis layer's feature maps or spectrum in the preview
+(``core.layer_view``, decoded by the render service like any model). Every control writes ``AppModel.set_style`` / ``mix_from``; the panel only shows
 what the app model holds (``styleChanged``). Controls that would rebuild the generator's view on every pixel
 of a drag (psi, blend, transform) apply when the handle is released or the number is entered.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QSignalBlocker
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -66,13 +68,14 @@ class GeneratorPanel(QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.note)
         for box in (self._space_box(), self._class_box(), self._truncation_box(), self._noise_box(),
-                    self._transform_box(), self._mixing_box()):
+                    self._transform_box(), self._mixing_box(), self._look_box()):
             lay.addWidget(box)
         lay.addStretch(1)
         self.runner.finished.connect(lambda path: state.message.emit("info", f"mixing grid written to {path}"))
         self.runner.failed.connect(lambda msg: state.message.emit("error", f"mixing grid failed: {msg}"))
         connect_while_alive(state.currentModelChanged, self, lambda *_: self.sync())
         connect_while_alive(state.styleChanged, self, lambda entry: entry is state.current and self.sync())
+        connect_while_alive(state.lookChanged, self, lambda entry: entry is state.current and self.sync())
         self.sync()
 
     # --- building ------------------------------------------------------------------------------------------------
@@ -194,12 +197,96 @@ class GeneratorPanel(QWidget):
         form.addRow(self.grid_button)
         return self.mix_box
 
+    def _look_box(self) -> QGroupBox:
+        self.look_box = QGroupBox("Look inside")
+        self.look_box.setCheckable(True)
+        self.look_box.setChecked(False)
+        self.look_box.setToolTip("Show a synthesis layer's feature maps (or their spectrum) in the preview instead "
+                                 "of the image, as NVIDIA's visualizer does")
+        self.look_layer = QComboBox()
+        self.look_channel = QSpinBox()
+        self.look_channel.setKeyboardTracking(False)
+        self.look_channels = QComboBox()
+        self.look_channels.addItem("3 channels as RGB", 3)
+        self.look_channels.addItem("1 channel, grey", 1)
+        self.look_normalise = QCheckBox("normalise")
+        self.look_normalise.setChecked(True)
+        self.look_normalise.setToolTip("Divide by the shown channels' RMS, so every layer is visible")
+        self.look_gain = _spin(-60.0, 60.0, 3.0, 1, " dB")
+        self.look_fft = QCheckBox("spectrum (FFT)")
+        self.look_fft.setToolTip("The centred log power spectrum of all channels: aliasing shows off the centre")
+        self.look_range = _spin(5.0, 150.0, 5.0, 0, " dB")
+        self.look_range.setValue(50.0)
+        self.look_range.setToolTip("How far below the spectrum's peak is black")
+        for w in (self.look_layer, self.look_channels):
+            w.activated.connect(lambda _i: self._set_look())
+        for w in (self.look_channel, self.look_gain, self.look_range):
+            w.valueChanged.connect(lambda _v: self._set_look())
+        for w in (self.look_normalise, self.look_fft):
+            w.toggled.connect(lambda _on: self._set_look())
+        self.look_box.toggled.connect(lambda _on: self._set_look())
+        form = QFormLayout(self.look_box)
+        form.addRow("layer", self.look_layer)
+        row = QHBoxLayout()
+        row.addWidget(self.look_channel)
+        row.addWidget(self.look_channels, 1)
+        form.addRow("from channel", row)
+        flags = QHBoxLayout()
+        flags.addWidget(self.look_normalise)
+        flags.addWidget(self.look_gain)
+        form.addRow("", flags)
+        spec = QHBoxLayout()
+        spec.addWidget(self.look_fft)
+        spec.addWidget(self.look_range)
+        form.addRow("", spec)
+        return self.look_box
+
+    def _set_look(self) -> None:
+        from latentlab.core.layer_view import LookSettings
+
+        entry = self.state.current
+        if entry is None or self.state.style_base(entry) is None:
+            return
+        if not self.look_box.isChecked() or self.look_layer.currentData() is None:
+            self.state.set_look(entry, None)
+            return
+        look = LookSettings(self.look_layer.currentData(), channel=int(self.look_channel.value()),
+                            channels=int(self.look_channels.currentData()), normalise=self.look_normalise.isChecked(),
+                            gain_db=float(self.look_gain.value()), fft=self.look_fft.isChecked(),
+                            fft_range_db=float(self.look_range.value()))
+        if not self.state.set_look(entry, look):
+            self.sync()
+
+    def _sync_look(self, entry, model) -> None:
+        look = self.state.look_of(entry)
+        widgets = (self.look_box, self.look_layer, self.look_channel, self.look_channels, self.look_normalise,
+                   self.look_gain, self.look_fft, self.look_range)
+        blockers = [QSignalBlocker(w) for w in widgets]
+        names = [layer.name for layer in model.layers]
+        if [self.look_layer.itemData(i) for i in range(self.look_layer.count())] != names:
+            self.look_layer.clear()
+            for layer in model.layers:
+                self.look_layer.addItem(f"{layer.name}  ({layer.resolution} px, {layer.channels} ch)", layer.name)
+            self.look_layer.setCurrentIndex(len(names) // 2)
+        self.look_box.setChecked(look is not None)
+        if look is not None:
+            self.look_layer.setCurrentIndex(names.index(look.layer))
+            self.look_channel.setValue(look.channel)
+            self.look_channels.setCurrentIndex(0 if look.channels == 3 else 1)
+            self.look_normalise.setChecked(look.normalise)
+            self.look_gain.setValue(look.gain_db)
+            self.look_fft.setChecked(look.fft)
+            self.look_range.setValue(look.fft_range_db)
+        layer = model.layers[max(0, self.look_layer.currentIndex())]
+        self.look_channel.setRange(0, max(0, layer.channels - 1))
+        del blockers
+
     # --- showing the app model's settings -------------------------------------------------------------------------
     def sync(self) -> None:
         entry = self.state.current
         s = self.state.style_of(entry) if entry is not None else None
         self.note.setVisible(s is None)
-        for box in (self.space_box, self.trunc_box, self.noise_box, self.mix_box):
+        for box in (self.space_box, self.trunc_box, self.noise_box, self.mix_box, self.look_box):
             box.setVisible(s is not None)
         if s is None or entry is None:
             self.class_box.setVisible(False)
@@ -207,6 +294,7 @@ class GeneratorPanel(QWidget):
             return
         model = entry.model
         self._sync_values(s, model)
+        self._sync_look(entry, model)
         self.class_box.setVisible(bool(model.c_dim))
         self.transform_box.setVisible(hasattr(model, "set_input_transform"))
         self.noise_box.setEnabled(bool(model.noise_layers))

@@ -85,6 +85,7 @@ class PreviewPanel(QWidget):
         self._info_shown_at = 0.0
         self.last_result: RenderResult | None = None
         self.last_seq_requested = 0
+        self.look_token: int | None = None  # a layer view's model (Generator panel), shown instead of the image
         self._grabbed_dim = 0
         self._grab_timer = QTimer(self, singleShot=True, interval=GRAB_PREFETCH_DELAY_MS,
                                   timeout=lambda: self.prefetch_neighbours(self._grabbed_dim))
@@ -105,6 +106,11 @@ class PreviewPanel(QWidget):
             self.canvas.set_overlay(EMPTY_HINT)
             self.info.setText("no model")
 
+    def set_look_token(self, token: int | None) -> None:
+        """Show the layer view registered under ``token`` (None: the image) from the next frame on."""
+        self.look_token = token
+        self.request("look")
+
     def show_loading(self, name: str) -> None:
         """Until the first model is open, the empty preview says what is being opened (the first start is slow)."""
         if self.state.current is None:
@@ -113,7 +119,8 @@ class PreviewPanel(QWidget):
     def request(self, source: str = "") -> None:
         if self.state.current is None or self.state.z.size == 0:
             return
-        self.last_seq_requested = self.bridge.submit(VIEW, self.state.z, priority=0, progressive=True)
+        self.last_seq_requested = self.bridge.submit(VIEW, self.state.z, priority=0, progressive=True,
+                                                     token=self.look_token)
         if source.startswith("slider:"):
             self._grab_timer.stop()  # the drag came first: this request's own prefetch follows it
             self.prefetch_neighbours(int(source.split(":", 1)[1]))

@@ -111,9 +111,6 @@ class MainWindow(QMainWindow):
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
         self._dock("Models", self.browser, left)
         self._dock("Bookmarks", self.bookmarks, left)
-        self._dock("Generator", self.generator, left)
-        self.tabifyDockWidget(self.docks["Bookmarks"], self.docks["Generator"])
-        self.docks["Bookmarks"].raise_()
         self._dock("Latent sliders", self.sliders, right)
         self._dock("Traversal grid", self.grid, bottom)
         self._dock("Latent map", self.latent_map, bottom)
@@ -122,6 +119,8 @@ class MainWindow(QMainWindow):
         self._dock("Metrics", self.metrics, right)
         self._dock("Directions", self.directions, right)
         self._dock("Flows", self.flows, right)
+        self._dock("Generator", self.generator, right)  # a StyleGAN's space, class, truncation, noise, mixing
+        self.tabifyDockWidget(self.docks["Latent sliders"], self.docks["Generator"])
         self.tabifyDockWidget(self.docks["Latent sliders"], self.docks["Metrics"])
         self.tabifyDockWidget(self.docks["Latent sliders"], self.docks["Directions"])
         self.tabifyDockWidget(self.docks["Latent sliders"], self.docks["Flows"])

@@ -316,9 +316,18 @@ def style_view(model: Any, space: str | None = None, truncation: float | None = 
             tx, ty, rot = input_transform
             view.set_input_transform((float(tx), float(ty)), float(rot))
     d = latent_dim(model, space)
-    names = None if model.info.latent_names is None or d != model.info.latent_dim else model.info.latent_names
+    names = _latent_names(model, space)
     suffix = {"z": "", "w": " (w)", "w+": " (w+)"}[space]
     base_name = model.info.name.removesuffix(" (w)").removesuffix(" (w+)")
     view.info = ModelInfo(base_name + suffix, d, model.info.image_shape, names, model.info.prior,
                           model.info.dataset, model.info.factor_names)
     return view
+
+
+def _latent_names(model: Any, space: str) -> tuple[str, ...] | None:
+    """What a slider of ``space`` is called: w12 in w, L3·w12 (layer 3's w) in W+; z keeps the model's names."""
+    if space == "w":
+        return tuple(f"w{j}" for j in range(model.w_dim))
+    if space == "w+":
+        return tuple(f"L{i}·w{j}" for i in range(model.num_ws) for j in range(model.w_dim))
+    return None  # z: z0, z1, ... (no generator names its inputs)

@@ -71,6 +71,8 @@ class DirectionRow(QWidget):
         self.layer_from, self.layer_to = QSpinBox(), QSpinBox()
         self.layer_from.setToolTip("First synthesis layer this w direction moves (0 = coarsest)")
         self.layer_to.setToolTip("Layer after the last one it moves (exclusive)")
+        self.layer_from.setPrefix("L")
+        self.layer_to.setPrefix("to L")
         for w in (self.layer_from, self.layer_to):
             w.setVisible(False)
             w.setKeyboardTracking(False)

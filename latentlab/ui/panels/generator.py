@@ -39,10 +39,19 @@ from latentlab.ui.binding import connect_while_alive
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.safe_text import PlainLabel
 
-SPACE_LABELS = {"z": "z (the prior)", "w": "w (after mapping)", "w+": "W+ (one w per layer)"}
+SPACE_LABELS = {"z": "z · prior", "w": "w · mapped", "w+": "W+ · per layer"}
 SPACE_HELP = ("z: the generator's input, a normal prior sample. w: the mapping network's output, where edits are "
               "more linear. W+: one w for every synthesis layer, so coarse (pose), middle and fine (colour) "
               "layers can be edited apart; the sliders then show one layer at a time.")
+
+
+def _form(box: QGroupBox) -> QFormLayout:
+    """A form that fits a narrow dock: fields grow, and a row too wide puts its field under its label."""
+    form = QFormLayout(box)
+    form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+    form.setContentsMargins(4, 2, 4, 2)
+    return form
 
 
 def _spin(lo: float, hi: float, step: float, decimals: int = 2, suffix: str = "") -> QDoubleSpinBox:
@@ -71,6 +80,9 @@ class GeneratorPanel(QWidget):
                     self._transform_box(), self._mixing_box(), self._look_box()):
             lay.addWidget(box)
         lay.addStretch(1)
+        for combo in self.findChildren(QComboBox):  # long layer names must not widen a narrow dock
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(6)
         self.runner.finished.connect(lambda path: state.message.emit("info", f"mixing grid written to {path}"))
         self.runner.failed.connect(lambda msg: state.message.emit("error", f"mixing grid failed: {msg}"))
         connect_while_alive(state.currentModelChanged, self, lambda *_: self.sync())
@@ -86,7 +98,7 @@ class GeneratorPanel(QWidget):
             self.space.addItem(label, key)
         self.space.setToolTip(SPACE_HELP)
         self.space.activated.connect(lambda i: self._set(space=self.space.itemData(i)))
-        form = QFormLayout(self.space_box)
+        form = _form(self.space_box)
         form.addRow("edit in", self.space)
         return self.space_box
 
@@ -100,7 +112,7 @@ class GeneratorPanel(QWidget):
         self.class_combo.activated.connect(lambda i: self._set(class_index=i))
         self.blend_combo.activated.connect(lambda i: self._set(class_blend=None if i == 0 else i - 1))
         self.blend.valueChanged.connect(lambda v: self._set(class_t=float(v)))
-        form = QFormLayout(self.class_box)
+        form = _form(self.class_box)
         form.addRow("class", self.class_combo)
         row = QHBoxLayout()
         row.addWidget(self.blend_combo, 1)
@@ -118,7 +130,7 @@ class GeneratorPanel(QWidget):
         self.cutoff.setKeyboardTracking(False)
         self.psi.valueChanged.connect(lambda v: self._set(psi=float(v)))
         self.cutoff.valueChanged.connect(lambda v: self._set(cutoff=None if v == 0 else int(v)))
-        form = QFormLayout(self.trunc_box)
+        form = _form(self.trunc_box)
         form.addRow("ψ", self.psi)
         form.addRow("first layers", self.cutoff)
         return self.trunc_box
@@ -126,7 +138,7 @@ class GeneratorPanel(QWidget):
     def _noise_box(self) -> QGroupBox:
         self.noise_box = QGroupBox("Noise")
         self.noise_mode = QComboBox()
-        for mode, label in (("const", "const (stored maps)"), ("random", "random (from the seed)"), ("none", "off")):
+        for mode, label in (("const", "const (stored)"), ("random", "random (seed)"), ("none", "off")):
             self.noise_mode.addItem(label, mode)
         self.noise_mode.activated.connect(lambda i: self._set(noise_mode=self.noise_mode.itemData(i)))
         self.noise_strength = _spin(0.0, 10.0, 0.1)
@@ -136,7 +148,7 @@ class GeneratorPanel(QWidget):
         self.noise_seed.setRange(0, 2**31 - 1)
         self.noise_seed.setKeyboardTracking(False)
         self.noise_seed.valueChanged.connect(lambda v: self._set(noise_seed=int(v)))
-        form = QFormLayout(self.noise_box)
+        form = _form(self.noise_box)
         form.addRow("mode", self.noise_mode)
         form.addRow("strength", self.noise_strength)
         form.addRow("seed", self.noise_seed)
@@ -153,7 +165,7 @@ class GeneratorPanel(QWidget):
         self.untransform = QPushButton("Untransform")
         self.untransform.setToolTip("Back to the stored transform")
         self.untransform.clicked.connect(lambda: self._set(translate=(0.0, 0.0), rotate=0.0))
-        form = QFormLayout(self.transform_box)
+        form = _form(self.transform_box)
         row = QHBoxLayout()
         row.addWidget(self.tx)
         row.addWidget(self.ty)
@@ -183,7 +195,7 @@ class GeneratorPanel(QWidget):
         self.grid_button = QPushButton("Mixing grid…")
         self.grid_button.setToolTip("Write the style-mixing figure (row seeds × column seeds) as a PNG")
         self.grid_button.clicked.connect(self.grid_dialog)
-        form = QFormLayout(self.mix_box)
+        form = _form(self.mix_box)
         form.addRow("from seed", self.mix_seed)
         layers = QHBoxLayout()
         layers.addWidget(self.preset, 1)
@@ -225,7 +237,7 @@ class GeneratorPanel(QWidget):
         for w in (self.look_normalise, self.look_fft):
             w.toggled.connect(lambda _on: self._set_look())
         self.look_box.toggled.connect(lambda _on: self._set_look())
-        form = QFormLayout(self.look_box)
+        form = _form(self.look_box)
         form.addRow("layer", self.look_layer)
         row = QHBoxLayout()
         row.addWidget(self.look_channel)

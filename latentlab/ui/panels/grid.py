@@ -7,6 +7,8 @@ the current latent there.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer
@@ -238,11 +240,13 @@ class TraversalGridPanel(QWidget):
             item = pg.TextItem(shown(name, 40), color="#c9ced4", anchor=(1.0, 0.5))
             item.setPos(-3, r * (h + PAD) + h / 2)
             self._labels.append(item)
+        self._col_labels = []
         for c, name in enumerate(getattr(self, "col_names", [])[:steps]):
             if name:
                 item = pg.TextItem(name, color="#9aa3ad", anchor=(0.5, 1.0))
                 item.setPos(c * (w + PAD) + w / 2, -2)
                 self._labels.append(item)
+                self._col_labels.append((c, item))
         for item in self._labels:
             self.canvas.view.addItem(item)
 
@@ -258,6 +262,22 @@ class TraversalGridPanel(QWidget):
         H, W = img.shape[:2]
         scale = max(W / vw, H / vh)  # image pixels per screen pixel
         self.canvas.view.setRange(xRange=(-left * scale, W), yRange=(-top * scale, H), padding=0)
+        self._thin_column_labels(fm, scale)
+
+    def _thin_column_labels(self, fm, scale: float) -> None:
+        """Value labels wider than their cells on screen overlap: show every k-th (the first and last kept)."""
+        labels = getattr(self, "_col_labels", [])
+        if not labels or self._image is None or not self._tiles:
+            return
+        w = next(iter(self._tiles.values())).shape[2]
+        cell = (w + PAD) / scale
+        widest = max(fm.horizontalAdvance(item.textItem.toPlainText()) for _, item in labels) + 6
+        need = max(1, math.ceil(widest / max(cell, 1e-6)))
+        last = labels[-1][0]
+        # A stride dividing the last column keeps both ends (-3σ and +3σ, and 0 between when it is a column).
+        stride = next((d for d in range(need, last + 1) if last % d == 0 and d <= 2 * need), need)
+        for c, item in labels:
+            item.setVisible(c % stride == 0)
 
     def cell_at(self, x: float, y: float) -> tuple[int, int] | None:
         if self.grid_z is None or not self._tiles:

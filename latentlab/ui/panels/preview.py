@@ -197,7 +197,8 @@ class PreviewPanel(QWidget):
         decode = "decoded before" if res.cached else f"decode {res.decode_ms:.1f} ms"
         # A slow model shows a draft while the latent moves, and its full image once it rests.
         level = f"draft {res.level} px, refining" if res.draft else "full"
-        self.info.setText(f"{w}×{h} {level}   {decode}   {rate}")
+        look = "layer view · " if self.look_token is not None else ""  # the Generator panel's Look inside
+        self.info.setText(f"{look}{w}×{h} {level}   {decode}   {rate}")
 
     def shown_image(self) -> np.ndarray | None:
         return self.canvas.current_image()

@@ -304,10 +304,7 @@ class LatentSlidersPanel(QWidget):
 
     @staticmethod
     def _label(entry, j: int) -> str:
-        model = entry.model
-        if getattr(model, "latent_space", None) == "w+":
-            return f"L{j // model.w_dim}·w{j % model.w_dim}"
-        return entry.model.info.dim_label(j)
+        return entry.model.info.dim_label(j)  # a W+ view names its dimensions L<layer>·w<index>
 
     def _apply_ranges(self) -> None:
         lo, hi = self.state.bounds()

@@ -26,4 +26,4 @@ class Bookmark:
     def from_dict(cls, d: dict[str, Any]) -> Bookmark:
         return cls(str(d["name"]), np.asarray(d["z"], dtype=np.float32), str(d.get("model_sha", "")),
                    float(d.get("created", time.time())), str(d.get("note", "")),
-                   d.get("space") if d.get("space") in ("z", "w", "w+") else None)
+                   d.get("space") if d.get("space") in ("z", "w", "w+", "s") else None)

@@ -113,4 +113,5 @@ class ModelExtras:
     style_base: Any = None  # a style generator as opened; the entry shows a view of it (app/style_editing.py)
     style: Any = None  # its StyleSettings: space, class, truncation, noise, input transform
     last_z: np.ndarray | None = None  # the z the latent was last in: the way back from w to z
+    last_latents: dict[str, np.ndarray] = field(default_factory=dict)  # each space's latent when it was left
     look: Any = None  # the synthesis layer the preview shows instead of the image (core.layer_view.LookSettings)

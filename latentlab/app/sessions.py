@@ -23,8 +23,7 @@ from latentlab.app.settings import ViewSettings
 from latentlab.core.errors import LatentlabError
 from latentlab.core.session import Bookmark as SessionBookmark
 from latentlab.core.session import CheckpointRef, DirectionRef, FileRef, FlowRef, Session
-from latentlab.core.style_edit import StyleSettings, latent_dim_of
-from latentlab.core.zoo.style_api import SPACES
+from latentlab.core.style_edit import EDIT_SPACES, StyleSettings, latent_dim_of
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +97,7 @@ def _capture_extras(app: AppModel, entry: ModelEntry, cid: str, session: Session
 
 def _bookmark_dim(entry: ModelEntry, space: str | None) -> int:
     """The size a bookmark of ``space`` has for ``entry`` (its view's size when it names no space)."""
-    if space in SPACES and hasattr(entry.model, "latent_space"):
+    if space in EDIT_SPACES and hasattr(entry.model, "latent_space"):
         return latent_dim_of(entry.model, space)
     return entry.latent_dim
 
@@ -145,7 +144,7 @@ class Restore:
         for bm in self.session.bookmarks:
             if bm.checkpoint == ref.id and bm.latent.shape[0] == _bookmark_dim(entry, bm.space):
                 app.bookmarks.append(Bookmark(bm.name, bm.latent.copy(), entry.checkpoint.sha256, note=bm.note,
-                                              space=bm.space if bm.space in SPACES else None))
+                                              space=bm.space if bm.space in EDIT_SPACES else None))
         app.bookmarksChanged.emit()
         self._restore_directions(entry, ref)
         self._restore_flows(entry, ref)

@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from latentlab.core.errors import LatentlabError
-from latentlab.core.style_edit import StyleSettings, convert_latent, is_style_generator, mix_styles, settings_of, ws_of
+from latentlab.core.style_edit import (
+    StyleSettings,
+    convert_latent,
+    exact_conversion,
+    is_style_generator,
+    mix_styles,
+    settings_of,
+    ws_of,
+)
 from latentlab.core.style_edit import view_of as style_view_of
 
 if TYPE_CHECKING:
@@ -78,7 +86,8 @@ class StyleEditing:
             ex.last_z = latent.copy()
         note = None
         if latent is not None and latent.size:
-            latent, note = convert_latent(old, view, latent, ex.last_z)
+            ex.last_latents[old.latent_space] = latent.copy()
+            latent, note = convert_latent(old, view, latent, ex.last_z, ex.last_latents)
         entry.checkpoint.model = view
         ex.style = settings
         space_changed = old.latent_space != view.latent_space
@@ -132,6 +141,9 @@ class StyleEditing:
         if entry is None or self.style_base(entry) is None:
             self.message.emit("error", "style mixing needs a style-based generator (StyleGAN2/3, SWAGAN)")
             return False
+        if getattr(entry.model, "latent_space", None) == "s":
+            self.message.emit("error", "style mixing swaps ws: switch the latent space from S to W+ first")
+            return False
         try:
             model: Any = entry.model
             src_view = model if source_space in (None, model.latent_space) else \
@@ -150,7 +162,7 @@ class StyleEditing:
         view: Any = entry.model
         if space is None or space == getattr(view, "latent_space", None) or self.style_base(entry) is None:
             return latent
-        if space != "z" and view.latent_space == "z":
-            return None  # no way from w back to z: the caller switches the view's space instead
+        if not exact_conversion(space, view.latent_space):
+            return None  # no exact way there (w back to z, S back to w): the caller switches the space instead
         source = style_view_of(self.style_base(entry), self.extras(entry).style.replace(space=space))
         return convert_latent(source, view, latent)[0]

@@ -74,8 +74,13 @@ class LayerLook(nn.Module):
         return self.view.sample_prior(n, generator)
 
     def decode(self, latent: Tensor) -> Tensor:
-        ws = latent_to_ws(self.view, latent)
-        act = self.view.activations(ws, self.look.layer, **decode_options(self.view, latent.device)).float()
+        view = self.view
+        if view.latent_space == "s":  # StyleSpace: the styles are the input; no ws
+            opts = decode_options(view.base, latent.device)
+            act = view.base.activations(None, self.look.layer, styles=view.split(latent), **opts).float()
+        else:
+            ws = latent_to_ws(view, latent)
+            act = view.activations(ws, self.look.layer, **decode_options(view, latent.device)).float()
         return spectrum(act, self.look) if self.look.fft else feature_image(act, self.look)
 
 

@@ -179,4 +179,7 @@ def prior_std(model: LatentModel) -> Tensor:
         return ((hi - lo) / 2).clamp_min(1e-6)
     if info.prior == "uniform":
         return torch.full((info.latent_dim,), 1.0 / 3**0.5)
+    measured = getattr(model, "latent_std", None)  # a model that knows its latents' spread (StyleSpace S)
+    if isinstance(measured, Tensor) and tuple(measured.shape) == (info.latent_dim,):
+        return measured.detach().float().cpu()
     return torch.ones(info.latent_dim)

@@ -30,6 +30,8 @@ from latentlab.core.errors import BadInput
 from latentlab.core.jobs import JobContext, ensure_context
 from latentlab.core.zoo.style_api import NOISE_MODES, SPACES, StyleGenerator, latent_dim, latent_to_ws, style_view
 
+EDIT_SPACES = (*SPACES, "s")  # and StyleSpace S: the style channels (core/style_space.py)
+
 
 @dataclass(frozen=True)
 class StyleSettings:
@@ -49,8 +51,8 @@ class StyleSettings:
 
     def checked(self, model: Any) -> StyleSettings:
         """These settings, validated against ``model``; BadInput names what does not fit."""
-        if self.space not in SPACES:
-            raise BadInput(f"the latent space must be one of {', '.join(SPACES)}, not {self.space!r}")
+        if self.space not in EDIT_SPACES:
+            raise BadInput(f"the latent space must be one of {', '.join(EDIT_SPACES)}, not {self.space!r}")
         c_dim = int(getattr(model, "c_dim", 0))
         for label, idx in (("class", self.class_index), ("blend class", self.class_blend)):
             if idx is not None and c_dim and not 0 <= idx < c_dim:
@@ -111,8 +113,21 @@ def is_style_generator(model: Any) -> bool:
 
 
 def latent_dim_of(model: Any, space: str) -> int:
-    """The size of a latent of ``space`` ("z", "w", "w+") for this generator."""
+    """The size of a latent of ``space`` ("z", "w", "w+", "s") for this generator."""
+    if space == "s":
+        return sum(layer.style_dim for layer in model.layers)
     return int(latent_dim(model, space))
+
+
+def slider_groups(view: Any) -> list[tuple[str, int, int]] | None:
+    """The parts of a long latent its sliders show one at a time: W+ by layer (L0, L1, ...), S by the layers'
+    style channels; None for a latent shown whole."""
+    space = getattr(view, "latent_space", None)
+    if space == "w+":
+        return [(f"L{i}", i * view.w_dim, (i + 1) * view.w_dim) for i in range(view.num_ws)]
+    if space == "s":
+        return list(view.groups)
+    return None
 
 
 def settings_of(model: Any) -> StyleSettings:
@@ -133,7 +148,13 @@ def class_label(model: Any, s: StyleSettings) -> torch.Tensor | None:
 
 def view_of(model: Any, s: StyleSettings) -> Any:
     """``model`` (a style generator or a view of one) decoded with settings ``s``: a new view, same weights."""
+    from latentlab.core.style_space import StyleSpaceView
+
+    if isinstance(model, StyleSpaceView):
+        model = model.base
     s.checked(model)
+    if s.space == "s":
+        return StyleSpaceView(view_of(model, s.replace(space="w+")))
     transform: Any = "keep"
     if hasattr(model, "set_input_transform"):
         transform = None if (s.translate == (0.0, 0.0) and s.rotate == 0.0) else (*s.translate, s.rotate)
@@ -147,20 +168,39 @@ def view_of(model: Any, s: StyleSettings) -> Any:
 
 def ws_of(view: Any, latent: np.ndarray) -> np.ndarray:
     """(num_ws, w_dim) ws the view decodes ``latent`` (of its own space) with."""
+    if view.latent_space == "s":
+        raise BadInput("a StyleSpace latent has no ws (the style channels are past the mapping)",
+                       "switch the latent space to W+ for this")
     param = next(view.parameters())
     with torch.no_grad():
         t = torch.as_tensor(np.asarray(latent, np.float32).reshape(1, -1), device=param.device)
         return latent_to_ws(view, t)[0].detach().cpu().numpy().astype(np.float32)
 
 
-def convert_latent(old: Any, new: Any, latent: np.ndarray, last_z: np.ndarray | None = None
-                   ) -> tuple[np.ndarray, str | None]:
+def exact_conversion(a: str, b: str) -> bool:
+    """Whether a latent of space ``a`` has one exact counterpart in ``b`` (the picture stays the same)."""
+    return a == b or b == "s" or (a == "z" and b in ("w", "w+")) or (a == "w" and b == "w+")
+
+
+def convert_latent(old: Any, new: Any, latent: np.ndarray, last_z: np.ndarray | None = None,
+                   last: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, str | None]:
     """``latent`` of view ``old`` as a latent of view ``new``, and a note when the image cannot stay the same.
 
-    ``last_z``: the z the latent was reached from, the only way back to z (the mapping has no inverse)."""
+    ``last_z``: the z the latent was reached from, the only way back to z (the mapping has no inverse);
+    ``last``: the latent each space had when it was left, the way back from S (the affines are not inverted)."""
     a, b = old.latent_space, new.latent_space
     if a == b:
         return np.asarray(latent, np.float32).copy(), None
+    if b == "s":
+        from latentlab.core.style_space import styles_of
+
+        return styles_of(old, latent), None
+    if a == "s" and b != "z":
+        back = (last or {}).get(b)
+        if back is not None and back.shape == (new.info.latent_dim,):
+            return back.astype(np.float32).copy(), f"S has no way back to {b}: back to the last {b}"
+        mean = new.latent_mean.detach().cpu().numpy().astype(np.float32).reshape(-1)
+        return mean, f"S has no way back to {b}: {b} starts at the average"
     if b == "z":
         if last_z is not None and last_z.shape == (new.z_dim,):
             return last_z.astype(np.float32).copy(), "w has no way back to z: back to the last z"
@@ -263,7 +303,7 @@ def grid_image(cells: np.ndarray, pad: int = 2) -> np.ndarray:
 def direction_space(direction: Any, default: str | None = None) -> str | None:
     """The space a direction moves: what its file says (``params["space"]``), else ``default``."""
     space = direction.params.get("space")
-    return space if space in SPACES else default
+    return space if space in EDIT_SPACES else default
 
 
 def fit_direction(direction: Any, view: Any, layers: tuple[int, int] | None = None,

@@ -442,6 +442,7 @@ class MainWindow(QMainWindow):
         ok = self.flows.shutdown() and ok
         ok = self.images.shutdown() and ok
         ok = self.generator.shutdown() and ok
+        ok = self.sliders.ranker.shutdown() and ok
         ok = self.models.shutdown() and ok
         ok = shutdown_all() and ok
         ok = self.bridge.stop() and ok

@@ -144,7 +144,7 @@ def test_settings_survive_json_and_refuse_the_wrong_types():
         with pytest.raises(BadInput):
             StyleSettings.from_dict(bad)
     g = tiny_sg2()
-    for bad in (StyleSettings(space="s"), StyleSettings(psi=1.5), StyleSettings(cutoff=99),
+    for bad in (StyleSettings(space="q"), StyleSettings(psi=1.5), StyleSettings(cutoff=99),
                 StyleSettings(noise_mode="loud"), StyleSettings(rotate=float("nan"))):
         with pytest.raises(BadInput):
             bad.checked(g)

@@ -210,3 +210,25 @@ def test_look_inside_shows_a_layers_maps_then_its_spectrum_then_the_image_again(
     assert window.state.look_of(entry) is None and window.preview.look_token is None
     qtbot.waitUntil(lambda: shows(decoded(entry.model, z)), timeout=30000)
     assert image.shape == window.preview.last_result.image.shape
+
+
+def test_stylespace_shows_one_layers_channels_and_ranks_them_by_effect(qtbot, window, sg2_file):
+    entry = open_and_wait(qtbot, window, sg2_file)
+    before = wait_for_full_frame(qtbot, window, window.state.z)
+    window.generator.space.activated.emit(3)  # S
+    view = entry.model
+    assert view.latent_space == "s" and window.state.z.shape == (view.info.latent_dim,)
+    after = wait_for_full_frame(qtbot, window, window.state.z)
+    assert np.abs(after.astype(int) - before.astype(int)).max() <= 1  # the same picture, now in S
+    sliders = window.sliders
+    sliders.layer.setValue(1)
+    name, a, b = view.groups[1]
+    assert [r.dim for r in sliders.rows] == list(range(a, b)) and name in sliders.layer.suffix()
+    assert sliders.rank_button.isVisible() and not window.generator.mix_button.isEnabled()
+    with qtbot.waitSignal(sliders.ranker.finished, timeout=30000):
+        sliders.rank_channels()
+    laid = [sliders.rows_layout.itemAt(i).widget() for i in range(len(sliders.rows))]
+    scores = [sliders._effects[r.dim] for r in laid]
+    assert scores == sorted(scores, reverse=True) and laid[0].badge.text() == "100%"
+    lo, hi = window.state.bounds()
+    assert np.allclose(hi[a:b], 3 * view.latent_std.numpy()[a:b])  # ±3 of each channel's own spread

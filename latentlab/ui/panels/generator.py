@@ -39,10 +39,12 @@ from latentlab.ui.binding import connect_while_alive
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.safe_text import PlainLabel
 
-SPACE_LABELS = {"z": "z · prior", "w": "w · mapped", "w+": "W+ · per layer"}
+SPACE_LABELS = {"z": "z · prior", "w": "w · mapped", "w+": "W+ · per layer", "s": "S · style channels"}
 SPACE_HELP = ("z: the generator's input, a normal prior sample. w: the mapping network's output, where edits are "
               "more linear. W+: one w for every synthesis layer, so coarse (pose), middle and fine (colour) "
-              "layers can be edited apart; the sliders then show one layer at a time.")
+              "layers can be edited apart; the sliders then show one layer at a time. S (StyleSpace, Wu et al. 2021): "
+              "each layer's style channels after its affine map, the most disentangled handles; single channels "
+              "often change one attribute. Rank a layer's channels by their effect from the sliders.")
 
 
 def _form(box: QGroupBox) -> QFormLayout:
@@ -311,6 +313,9 @@ class GeneratorPanel(QWidget):
         self.transform_box.setVisible(hasattr(model, "set_input_transform"))
         self.noise_box.setEnabled(bool(model.noise_layers))
         self.noise_box.setToolTip("" if model.noise_layers else "StyleGAN3 has no noise inputs")
+        self.mix_button.setEnabled(s.space != "s")
+        self.mix_button.setToolTip("Take these layers' styles from the second latent (the view switches to W+)"
+                                   if s.space != "s" else "Style mixing swaps ws: switch the space to W+ first")
         self.psi.setEnabled(s.space == "z")
         self.cutoff.setEnabled(s.space == "z")
         self.trunc_box.setToolTip("" if s.space == "z" else "Truncation acts in the mapping, from z: in w and W+ "

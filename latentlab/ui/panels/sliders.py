@@ -28,6 +28,7 @@ from latentlab.ui.binding import bind, connect_while_alive
 from latentlab.ui.condition_selector import ConditionSelector
 from latentlab.ui.float_slider import FloatSlider
 from latentlab.ui.icons import icon
+from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.safe_text import PlainLabel
 from latentlab.ui.widgets import FlowLayout
 
@@ -186,6 +187,7 @@ class LatentSlidersPanel(QWidget):
         super().__init__(parent)
         self.state = state
         self.rows: list[SliderRow] = []
+        self._effects: dict[int, float] = {}
         self.show_passive = QCheckBox("show passive")
         self.show_passive.setToolTip("Passive dimensions collapsed to the prior and barely change the image")
         bind(self.show_passive, state.view, "show_passive")
@@ -222,9 +224,18 @@ class LatentSlidersPanel(QWidget):
         # W+ has one w per synthesis layer (18 x 512 at 1024 px): the sliders show one layer's w at a time.
         self.layer = QSpinBox()
         self.layer.setPrefix("layer ")
-        self.layer.setToolTip("W+: the synthesis layer whose w these sliders move (0 = coarsest)")
+        self.layer.setToolTip("W+: the synthesis layer whose w these sliders move (0 = coarsest); "
+                              "S: the layer whose style channels they move")
         self.layer.setVisible(False)
         self.layer.valueChanged.connect(lambda _v: self._rebuild(self.state.current))
+        self.rank_button = QPushButton("Rank by effect")
+        self.rank_button.setToolTip("StyleSpace: order this layer's channels by how much each moves the image at "
+                                    "the current latent (strongest first)")
+        self.rank_button.setVisible(False)
+        self.rank_button.clicked.connect(self.rank_channels)
+        self.ranker = JobRunner(self, name="channel ranking")
+        self.ranker.finished.connect(self._on_ranked)
+        self.ranker.failed.connect(lambda msg: state.message.emit("error", f"could not rank the channels: {msg}"))
 
         top = QVBoxLayout()
         tools = FlowLayout()  # wraps in a narrow dock
@@ -233,7 +244,10 @@ class LatentSlidersPanel(QWidget):
             tools.addWidget(w)
         top.addLayout(tools)
         top.addWidget(self.summary)
-        top.addWidget(self.layer)
+        layer_row = QHBoxLayout()
+        layer_row.addWidget(self.layer, 1)
+        layer_row.addWidget(self.rank_button)
+        top.addLayout(layer_row)
         top.addWidget(condition := ConditionSelector(state))
         self.condition = condition  # a conditioned model's c (hidden for other models)
 
@@ -265,6 +279,8 @@ class LatentSlidersPanel(QWidget):
             row.deleteLater()
         self.rows = []
         self._by_dim: dict[int, SliderRow] = {}
+        self._effects: dict[int, float] = {}  # StyleSpace: each shown channel's effect on the image, once ranked
+        self.ranker.cancel()
         has_model = entry is not None
         for w in (self.random_button, self.reset_button, self.seed, self.range_spin):
             w.setEnabled(has_model)
@@ -290,17 +306,47 @@ class LatentSlidersPanel(QWidget):
         self._sync_history()
 
     def _shown_dims(self, entry) -> range:
-        """Every dimension, or in W+ the w of the layer picked (the layer spin box appears only there)."""
-        model = entry.model
-        wplus = getattr(model, "latent_space", None) == "w+"
-        self.layer.setVisible(wplus)
-        if not wplus:
+        """Every dimension, or in W+ / S the part of the layer picked (the layer box appears only there)."""
+        from latentlab.core.style_edit import slider_groups
+
+        groups = slider_groups(entry.model)
+        self.layer.setVisible(groups is not None)
+        self.rank_button.setVisible(getattr(entry.model, "latent_space", None) == "s")
+        if groups is None:
             return range(entry.model.info.latent_dim)
         with QSignalBlocker(self.layer):
-            self.layer.setRange(0, model.num_ws - 1)
-            self.layer.setSuffix(f" of {model.num_ws}")
-        start = self.layer.value() * model.w_dim
-        return range(start, start + model.w_dim)
+            self.layer.setRange(0, len(groups) - 1)
+            name = groups[min(self.layer.value(), len(groups) - 1)][0]
+            self.layer.setSuffix(f" of {len(groups)}" + ("" if name.startswith("L") else f" · {name}"))
+        _, start, end = groups[self.layer.value()]
+        return range(start, end)
+
+    # --- StyleSpace: the channels that move the image most, first -----------------------------------------------------
+    def rank_channels(self) -> None:
+        """Order the shown layer's style channels by how much each moves the image at the current latent."""
+        from latentlab.core.style_edit import slider_groups
+        from latentlab.core.style_space import channel_effects
+
+        entry = self.state.current
+        if entry is None or getattr(entry.model, "latent_space", None) != "s":
+            return
+        name = slider_groups(entry.model)[self.layer.value()][0]
+        model, s = entry.model, self.state.z.copy()  # what is shown now; the job runs off the GUI thread
+        self.ranker.start(lambda ctx: channel_effects(model, s, name), label=f"ranking the style channels of {name}")
+
+    def _on_ranked(self, scores) -> None:
+        rows = self.rows
+        if len(scores) != len(rows):
+            return  # the layer shown changed meanwhile
+        self._effects = {row.dim: float(v) for row, v in zip(rows, scores, strict=True)}
+        top = max(self._effects.values()) or 1.0
+        for row in rows:
+            row.badge.setText(f"{self._effects[row.dim] / top:.0%}")
+            row.badge.setToolTip("How much this channel moves the image here (‖∂image/∂s‖ × its spread), "
+                                 "as a share of the layer's strongest")
+        self._layout_rows()
+        self.summary.setText(f"channels ordered by their effect on the image (strongest: "
+                             f"{self.row(max(self._effects, key=self._effects.__getitem__)).name_label.text()})")
 
     @staticmethod
     def _label(entry, j: int) -> str:
@@ -334,7 +380,8 @@ class LatentSlidersPanel(QWidget):
         self._layout_rows()
 
     def _layout_rows(self) -> None:
-        ordered = sorted(self.rows, key=lambda r: (ORDER.get(r.activity, 1), r.dim))
+        effects = self._effects
+        ordered = sorted(self.rows, key=lambda r: (ORDER.get(r.activity, 1), -effects.get(r.dim, 0.0), r.dim))
         laid = [self.rows_layout.itemAt(i).widget() for i in range(self.rows_layout.count())]
         if [w for w in laid if w is not None] != ordered:  # re-inserting 512 rows of a GAN costs 0.1 s
             self.rows_widget.setUpdatesEnabled(False)

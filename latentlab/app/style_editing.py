@@ -17,6 +17,7 @@ import numpy as np
 from latentlab.core.errors import LatentlabError
 from latentlab.core.style_edit import (
     StyleSettings,
+    blend_seeds,
     convert_latent,
     exact_conversion,
     is_style_generator,
@@ -155,6 +156,24 @@ class StyleEditing:
         if model.latent_space != "w+" and not self.set_style(entry, space="w+"):
             return False
         self.set_latent(mixed.reshape(-1), "mix", respect_locks=False)
+        return True
+
+    def blend(self, weights: list[tuple[int, float]]) -> bool:
+        """The current generator at the weighted blend of these seeds' ws (in w, or in W+ from z and W+)."""
+        entry = self.current
+        if entry is None or self.style_base(entry) is None:
+            self.message.emit("error", "blending seeds needs a style-based generator (StyleGAN2/3, SWAGAN)")
+            return False
+        try:
+            ws = blend_seeds(entry.model, weights)
+        except LatentlabError as exc:
+            self.message.emit("error", f"could not blend the seeds: {exc}")
+            return False
+        space = getattr(entry.model, "latent_space", None)
+        if space == "z" and not self.set_style(entry, space="w+"):  # no z gives the blend: it lives in W
+            return False
+        latent = ws.mean(axis=0) if space == "w" else ws.reshape(-1)
+        self.set_latent(latent, "blend", respect_locks=False)
         return True
 
     def latent_in_space(self, entry: ModelEntry, latent: np.ndarray, space: str | None) -> np.ndarray | None:

@@ -28,6 +28,7 @@ import torch
 
 from latentlab.core.errors import BadInput
 from latentlab.core.jobs import JobContext, ensure_context
+from latentlab.core.text import printable
 from latentlab.core.zoo.style_api import NOISE_MODES, SPACES, StyleGenerator, latent_dim, latent_to_ws, style_view
 
 EDIT_SPACES = (*SPACES, "s")  # and StyleSpace S: the style channels (core/style_space.py)
@@ -46,6 +47,7 @@ class StyleSettings:
     noise_mode: str = "const"
     noise_strength: float = 1.0
     noise_seed: int = 0
+    noise_layers: tuple[tuple[str, float], ...] = ()  # per noise layer, a multiplier on top of noise_strength
     translate: tuple[float, float] = (0.0, 0.0)  # StyleGAN3: the Fourier features' translation ...
     rotate: float = 0.0  # ... and rotation, in turns
 
@@ -63,6 +65,12 @@ class StyleSettings:
             raise BadInput(f"the truncation cutoff must lie in [0, {model.num_ws}], got {self.cutoff}")
         if self.noise_mode not in NOISE_MODES:
             raise BadInput(f"noise must be one of {', '.join(NOISE_MODES)}, not {self.noise_mode!r}")
+        unknown = [name for name, _ in self.noise_layers if name not in model.noise_layers]
+        if unknown:
+            have = ", ".join(model.noise_layers) or "none"
+            raise BadInput(f"no noise input in layer {printable(unknown[0], 60)}", f"noise layers: {have}")
+        if not all(math.isfinite(v) and 0.0 <= v <= 100.0 for _, v in self.noise_layers):
+            raise BadInput("a layer's noise strength must be a finite number in [0, 100]")
         numbers = (self.noise_strength, *self.translate, self.rotate)
         if not all(math.isfinite(v) for v in numbers) or not 0.0 <= self.noise_strength <= 100.0:
             raise BadInput("noise strength, translation and rotation must be finite (strength in [0, 100])")
@@ -74,7 +82,16 @@ class StyleSettings:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["translate"] = list(self.translate)
+        d["noise_layers"] = [[name, v] for name, v in self.noise_layers]
         return d
+
+    def layer_noise(self, name: str) -> float:
+        """The multiplier of layer ``name``'s noise on top of ``noise_strength`` (1 unless set)."""
+        return next((v for n, v in self.noise_layers if n == name), 1.0)
+
+    def with_layer_noise(self, name: str, value: float) -> StyleSettings:
+        kept = tuple((n, v) for n, v in self.noise_layers if n != name)
+        return self.replace(noise_layers=kept if value == 1.0 else (*kept, (name, float(value))))
 
     @classmethod
     def from_dict(cls, d: Any) -> StyleSettings:
@@ -86,7 +103,12 @@ class StyleSettings:
             if f.name not in d:
                 continue
             v = d[f.name]
-            if f.name == "translate":
+            if f.name == "noise_layers":
+                if not (isinstance(v, list) and len(v) <= 1024 and all(
+                        isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and _is_number(p[1]) for p in v)):
+                    raise BadInput("style setting 'noise_layers' must be a list of [layer name, number] pairs")
+                v = tuple((str(p[0]), float(p[1])) for p in v)
+            elif f.name == "translate":
                 if not (isinstance(v, list) and len(v) == 2 and all(_is_number(x) for x in v)):
                     raise BadInput("style setting 'translate' must be two numbers")
                 v = (float(v[0]), float(v[1]))
@@ -158,7 +180,9 @@ def view_of(model: Any, s: StyleSettings) -> Any:
     transform: Any = "keep"
     if hasattr(model, "set_input_transform"):
         transform = None if (s.translate == (0.0, 0.0) and s.rotate == 0.0) else (*s.translate, s.rotate)
-    strength = None if s.noise_strength == 1.0 else s.noise_strength
+    strength: Any = None if s.noise_strength == 1.0 else s.noise_strength
+    if s.noise_layers:
+        strength = {name: s.noise_strength * s.layer_noise(name) for name in model.noise_layers}
     return style_view(model, space=s.space, truncation=s.psi, truncation_cutoff=s.cutoff, noise_mode=s.noise_mode,
                       noise_strength=strength if model.noise_layers else None, noise_seed=s.noise_seed,
                       c=class_label(model, s), input_transform=transform)
@@ -327,3 +351,25 @@ def fit_direction(direction: Any, view: Any, layers: tuple[int, int] | None = No
         return Direction(direction.name, direction.method, params, vector=vector), None
     hint = "W+" if have == "w+" else have
     return None, f"moves {hint}: switch the latent space to {hint} (Generator panel) to use it"
+
+
+# --- blending seeds -----------------------------------------------------------------------------------------------
+
+def blend_seeds(view: Any, weights: list[tuple[int, float]]) -> np.ndarray:
+    """The weighted mean of the ws of these seeds' prior samples, (num_ws, w_dim): NVIDIA's visualizer blends
+    seeds this way (in W, after the mapping, where a mean of images' codes is still an image's code).
+
+    Weights are normalised to sum 1; a seed is drawn as the app's 'from seed' is (``torch.Generator().manual_seed``)."""
+    if not weights or len(weights) > 64:
+        raise BadInput("blend 1 to 64 seeds")
+    total = sum(w for _, w in weights)
+    if not all(math.isfinite(w) and w >= 0 for _, w in weights) or total <= 0:
+        raise BadInput("blend weights must be finite, non-negative and not all zero")
+    if view.latent_space == "s":
+        raise BadInput("seeds are blended in W: switch the latent space from S to w or W+ first")
+    z_view = style_view(view, space="z")
+    out = np.zeros((view.num_ws, view.w_dim), np.float32)
+    for seed, w in weights:
+        z = z_view.sample_prior(1, torch.Generator().manual_seed(int(seed)))[0].detach().cpu().numpy()
+        out += (w / total) * ws_of(z_view, z)
+    return out

@@ -155,3 +155,36 @@ def test_ws_of_a_w_plus_latent_is_its_rows():
     view = view_of(g, StyleSettings(space="w+"))
     ws = np.random.default_rng(2).standard_normal((g.num_ws, g.w_dim)).astype(np.float32)
     assert np.array_equal(ws_of(view, ws.reshape(-1)), ws)
+
+
+def test_one_layers_noise_strength_changes_only_what_that_layer_adds():
+    g = tiny_sg2()
+    z = np.random.default_rng(0).standard_normal(g.z_dim).astype(np.float32)
+    layer = g.noise_layers[-1]
+    base = StyleSettings(noise_mode="random", noise_seed=1)
+    louder = base.with_layer_noise(layer, 3.0)
+    assert louder.layer_noise(layer) == 3.0 and louder.layer_noise(g.noise_layers[0]) == 1.0
+    assert np.abs(decode(view_of(g, louder), z) - decode(view_of(g, base), z)).max() > 1e-4
+    assert louder.with_layer_noise(layer, 1.0) == base  # back to as trained: nothing stored
+    # Every other layer's noise off: only that layer's noise is left, and its strength matters.
+    quiet = base.replace(noise_strength=0.0)
+    assert np.array_equal(decode(view_of(g, quiet.with_layer_noise(layer, 5.0)), z), decode(view_of(g, quiet), z))
+    assert StyleSettings.from_dict(louder.to_dict()) == louder
+    with pytest.raises(BadInput, match="no noise input"):
+        base.with_layer_noise("b999.conv9", 2.0).checked(g)
+    with pytest.raises(BadInput):
+        StyleSettings.from_dict({"noise_layers": [["a"]]})
+
+
+def test_blending_seeds_is_the_weighted_mean_of_their_ws():
+    from latentlab.core.style_edit import blend_seeds
+
+    g = tiny_sg2()
+    view = view_of(g, StyleSettings(space="w+"))
+    z_view = view_of(g, StyleSettings(space="z"))
+    ws = [ws_of(z_view, z_view.sample_prior(1, torch.Generator().manual_seed(s))[0].numpy()) for s in (1, 7)]
+    assert np.allclose(blend_seeds(view, [(1, 3.0), (7, 1.0)]), 0.75 * ws[0] + 0.25 * ws[1], atol=1e-6)
+    assert np.allclose(blend_seeds(view, [(7, 2.0)]), ws[1], atol=1e-6)
+    for bad in ([], [(1, -1.0)], [(1, 0.0)], [(1, float("nan"))]):
+        with pytest.raises(BadInput):
+            blend_seeds(view, bad)

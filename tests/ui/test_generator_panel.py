@@ -232,3 +232,28 @@ def test_stylespace_shows_one_layers_channels_and_ranks_them_by_effect(qtbot, wi
     assert scores == sorted(scores, reverse=True) and laid[0].badge.text() == "100%"
     lo, hi = window.state.bounds()
     assert np.allclose(hi[a:b], 3 * view.latent_std.numpy()[a:b])  # ±3 of each channel's own spread
+
+
+def test_blend_seeds_and_a_layers_noise_from_the_panel(qtbot, window, sg2_file):
+    from latentlab.core.export.mixing import parse_weighted_seeds
+
+    entry = open_and_wait(qtbot, window, sg2_file)
+    panel = window.generator
+    panel.blend_edit.setText("3:1, 4:3")
+    assert panel.blend_seeds()
+    assert entry.model.latent_space == "w+"  # a blend of ws lives in W, not in z
+    from latentlab.core.style_edit import blend_seeds
+
+    assert np.allclose(window.state.z, blend_seeds(entry.model, [(3, 1.0), (4, 3.0)]).reshape(-1), atol=1e-6)
+    panel.blend_edit.setText("3:x")
+    assert not panel.blend_seeds()
+    assert parse_weighted_seeds("1, 2:0.5") == [(1, 1.0), (2, 0.5)]
+    for bad in ("", "a:1", "1:-2", "1:0"):
+        with pytest.raises(ValueError):
+            parse_weighted_seeds(bad)
+    layer = entry.model.noise_layers[-1]
+    panel.noise_layer.setCurrentIndex(panel.noise_layer.findData(layer))
+    panel.noise_layer.activated.emit(panel.noise_layer.currentIndex())
+    panel.noise_strength.setValue(2.5)
+    s = window.state.style_of(entry)
+    assert s.noise_strength == 1.0 and s.layer_noise(layer) == 2.5

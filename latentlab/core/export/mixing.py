@@ -7,6 +7,7 @@ view's own space (so a seed means the same image in z, w and W+), which is how t
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -42,6 +43,27 @@ def parse_seeds(text: str, limit: int = MAX_SOURCES) -> list[int]:
     if not seeds:
         raise ValueError("give at least one seed")
     return seeds
+
+
+def parse_weighted_seeds(text: str, limit: int = 64) -> list[tuple[int, float]]:
+    """'1:0.7, 5:0.3' -> [(1, 0.7), (5, 0.3)]; a seed without a weight weighs 1. ValueError otherwise."""
+    out: list[tuple[int, float]] = []
+    for part in (p.strip() for p in text.replace(";", ",").split(",")):
+        if not part:
+            continue
+        seed, _, weight = part.partition(":")
+        try:
+            value = float(weight) if weight.strip() else 1.0
+        except ValueError:
+            raise ValueError(f"{part!r}: the weight after ':' must be a number") from None
+        if not seed.strip().isdigit() or not math.isfinite(value) or value < 0:
+            raise ValueError(f"{part!r} is not SEED or SEED:WEIGHT (a weight >= 0)")
+        out.append((int(seed), value))
+    if not out or len(out) > limit:
+        raise ValueError(f"give 1 to {limit} seeds, e.g. 1:0.5, 7:0.5")
+    if sum(w for _, w in out) <= 0:
+        raise ValueError("the weights are all zero")
+    return out
 
 
 def seed_latents(view: Any, seeds: Sequence[int]) -> list[np.ndarray]:

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from latentlab.app import AppModel
-from latentlab.core.export.mixing import parse_seeds
+from latentlab.core.export.mixing import parse_seeds, parse_weighted_seeds
 from latentlab.core.style_edit import StyleSettings, layer_presets
 from latentlab.ui.binding import connect_while_alive
 from latentlab.ui.job_runner import JobRunner
@@ -143,16 +143,22 @@ class GeneratorPanel(QWidget):
         for mode, label in (("const", "const (stored)"), ("random", "random (seed)"), ("none", "off")):
             self.noise_mode.addItem(label, mode)
         self.noise_mode.activated.connect(lambda i: self._set(noise_mode=self.noise_mode.itemData(i)))
+        self.noise_layer = QComboBox()
+        self.noise_layer.setToolTip("Whose noise strength the number sets: every layer's, or one layer's on top")
+        self.noise_layer.activated.connect(lambda _i: self.sync())
         self.noise_strength = _spin(0.0, 10.0, 0.1)
-        self.noise_strength.setToolTip("Multiplies every layer's learned noise strength")
-        self.noise_strength.valueChanged.connect(lambda v: self._set(noise_strength=float(v)))
+        self.noise_strength.setToolTip("Multiplies the learned noise strength (of every layer, or of the one picked)")
+        self.noise_strength.valueChanged.connect(self._set_noise_strength)
         self.noise_seed = QSpinBox()
         self.noise_seed.setRange(0, 2**31 - 1)
         self.noise_seed.setKeyboardTracking(False)
         self.noise_seed.valueChanged.connect(lambda v: self._set(noise_seed=int(v)))
         form = _form(self.noise_box)
         form.addRow("mode", self.noise_mode)
-        form.addRow("strength", self.noise_strength)
+        row = QHBoxLayout()
+        row.addWidget(self.noise_layer, 1)
+        row.addWidget(self.noise_strength)
+        form.addRow("strength", row)
         form.addRow("seed", self.noise_seed)
         return self.noise_box
 
@@ -194,6 +200,12 @@ class GeneratorPanel(QWidget):
         self.rows_edit, self.cols_edit = QLineEdit("1-4"), QLineEdit("5-9")
         self.rows_edit.setToolTip("Seeds down the left (their coarse structure is kept); e.g. 1, 2, 5-7")
         self.cols_edit.setToolTip("Seeds across the top (they give the chosen layers' styles)")
+        self.blend_edit = QLineEdit("1:0.5, 2:0.5")
+        self.blend_edit.setToolTip("Seeds and weights, SEED:WEIGHT, ...: the latent becomes the weighted mean of "
+                                   "their ws (in w, or W+ from z), as NVIDIA's visualizer blends seeds")
+        self.blend_button = QPushButton("Blend")
+        self.blend_button.clicked.connect(self.blend_seeds)
+        self.blend_edit.returnPressed.connect(self.blend_seeds)
         self.grid_button = QPushButton("Mixing grid…")
         self.grid_button.setToolTip("Write the style-mixing figure (row seeds × column seeds) as a PNG")
         self.grid_button.clicked.connect(self.grid_dialog)
@@ -206,6 +218,10 @@ class GeneratorPanel(QWidget):
         layers.addWidget(self.layer_to)
         form.addRow("layers", layers)
         form.addRow(self.mix_button)
+        blend = QHBoxLayout()
+        blend.addWidget(self.blend_edit, 1)
+        blend.addWidget(self.blend_button)
+        form.addRow("blend seeds", blend)
         form.addRow("grid rows", self.rows_edit)
         form.addRow("grid columns", self.cols_edit)
         form.addRow(self.grid_button)
@@ -314,6 +330,7 @@ class GeneratorPanel(QWidget):
         self.noise_box.setEnabled(bool(model.noise_layers))
         self.noise_box.setToolTip("" if model.noise_layers else "StyleGAN3 has no noise inputs")
         self.mix_button.setEnabled(s.space != "s")
+        self.blend_button.setEnabled(s.space != "s")
         self.mix_button.setToolTip("Take these layers' styles from the second latent (the view switches to W+)"
                                    if s.space != "s" else "Style mixing swaps ws: switch the space to W+ first")
         self.psi.setEnabled(s.space == "z")
@@ -341,7 +358,7 @@ class GeneratorPanel(QWidget):
         self.cutoff.setRange(0, model.num_ws)
         self.cutoff.setValue(s.cutoff or 0)
         self.noise_mode.setCurrentIndex(["const", "random", "none"].index(s.noise_mode))
-        self.noise_strength.setValue(s.noise_strength)
+        self._sync_noise_layers(s, model)
         self.noise_seed.setValue(s.noise_seed)
         self.noise_seed.setEnabled(s.noise_mode == "random")
         self.tx.setValue(s.translate[0])
@@ -349,6 +366,18 @@ class GeneratorPanel(QWidget):
         self.rot.setValue(s.rotate * 360.0)
         self._sync_presets(model.num_ws)
         del blockers
+
+    def _sync_noise_layers(self, s: StyleSettings, model) -> None:
+        names = [None, *model.noise_layers]
+        if [self.noise_layer.itemData(i) for i in range(self.noise_layer.count())] != names:
+            with QSignalBlocker(self.noise_layer):
+                self.noise_layer.clear()
+                self.noise_layer.addItem("all layers", None)
+                for name in model.noise_layers:
+                    self.noise_layer.addItem(name, name)
+        layer = self.noise_layer.currentData()
+        with QSignalBlocker(self.noise_strength):
+            self.noise_strength.setValue(s.noise_strength if layer is None else s.layer_noise(layer))
 
     def _sync_presets(self, num_ws: int) -> None:
         presets = layer_presets(num_ws)
@@ -366,6 +395,25 @@ class GeneratorPanel(QWidget):
         entry = self.state.current
         if entry is not None and not self.state.set_style(entry, **changes):
             self.sync()  # refused: show what holds
+
+    def _set_noise_strength(self, value: float) -> None:
+        entry = self.state.current
+        s = self.state.style_of(entry) if entry is not None else None
+        layer = self.noise_layer.currentData()
+        if s is None or entry is None:
+            return
+        if layer is None:
+            self._set(noise_strength=float(value))
+        elif not self.state.set_style(entry, noise_layers=s.with_layer_noise(layer, float(value)).noise_layers):
+            self.sync()
+
+    def blend_seeds(self) -> bool:
+        try:
+            weights = parse_weighted_seeds(self.blend_edit.text())
+        except ValueError as exc:
+            self.state.message.emit("error", f"blend: {exc}")
+            return False
+        return self.state.blend(weights)
 
     def _set_transform(self) -> None:
         self._set(translate=(float(self.tx.value()), float(self.ty.value())), rotate=float(self.rot.value()) / 360.0)

@@ -21,6 +21,8 @@ from latentlab.commands.common import (
     raise_usage,
     seed_arg,
     steps_int,
+    style_args,
+    styled,
     threads_arg,
     trust_arg,
     trust_of,
@@ -114,6 +116,26 @@ def register(sub: Any) -> None:
     json_arg(e)
     e.set_defaults(func=cmd_evaluate)
 
+    m = fs.add_parser("import", help="PDETraversal potentials (support_sets.pt / checkpoint.pt) as a flows file",
+                      description="Read the potentials PDETraversal (the paper's code) trained, without running "
+                      "anything in the file, and write them as latentlab flows for FILE (in the latent space they "
+                      "move: --space w for a StyleGAN trained with shift_in_w_space).")
+    m.add_argument("potentials", help="PDETraversal's support_sets.pt or models/checkpoint.pt")
+    m.add_argument("--model", dest="file", required=True, help="the checkpoint the potentials were trained on")
+    m.add_argument("--out", required=True, help="the flows file to write (.safetensors)")
+    bound = m.add_mutually_exclusive_group()
+    bound.add_argument("--bounded", dest="bounded", action="store_true", default=None,
+                       help="the potentials end in tanh (PDETraversal's default)")
+    bound.add_argument("--unbounded", dest="bounded", action="store_false",
+                       help="no final tanh (PDETraversal's StyleGAN2 experiments); default: from args.json")
+    m.add_argument("--eta", type=finite_float(0.0, 100.0, lo_open=True), default=1.0,
+                   help="traversal step size (PDETraversal trains with 1, its traversal scripts use 0.2)")
+    style_args(m)
+    arch_arg(m, "architecture, for plain state_dict files")
+    trust_arg(m)
+    json_arg(m)
+    m.set_defaults(func=cmd_import, device="cpu")
+
     i = fs.add_parser("info", help="print a flows file's card (checkpoint, hyper-parameters, last losses)")
     i.add_argument("flows", help="flows file")
     json_arg(i)
@@ -144,6 +166,26 @@ def _open(args: argparse.Namespace):
 
         torch.set_num_threads(args.threads)
     return open_checkpoint(args.file, arch=args.arch, trust=trust_of(args), device=args.device)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from latentlab.core.export.outputs import refuse_inputs
+    from latentlab.core.flows import save_flows
+    from latentlab.core.flows.pdetraversal import import_pdetraversal
+
+    out = Path(args.out)
+    refuse_inputs(out, [args.file, args.potentials])
+    ck = _open(args)
+    model = styled(ck.model, args)
+    flows, notes = import_pdetraversal(args.potentials, model, sha256=ck.sha256, bounded=args.bounded, eta=args.eta)
+    save_flows(flows, out, include_optimizer=False)
+    if args.json:
+        print_json({"out": str(out), "notes": notes, **flows.summary()})
+    else:
+        for note in notes:
+            echo(f"note: {note}")
+        echo(f"wrote {out}: {flows.n_potentials} potentials over {flows.latent_dim} latents of {model.info.name}")
+    return 0
 
 
 def _load(args: argparse.Namespace, ck):

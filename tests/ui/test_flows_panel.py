@@ -73,3 +73,22 @@ def test_flows_for_another_checkpoint_are_refused(qtbot, window, tiny_ckpt, tmp_
     assert window.state.current is other
     assert not panel.load(saved)
     assert window.banner.level == "error" and "flows" in window.banner.text
+
+
+def test_pdetraversal_potentials_load_as_flows_and_play(qtbot, window, tiny_ckpt, tmp_path):
+    import torch
+
+    from tests.core.test_pdetraversal_import import ReferenceWavePDE
+
+    entry = open_and_wait(qtbot, window, tiny_ckpt)
+    torch.manual_seed(4)
+    torch.save(ReferenceWavePDE(2, entry.latent_dim, True).state_dict(), tmp_path / "support_sets.pt")
+    said = []
+    window.state.message.connect(lambda level, text: said.append((level, text)))
+    panel = window.flows
+    assert panel.load(tmp_path / "support_sets.pt")
+    flows = window.state.extras(entry).flows
+    assert flows is not None and flows.n_potentials == 2
+    assert any("classifier is new" in text for _, text in said)
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    assert not panel.load(tmp_path / "junk.pt") and said[-1][0] == "error"

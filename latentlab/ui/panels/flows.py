@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from latentlab.app import AppModel
+from latentlab.core.errors import LatentlabError
 from latentlab.core.flows import (
     LOSS_TERMS,
     PDES,
@@ -455,7 +456,9 @@ class FlowsPanel(QWidget):
 
     # --- files ---------------------------------------------------------------------------------------------------
     def load_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load flows", str(Path.cwd()), "Flows (*.safetensors);;All (*)")
+        path, _ = QFileDialog.getOpenFileName(self, "Load flows", str(Path.cwd()),
+                                              "Flows (*.safetensors *.pt *.pth);;latentlab flows (*.safetensors);;"
+                                              "PDETraversal potentials (*.pt *.pth);;All (*)")
         if path:
             self.load(Path(path))
 
@@ -463,6 +466,8 @@ class FlowsPanel(QWidget):
         entry = self.state.current
         if entry is None:
             return False
+        if Path(path).suffix.lower() in (".pt", ".pth"):
+            return self._import_pdetraversal(Path(path))
         try:
             flows = load_flows(path, checkpoint_sha256=entry.checkpoint.sha256, latent_dim=entry.latent_dim,
                                allow_mismatch=allow_mismatch)
@@ -470,6 +475,22 @@ class FlowsPanel(QWidget):
             self.state.message.emit("error", f"could not load flows: {exc}")
             return False
         self.set_flows(flows, Path(path))  # traces them
+        return True
+
+    def _import_pdetraversal(self, path: Path) -> bool:
+        """Potentials PDETraversal trained (its support_sets.pt), read without running the file; Save keeps them."""
+        from latentlab.core.flows.pdetraversal import import_pdetraversal
+
+        entry = self.state.current
+        assert entry is not None
+        try:
+            flows, notes = import_pdetraversal(path, entry.model, sha256=entry.checkpoint.sha256)
+        except (LatentlabError, ValueError, OSError) as exc:
+            self.state.message.emit("error", f"could not import PDETraversal potentials: {exc}")
+            return False
+        self.set_flows(flows, None)
+        for note in notes:
+            self.state.message.emit("info", f"{path.name}: {note}")
         return True
 
     def save_dialog(self) -> None:

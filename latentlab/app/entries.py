@@ -115,3 +115,4 @@ class ModelExtras:
     last_z: np.ndarray | None = None  # the z the latent was last in: the way back from w to z
     last_latents: dict[str, np.ndarray] = field(default_factory=dict)  # each space's latent when it was left
     look: Any = None  # the synthesis layer the preview shows instead of the image (core.layer_view.LookSettings)
+    untransform: bool = False  # StyleGAN3: the preview warps the output back by the input transform's inverse

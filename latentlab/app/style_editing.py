@@ -130,6 +130,15 @@ class StyleEditing:
         self.lookChanged.emit(entry)
         return True
 
+    def set_untransform(self, entry: ModelEntry, on: bool) -> bool:
+        """StyleGAN3: show the output warped back by the inverse of its input transform (an equivariance check)."""
+        if on and not hasattr(self.style_base(entry), "set_input_transform"):
+            self.message.emit("error", "only StyleGAN3 generators have an input transform to undo")
+            return False
+        self.extras(entry).untransform = bool(on)
+        self.lookChanged.emit(entry)
+        return True
+
     # --- W+: style mixing ------------------------------------------------------------------------------------------
     def ws(self, entry: ModelEntry, latent: np.ndarray) -> np.ndarray:
         """(num_ws, w_dim): the ws ``entry``'s view decodes ``latent`` (of its space) with."""

@@ -110,3 +110,31 @@ def spectrum(act: Tensor, look: LookSettings) -> Tensor:
     peak = db.amax(dim=(-2, -1), keepdim=True)
     img = ((db - peak) / look.fft_range_db + 1.0).clamp(0.0, 1.0)
     return img.expand(-1, 3, -1, -1)
+
+
+class Untransformed(nn.Module):
+    """A StyleGAN3 view whose output is warped back by the inverse of its input transform (NVIDIA's visualizer's
+    "untransform"): for an equivariant generator the picture then stays put while the transform moves, so
+    what changes is exactly the generator's failure to be equivariant. Pixels warped in from outside are black."""
+
+    traceable = True
+    theta: Tensor  # a buffer: (1, 2, 3), moves with the model
+
+    def __init__(self, view: Any, translate: tuple[float, float], rotate: float):
+        super().__init__()
+        self.view = view
+        self.info = replace(view.info, name=f"{view.info.name} · untransformed")
+        a = rotate * 2 * math.pi
+        # Where each output pixel's content came from, in grid_sample's [-1, 1] coordinates (image widths x 2).
+        theta = torch.tensor([[math.cos(a), math.sin(a), 2 * translate[0]],
+                              [-math.sin(a), math.cos(a), 2 * translate[1]]], dtype=torch.float32)
+        self.register_buffer("theta", theta[None], persistent=False)
+
+    def sample_prior(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        return self.view.sample_prior(n, generator)
+
+    def decode(self, latent: Tensor) -> Tensor:
+        img = self.view.decode(latent)
+        grid = torch.nn.functional.affine_grid(self.theta.to(img.dtype).expand(img.shape[0], -1, -1), list(img.shape),
+                                               align_corners=False)
+        return torch.nn.functional.grid_sample(img, grid, mode="bilinear", padding_mode="zeros", align_corners=False)

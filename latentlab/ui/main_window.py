@@ -323,7 +323,7 @@ class MainWindow(QMainWindow):
         if entry is self.state.current:
             self.bridge.set_model(entry.model, entry.token)
             self._show_model_label(entry)
-            if self.state.look_of(entry) is not None:
+            if self.state.look_of(entry) is not None or self.state.extras(entry).untransform:
                 self._sync_look()
         else:
             self.bridge.add_model(entry.model, entry.token)
@@ -335,14 +335,16 @@ class MainWindow(QMainWindow):
 
         entry = self.state.current
         look = self.state.look_of(entry) if entry is not None else None
-        for token in [t for t in self._look_tokens if entry is None or t != -entry.token or look is None]:
+        untransform = entry is not None and self.state.extras(entry).untransform
+        wanted = look is not None or untransform
+        for token in [t for t in self._look_tokens if entry is None or t != -entry.token or not wanted]:
             self.bridge.remove_model(token)
             self._look_tokens.discard(token)
-        if entry is None or look is None:
+        if entry is None or not wanted:
             self.preview.set_look_token(None)
             return
         try:
-            model = LayerLook(entry.model, look)
+            model = LayerLook(entry.model, look) if look is not None else self._untransformed(entry)
         except LatentlabError as exc:
             self.show_message("error", f"could not show that layer: {exc}")
             self.preview.set_look_token(None)
@@ -351,6 +353,12 @@ class MainWindow(QMainWindow):
         self.bridge.forget_frames()  # frames of the previous look were kept under the same token
         self._look_tokens.add(-entry.token)
         self.preview.set_look_token(-entry.token)
+
+    def _untransformed(self, entry):
+        from latentlab.core.layer_view import Untransformed
+
+        s = self.state.style_of(entry)
+        return Untransformed(entry.model, s.translate, s.rotate)
 
     def _show_model_label(self, entry) -> None:
         space = getattr(entry.model, "latent_space", None)

@@ -67,3 +67,23 @@ def test_the_look_follows_the_views_class_and_space():
         a = LayerLook(view_of(g, StyleSettings(class_index=0)), LookSettings(name)).decode(torch.from_numpy(z))
         b = LayerLook(view_of(g, StyleSettings(class_index=2)), LookSettings(name)).decode(torch.from_numpy(z))
     assert float((a - b).abs().max()) > 0
+
+
+@pytest.mark.parametrize("translate, rotate", [((0.125, 0.0), 0.0), ((0.0, -0.125), 0.0), ((0.0, 0.0), 0.04)])
+def test_untransforming_a_moved_stylegan3_brings_the_picture_back(translate, rotate):
+    """StyleGAN3 is equivariant by construction, random weights or not: the untransformed output of a moved
+    input is much nearer the unmoved picture than the moved output is (the sign conventions are right)."""
+    from latentlab.core.layer_view import Untransformed
+    from latentlab.core.zoo.stylegan3 import StyleGAN3Generator
+    from tests.stylegan_fixtures import seeded
+
+    g = seeded(StyleGAN3Generator.from_config("stylegan3-r" if rotate else "stylegan3-t", 64, channel_base=1024,
+                                              channel_max=32, num_layers=6, z_dim=16, w_dim=16), 1)
+    z = torch.randn(1, g.z_dim, generator=torch.Generator().manual_seed(0))
+    base = view_of(g, StyleSettings())
+    moved = view_of(g, StyleSettings(translate=translate, rotate=rotate))
+    with torch.no_grad():
+        a, b = base.decode(z), moved.decode(z)
+        back = Untransformed(moved, translate, rotate).decode(z)
+    crop = (slice(None), slice(None), slice(16, 48), slice(16, 48))  # away from the black border warped in
+    assert float((back - a)[crop].abs().mean()) < 0.5 * float((b - a)[crop].abs().mean())

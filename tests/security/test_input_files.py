@@ -216,7 +216,7 @@ def test_hostile_session_text_is_one_session_error(tmp_path, text, fragment):
 
 
 @pytest.mark.parametrize("change, fragment", [
-    (lambda d: d["checkpoints"][0].update(latent=[0.5] * 5000), "checkpoints[0].latent: 5000 values"),
+    (lambda d: d["checkpoints"][0].update(latent=[0.5] * 70000), "checkpoints[0].latent: 70000 values"),
     (lambda d: d["checkpoints"][0].update(name="n" * 5000), "checkpoints[0].name: 5000 characters"),
     (lambda d: d["checkpoints"][0]["file"].update(size=-1), "checkpoints[0].file.size: expected a non-negative"),
     (lambda d: d["checkpoints"][0].update(view=[]), "checkpoints[0].view: expected an object, got a list"),

@@ -71,7 +71,8 @@ def test_class_truncation_and_noise_controls_redraw_the_preview(qtbot, window, s
                 lambda: panel.noise_mode.activated.emit(2)):
         act()
         wait_for_frame(qtbot, window, z)
-        qtbot.waitUntil(lambda: np.array_equal(window.preview.last_result.image, decoded(entry.model, z)))
+        qtbot.waitUntil(lambda: np.array_equal(window.preview.last_result.image, decoded(entry.model, z)),
+                        timeout=30000)
         shown.append(window.preview.last_result.image.copy())
     s = window.state.style_of(entry)
     assert (s.class_index, s.psi, s.noise_mode) == (2, 0.5, "none")
@@ -129,8 +130,17 @@ def test_stylegan3_shows_its_transform_and_no_noise(qtbot, window, tmp_path):
     panel.tx.setValue(0.25)
     assert window.state.style_of(entry).translate == (0.25, 0.0)
     wait_for_frame(qtbot, window, z)
-    qtbot.waitUntil(lambda: np.array_equal(window.preview.last_result.image, decoded(entry.model, z)))
-    panel.untransform.click()
+    qtbot.waitUntil(lambda: np.array_equal(window.preview.last_result.image, decoded(entry.model, z)),
+                        timeout=30000)
+    panel.untransform.setChecked(True)  # the output warped back: an equivariance check
+    from latentlab.core.layer_view import Untransformed
+
+    assert window.preview.look_token == -entry.token
+    qtbot.waitUntil(lambda: np.array_equal(window.preview.last_result.image,
+                                           decoded(Untransformed(entry.model, (0.25, 0.0), 0.0), z)), timeout=30000)
+    panel.untransform.setChecked(False)
+    assert window.preview.look_token is None
+    panel.reset_transform.click()
     assert window.state.style_of(entry).translate == (0.0, 0.0) and panel.tx.value() == 0.0
 
 

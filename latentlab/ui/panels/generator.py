@@ -170,16 +170,23 @@ class GeneratorPanel(QWidget):
             w.setToolTip("Translate / rotate the Fourier features the synthesis starts from: an equivariant "
                          "generator moves the image the same way")
             w.valueChanged.connect(lambda _v: self._set_transform())
-        self.untransform = QPushButton("Untransform")
-        self.untransform.setToolTip("Back to the stored transform")
-        self.untransform.clicked.connect(lambda: self._set(translate=(0.0, 0.0), rotate=0.0))
+        self.reset_transform = QPushButton("Reset")
+        self.reset_transform.setToolTip("Back to the stored transform")
+        self.reset_transform.clicked.connect(lambda: self._set(translate=(0.0, 0.0), rotate=0.0))
+        self.untransform = QCheckBox("untransform")
+        self.untransform.setToolTip("Warp the output back by the inverse transform, as NVIDIA's visualizer does: an "
+                                    "equivariant generator's picture then stays put while you move the input")
+        self.untransform.toggled.connect(self._set_untransform)
         form = _form(self.transform_box)
         row = QHBoxLayout()
         row.addWidget(self.tx)
         row.addWidget(self.ty)
         form.addRow("translate x, y", row)
         form.addRow("rotate", self.rot)
-        form.addRow(self.untransform)
+        row2 = QHBoxLayout()
+        row2.addWidget(self.untransform, 1)
+        row2.addWidget(self.reset_transform)
+        form.addRow(row2)
         return self.transform_box
 
     def _mixing_box(self) -> QGroupBox:
@@ -340,7 +347,8 @@ class GeneratorPanel(QWidget):
 
     def _sync_values(self, s: StyleSettings, model) -> None:
         widgets = (self.space, self.class_combo, self.blend_combo, self.blend, self.psi, self.cutoff, self.noise_mode,
-                   self.noise_strength, self.noise_seed, self.tx, self.ty, self.rot, self.layer_from, self.layer_to)
+                   self.noise_strength, self.noise_seed, self.tx, self.ty, self.rot, self.layer_from, self.layer_to,
+                   self.untransform)
         blockers = [QSignalBlocker(w) for w in widgets]
         self.space.setCurrentIndex(list(SPACE_LABELS).index(s.space))
         if self.class_combo.count() != model.c_dim:
@@ -361,6 +369,7 @@ class GeneratorPanel(QWidget):
         self._sync_noise_layers(s, model)
         self.noise_seed.setValue(s.noise_seed)
         self.noise_seed.setEnabled(s.noise_mode == "random")
+        self.untransform.setChecked(self.state.extras(self.state.current).untransform if self.state.current else False)
         self.tx.setValue(s.translate[0])
         self.ty.setValue(s.translate[1])
         self.rot.setValue(s.rotate * 360.0)
@@ -414,6 +423,11 @@ class GeneratorPanel(QWidget):
             self.state.message.emit("error", f"blend: {exc}")
             return False
         return self.state.blend(weights)
+
+    def _set_untransform(self, on: bool) -> None:
+        entry = self.state.current
+        if entry is not None and not self.state.set_untransform(entry, on):
+            self.sync()
 
     def _set_transform(self) -> None:
         self._set(translate=(float(self.tx.value()), float(self.ty.value())), rotate=float(self.rot.value()) / 360.0)

@@ -7,6 +7,7 @@ render thread that drives it is ``render_worker.RenderWorker``; ``render_service
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -57,6 +58,7 @@ class RenderResult:
     batch1: bool = False
     level: int | None = None  # a draft: the resolution it was decoded at (shown upsampled); None: the full image
     condition: str = ""  # a conditioned model's condition it was decoded under (``model.tag_of_condition``)
+    generation: int = 0  # the renderer (so: the model object) that decoded it; see Renderer.generation
 
     @property
     def ok(self) -> bool:
@@ -77,6 +79,9 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return to_numpy_images(uint8_images(images.detach()))
 
 
+_GENERATIONS = itertools.count(1)
+
+
 class Renderer:
     """Decodes latents with one model. Thread-safe as long as one thread calls ``render`` at a time.
 
@@ -86,6 +91,10 @@ class Renderer:
 
     def __init__(self, model: LatentModel, traced: bool = False):
         self.model = model
+        # Which model object decoded a result: a token's model is replaced by another view of the same weights
+        # (another class, truncation or space of a StyleGAN) while a decode is in flight; its result must not
+        # be kept as a frame of the new one.
+        self.generation = next(_GENERATIONS)
         self.tracer = TracedDecoder() if traced else None
         # Set when a decode could not use the trace: only then is a (re)trace worth checking for. A frame that
         # went through the trace has just checked the model's key.
@@ -216,7 +225,7 @@ class Renderer:
             else:
                 (res.image, res.decode_ms), notice = self.decode_or_fall_back(req.z)
             res.notice = notice
-            res.device, res.condition = self.last_device, self.last_condition
+            res.device, res.condition, res.generation = self.last_device, self.last_condition, self.generation
             res.batch1 = level is None and (np.ndim(req.z) == 1 or len(req.z) == 1)
             bad = _bad_output(res.image)
             if bad:

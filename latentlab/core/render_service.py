@@ -86,6 +86,11 @@ class RenderService:
         with self._lock:
             return self._models.get(token)
 
+    def generation(self, token: int) -> int:
+        """Which renderer (model object) serves ``token`` now; results of another are of a replaced model."""
+        device = self.device_of(token)
+        return self.worker(device).generation(token) if device is not None else 0
+
     def device_of(self, token: int) -> str | None:
         with self._lock:
             return self._where.get(token)

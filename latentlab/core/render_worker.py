@@ -150,6 +150,11 @@ class RenderWorker:
         with self._cond:
             return self._renderers.get(token)
 
+    def generation(self, token: int) -> int:
+        """The generation of the renderer serving ``token`` now (0: none)."""
+        r = self.renderer_of(token)
+        return r.generation if r is not None else 0
+
     def submit(self, req: RenderRequest) -> None:
         with self._cond:
             if self._stopping:
@@ -373,7 +378,7 @@ class RenderWorker:
             if emit_above is not None and level > emit_above and level < max(_drafts(renderer)):
                 self._deliver(RenderResult(req.view, req.seq, req.model_token, image, created=req.created,
                                            finished=time.perf_counter(), z=req.z, tag=req.tag, level=level,
-                                           device=renderer.last_device))
+                                           device=renderer.last_device, generation=renderer.generation))
 
         t0 = time.perf_counter()
         try:
@@ -390,7 +395,7 @@ class RenderWorker:
         self.plan.timings(key).record(reached, ms if stop_at is None else None)
         return RenderResult(req.view, req.seq, req.model_token, image, decode_ms=(time.perf_counter() - t0) * 1e3,
                             created=req.created, finished=time.perf_counter(), z=req.z, tag=req.tag,
-                            device=renderer.last_device, batch1=stop_at is None)
+                            device=renderer.last_device, batch1=stop_at is None, generation=renderer.generation)
 
     def _serve_more_urgent(self, priority: int) -> None:
         """Between two chunks of background work: every pending request and rested refine more urgent than it."""
@@ -474,4 +479,4 @@ class RenderWorker:
             start += n
         return RenderResult(req.view, req.seq, req.model_token, np.concatenate(images), decode_ms=decode_ms,
                             created=req.created, finished=time.perf_counter(), z=req.z, notice=notice, tag=req.tag,
-                            device=device, batch1=batch1, condition=condition or "")
+                            device=device, batch1=batch1, condition=condition or "", generation=renderer.generation)

@@ -37,6 +37,7 @@ class StandIn:
     toolbars: tuple[str, ...]
     current_state: bytes
     current_geometry: bytes
+    size: tuple[int, int] = (1280, 800)  # the window's size now: some states crash only at some sizes
 
 
 def survives(kind: str, data: bytes, stand_in: StandIn) -> tuple[bool, str | None]:
@@ -46,7 +47,7 @@ def survives(kind: str, data: bytes, stand_in: StandIn) -> tuple[bool, str | Non
     """
     request = {"kind": kind, "data": base64.b64encode(data).decode(), "docks": list(stand_in.docks),
                "toolbars": list(stand_in.toolbars), "state": base64.b64encode(stand_in.current_state).decode(),
-               "geometry": base64.b64encode(stand_in.current_geometry).decode()}
+               "geometry": base64.b64encode(stand_in.current_geometry).decode(), "size": list(stand_in.size)}
     payload = json.dumps(request, sort_keys=True).encode()
     key = hashlib.sha256(payload).hexdigest()
     if key in _passed:
@@ -94,6 +95,8 @@ def main() -> None:
         window.addDockWidget(_right(), dock)
     window.restoreGeometry(QByteArray(base64.b64decode(request["geometry"])))
     window.restoreState(QByteArray(base64.b64decode(request["state"])))
+    width, height = request.get("size", [1280, 800])
+    window.resize(int(width), int(height))
     window.show()
     app.processEvents()
     data = QByteArray(base64.b64decode(request["data"]))
@@ -102,9 +105,14 @@ def main() -> None:
     else:
         window.restoreState(data)
     app.processEvents()
+    window.grab()  # lays out and paints every dock and tab bar the restore built, as the real window will
     window.saveState()  # writing it back walks every item the restore built
     window.saveGeometry()
+    for dock in window.findChildren(QDockWidget):  # the app raises and shows docks after a restore
+        dock.show()
+        dock.raise_()
     app.processEvents()
+    window.grab()
     sys.stdout.write("ok\n")
     sys.stdout.flush()
     os._exit(0)  # no teardown: the answer is out, and a stand-in window has nothing to save
@@ -122,4 +130,5 @@ def stand_in_of(window) -> StandIn:
 
     docks = tuple(d.objectName() for d in window.findChildren(QDockWidget) if d.objectName())
     bars = tuple(b.objectName() for b in window.findChildren(QToolBar) if b.objectName())
-    return StandIn(docks, bars, bytes(window.saveState()), bytes(window.saveGeometry()))
+    return StandIn(docks, bars, bytes(window.saveState()), bytes(window.saveGeometry()),
+                   (window.width(), window.height()))

@@ -89,8 +89,10 @@ class RenderBridge(QObject):
 
     def _device_key(self, token: int) -> str:
         device = self.service.device_of(token)
-        # A conditioned model's frames are also kept by its condition (the render thread tags each result).
-        return f"{device}#{token}{condition_tag(self.service.model(token))}" if device else ""
+        # A conditioned model's frames are also kept by its condition (the render thread tags each result), and
+        # every frame by the model object that decoded it (a StyleGAN's new view replaces it under one token).
+        gen = self.service.generation(token)
+        return f"{device}#{token}~{gen}{condition_tag(self.service.model(token))}" if device else ""
 
     @property
     def token(self) -> int:
@@ -165,7 +167,7 @@ class RenderBridge(QObject):
         if not (res.ok and res.batch1 and not res.draft and not res.cached and res.image is not None
                 and res.z is not None and res.device):
             return
-        key = f"{res.device}#{res.model_token}{res.condition}"
+        key = f"{res.device}#{res.model_token}~{res.generation}{res.condition}"
         if res.z.ndim == 1:
             self.frames.put(res.z, res.image, key)
         elif len(res.z) == len(res.image):  # a grid row decoded latent by latent, as CPUs do

@@ -267,3 +267,22 @@ def test_blend_seeds_and_a_layers_noise_from_the_panel(qtbot, window, sg2_file):
     panel.noise_strength.setValue(2.5)
     s = window.state.style_of(entry)
     assert s.noise_strength == 1.0 and s.layer_noise(layer) == 2.5
+
+
+def test_mix_takes_the_styles_of_a_bookmark(qtbot, window, sg2_file):
+    entry = open_and_wait(qtbot, window, sg2_file)
+    state, panel = window.state, window.generator
+    state.random_sample(21)
+    theirs = state.ws(entry, state.z)
+    state.add_bookmark("donor")
+    state.random_sample(22)
+    own = state.ws(entry, state.z)
+    index = panel.mix_source.findText("bookmark: donor")
+    assert index > 0
+    panel.mix_source.setCurrentIndex(index)
+    panel.mix_source.activated.emit(index)
+    assert not panel.mix_seed.isEnabled()
+    a, b = panel.layer_range()
+    assert panel.mix()
+    ws = state.z.reshape(entry.model.num_ws, -1)
+    assert np.allclose(ws[:a], own[:a]) and np.allclose(ws[a:b], theirs[a:b])

@@ -110,3 +110,27 @@ def test_a_grid_row_decoded_latent_by_latent_is_served_cell_by_cell(qtbot, monke
     assert np.array_equal(cell.args[0].image, row.image[2])
     assert np.array_equal(cell.args[0].image, decoded(model, zs[2]))  # exactly a single decode
     assert bridge.stop()
+
+
+def test_a_frame_decoded_by_a_replaced_model_is_never_kept_for_its_successor(qtbot):
+    """A StyleGAN's new view (another class, truncation) replaces the model under the same token; a decode of
+    the old view still in flight must not become the frame the new view shows for that latent."""
+    bridge = RenderBridge()
+    old, new = tiny_model(seed=0), tiny_model(seed=1)
+    bridge.set_model(old, 1)
+    z = np.full(old.info.latent_dim, 0.3, np.float32)
+    shown = []
+    bridge.rendered.connect(shown.append)
+    with qtbot.waitSignal(bridge.rendered, timeout=10_000):
+        bridge.submit("preview", z)
+    late = shown[-1]  # as if it arrived after the swap
+    assert late.generation > 0
+    bridge.set_model(new, 1)
+    late.seq += 1000  # newer than anything shown, so only the frame cache can refuse it
+    bridge._keep_frames(late)
+    assert not bridge.holds_frame(z)
+    with qtbot.waitSignal(bridge.rendered, timeout=10_000):
+        bridge.submit("preview", z)
+    assert np.array_equal(shown[-1].image, decoded(new, z)) and not shown[-1].cached
+    assert bridge.holds_frame(z)  # the new model's own frame is kept
+    assert bridge.stop()

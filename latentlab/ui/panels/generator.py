@@ -37,7 +37,7 @@ from latentlab.core.export.mixing import parse_seeds, parse_weighted_seeds
 from latentlab.core.style_edit import StyleSettings, layer_presets
 from latentlab.ui.binding import connect_while_alive
 from latentlab.ui.job_runner import JobRunner
-from latentlab.ui.safe_text import PlainLabel
+from latentlab.ui.safe_text import PlainLabel, shown
 
 SPACE_LABELS = {"z": "z · prior", "w": "w · mapped", "w+": "W+ · per layer", "s": "S · style channels"}
 SPACE_HELP = ("z: the generator's input, a normal prior sample. w: the mapping network's output, where edits are "
@@ -90,7 +90,10 @@ class GeneratorPanel(QWidget):
         connect_while_alive(state.currentModelChanged, self, lambda *_: self.sync())
         connect_while_alive(state.styleChanged, self, lambda entry: entry is state.current and self.sync())
         connect_while_alive(state.lookChanged, self, lambda entry: entry is state.current and self.sync())
+        connect_while_alive(state.bookmarksChanged, self, lambda *_: self._fill_sources())
+        connect_while_alive(state.currentModelChanged, self, lambda *_: self._fill_sources())
         self.sync()
+        self._fill_sources()
 
     # --- building ------------------------------------------------------------------------------------------------
     def _space_box(self) -> QGroupBox:
@@ -191,6 +194,9 @@ class GeneratorPanel(QWidget):
 
     def _mixing_box(self) -> QGroupBox:
         self.mix_box = QGroupBox("Style mixing")
+        self.mix_source = QComboBox()
+        self.mix_source.setToolTip("The second latent: a prior sample from the seed, or one of this model's bookmarks")
+        self.mix_source.activated.connect(lambda _i: self.mix_seed.setEnabled(self.mix_source.currentData() is None))
         self.mix_seed = QSpinBox()
         self.mix_seed.setRange(0, 2**31 - 1)
         self.mix_seed.setToolTip("The second latent: a prior sample drawn from this seed")
@@ -217,7 +223,10 @@ class GeneratorPanel(QWidget):
         self.grid_button.setToolTip("Write the style-mixing figure (row seeds × column seeds) as a PNG")
         self.grid_button.clicked.connect(self.grid_dialog)
         form = _form(self.mix_box)
-        form.addRow("from seed", self.mix_seed)
+        source = QHBoxLayout()
+        source.addWidget(self.mix_source, 1)
+        source.addWidget(self.mix_seed)
+        form.addRow("from", source)
         layers = QHBoxLayout()
         layers.addWidget(self.preset, 1)
         layers.addWidget(self.layer_from)
@@ -449,6 +458,18 @@ class GeneratorPanel(QWidget):
         assert entry is not None
         return entry.model.sample_prior(1, torch.Generator().manual_seed(int(seed)))[0].detach().cpu().numpy()
 
+    def _fill_sources(self) -> None:
+        """'seed' and the current model's bookmarks, in the 'from' box of style mixing."""
+        keep = self.mix_source.currentData()
+        with QSignalBlocker(self.mix_source):
+            self.mix_source.clear()
+            self.mix_source.addItem("seed", None)
+            for bm in self.state.bookmarks_for_current():
+                self.mix_source.addItem(f"bookmark: {shown(bm.name, 40)}", bm)
+            index = next((i for i in range(self.mix_source.count()) if self.mix_source.itemData(i) is keep), 0)
+            self.mix_source.setCurrentIndex(index)
+        self.mix_seed.setEnabled(self.mix_source.currentData() is None)
+
     def mix(self) -> bool:
         if self.state.current is None:
             return False
@@ -456,6 +477,9 @@ class GeneratorPanel(QWidget):
         if b <= a:
             self.state.message.emit("error", f"the layer range {a} to {b} is empty: 'to' is exclusive")
             return False
+        bm = self.mix_source.currentData()
+        if bm is not None:
+            return self.state.mix_from(bm.z, a, b, source_space=bm.space)
         return self.state.mix_from(self.second_latent(self.mix_seed.value()), a, b)
 
     def grid_dialog(self) -> None:

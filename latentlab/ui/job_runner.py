@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,9 @@ from latentlab.core.jobs import JobCancelled, JobContext
 
 log = logging.getLogger(__name__)
 
-_all_runners: list[JobRunner] = []
+# The runners alive, so that the app can stop every job thread on exit (shutdown_all). Weak: a runner is kept
+# only by its panel and, while a job runs, by that job's thread; a registry must not keep dead panels' runners.
+_live_runners: weakref.WeakSet[JobRunner] = weakref.WeakSet()
 
 
 class JobRunner(QObject):
@@ -48,7 +51,7 @@ class JobRunner(QObject):
         self._progress.connect(self._on_progress, q)
         self._partial.connect(self._on_partial, q)
         self._done.connect(self._on_done, q)
-        _all_runners.append(self)
+        _live_runners.add(self)
 
     @property
     def busy(self) -> bool:
@@ -115,8 +118,7 @@ class JobRunner(QObject):
         self._stop.set()
         self._gen += 1
         ok = self.wait(timeout)
-        if self in _all_runners:
-            _all_runners.remove(self)
+        _live_runners.discard(self)
         return ok
 
     @Slot(int, float, str)
@@ -147,6 +149,6 @@ class JobRunner(QObject):
 
 def shutdown_all(timeout: float = 10.0) -> bool:
     ok = True
-    for runner in list(_all_runners):
+    for runner in list(_live_runners):
         ok = runner.shutdown(timeout) and ok
     return ok

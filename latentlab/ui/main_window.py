@@ -73,6 +73,24 @@ class MainWindow(QMainWindow):
         self.state.modelsChanged.connect(self._sync_render_models)
         self.encoder = JobRunner(self, "encode")
 
+        self._build_central()
+        self._build_panels()
+        self._build_docks()
+        self.device_label = PlainLabel()
+        self.model_label = PlainLabel()
+        self.statusBar().addPermanentWidget(self.model_label)
+        self.statusBar().addPermanentWidget(self.device_label)
+        self._build_menus()
+
+        self._connect()
+        self.sessions = SessionController(self, self.state)
+        self._show_device(device)
+        self._on_model(None)
+        # Last: everything imported and built so far lives as long as the app; see gc_guard.
+        freeze_startup_heap()
+
+    def _build_central(self) -> None:
+        """The message banner, the preview and the loading / analysis progress strips."""
         self.banner = MessageBanner()
         self.preview = PreviewPanel(self.state, self.bridge)
         central = QWidget()
@@ -84,6 +102,8 @@ class MainWindow(QMainWindow):
         lay.addWidget(JobStrip(self.models.analyser))
         self.setCentralWidget(central)
 
+    def _build_panels(self) -> None:
+        """Every dock's panel, and what they feed one another (grid rows from directions, export paths)."""
         self.browser = ModelBrowserPanel(self.state, self.models)
         self.models.loadingChanged.connect(self.preview.show_loading)
         self.sliders = LatentSlidersPanel(self.state)
@@ -105,6 +125,8 @@ class MainWindow(QMainWindow):
         self.export_sources: dict = {"Along the first ticked direction": self.directions.export_source,
                                      "Along the current flow path": self.flows.export_source}
 
+    def _build_docks(self) -> None:
+        """Docks in their areas and tab groups; the sweep dock."""
         self.docks: dict[str, QDockWidget] = {}
         left = Qt.DockWidgetArea.LeftDockWidgetArea
         right = Qt.DockWidgetArea.RightDockWidgetArea
@@ -134,12 +156,8 @@ class MainWindow(QMainWindow):
         self._initial_dock_sizes()
         self.sweep = attach_sweep(self)
 
-        self.device_label = PlainLabel()
-        self.model_label = PlainLabel()
-        self.statusBar().addPermanentWidget(self.model_label)
-        self.statusBar().addPermanentWidget(self.device_label)
-        self._build_menus()
-
+    def _connect(self) -> None:
+        """The app model's events and the panels' requests to the window's handlers."""
         self.state.currentModelChanged.connect(self._on_model)
         self.state.styleChanged.connect(self._on_style)
         self.state.lookChanged.connect(lambda entry: self._sync_look())
@@ -154,11 +172,6 @@ class MainWindow(QMainWindow):
         self.dataset.encodeRequested.connect(self.encode_image)
         self.encoder.finished.connect(lambda z: self.state.set_latent(z, "encode"))
         self.encoder.failed.connect(lambda msg: self.show_message("error", f"encoding failed: {msg}"))
-        self.sessions = SessionController(self, self.state)
-        self._show_device(device)
-        self._on_model(None)
-        # Last: everything imported and built so far lives as long as the app; see gc_guard.
-        freeze_startup_heap()
 
     # --- layout --------------------------------------------------------------------------------------------------
     def _initial_dock_sizes(self) -> None:

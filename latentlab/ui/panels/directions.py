@@ -129,6 +129,16 @@ class DirectionsPanel(QWidget):
         self.base: np.ndarray | None = None
         self._shown: tuple[int, object] | None = None  # (entry token, DirectionSet) the rows were built for
         self.evaluator = JobRunner(self, "evaluate")
+        self.dialog: FindDirectionsDialog | None = None
+        top = self._build_buttons()
+        tags = self._build_tags()
+        tabs = self._build_views()
+        self._assemble(top, tags, tabs)
+        self._connect()
+        self._on_model(state.current)
+
+    def _build_buttons(self) -> FlowLayout:
+        """Find (a menu of methods), Load, Save, Evaluate, Zero and the sliders' span."""
         self.find_button = QToolButton()
         self.find_button.setText("Find…")
         self.find_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -152,6 +162,10 @@ class DirectionsPanel(QWidget):
         for w in (self.find_button, self.load_button, self.save_button, self.eval_button, self.zero_button, self.span):
             top.addWidget(w)
         top.addStretch(1)
+        return top
+
+    def _build_tags(self) -> FlowLayout:
+        """Tagging the current latent with a label, for a supervised finder."""
         self.tag_label = QLineEdit()
         self.tag_label.setPlaceholderText("label, e.g. smiling")
         self.tag_button = QPushButton("Tag current latent")
@@ -162,6 +176,10 @@ class DirectionsPanel(QWidget):
         tags.addWidget(self.tag_label, 1)
         tags.addWidget(self.tag_button)
         tags.addWidget(self.tag_count)
+        return tags
+
+    def _build_views(self) -> QTabWidget:
+        """The sliders, the direction x factor heatmap and the cosines, as tabs; the status line."""
         self.rows_widget = QWidget()
         self.rows_layout = QVBoxLayout(self.rows_widget)
         self.rows_layout.setContentsMargins(0, 0, 0, 0)
@@ -191,6 +209,9 @@ class DirectionsPanel(QWidget):
         tabs.addTab(factor_tab, "Direction × factor")
         tabs.addTab(self.cosine_map, "Cosines")
         self.tabs = tabs
+        return tabs
+
+    def _assemble(self, top: FlowLayout, tags: FlowLayout, tabs: QTabWidget) -> None:
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addLayout(top)
@@ -198,6 +219,9 @@ class DirectionsPanel(QWidget):
         lay.addWidget(tabs, 1)
         lay.addWidget(JobStrip(self.evaluator))
         lay.addWidget(self.status)
+
+    def _connect(self) -> None:
+        """Buttons to actions; the app model's model, directions, latent and style to the rows."""
         self.load_button.clicked.connect(self.load_dialog)
         self.save_button.clicked.connect(self.save_dialog)
         self.eval_button.clicked.connect(self.evaluate)
@@ -206,12 +230,10 @@ class DirectionsPanel(QWidget):
         self.tag_button.clicked.connect(self.tag_current)
         self.evaluator.finished.connect(self._on_evaluated)
         self.evaluator.failed.connect(lambda m: self.status.setText(f"⚠ evaluation failed: {m}"))
-        state.currentModelChanged.connect(self._on_model)
-        state.directionsChanged.connect(self._on_directions)
-        state.latentChanged.connect(self._on_latent)
-        state.styleChanged.connect(self._on_style)
-        self.dialog: FindDirectionsDialog | None = None
-        self._on_model(state.current)
+        self.state.currentModelChanged.connect(self._on_model)
+        self.state.directionsChanged.connect(self._on_directions)
+        self.state.latentChanged.connect(self._on_latent)
+        self.state.styleChanged.connect(self._on_style)
 
     # --- the set: kept per model in the app model, shown here for the current one ------------------------------------
     @property

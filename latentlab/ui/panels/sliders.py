@@ -188,9 +188,19 @@ class LatentSlidersPanel(QWidget):
         self.state = state
         self.rows: list[SliderRow] = []
         self._effects: dict[int, float] = {}
+        self._build_tools()
+        self._build_history()
+        self._build_layer_picker()
+        top = self._top_area()
+        self._assemble(top)
+        self._connect_state()
+        self._rebuild(state.current)
+
+    def _build_tools(self) -> None:
+        """Range, passive toggle, random / zero / encode buttons."""
         self.show_passive = QCheckBox("show passive")
         self.show_passive.setToolTip("Passive dimensions collapsed to the prior and barely change the image")
-        bind(self.show_passive, state.view, "show_passive")
+        bind(self.show_passive, self.state.view, "show_passive")
         self.show_passive.toggled.connect(self._layout_rows)
         self.range_spin = QDoubleSpinBox()
         self.range_spin.setRange(0.5, 10.0)
@@ -198,7 +208,7 @@ class LatentSlidersPanel(QWidget):
         self.range_spin.setPrefix("± ")
         self.range_spin.setSuffix(" σ")
         self.range_spin.setToolTip("Slider range in prior standard deviations")
-        bind(self.range_spin, state.view, "range_std")
+        bind(self.range_spin, self.state.view, "range_std")
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setToolTip("Seed of the random prior sample")
@@ -207,18 +217,24 @@ class LatentSlidersPanel(QWidget):
         self.random_button.clicked.connect(self._random)
         self.reset_button = QPushButton("Zero")
         self.reset_button.setToolTip("Reset every unlocked dimension to 0 (0)")
-        self.reset_button.clicked.connect(state.reset_all)
+        self.reset_button.clicked.connect(self.state.reset_all)
         self.encode_button = QPushButton("Encode sample")
         self.encode_button.setToolTip("Encode a random sample of the model's dataset (E)")
         self.encode_button.clicked.connect(self.encodeRequested)
+
+    def _build_history(self) -> None:
+        """Undo and redo."""
         self.undo_button = QToolButton()
         self.undo_button.setIcon(icon("undo"))
         self.undo_button.setToolTip("Undo (Ctrl+Z)")
-        self.undo_button.clicked.connect(state.undo)
+        self.undo_button.clicked.connect(self.state.undo)
         self.redo_button = QToolButton()
         self.redo_button.setIcon(icon("redo"))
         self.redo_button.setToolTip("Redo (Ctrl+Shift+Z)")
-        self.redo_button.clicked.connect(state.redo)
+        self.redo_button.clicked.connect(self.state.redo)
+
+    def _build_layer_picker(self) -> None:
+        """The summary line and, for W+ and S, the layer whose part of the latent the sliders show."""
         self.summary = PlainLabel("")
         self.summary.setStyleSheet("color: #9aa3ad;")
         # W+ has one w per synthesis layer (18 x 512 at 1024 px): the sliders show one layer's w at a time.
@@ -235,8 +251,10 @@ class LatentSlidersPanel(QWidget):
         self.rank_button.clicked.connect(self.rank_channels)
         self.ranker = JobRunner(self, name="channel ranking")
         self.ranker.finished.connect(self._on_ranked)
-        self.ranker.failed.connect(lambda msg: state.message.emit("error", f"could not rank the channels: {msg}"))
+        self.ranker.failed.connect(lambda msg: self.state.message.emit("error", f"could not rank the channels: {msg}"))
 
+    def _top_area(self) -> QVBoxLayout:
+        """Tools (wrapping in a narrow dock), summary, layer picker, a conditioned model's condition."""
         top = QVBoxLayout()
         tools = FlowLayout()  # wraps in a narrow dock
         for w in (self.reset_button, self.random_button, self.seed, self.encode_button, self.undo_button,
@@ -248,9 +266,12 @@ class LatentSlidersPanel(QWidget):
         layer_row.addWidget(self.layer, 1)
         layer_row.addWidget(self.rank_button)
         top.addLayout(layer_row)
-        top.addWidget(condition := ConditionSelector(state))
+        top.addWidget(condition := ConditionSelector(self.state))
         self.condition = condition  # a conditioned model's c (hidden for other models)
+        return top
 
+    def _assemble(self, top: QVBoxLayout) -> None:
+        """The top area over the scrolled slider rows."""
         self.rows_widget = QWidget()
         self.rows_layout = QVBoxLayout(self.rows_widget)
         self.rows_layout.setContentsMargins(0, 0, 0, 0)
@@ -264,13 +285,14 @@ class LatentSlidersPanel(QWidget):
         lay.addLayout(top)
         lay.addWidget(scroll, 1)
 
-        state.currentModelChanged.connect(self._rebuild)
-        state.latentChanged.connect(self._sync_values)
-        state.analysisChanged.connect(self._on_activity)
-        connect_while_alive(state.rangeChanged, self, lambda *_: self._apply_ranges())
-        state.historyChanged.connect(self._sync_history)
-        state.locksChanged.connect(self._sync_locks)
-        self._rebuild(state.current)
+    def _connect_state(self) -> None:
+        """Follow the app model: model, latent, activity, range, history, locks."""
+        self.state.currentModelChanged.connect(self._rebuild)
+        self.state.latentChanged.connect(self._sync_values)
+        self.state.analysisChanged.connect(self._on_activity)
+        connect_while_alive(self.state.rangeChanged, self, lambda *_: self._apply_ranges())
+        self.state.historyChanged.connect(self._sync_history)
+        self.state.locksChanged.connect(self._sync_locks)
 
     # --- building ---------------------------------------------------------------------------------------------
     def _rebuild(self, entry) -> None:

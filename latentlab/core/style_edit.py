@@ -265,6 +265,28 @@ def lift(vector: np.ndarray, num_ws: int, start: int, stop: int) -> tuple[np.nda
     return (out / gain).reshape(-1), gain
 
 
+def lifts_flow(view: Any, flow_dim: int) -> bool:
+    """Whether a flow of ``flow_dim`` latents is one of w, to be played on a layer range of ``view``'s W+."""
+    return getattr(view, "latent_space", None) == "w+" and flow_dim == view.w_dim
+
+
+def layer_mean(wplus: np.ndarray, num_ws: int, start: int, stop: int) -> np.ndarray:
+    """The mean w of layers start..stop of a W+ latent: where a w flow starts from on that range."""
+    start, stop = check_layers(num_ws, start, stop)
+    return np.asarray(wplus, np.float32).reshape(num_ws, -1)[start:stop].mean(axis=0)
+
+
+def lift_path(wplus: np.ndarray, path_w: np.ndarray, num_ws: int, start: int, stop: int) -> np.ndarray:
+    """A path of w (T, w_dim) as W+ latents (T, num_ws * w_dim): layers start..stop of ``wplus`` move by the
+    path's displacement from its first point, the other layers stay (a flow on a layer range)."""
+    start, stop = check_layers(num_ws, start, stop)
+    path_w = np.asarray(path_w, np.float32)
+    base = np.asarray(wplus, np.float32).reshape(num_ws, -1)
+    out = np.repeat(base[None], len(path_w), axis=0)
+    out[:, start:stop] += (path_w - path_w[0])[:, None, :]
+    return out.reshape(len(path_w), -1)
+
+
 def mix_styles(ws_a: np.ndarray, ws_b: np.ndarray, start: int, stop: int) -> np.ndarray:
     """W+ of ``ws_a`` with the ws of layers ``start``..``stop`` (exclusive) taken from ``ws_b``: style mixing."""
     a = np.asarray(ws_a, np.float32).copy()

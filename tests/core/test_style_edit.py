@@ -188,3 +188,16 @@ def test_blending_seeds_is_the_weighted_mean_of_their_ws():
     for bad in ([], [(1, -1.0)], [(1, 0.0)], [(1, float("nan"))]):
         with pytest.raises(BadInput):
             blend_seeds(view, bad)
+
+
+def test_a_w_path_lifted_onto_a_layer_range_moves_only_those_layers():
+    from latentlab.core.style_edit import layer_mean, lift_path
+
+    num_ws, w_dim = 5, 3
+    wplus = np.arange(num_ws * w_dim, dtype=np.float32)
+    assert np.allclose(layer_mean(wplus, num_ws, 1, 3), wplus.reshape(num_ws, w_dim)[1:3].mean(0))
+    path = np.stack([np.zeros(w_dim), np.ones(w_dim), 2 * np.ones(w_dim)]).astype(np.float32)
+    lifted = lift_path(wplus, path, num_ws, 1, 3).reshape(3, num_ws, w_dim)
+    assert np.array_equal(lifted[0], wplus.reshape(num_ws, w_dim))
+    assert np.allclose(lifted[2, 1:3] - lifted[0, 1:3], 2.0) and np.array_equal(lifted[:, [0, 3, 4]],
+                                                                                 lifted[:1, [0, 3, 4]].repeat(3, 0))

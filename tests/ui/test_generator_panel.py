@@ -286,3 +286,29 @@ def test_mix_takes_the_styles_of_a_bookmark(qtbot, window, sg2_file):
     assert panel.mix()
     ws = state.z.reshape(entry.model.num_ws, -1)
     assert np.allclose(ws[:a], own[:a]) and np.allclose(ws[a:b], theirs[a:b])
+
+
+def test_a_w_flow_plays_on_a_layer_range_of_w_plus(qtbot, window, sg2_file, tmp_path):
+    import torch
+
+    from tests.core.test_pdetraversal_import import ReferenceWavePDE
+
+    entry = open_and_wait(qtbot, window, sg2_file)
+    state = window.state
+    state.set_style(entry, space="w")
+    torch.manual_seed(5)
+    torch.save(ReferenceWavePDE(2, entry.model.w_dim, True).state_dict(), tmp_path / "support_sets.pt")
+    panel = window.flows
+    assert panel.load(tmp_path / "support_sets.pt")
+    state.set_style(entry, space="w+")  # the w flow stays, and now moves a range of layers
+    g = entry.model
+    assert panel.layer_from.isVisibleTo(panel) and panel.layer_to.value() == g.num_ws
+    panel.layer_from.setValue(1)
+    panel.layer_to.setValue(3)
+    start = state.z.copy().reshape(g.num_ws, g.w_dim)
+    with qtbot.waitSignal(panel.tracer.finished, timeout=30000):
+        panel.trace()
+    path = panel.path.reshape(len(panel.path), g.num_ws, g.w_dim)
+    moved = np.abs(path - start[None]).max(axis=(0, 2))
+    assert moved[1] > 0 and moved[2] > 0 and np.all(moved[[0, *range(3, g.num_ws)]] == 0)
+    assert np.allclose(path[:, 1], path[:, 2])  # the same displacement on every layer of the range

@@ -50,6 +50,7 @@ from latentlab.core.flows import (
 )
 from latentlab.core.jobs import JobCancelled
 from latentlab.core.paths import data_dir
+from latentlab.ui.binding import connect_while_alive
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.panels.latent_map import PATH_COLOURS
 from latentlab.ui.safe_text import PlainLabel
@@ -76,10 +77,11 @@ def _paths_job(ctx, flows, z0, k, steps):
     return back, fwd, every
 
 
-def _strip_job(ctx, model, flows, z0, k, steps):
+def _strip_job(ctx, model, flows, z0, k, steps, lift=None):
     tr, line = flow_vs_linear(flows, z0, k, steps)
     ctx.check()
-    return render_strip(model, [tr.latents, line])
+    rows = [tr.latents, line] if lift is None else [lift(tr.latents), lift(line)]
+    return render_strip(model, rows)
 
 
 STRIP_STEPS = 8  # images per row of the flow-vs-linear strip: few enough to be seen in a narrow dock
@@ -212,9 +214,15 @@ class FlowsPanel(QWidget):
         self.scrub = QSlider(Qt.Orientation.Horizontal)
         self.scrub.setToolTip("Scrub along the path: left = backwards, centre = start, right = forwards")
         self.position = PlainLabel("")
+        # W+: a flow trained in w moves layers a..b only (GANSpace's coarse / middle / fine); hidden elsewhere.
+        self.layer_from, self.layer_to = QSpinBox(), QSpinBox()
+        self.layer_from.setPrefix("L")
+        self.layer_to.setPrefix("to L")
+        self.layer_from.setToolTip("W+: the first synthesis layer this w flow moves (0 = coarsest)")
+        self.layer_to.setToolTip("W+: the layer after the last one it moves (exclusive)")
         self._play_row = play_row = QHBoxLayout()
-        for w in (self.k, self.path_steps, self.trace_button, self.back_button, self.play_button, self.fwd_button,
-                  self.reverse, self.fps):
+        for w in (self.k, self.path_steps, self.layer_from, self.layer_to, self.trace_button, self.back_button,
+                  self.play_button, self.fwd_button, self.reverse, self.fps):
             play_row.addWidget(w)
         self._scrub_row = scrub_row = QHBoxLayout()
         scrub_row.addWidget(self.scrub, 1)
@@ -292,6 +300,9 @@ class FlowsPanel(QWidget):
         self.striper.finished.connect(self._on_strip)
         state.currentModelChanged.connect(self._on_model)
         state.flowsChanged.connect(self._on_flows)
+        # A StyleGAN's space switch keeps the model: a w flow then plays on a layer range of W+.
+        connect_while_alive(state.styleChanged, self,
+                            lambda entry: entry is self.state.current and self._show_flows(True))
 
     # --- state ---------------------------------------------------------------------------------------------------
     def _sync(self) -> None:
@@ -362,6 +373,7 @@ class FlowsPanel(QWidget):
             if self.latent_map is not None:
                 self.latent_map.clear_paths()
         self._sync()
+        self._sync_layers()
         if flows is not None and self.state.current is not None:
             self.trace()
 
@@ -512,20 +524,48 @@ class FlowsPanel(QWidget):
         return Path(out)
 
     # --- playing -------------------------------------------------------------------------------------------------
+    def _lift(self):
+        """For a w flow on a StyleGAN's W+: (its start in w, w path -> W+ path); else (the latent, None)."""
+        from latentlab.core.style_edit import layer_mean, lift_path, lifts_flow
+
+        view = self.state.current.model if self.state.current is not None else None
+        if view is None or self.flows is None or not lifts_flow(view, self.flows.latent_dim):
+            return self.state.z.copy(), None
+        a, b = self.layer_from.value(), max(self.layer_to.value(), self.layer_from.value() + 1)
+        start = self.state.z.copy()
+        return layer_mean(start, view.num_ws, a, b), lambda path: lift_path(start, path, view.num_ws, a, b)
+
+    def _sync_layers(self) -> None:
+        """Show the layer range when a w flow plays on W+, over every layer at first."""
+        from latentlab.core.style_edit import lifts_flow
+
+        view = self.state.current.model if self.state.current is not None else None
+        on = view is not None and self.flows is not None and lifts_flow(view, self.flows.latent_dim)
+        for w in (self.layer_from, self.layer_to):
+            w.setVisible(on)
+        if on and self.layer_to.maximum() != view.num_ws:
+            self.layer_from.setRange(0, view.num_ws - 1)
+            self.layer_to.setRange(1, view.num_ws)
+            self.layer_from.setValue(0)
+            self.layer_to.setValue(view.num_ws)
+
     def trace(self) -> None:
         """Compute the paths from the current latent (in the background)."""
         if self.flows is None or self.state.current is None or self.trainer.busy:
             return
         self.play_button.setChecked(False)
-        self.start = self.state.z.copy()
+        self.start, self._lifting = self._lift()
         steps = self.path_steps.value()
         self.tracer.start(_paths_job, self.flows, self.start, self.k.value(), steps, label="tracing the flow")
-        self.striper.start(_strip_job, self.state.current.model, self.flows, self.start, self.k.value(), min(steps, STRIP_STEPS),
-                           label="flow vs linear strip")
+        self.striper.start(_strip_job, self.state.current.model, self.flows, self.start, self.k.value(),
+                           min(steps, STRIP_STEPS), self._lifting, label="flow vs linear strip")
 
     def _on_paths(self, result) -> None:
         back, fwd, every = result
         self.path = np.concatenate([back.latents[::-1], fwd.latents[1:]])
+        lift = getattr(self, "_lifting", None)
+        if lift is not None:  # a w flow on layers a..b of W+: the path the preview plays is in W+
+            self.path = lift(self.path)
         self.potential = np.concatenate([back.potential[::-1], fwd.potential[1:]])
         sizes = np.concatenate([back.step_sizes[::-1], [0.0], fwd.step_sizes])
         self.step_sizes = sizes
@@ -541,7 +581,8 @@ class FlowsPanel(QWidget):
         self.now_line.setValue(0)
         self.position.setText("t = 0 (start)")
         if self.latent_map is not None:
-            self.latent_map.show_paths([every.latents[i] for i in range(len(every))])
+            self.latent_map.show_paths([every.latents[i] if lift is None else lift(every.latents[i])
+                                        for i in range(len(every))])
             for i, item in enumerate(self.latent_map.path_items):
                 item.setPen(pg.mkPen(PATH_COLOURS[i % len(PATH_COLOURS)], width=3.5 if i == self.k.value() else 1.2))
 

@@ -39,6 +39,7 @@ from latentlab.ui.panels.latent_map import LatentMapPanel
 from latentlab.ui.panels.metrics import MetricsPanel
 from latentlab.ui.panels.model_browser import ModelBrowserPanel
 from latentlab.ui.panels.preview import PreviewPanel
+from latentlab.ui.panels.probe import ProbePanel
 from latentlab.ui.panels.sliders import LatentSlidersPanel
 from latentlab.ui.panels.sweep import attach as attach_sweep
 from latentlab.ui.render_bridge import RenderBridge
@@ -119,6 +120,8 @@ class MainWindow(QMainWindow):
         self.flows = FlowsPanel(self.state, self.latent_map)
         self.images = ImagesPanel(self.state)
         self.generator = GeneratorPanel(self.state)
+        self.probe = ProbePanel(self.state)
+        self.probe.latentSelected.connect(self._focus_latent)
         self.metrics.latentSelected.connect(self._focus_latent)
         self.compare.metrics_source = self.metrics.figures
         # Panels that can feed a latent path to the export dialog register a name -> (frames -> latents, captions).
@@ -146,6 +149,8 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["Latent sliders"], self.docks["Metrics"])
         self.tabifyDockWidget(self.docks["Latent sliders"], self.docks["Directions"])
         self.tabifyDockWidget(self.docks["Latent sliders"], self.docks["Flows"])
+        self._dock("Probe", self.probe, right)  # which latent causes which change of the output
+        self.tabifyDockWidget(self.docks["Latent sliders"], self.docks["Probe"])
         self.docks["Latent sliders"].raise_()
         self.tabifyDockWidget(self.docks["Latent map"], self.docks["Dataset"])
         self._dock("Images", self.images, bottom)
@@ -463,6 +468,7 @@ class MainWindow(QMainWindow):
         ok = self.flows.shutdown() and ok
         ok = self.images.shutdown() and ok
         ok = self.generator.shutdown() and ok
+        ok = self.probe.shutdown() and ok
         ok = self.sliders.ranker.shutdown() and ok
         ok = self.models.shutdown() and ok
         ok = shutdown_all() and ok

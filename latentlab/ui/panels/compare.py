@@ -171,6 +171,18 @@ class ComparePanel(QWidget):
         self.bridge = bridge
         self.on_screen = True  # until a dock says otherwise
         self.state = state
+        self._build_controls()
+        controls = self._controls_layout()
+        slots_row = self._build_slots(bridge)
+        self._build_footer()
+        self._build_jobs()
+        self._assemble(controls, slots_row)
+        self._init_state()
+        self._connect(state)
+        self._fill_models()
+
+    def _build_controls(self) -> None:
+        """The tick list of models, alignment, grid, same-sample and checkpoint-series controls."""
         self.models_list = QListWidget()
         self.models_list.setMaximumHeight(90)
         self.models_list.setToolTip("Tick up to 3 open models to compare with the current one")
@@ -198,6 +210,9 @@ class ComparePanel(QWidget):
         self.series_slider = QSlider(Qt.Orientation.Horizontal)
         self.series_slider.setVisible(False)
         self.series_label = PlainLabel("")
+
+    def _controls_layout(self) -> QVBoxLayout:
+        """The controls in two wrapping rows: alignment and grid; sample and series."""
         controls = QVBoxLayout()
         row1 = FlowLayout()
         row1.addWidget(self.align_box)
@@ -214,20 +229,34 @@ class ComparePanel(QWidget):
         row2.addWidget(self.series_label)
         controls.addLayout(row1)
         controls.addLayout(row2)
+        return controls
+
+    def _build_slots(self, bridge: RenderBridge) -> QHBoxLayout:
+        """One hidden slot per comparable model, side by side."""
         self.slots = [CompareSlot(i, bridge) for i in range(MAX_SLOTS)]
         slots_row = QHBoxLayout()
         for s in self.slots:
             slots_row.addWidget(s, 1)
             s.setVisible(False)
+        return slots_row
+
+    def _build_footer(self) -> None:
+        """The metrics table and the status line."""
         self.metrics = QTableWidget(0, 0)
         self.metrics.setMaximumHeight(150)
         self.metrics.setToolTip("Stored metric figures of each model; the best value in each row is highlighted")
         self.status = PlainLabel("")
         self.status.setStyleSheet("color: #9aa3ad;")
+
+    def _build_jobs(self) -> None:
+        """Background jobs: alignment, same-sample encoding, decode timing, series snapshots."""
         self.aligner = JobRunner(self, "align")
         self.sampler = JobRunner(self, "encode")
         self.timer_job = JobRunner(self, "timing")
         self.series_job = JobRunner(self, "snapshot")
+
+    def _assemble(self, controls: QVBoxLayout, slots_row: QHBoxLayout) -> None:
+        """Models list and controls on top, the slots, then status, progress and metrics."""
         top = QHBoxLayout()
         top.addWidget(self.models_list, 1)
         top.addLayout(controls, 3)
@@ -239,12 +268,17 @@ class ComparePanel(QWidget):
         lay.addWidget(JobStrip(self.aligner))
         lay.addWidget(self.metrics)
 
+    def _init_state(self) -> None:
+        """Alignments, sample latents and the checkpoint series, all empty until asked for."""
         self.alignments: list = []
         self.sample_latents: list | None = None
         self.series: list = []
         self._series_cache: dict[str, ModelEntry] = {}
         self._series_shown: ModelEntry | None = None
         self.metrics_source = None  # set by the metrics feature: (sha256) -> {metric: value}
+
+    def _connect(self, state: AppModel) -> None:
+        """Controls, job runners and the app model's events."""
         self._refresh_timer = QTimer(self, singleShot=True, interval=0, timeout=self.refresh)
         self.models_list.itemChanged.connect(self._on_ticked)
         self.align_box.toggled.connect(lambda on: self._setup())
@@ -267,7 +301,6 @@ class ComparePanel(QWidget):
         state.compareChanged.connect(self._fill_models)
         state.currentModelChanged.connect(lambda _e: self._fill_models())
         state.latentChanged.connect(self._on_latent)
-        self._fill_models()
 
     # --- which models ---------------------------------------------------------------------------------------------
     def _fill_models(self) -> None:

@@ -54,6 +54,20 @@ class ExportDialog(QDialog):
         self.state = window.state
         self.setWindowTitle("Export")
         self.setMinimumWidth(720)
+        self._build_choices(window)
+        self._build_options()
+        form = self._form(self._out_row())
+        self._build_preview()
+        self.runner = JobRunner(self, "export")
+        buttons = self._buttons()
+        self._assemble(form, buttons)
+        self._connect()
+        self.result = None
+        self._bind_settings()
+        self._changed()
+
+    def _build_choices(self, window) -> None:
+        """What to export (the sources this window offers) and in which format."""
         self.kind = QComboBox()
         self.kind.addItem("Traversal along dimensions", "dims")
         if len(self.state.bookmarks_for_current()) >= 2:
@@ -66,6 +80,9 @@ class ExportDialog(QDialog):
         self.format = QComboBox()
         for label, key in FORMATS:
             self.format.addItem(label, key)
+
+    def _build_options(self) -> None:
+        """Dimensions, frame rate, duration, size, labels, keyframe interpolation, grid steps, output path."""
         self.dims = QLineEdit()
         self.dims.setPlaceholderText("active dims (e.g. 0,2,5-7)")
         self.fps = QSpinBox()
@@ -89,11 +106,18 @@ class ExportDialog(QDialog):
         self.steps.setRange(2, 25)
         self.steps.setValue(9)
         self.out = QLineEdit(str(Path.cwd() / "traversal.mp4"))
+
+    def _out_row(self) -> QHBoxLayout:
+        """The output path with its browse button."""
         browse = QPushButton("…")
         browse.clicked.connect(self._browse)
         out_row = QHBoxLayout()
         out_row.addWidget(self.out, 1)
         out_row.addWidget(browse)
+        return out_row
+
+    def _form(self, out_row: QHBoxLayout) -> QFormLayout:
+        """The choices and options as a labelled form."""
         form = QFormLayout()
         form.addRow("What", self.kind)
         form.addRow("Format", self.format)
@@ -105,12 +129,18 @@ class ExportDialog(QDialog):
         form.addRow("Keyframes", self._pair(self.interp, self.easing))
         form.addRow("", self.labels)
         form.addRow("Save to", out_row)
+        return form
+
+    def _build_preview(self) -> None:
+        """The preview image and the note below the form."""
         self.preview = ImageCanvas()
         self.preview.setMinimumSize(300, 300)
         self.note = PlainLabel("")
         self.note.setWordWrap(True)
         self.note.setStyleSheet("color: #9aa3ad;")
-        self.runner = JobRunner(self, "export")
+
+    def _buttons(self) -> QHBoxLayout:
+        """Export (the default button) and Close, to the right."""
         self.export_button = QPushButton("Export")
         self.export_button.setDefault(True)
         close = QPushButton("Close")
@@ -119,6 +149,10 @@ class ExportDialog(QDialog):
         buttons.addStretch(1)
         buttons.addWidget(self.export_button)
         buttons.addWidget(close)
+        return buttons
+
+    def _assemble(self, form: QFormLayout, buttons: QHBoxLayout) -> None:
+        """Form and note beside the preview, the progress strip, the buttons."""
         left = QVBoxLayout()
         left.addLayout(form)
         left.addWidget(self.note)
@@ -130,6 +164,9 @@ class ExportDialog(QDialog):
         lay.addLayout(body, 1)
         lay.addWidget(JobStrip(self.runner))
         lay.addLayout(buttons)
+
+    def _connect(self) -> None:
+        """Every option refreshes the preview; the export button and the runner's outcomes."""
         for w in (self.kind, self.format, self.interp, self.easing):
             w.currentIndexChanged.connect(self._changed)
         for w in (self.fps, self.seconds, self.size, self.steps):
@@ -143,9 +180,6 @@ class ExportDialog(QDialog):
                                                             "was there before is kept", True))
         self.runner.cancelled.connect(lambda: self._set_note("cancelled; nothing was written", True))
         self.runner.busyChanged.connect(lambda busy: self.export_button.setEnabled(not busy))
-        self.result = None
-        self._bind_settings()
-        self._changed()
 
     def _bind_settings(self) -> None:
         """The dialog shows and edits the app model's export settings: they outlive the dialog and go in sessions."""

@@ -51,6 +51,20 @@ class FindDirectionsDialog(QDialog):
         self.tagged = tagged
         self.setWindowTitle(f"Find directions — {shown(entry.name, 200)}")
         self.setMinimumWidth(520)
+        self._build_method(entry, method)
+        self._build_factor_lists()
+        csv_row = self._build_labels(tagged)
+        self._build_sampling()
+        form = self._form(csv_row)
+        self.runner = JobRunner(self, "find")
+        buttons = self._buttons()
+        self._assemble(form, buttons)
+        self._connect()
+        self._fill_factors(self.dataset.currentText())
+        self._sync()
+
+    def _build_method(self, entry, method: str) -> None:
+        """The finder, its help text, and the dataset (the model's own first)."""
         self.method = QComboBox()
         for m in METHOD_HELP:
             self.method.addItem(m, m)
@@ -64,6 +78,9 @@ class FindDirectionsDialog(QDialog):
             names.remove(entry.model.info.dataset)
             names.insert(0, entry.model.info.dataset)
         self.dataset.addItems(names)
+
+    def _build_factor_lists(self) -> None:
+        """The factors to find directions for, and those to stay orthogonal to."""
         self.factors = QListWidget()
         self.factors.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
         self.factors.setMaximumHeight(100)
@@ -73,6 +90,9 @@ class FindDirectionsDialog(QDialog):
         self.protect.setMaximumHeight(80)
         self.protect.setToolTip("Conditional manipulation: stay orthogonal to these factors' directions "
                                 "(GradCtrl: mask the dimensions salient for them)")
+
+    def _build_labels(self, tagged: list) -> QHBoxLayout:
+        """The supervised finders' classifier and labels (factors, a CSV file, tagged samples); the CSV row."""
         self.classifier = QComboBox()
         self.classifier.addItems(["logistic", "svm", "mean"])
         self.classifier.setToolTip("logistic regression or linear SVM boundary normal, or difference of class means")
@@ -88,6 +108,10 @@ class FindDirectionsDialog(QDialog):
         csv_row = QHBoxLayout()
         csv_row.addWidget(self.csv, 1)
         csv_row.addWidget(browse)
+        return csv_row
+
+    def _build_sampling(self) -> None:
+        """PCA space, how many directions, samples, orthogonalisation, Jacobian point, seed."""
         self.space = QComboBox()
         self.space.addItem("prior samples through the first decoder layer (GANSpace)", "prior")
         self.space.addItem("encoded dataset latents", "encoded")
@@ -103,6 +127,9 @@ class FindDirectionsDialog(QDialog):
         self.at_current.setChecked(True)
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
+
+    def _form(self, csv_row: QHBoxLayout) -> QFormLayout:
+        """Every finder's options in one labelled form."""
         form = QFormLayout()
         form.addRow("Method", self.method)
         form.addRow("", self.help)
@@ -118,7 +145,10 @@ class FindDirectionsDialog(QDialog):
         form.addRow("", self.orthogonal)
         form.addRow("Jacobian", self.at_current)
         form.addRow("Seed", self.seed)
-        self.runner = JobRunner(self, "find")
+        return form
+
+    def _buttons(self) -> QHBoxLayout:
+        """The status line beside Find (the default button) and Close."""
         self.status = PlainLabel("")
         self.status.setWordWrap(True)
         self.run_button = QPushButton("Find")
@@ -129,10 +159,17 @@ class FindDirectionsDialog(QDialog):
         buttons.addWidget(self.status, 1)
         buttons.addWidget(self.run_button)
         buttons.addWidget(close)
+        return buttons
+
+    def _assemble(self, form: QFormLayout, buttons: QHBoxLayout) -> None:
+        """The form, the progress strip, the buttons."""
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(JobStrip(self.runner))
         lay.addLayout(buttons)
+
+    def _connect(self) -> None:
+        """Method and labels show their options, the dataset its factors; Find and the runner's outcomes."""
         self.method.currentIndexChanged.connect(self._sync)
         self.labels.currentIndexChanged.connect(self._sync)
         self.dataset.currentTextChanged.connect(self._fill_factors)
@@ -141,8 +178,6 @@ class FindDirectionsDialog(QDialog):
         self.runner.failed.connect(lambda m: self.status.setText(f"⚠ {m}"))
         self.runner.cancelled.connect(lambda: self.status.setText("cancelled"))
         self.runner.busyChanged.connect(lambda b: self.run_button.setEnabled(not b))
-        self._fill_factors(self.dataset.currentText())
-        self._sync()
 
     def _fill_factors(self, name: str) -> None:
         self.factors.clear()

@@ -59,6 +59,19 @@ class ImagesPanel(QWidget):
         super().__init__(parent)
         self.state = state
         self.runner = JobRunner(self, "images")
+        top = self._build_controls()
+        self._build_list()
+        pics = self._build_views()
+        self._assemble(top, pics)
+        self.images: np.ndarray | None = None
+        self.files: list[str] = []
+        self.result: dict | None = None
+        self._losses: list[float] = []
+        self._connect(state)
+        self._on_model(state.current)
+
+    def _build_controls(self) -> FlowLayout:
+        """Open, encode or invert (with inversion steps and loss), and Find latent."""
         self.open_button = QPushButton("Open images…")
         self.open_button.setToolTip("Image files or a folder; you can also drop them on the window")
         self.method = QComboBox()
@@ -82,12 +95,19 @@ class ImagesPanel(QWidget):
         for w in (self.open_button, self.method, self.steps, self.loss, self.run_button):
             top.addWidget(w)
         top.addStretch(1)
+        return top
+
+    def _build_list(self) -> None:
+        """The opened images as a row of thumbnails."""
         self.list = QListWidget()
         self.list.setViewMode(QListWidget.ViewMode.IconMode)
         self.list.setIconSize(QSize(56, 56))
         self.list.setMaximumHeight(90)
         self.list.setFlow(QListWidget.Flow.LeftToRight)
         self.list.setMovement(QListWidget.Movement.Static)
+
+    def _build_views(self) -> QHBoxLayout:
+        """Original, reconstruction and error side by side, each titled, then the inversion loss plot."""
         self.original = ImageCanvas()
         self.reconstruction = ImageCanvas()
         self.error = ImageCanvas()
@@ -109,6 +129,10 @@ class ImagesPanel(QWidget):
         self.loss_plot.setTitle("inversion loss", color="#c9ced4", size="9pt")
         self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#ffd166", width=2))
         pics.addWidget(self.loss_plot, 2)
+        return pics
+
+    def _assemble(self, top: FlowLayout, pics: QHBoxLayout) -> None:
+        """Controls, thumbnails, the views, progress and the status line, top to bottom."""
         self.status = PlainLabel("drop images here, or Open images…")
         self.status.setWordWrap(True)
         self.status.setStyleSheet("color: #9aa3ad;")
@@ -119,10 +143,9 @@ class ImagesPanel(QWidget):
         lay.addLayout(pics, 1)
         lay.addWidget(JobStrip(self.runner))
         lay.addWidget(self.status)
-        self.images: np.ndarray | None = None
-        self.files: list[str] = []
-        self.result: dict | None = None
-        self._losses: list[float] = []
+
+    def _connect(self, state: AppModel) -> None:
+        """Buttons, the thumbnail list, the method, the runner's outcomes and the current model."""
         self.open_button.clicked.connect(self.open_dialog)
         self.run_button.clicked.connect(self.run)
         self.list.currentRowChanged.connect(self._show_original)
@@ -132,7 +155,6 @@ class ImagesPanel(QWidget):
         self.runner.failed.connect(lambda m: self.status.setText(f"⚠ {m}"))
         self.runner.cancelled.connect(lambda: self.status.setText("cancelled"))
         state.currentModelChanged.connect(self._on_model)
-        self._on_model(state.current)
 
     def _on_model(self, entry) -> None:
         self.runner.cancel()

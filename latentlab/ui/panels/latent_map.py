@@ -88,6 +88,16 @@ class LatentMapPanel(QWidget):
         super().__init__(parent)
         self.state = state
         self.runner = JobRunner(self, "t-SNE")
+        bar = self._build_bar()
+        self._build_plot()
+        side = self._build_source()
+        self._assemble(bar, side)
+        self._init_state()
+        self._connect(state)
+        self.on_screen = True  # until a dock says otherwise
+
+    def _build_bar(self) -> FlowLayout:
+        """Projection method, the factor to colour by, and the status line."""
         self.method = QComboBox()
         self.method.addItems(["PCA", "t-SNE"])
         self.method.setToolTip("Projection of the encoded samples (t-SNE runs in the background)")
@@ -101,6 +111,10 @@ class LatentMapPanel(QWidget):
         bar.addWidget(QLabel("colour"))
         bar.addWidget(self.colour_by)
         bar.addWidget(self.status, 1)
+        return bar
+
+    def _build_plot(self) -> None:
+        """The scatter of projected samples and the marker of the current latent."""
         self.plot = plot_widget()
         self.plot.setAspectLocked(False)
         self.plot.hideAxis("left")
@@ -116,6 +130,9 @@ class LatentMapPanel(QWidget):
         self.marker.setVisible(False)
         self.plot.addItem(self.marker, ignoreBounds=True)  # a few pixels wide at any zoom: not the data's extent
         self.path_items: list[pg.PlotDataItem] = []
+
+    def _build_source(self) -> QVBoxLayout:
+        """The clicked point's source image and its caption."""
         self.source = ImageCanvas()
         self.source.setFixedSize(140, 140)
         self.source_label = PlainLabel("click a point")
@@ -126,6 +143,10 @@ class LatentMapPanel(QWidget):
         side.addWidget(self.source)
         side.addWidget(self.source_label)
         side.addStretch(1)
+        return side
+
+    def _assemble(self, bar: FlowLayout, side: QVBoxLayout) -> None:
+        """The bar, the plot beside the source image, and the t-SNE progress strip."""
         body = QHBoxLayout()
         body.addWidget(self.plot, 1)
         body.addLayout(side)
@@ -135,11 +156,16 @@ class LatentMapPanel(QWidget):
         lay.addLayout(body, 1)
         lay.addWidget(JobStrip(self.runner))
 
+    def _init_state(self) -> None:
+        """No points, embedding or cached projections until a model's samples are encoded."""
         self.points: np.ndarray | None = None  # (n, D) latents of the shown points
         self.embedding: np.ndarray | None = None
         self.factors: np.ndarray | None = None
         self._pca: tuple[np.ndarray, np.ndarray] | None = None
         self._tsne_cache: dict[int, np.ndarray] = {}
+
+    def _connect(self, state: AppModel) -> None:
+        """The method setting, the pickers, point clicks, the t-SNE runner and the app model's events."""
         bind(self.method, state.view, "map_method")
         self.method.currentTextChanged.connect(lambda _t: self._project())
         self.colour_by.currentIndexChanged.connect(lambda _i: self._recolour())
@@ -152,7 +178,6 @@ class LatentMapPanel(QWidget):
         # The marker follows the latent at display rate, not on every slider event.
         self._marker_timer = QTimer(self, singleShot=True, interval=33, timeout=self._move_marker)
         state.latentChanged.connect(self._on_latent)
-        self.on_screen = True  # until a dock says otherwise
 
     def set_on_screen(self, on: bool) -> None:
         """Called by the dock when its tab is shown or hidden: a hidden map does not track the latent."""

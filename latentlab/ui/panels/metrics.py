@@ -120,6 +120,18 @@ class MetricsPanel(QWidget):
         super().__init__(parent)
         self.state = state
         self.runner = JobRunner(self, "metrics")
+        self._build_settings()
+        bar = self._settings_bar()
+        grid = self._build_cards()
+        tabs = self._build_charts()
+        self._assemble(bar, grid, tabs)
+        self.results: dict[str, MetricResult] = {}
+        self.store = None
+        self._connect(state)
+        self._on_model(state.current)
+
+    def _build_settings(self) -> None:
+        """Dataset, n, representation, passive latents, DCI estimator, vote sampling, and Compute."""
         self.dataset = QComboBox()
         self.dataset.setToolTip("Dataset with ground-truth factors to evaluate on")
         self.n = QSpinBox()
@@ -145,6 +157,9 @@ class MetricsPanel(QWidget):
                                  "already encoded (seconds; not the reference protocol, noisier from seed to seed)")
         self.compute_button = QPushButton("Compute")
         self.compute_button.setToolTip("Compute the metrics that are not stored yet (Shift-click: recompute all)")
+
+    def _settings_bar(self) -> FlowLayout:
+        """The settings in one wrapping row, the status line taking what is left."""
         self.status = PlainLabel("")
         self.status.setStyleSheet("color: #9aa3ad;")
         bar = FlowLayout()
@@ -152,11 +167,19 @@ class MetricsPanel(QWidget):
                   self.compute_button):
             bar.addWidget(w)
         bar.addWidget(self.status, 1)
+        return bar
+
+    def _build_cards(self) -> FlowLayout:
+        """One fixed-width card per metric."""
         self.cards = {name: MetricCard(name) for name in METRICS}
         grid = FlowLayout(spacing=6)  # as many cards a row as the dock is wide
         for card in self.cards.values():
             card.setFixedWidth(CARD_WIDTH)
             grid.addWidget(card)
+        return grid
+
+    def _build_charts(self) -> QTabWidget:
+        """The MI and DCI importance heatmaps and the KL bars, in tabs."""
         self.mi_map = Heatmap("mutual information: latent × factor", units="MI (nats)", empty_text="Compute to see which latent carries which factor")
         self.dci_map = Heatmap("DCI importance: latent × factor", units="importance (share of the factor's, 0-1)", empty_text="Compute to see the DCI importance matrix")
         self.kl_bars = BarChart("KL per latent (nats), coloured by activity")
@@ -164,14 +187,19 @@ class MetricsPanel(QWidget):
         tabs.addTab(self.mi_map, "MI")
         tabs.addTab(self.dci_map, "DCI importance")
         tabs.addTab(self.kl_bars, "KL / activity")
+        return tabs
+
+    def _assemble(self, bar: FlowLayout, grid: FlowLayout, tabs: QTabWidget) -> None:
+        """Settings, progress, cards and charts, top to bottom."""
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addLayout(bar)
         lay.addWidget(JobStrip(self.runner))
         lay.addLayout(grid)
         lay.addWidget(tabs, 1)
-        self.results: dict[str, MetricResult] = {}
-        self.store = None
+
+    def _connect(self, state: AppModel) -> None:
+        """Compute, the runner's outcomes, settings that reload stored figures, chart clicks, the current model."""
         self.compute_button.clicked.connect(self._compute_clicked)
         self.runner.partial.connect(self._on_result)
         self.runner.finished.connect(self._on_done)
@@ -185,7 +213,6 @@ class MetricsPanel(QWidget):
         self.dci_map.rowClicked.connect(lambda r: self._select_row("dci", r))
         self.kl_bars.barClicked.connect(lambda i: self._select_row("kl", i))
         state.currentModelChanged.connect(self._on_model)
-        self._on_model(state.current)
 
     # --- settings ------------------------------------------------------------------------------------------------
     def params(self) -> dict:

@@ -154,6 +154,15 @@ class SweepPanel(QWidget):
         self.data = sweep_table.SweepTable([], [])
         self.names: dict[str, str] = {}  # SHA-256 -> a name, for the store's rows
 
+        top = self._build_toolbar()
+        row_bar = self._build_table()
+        pick = self._build_charts()
+        self._assemble(top, row_bar, pick)
+        self._connect()
+        self._sync_buttons()
+
+    def _build_toolbar(self) -> FlowLayout:
+        """Where the checkpoints come from, which metrics, n, UDR, Ray, and Evaluate."""
         self.open_button = QPushButton("Open folder…")
         self.open_button.setToolTip("A folder of checkpoints (a seed sweep, a training grid's runs)")
         self.store_button = QPushButton("From the store")
@@ -175,7 +184,10 @@ class SweepPanel(QWidget):
         for w in (self.open_button, self.store_button, QLabel("metrics"), self.metrics, self.n, self.udr, self.on_ray,
                   self.evaluate_button):
             top.addWidget(w)
+        return top
 
+    def _build_table(self) -> QHBoxLayout:
+        """The sortable table of models (a double click opens one) and the bar of row actions and status."""
         self.table = QTableWidget()
         self.table.setSortingEnabled(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -192,7 +204,10 @@ class SweepPanel(QWidget):
         row_bar.addWidget(self.explore_button)
         row_bar.addWidget(self.compare_button)
         row_bar.addWidget(self.status, 1)
+        return row_bar
 
+    def _build_charts(self) -> QHBoxLayout:
+        """The rank-correlation heatmap, the violins and their objective / metric / hyper-parameter pickers."""
         self.heatmap = Heatmap("rank correlation between metrics (Spearman, across models)", symmetric=True,
                                units="Spearman ρ (-1 to 1)",
                                empty_text="needs three models with figures")
@@ -208,6 +223,10 @@ class SweepPanel(QWidget):
         pick = QHBoxLayout()
         for w in (QLabel("objective"), self.objective_box, QLabel("metric"), self.metric_box, QLabel("against"), self.hparam_box):
             pick.addWidget(w)
+        return pick
+
+    def _assemble(self, top: FlowLayout, row_bar: QHBoxLayout, pick: QHBoxLayout) -> None:
+        """Toolbar and progress on top; table (left) and charts (right) in a splitter."""
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
@@ -230,6 +249,8 @@ class SweepPanel(QWidget):
         lay.addWidget(JobStrip(self.runner))
         lay.addWidget(split, 1)
 
+    def _connect(self) -> None:
+        """Buttons, the table's selection and the runner's outcomes."""
         self.open_button.clicked.connect(self._choose_folder)
         self.store_button.clicked.connect(self.load_store)
         self.evaluate_button.clicked.connect(lambda: self.load_files(self.files, compute=True))
@@ -240,7 +261,6 @@ class SweepPanel(QWidget):
         self.runner.failed.connect(lambda msg: self._say(f"sweep failed: {msg}", "error"))
         self.runner.cancelled.connect(lambda: self._say("cancelled: figures finished before are in the store"))
         self.runner.busyChanged.connect(self._sync_buttons)
-        self._sync_buttons()
 
     # --- opening ---------------------------------------------------------------------------------------------------
     def _choose_folder(self) -> None:

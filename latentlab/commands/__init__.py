@@ -4,4 +4,4 @@ Keeping them apart lets each feature own its command-line surface while ``cli.py
 dispatcher.
 """
 
-MODULES = ("metrics", "directions", "flows", "export", "mix", "probe", "encode", "bench", "sweep", "sweep_train", "desktop", "doctor")
+MODULES = ("metrics", "directions", "flows", "export", "mix", "probe", "concepts", "encode", "bench", "sweep", "sweep_train", "desktop", "doctor")

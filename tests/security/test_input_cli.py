@@ -34,6 +34,7 @@ PREFIXES = {
     "convert": ["convert", "m.safetensors", "--out", "c.safetensors"],
     "mix": ["mix", "m.safetensors", "--out", "mix.png"],
     "probe": ["probe", "m.safetensors"],
+    "concepts": ["concepts", "a.safetensors", "b.safetensors"],
     "flows import": ["flows", "import", "p.pt", "--model", "m.safetensors", "--out", "f.safetensors"],
 }
 HOSTILE_NUMBERS = ["nan", "inf", "-inf", "1e999", "-1e30", "99999999999999999999999999", "1" * 5000, "ten", ""]

@@ -65,6 +65,10 @@ def main() -> int:
         if args.tabs and title not in args.tabs:
             continue
         dock.raise_()
+        if title == "Probe" and win.probe.run_button.isEnabled():  # a probe's figure, not an empty plot
+            win.probe.n.setValue(64)
+            win.probe.run()
+            wait_until(app, lambda: win.probe.result is not None, 180)
         spin(1.0)
         name = title.lower().replace(" ", "-")
         win.grab().save(str(args.out / f"{name}.png"))

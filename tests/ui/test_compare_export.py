@@ -167,3 +167,22 @@ def test_panels_behind_another_tab_render_nothing_until_their_tab_is_shown(qtbot
     assert "preview" in submitted and not any(v.startswith("grid:") for v in submitted)
     window.docks["Traversal grid"].raise_()
     qtbot.waitUntil(lambda: any(v.startswith("grid:") for v in submitted), timeout=5000)
+
+
+def test_the_series_concept_path_opens_with_a_curve_per_factor(qtbot, window, tmp_path):
+    """The flagship's shipped series: Concept path reads every factor out of every snapshot, off the GUI thread."""
+    from latentlab.core.resources import shipped_models_dir
+    from tests.ui.conftest import open_and_wait
+
+    flagship = shipped_models_dir() / "beta-tcvae-dsprites.safetensors"
+    entry = open_and_wait(qtbot, window, flagship)
+    panel = window.compare
+    panel.set_series(entry.sidecars.series[:3])
+    assert panel.concepts_button.isVisible() or not panel.isVisible()
+    with qtbot.waitSignal(panel.concepts_job.finished, timeout=180000):
+        assert panel.concept_path()
+    view = panel.concept_view
+    qtbot.addWidget(view)
+    assert len(view.curves) == len(entry.dataset.factor_names)
+    assert "learned, in order" in view.summary.text()
+    view.close()

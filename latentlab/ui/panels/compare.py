@@ -207,6 +207,10 @@ class ComparePanel(QWidget):
         self.own_series_button.setToolTip("Step through the snapshots shipped beside the current checkpoint "
                                           "(its .series folder)")
         self.own_series_button.setEnabled(False)
+        self.concepts_button = QPushButton("Concept path")
+        self.concepts_button.setToolTip("Read each factor out of every snapshot's latents: when was each factor "
+                                        "learned? (needs the run's dataset; in the background)")
+        self.concepts_button.setVisible(False)
         self.series_slider = QSlider(Qt.Orientation.Horizontal)
         self.series_slider.setVisible(False)
         self.series_label = PlainLabel("")
@@ -225,6 +229,7 @@ class ComparePanel(QWidget):
         row2.addWidget(self.sample_seed)
         row2.addWidget(self.series_button)
         row2.addWidget(self.own_series_button)
+        row2.addWidget(self.concepts_button)
         row2.addWidget(self.series_slider, 1)
         row2.addWidget(self.series_label)
         controls.addLayout(row1)
@@ -254,6 +259,7 @@ class ComparePanel(QWidget):
         self.sampler = JobRunner(self, "encode")
         self.timer_job = JobRunner(self, "timing")
         self.series_job = JobRunner(self, "snapshot")
+        self.concepts_job = JobRunner(self, "concept path")
 
     def _assemble(self, controls: QVBoxLayout, slots_row: QHBoxLayout) -> None:
         """Models list and controls on top, the slots, then status, progress and metrics."""
@@ -266,6 +272,7 @@ class ComparePanel(QWidget):
         lay.addLayout(slots_row, 1)
         lay.addWidget(self.status)
         lay.addWidget(JobStrip(self.aligner))
+        lay.addWidget(JobStrip(self.concepts_job))
         lay.addWidget(self.metrics)
 
     def _init_state(self) -> None:
@@ -290,6 +297,9 @@ class ComparePanel(QWidget):
         self.own_series_button.clicked.connect(self.open_own_series)
         state.currentModelChanged.connect(self._sync_own_series)
         self.series_slider.valueChanged.connect(self._series_step)
+        self.concepts_button.clicked.connect(self.concept_path)
+        self.concepts_job.finished.connect(self._show_concepts)
+        self.concepts_job.failed.connect(lambda m: self.status.setText(f"⚠ concept path: {m}"))
         self.aligner.finished.connect(self._on_aligned)
         self.aligner.failed.connect(lambda m: self.status.setText(f"⚠ alignment failed: {m}"))
         self.sampler.finished.connect(self._on_sample)
@@ -512,7 +522,28 @@ class ComparePanel(QWidget):
         self.series_slider.setValue(len(self.series) - 1)
         self.series_slider.blockSignals(False)
         self.series_slider.setVisible(len(self.series) > 1)
+        self.concepts_button.setVisible(len(self.series) > 1)
         self._series_step(self.series_slider.value())
+
+    def concept_path(self) -> bool:
+        """Compute the series' concept-space path (core.concept_paths) in the background, then show it."""
+        from latentlab.ui.panels.concept_view import _concepts_job
+
+        entry = self.state.current
+        dataset = entry.dataset_name if entry is not None else None
+        if len(self.series) < 2 or not dataset:
+            self.status.setText("a concept path needs a series of two or more snapshots and the run's dataset")
+            return False
+        steps = [s.step if s.step is not None else i for i, s in enumerate(self.series)]
+        self.concepts_job.start(_concepts_job, [s.path for s in self.series], steps, [s.name for s in self.series],
+                                dataset, 1000, label="concept path of the series")
+        return True
+
+    def _show_concepts(self, path) -> None:
+        from latentlab.ui.panels.concept_view import ConceptPathView
+
+        self.concept_view = ConceptPathView(path, self)
+        self.concept_view.show()
 
     def _series_entry(self) -> ModelEntry | None:
         if not self.series:
@@ -543,7 +574,7 @@ class ComparePanel(QWidget):
 
     def shutdown(self) -> bool:
         ok = True
-        for job in (self.aligner, self.sampler, self.timer_job, self.series_job):
+        for job in (self.aligner, self.sampler, self.timer_job, self.series_job, self.concepts_job):
             ok = job.shutdown() and ok
         return ok
 

@@ -37,6 +37,9 @@ methods:
                 --protect for conditional manipulation) or by CSV labels (--labels)
   gradctrl      gradient fields of small latent classifiers, masking dimensions salient for the
                 other factors (--factor, --protect, --top-k)
+  adatrans      a learned nonlinear path per binary attribute (after AdaTrans): a small network gives
+                each step from the latent and the target, keeping the other factors' classifiers and
+                the prior's density (--factor, --protect, --steps)
 
 label CSV (--labels): a header 'index,label' then one row per dataset sample: its flat index in the
 dataset (C-ordered over the factor grid, last factor fastest) and any label text; '#' starts a comment.
@@ -76,7 +79,7 @@ def register(sub: Any) -> None:
     p.add_argument("--space", choices=PCA_SPACES, default="prior", help="pca: prior (GANSpace) or encoded")
     p.add_argument("--at", metavar="Z0,Z1,...", help="jacobian: the latent to linearise at (default: the origin)")
     p.add_argument("--top-k", type=int_arg(0, limits.MAX_LATENT_DIM), help="gradctrl: dimensions masked per other attribute (default D/10)")
-    p.add_argument("--steps", type=steps_int, default=400, help="gradctrl: classifier training steps")
+    p.add_argument("--steps", type=steps_int, default=400, help="gradctrl / adatrans: training steps")
     seed_arg(p)
     arch_arg(p, "architecture, for plain state_dict checkpoints")
     p.add_argument("--no-eval", dest="evaluate", action="store_false", help="skip the evaluation")

@@ -18,7 +18,7 @@ from latentlab.core.jobs import JobContext, ensure_context
 from latentlab.core.limits import check_float, check_int, check_seed
 from latentlab.core.model import LatentModel, device_of
 
-METHODS = ("sefa", "pca", "jacobian", "interfacegan", "gradctrl")
+METHODS = ("sefa", "pca", "jacobian", "interfacegan", "gradctrl", "adatrans")
 PCA_SPACES = ("prior", "encoded")
 
 
@@ -65,7 +65,7 @@ class FindOptions:
                 raise BadInput(f"at: {len(self.at)} values is more than any latent has")
             for i, v in enumerate(self.at):
                 check_float(v, f"at[{i}]")
-        if self.method == "gradctrl" and self.orthogonal:
+        if self.method in ("gradctrl", "adatrans") and self.orthogonal:
             raise ValueError("gradient fields have no single vector to orthogonalise; drop --orthogonal")
         if self.labels_csv and self.tagged:
             raise ValueError("give labels from a CSV or tagged samples, not both")
@@ -153,12 +153,30 @@ def _supervised(model: LatentModel, o: FindOptions, ctx: JobContext) -> list[Dir
             out += supervised_directions(t, o.classifier, guard, seed=o.seed,
                                          ctx=fit.sub(i / len(targets), (i + 1) / len(targets)))
         return orthogonalised(out) if o.orthogonal else out
+    if o.method == "adatrans":
+        return _adatrans(model, ds, encoded, targets, o, fit, user_labels)
     from latentlab.core.directions.gradctrl import gradctrl_directions
 
     out = []
     for i, t in enumerate(targets):
         others = _mask_attributes(ds, encoded, t.attribute, o.protect, every_other=not user_labels)
         out += gradctrl_directions(t, others, o.top_k, steps=o.steps, seed=o.seed, device=device_of(model),
+                                   ctx=fit.sub(i / len(targets), (i + 1) / len(targets)))
+    return out
+
+
+def _adatrans(model: Any, ds: FactorDataset | None, encoded: tuple[np.ndarray, np.ndarray] | None,
+              targets: list[LabeledLatents], o: FindOptions, fit: JobContext, user_labels: bool) -> list[Direction]:
+    """Learned nonlinear paths (AdaTrans): binary targets, the other attributes kept, the prior's density held."""
+    from latentlab.core.directions.adatrans import adatrans_directions
+
+    out: list[Direction] = []
+    normal = model.info.prior == "normal"
+    for i, t in enumerate(targets):
+        if len(t.classes) != 2 and encoded is not None and ds is not None:
+            t = factor_labels(*encoded, ds, t.attribute, "binary", o.threshold)
+        others = _mask_attributes(ds, encoded, t.attribute, o.protect, every_other=not user_labels)
+        out += adatrans_directions(t, others, steps=o.steps, seed=o.seed, density=normal,
                                    ctx=fit.sub(i / len(targets), (i + 1) / len(targets)))
     return out
 

@@ -34,7 +34,8 @@ HEADER_KEY = "latentlab.directions"
 FORMAT = "latentlab-directions"
 FORMAT_VERSION = 1
 # Field kinds a file may name, and the class that rebuilds them from a spec and tensors.
-FIELD_KINDS = {"gradctrl": ("latentlab.core.directions.gradctrl", "GradCtrlField")}
+FIELD_KINDS = {"gradctrl": ("latentlab.core.directions.gradctrl", "GradCtrlField"),
+               "adatrans": ("latentlab.core.directions.adatrans", "AdaTransField")}
 _MAX_HEADER = 100 * 1024 * 1024
 _MAX_JSON = 16 * 1024 * 1024  # the header's JSON: names, methods, parameters and field specs
 _MAX_DIRECTIONS = 4096

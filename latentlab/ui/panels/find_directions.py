@@ -32,6 +32,9 @@ METHOD_HELP = {
                     "encoded latents by a factor or your labels (InterFaceGAN), or the difference of class means.",
     "gradctrl": "Gradient-based (GradCtrl): a small classifier per attribute; the direction at each latent is its "
                 "gradient towards the target, with the dimensions salient for other attributes masked.",
+    "adatrans": "Learned nonlinear path (after AdaTrans): a small network predicts each step of the edit from the "
+                "latent and the target class, keeping the other attributes and the prior's density; a slider "
+                "follows it step by step.",
     "sefa": "Unsupervised, closed form (SeFa): eigenvectors of W^T W of the decoder's first layer, the directions it "
             "amplifies most.",
     "pca": "Unsupervised: PCA of prior samples pushed through the decoder's first layer (GANSpace), or of encoded "
@@ -192,7 +195,7 @@ class FindDirectionsDialog(QDialog):
     def _sync(self) -> None:
         m = self.method.currentData()
         self.help.setText(METHOD_HELP[m])
-        supervised = m in ("interfacegan", "gradctrl")
+        supervised = m in ("interfacegan", "gradctrl", "adatrans")
         labels = self.labels.currentData()
         self.labels.setEnabled(supervised)
         self.csv.setEnabled(supervised and labels == "csv")
@@ -200,7 +203,7 @@ class FindDirectionsDialog(QDialog):
         self.protect.setEnabled(supervised)
         self.classifier.setEnabled(m == "interfacegan")
         self.space.setEnabled(m == "pca")
-        self.orthogonal.setEnabled(m != "gradctrl")
+        self.orthogonal.setEnabled(m not in ("gradctrl", "adatrans"))
         self.at_current.setEnabled(m == "jacobian")
         needs_data = supervised or (m == "pca" and self.space.currentData() == "encoded")
         self.dataset.setEnabled(needs_data)
@@ -222,7 +225,7 @@ class FindDirectionsDialog(QDialog):
             factors=[i.text() for i in self.factors.selectedItems()] if labels == "factors" else [],
             n=self.n.value() or None,
             k=self.k.value() or None,
-            orthogonal=self.orthogonal.isChecked() and m != "gradctrl",
+            orthogonal=self.orthogonal.isChecked() and m not in ("gradctrl", "adatrans"),
             protect=[i.text() for i in self.protect.selectedItems()],
             labels_csv=self.csv.text().strip() or None if labels == "csv" else None,
             tagged=list(self.tagged) if labels == "tagged" else None,

@@ -30,6 +30,9 @@ from latentlab.ui.widgets import FlowLayout, ImageCanvas, JobStrip, float_to_uin
 PATH_COLOURS = ["#ff6b6b", "#ffd166", "#06d6a0", "#4cc9f0", "#b388ff", "#f78c6b", "#c0ca33", "#ff8fab"]
 
 
+GRAM_POINTS = 500  # points whose Gram matrix gives the PCA axes of a latent with more than 1,024 dimensions
+
+
 def pca_projection(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(n, D) -> embedding (n, 2), the mean and the 2 x D components (so new points project exactly)."""
     mean = x.mean(0)
@@ -39,12 +42,21 @@ def pca_projection(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     elif x.shape[1] <= 64:
         _, _, vt = np.linalg.svd(xc, full_matrices=False)
         comps = vt[:2]
-    else:
+    elif x.shape[1] <= 1024:
         # A GAN's 512-D prior: the SVD of 2000 x 512 took 0.7 s on the GUI thread; the top two eigenvectors of
         # the D x D scatter matrix are the same components at a tenth of the cost.
         xd = xc.astype(np.float64)
         _, vecs = np.linalg.eigh(xd.T @ xd)
         comps = vecs[:, ::-1][:, :2].T.astype(x.dtype)
+    else:
+        # W+ or StyleSpace of a big generator (9,216 dimensions at 1024 px): a D x D eigendecomposition would
+        # hold the GUI thread for minutes. The components of GRAM_POINTS of the points come exactly from their
+        # small n x n Gram matrix (the top eigenvectors u give components xc^T u / |xc^T u|); all points are
+        # then projected onto them. A 2-D map needs no more points than that to find its two axes.
+        sub = xc[np.linspace(0, len(xc) - 1, min(len(xc), GRAM_POINTS)).astype(int)].astype(np.float64)
+        _, u = np.linalg.eigh(sub @ sub.T)
+        raw = sub.T @ u[:, ::-1][:, :2]
+        comps = (raw / np.maximum(np.linalg.norm(raw, axis=0), 1e-12)).T.astype(x.dtype)
     return xc @ comps.T, mean, comps
 
 

@@ -8,6 +8,7 @@ import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from latentlab.commands.common import (
     UsageError,
@@ -172,6 +173,7 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
         print(f"{exc.parser.prog}: error: {printable(exc.message)}", file=sys.stderr)
         return None
 
+
 def build_parser() -> argparse.ArgumentParser:
     from latentlab import __version__
 
@@ -181,7 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"latentlab {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _gui_parser(sub)
+    _info_parser(sub)
+    _train_parser(sub)
+    _register_commands(sub)
+    return parser
 
+
+def _gui_parser(sub: Any) -> None:
     p = sub.add_parser("gui", help="open the app (on the shipped demo models when no checkpoint is given)")
     p.add_argument("checkpoints", nargs="*", metavar="FILE", help="checkpoints to open, or a .llab session")
     p.add_argument("--session", help="a .llab session file to restore")
@@ -191,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     device_arg(p)
     p.set_defaults(func=cmd_gui)
 
+
+def _info_parser(sub: Any) -> None:
     p = sub.add_parser("info", help="print a checkpoint's model card")
     p.add_argument("file")
     arch_arg(p, "architecture, for plain state_dict files")
@@ -198,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     json_arg(p)
     p.set_defaults(func=cmd_info)
 
+
+def _train_parser(sub: Any) -> None:
     from latentlab.core.data import BUILTIN
     from latentlab.core.zoo import ARCHS
 
@@ -234,6 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_grid_args(p)
     p.set_defaults(func=cmd_train)
 
+
+def _register_commands(sub: Any) -> None:
+    """The subcommands in ``latentlab.commands`` (those this build has) add their parsers."""
     import importlib
 
     from latentlab.commands import MODULES
@@ -246,7 +262,6 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue  # that feature is not part of this build
         module.register(sub)
-    return parser
 
 
 def gui_argv(argv: list[str]) -> list[str] | None:
@@ -268,6 +283,17 @@ def gui_argv(argv: list[str]) -> list[str] | None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    early = _without_parser(argv)
+    if early is not None:
+        return early
+    args = _parse_command_line(argv)
+    if args is None:
+        return EXIT_USAGE
+    return _run(args)
+
+
+def _without_parser(argv: list[str]) -> int | None:
+    """The exit status of a command line answered without the full parser (which imports torch), else None."""
     if argv == ["--version"]:  # without the full parser, which imports torch
         from latentlab import __version__
 
@@ -282,21 +308,30 @@ def main(argv: list[str] | None = None) -> int:
         from latentlab.ui.app import main as gui_main
 
         return gui_main(direct)
+    return None
+
+
+def _parse_command_line(argv: list[str]) -> argparse.Namespace | None:
+    """The parsed arguments (no subcommand: those of ``gui``), logging set up; None after a usage error."""
     parser = build_parser()
     args = _parse(parser, argv)
     if args is None:
-        return EXIT_USAGE
+        return None
     args.argv = argv
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not getattr(args, "func", None):
         args = _parse(parser, ["gui", *argv])
         if args is None:
-            return EXIT_USAGE
+            return None
         args.argv = argv
+    return args
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the subcommand; an error becomes one line on stderr and an exit status."""
     from latentlab.core.errors import LatentlabError, UntrustedFile
     from latentlab.core.jobs import JobCancelled, end_progress_line, release_worker_processes
     from latentlab.core.paths import clean_leftovers
-    from latentlab.core.text import printable
 
     clean_leftovers()  # .part files a killed run left (only ours, only where no live writer holds them)
 

@@ -33,13 +33,20 @@ from latentlab.core.text import printable
 
 
 def register(sub: Any) -> None:
-    from latentlab.core.flows.evaluate import BASELINES
-    from latentlab.core.flows.pde import LAPLACIAN_METHODS, PDES
-
     p = sub.add_parser("flows", help="potential-flow latent traversals: train, traverse, evaluate",
                        description="Potential flows (Song, Keller, Sebe, Welling, ICML 2023): K potentials whose "
                        "gradient flows traverse a trained model's latent space, constrained by a PDE.")
     fs = p.add_subparsers(dest="flows_command", metavar="ACTION", required=True)
+    _train_parser(fs)
+    _traverse_parser(fs)
+    _evaluate_parser(fs)
+    _import_parser(fs)
+    _info_parser(fs)
+
+
+def _train_parser(fs: Any) -> None:
+    """``latentlab flows train``."""
+    from latentlab.core.flows.pde import LAPLACIAN_METHODS, PDES
 
     t = fs.add_parser("train", help="train K potentials on a checkpoint (resumable)",
                       description="Train K PDE-constrained potentials on FILE (kept frozen) and save them to "
@@ -69,6 +76,9 @@ def register(sub: Any) -> None:
     json_arg(t)
     t.set_defaults(func=cmd_train)
 
+
+def _traverse_parser(fs: Any) -> None:
+    """``latentlab flows traverse``."""
     v = fs.add_parser("traverse", help="write a PNG strip of a flow path (optionally beside the straight line)",
                       description="Integrate potential k from a start latent and write the decoded path as a PNG "
                       "strip (rows: the flow path; with --linear also the straight line between its end points).")
@@ -94,6 +104,11 @@ def register(sub: Any) -> None:
     json_arg(v)
     v.set_defaults(func=cmd_traverse)
 
+
+def _evaluate_parser(fs: Any) -> None:
+    """``latentlab flows evaluate``."""
+    from latentlab.core.flows.evaluate import BASELINES
+
     e = fs.add_parser("evaluate", help="distinctness and per-factor changes of the paths, beside linear baselines",
                       description="Rows: each potential and the linear baselines (PCA, SeFa, supervised normals); "
                       "columns: how much each ground-truth factor changes along the paths (read back through the "
@@ -116,6 +131,9 @@ def register(sub: Any) -> None:
     json_arg(e)
     e.set_defaults(func=cmd_evaluate)
 
+
+def _import_parser(fs: Any) -> None:
+    """``latentlab flows import``."""
     m = fs.add_parser("import", help="PDETraversal potentials (support_sets.pt / checkpoint.pt) as a flows file",
                       description="Read the potentials PDETraversal (the paper's code) trained, without running "
                       "anything in the file, and write them as latentlab flows for FILE (in the latent space they "
@@ -136,6 +154,9 @@ def register(sub: Any) -> None:
     json_arg(m)
     m.set_defaults(func=cmd_import, device="cpu")
 
+
+def _info_parser(fs: Any) -> None:
+    """``latentlab flows info``."""
     i = fs.add_parser("info", help="print a flows file's card (checkpoint, hyper-parameters, last losses)")
     i.add_argument("flows", help="flows file")
     json_arg(i)

@@ -208,15 +208,8 @@ def invert(model: LatentModel, images: np.ndarray | Tensor, config: InversionCon
     cfg = config or InversionConfig()
     ctx = ensure_context(ctx)
     dev = device_of(model)
-    x_all = torch.as_tensor(np.asarray(images) if not isinstance(images, Tensor) else images, dtype=torch.float32)
-    if x_all.ndim == 3:
-        x_all = x_all[None]
-    if tuple(x_all.shape[1:]) != tuple(model.info.image_shape):
-        raise ValueError(f"images have shape {tuple(x_all.shape[1:])}, the model makes {tuple(model.info.image_shape)}"
-                         " (load them with latentlab.core.images.load_images to fit them)")
-    init_t = None if init is None else torch.as_tensor(np.asarray(init), dtype=torch.float32)
-    if init_t is not None and init_t.shape != (len(x_all), model.info.latent_dim):
-        raise ValueError(f"init must have shape {(len(x_all), model.info.latent_dim)}, got {tuple(init_t.shape)}")
+    x_all = _as_images(model, images)
+    init_t = _as_init(model, init, len(x_all))
     was_training = bool(getattr(model, "training", False))
     if was_training:
         cast(nn.Module, model).eval()  # BatchNorm statistics must not move while we search
@@ -227,46 +220,11 @@ def invert(model: LatentModel, images: np.ndarray | Tensor, config: InversionCon
     try:
         for b, a in enumerate(range(0, n, cfg.batch_size)):
             target = x_all[a: a + cfg.batch_size].to(dev)
-            idx = list(range(a, a + len(target)))
+            batch = _Batch(b, list(range(a, a + len(target))), target, n, n_batches)
             z0 = _initial(model, target, cfg, None if init_t is None else init_t[a: a + len(target)], gen)
-            with torch.no_grad():
-                starts.append((model.decode(z0).float() - target).pow(2).flatten(1).mean(1).cpu().numpy())
-            z = z0.clone().requires_grad_(True)
-            opt = torch.optim.Adam([z], lr=cfg.lr)
-            centre = _centre(model, z.shape[1], dev)
-            hist = []
-            for step in range(cfg.steps + 1):
-                ctx.check()
-                with torch.enable_grad():
-                    recon = model.decode(z)
-                    per_image = image_loss(recon, target, cfg.loss)
-                    loss = per_image.sum()
-                    if cfg.prior_weight and model.info.prior == "normal":
-                        loss = loss + cfg.prior_weight * (z - centre).pow(2).mean(1).sum()
-                    if step < cfg.steps:
-                        (grad,) = torch.autograd.grad(loss, z)  # the model's weights get no gradient
-                hist.append(per_image.detach().cpu().numpy())
-                report: dict[str, Any] = {"step": step, "batch": b, "loss": float(hist[-1].mean()),
-                                          "losses": hist[-1].tolist(), "indices": idx}
-                if cfg.preview_every and (step % cfg.preview_every == 0 or step == cfg.steps):
-                    report["reconstructions"] = recon.detach().float().cpu().numpy()
-                ctx.partial(report)
-                ctx.progress((b * cfg.steps + step) / max(1, n_batches * cfg.steps),
-                             f"image {idx[0] + 1}-{idx[-1] + 1}/{n} step {step}/{cfg.steps} loss {report['loss']:.4g}")
-                if step == cfg.steps:
-                    break
-                for group in opt.param_groups:  # cosine decay: big steps to explore, small ones to settle
-                    group["lr"] = cfg.lr * 0.5 * (1.0 + math.cos(math.pi * step / cfg.steps))
-                opt.zero_grad(set_to_none=True)
-                z.grad = grad
-                opt.step()
-                with torch.no_grad():
-                    z.copy_(_project(model, z))
-            final = z.detach()
-            if isinstance(model, Quantized):
-                final = _codebook_search(model, final, target, cfg.loss)
-            with torch.no_grad():
-                recon = model.decode(final).float()
+            starts.append(_pixel_errors(model, z0, target))
+            z, hist = _optimise(model, batch, z0, cfg, ctx)
+            final, recon = _final_latent(model, z, target, cfg)
             latents.append(final.cpu().numpy())
             recons.append(recon.cpu().numpy())
             history.append(np.stack(hist))
@@ -279,3 +237,106 @@ def invert(model: LatentModel, images: np.ndarray | Tensor, config: InversionCon
     return InversionResult(np.concatenate(latents).astype(np.float32), rec, errors.astype(np.float64),
                            np.concatenate(history, axis=1), np.concatenate(starts).astype(np.float64), cfg, str(dev),
                            round(time.monotonic() - t0, 3))
+
+
+def _as_images(model: LatentModel, images: np.ndarray | Tensor) -> Tensor:
+    """The images as a float (n, C, H, W) tensor; refused unless they have the model's image shape."""
+    x_all = torch.as_tensor(np.asarray(images) if not isinstance(images, Tensor) else images, dtype=torch.float32)
+    if x_all.ndim == 3:
+        x_all = x_all[None]
+    if tuple(x_all.shape[1:]) != tuple(model.info.image_shape):
+        raise ValueError(f"images have shape {tuple(x_all.shape[1:])}, the model makes {tuple(model.info.image_shape)}"
+                         " (load them with latentlab.core.images.load_images to fit them)")
+    return x_all
+
+
+def _as_init(model: LatentModel, init: np.ndarray | Tensor | None, n: int) -> Tensor | None:
+    """The given initial latents as a float (n, D) tensor, or None."""
+    init_t = None if init is None else torch.as_tensor(np.asarray(init), dtype=torch.float32)
+    if init_t is not None and init_t.shape != (n, model.info.latent_dim):
+        raise ValueError(f"init must have shape {(n, model.info.latent_dim)}, got {tuple(init_t.shape)}")
+    return init_t
+
+
+@dataclass
+class _Batch:
+    """One batch of images being inverted, and where it stands in the whole job (for the progress reports)."""
+
+    number: int
+    indices: list[int]
+    target: Tensor
+    n: int  # images in the job
+    n_batches: int
+
+
+@torch.no_grad()
+def _pixel_errors(model: LatentModel, z: Tensor, target: Tensor) -> np.ndarray:
+    """Per image, the pixel MSE of the decoded ``z``."""
+    return (model.decode(z).float() - target).pow(2).flatten(1).mean(1).cpu().numpy()
+
+
+def _optimise(model: LatentModel, batch: _Batch, z0: Tensor, cfg: InversionConfig,
+              ctx: JobContext) -> tuple[Tensor, list[np.ndarray]]:
+    """Adam on the batch's latents from ``z0``; returns them and the per-image loss before and after each step."""
+    z = z0.clone().requires_grad_(True)
+    opt = torch.optim.Adam([z], lr=cfg.lr)
+    centre = _centre(model, z.shape[1], batch.target.device)
+    hist = []
+    for step in range(cfg.steps + 1):
+        ctx.check()
+        recon, per_image, grad = _loss_and_grad(model, z, batch.target, centre, cfg, step < cfg.steps)
+        hist.append(per_image.detach().cpu().numpy())
+        _report_step(ctx, cfg, batch, step, hist[-1], recon)
+        if step == cfg.steps:
+            break
+        _descend(model, opt, z, grad, cfg, step)
+    return z.detach(), hist
+
+
+def _loss_and_grad(model: LatentModel, z: Tensor, target: Tensor, centre: Tensor, cfg: InversionConfig,
+                   want_grad: bool) -> tuple[Tensor, Tensor, Tensor | None]:
+    """The reconstruction, its per-image loss and (when ``want_grad``) the loss's gradient in ``z``."""
+    grad = None
+    with torch.enable_grad():
+        recon = model.decode(z)
+        per_image = image_loss(recon, target, cfg.loss)
+        loss = per_image.sum()
+        if cfg.prior_weight and model.info.prior == "normal":
+            loss = loss + cfg.prior_weight * (z - centre).pow(2).mean(1).sum()
+        if want_grad:
+            (grad,) = torch.autograd.grad(loss, z)  # the model's weights get no gradient
+    return recon, per_image, grad
+
+
+def _report_step(ctx: JobContext, cfg: InversionConfig, batch: _Batch, step: int, losses: np.ndarray,
+                 recon: Tensor) -> None:
+    idx = batch.indices
+    report: dict[str, Any] = {"step": step, "batch": batch.number, "loss": float(losses.mean()),
+                              "losses": losses.tolist(), "indices": idx}
+    if cfg.preview_every and (step % cfg.preview_every == 0 or step == cfg.steps):
+        report["reconstructions"] = recon.detach().float().cpu().numpy()
+    ctx.partial(report)
+    ctx.progress((batch.number * cfg.steps + step) / max(1, batch.n_batches * cfg.steps),
+                 f"image {idx[0] + 1}-{idx[-1] + 1}/{batch.n} step {step}/{cfg.steps} loss {report['loss']:.4g}")
+
+
+def _descend(model: LatentModel, opt: torch.optim.Adam, z: Tensor, grad: Tensor | None, cfg: InversionConfig,
+             step: int) -> None:
+    """One Adam step on ``z`` along ``grad``, then back into the prior's support."""
+    for group in opt.param_groups:  # cosine decay: big steps to explore, small ones to settle
+        group["lr"] = cfg.lr * 0.5 * (1.0 + math.cos(math.pi * step / cfg.steps))
+    opt.zero_grad(set_to_none=True)
+    z.grad = grad
+    opt.step()
+    with torch.no_grad():
+        z.copy_(_project(model, z))
+
+
+def _final_latent(model: LatentModel, z: Tensor, target: Tensor, cfg: InversionConfig) -> tuple[Tensor, Tensor]:
+    """The optimised latents (on their codebook grid for quantized models) and their reconstructions."""
+    final = z
+    if isinstance(model, Quantized):
+        final = _codebook_search(model, final, target, cfg.loss)
+    with torch.no_grad():
+        recon = model.decode(final).float()
+    return final, recon

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,9 @@ from latentlab.core.train_state import (
     series_dir,
     snapshot_name,
 )
-from latentlab.core.zoo import ARCHS, build_network, build_objective
-from latentlab.core.zoo.objectives import optimizer_for
+from latentlab.core.zoo import ARCHS, Arch, build_network, build_objective
+from latentlab.core.zoo.models import ZooModel
+from latentlab.core.zoo.objectives import Objective, optimizer_for
 
 log = logging.getLogger(__name__)
 
@@ -141,22 +143,87 @@ def train(config: TrainConfig, ctx: JobContext | None = None, dataset: FactorDat
     files = files or RunFiles()
     config.validate()
     _check_config(config, files)
-    saved = None
-    if files.resume is not None and files.resume_from_file and files.resume.exists():
-        saved = read_resume(files.resume)  # read (and checked) before anything is built
-        check_settings(files.resume, saved[0]["config"], int(saved[0]["step"]), asdict(config))
+    saved = _read_saved(config, files)
     if config.threads:
         torch.set_num_threads(config.threads)
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
+    data = _prepare_data(config, dataset, ctx)
+    run = _build_run(config, files, ctx, data, device, rng)
+    if saved is not None:
+        _resume_state(run, saved)
+    resumed_from = run.state.step
+    run.recent = deque(run.state.recent, maxlen=100)
+    run.batches = _batches(data, config.batch_size, rng)
+    run.clock = time.monotonic()
+    run.model.train()
+    _train_steps(run)
+    run.save_state(config.steps)
+    run.model.eval()
+    run.model.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]  # torch's stubs omit memory_format
+    card = run.card_at(config.steps)
+    return TrainResult(model=run.model, card=card, history=run.state.history, resumed_from=resumed_from)
+
+
+@dataclass
+class _Run:
+    """What the steps of one training run share: the built pieces, the run's counters and its clock."""
+
+    config: TrainConfig
+    files: RunFiles
+    ctx: JobContext
+    data: FactorDataset
+    arch: Arch
+    model: ZooModel
+    objective: Objective
+    opt: torch.optim.Optimizer
+    optimizers: dict[str, torch.optim.Optimizer]
+    lr: float
+    device: torch.device
+    rng: np.random.Generator
+    state: RunState
+    recent: deque[dict[str, float]] = field(default_factory=deque)
+    batches: Iterator[torch.Tensor] = field(default_factory=lambda: iter(()))
+    clock: float = 0.0
+
+    def next_batch(self) -> torch.Tensor:
+        return next(self.batches).to(self.device).contiguous(memory_format=torch.channels_last)
+
+    def card_at(self, step: int) -> dict[str, Any]:
+        self.state.seconds += time.monotonic() - self.clock
+        self.clock = time.monotonic()
+        return _card(self.model, self.config, self.arch.objective, self.objective.hparams, self.data, self.lr,
+                     self.device, step, self.state)
+
+    def save_state(self, step: int) -> None:
+        if self.files.resume is None:
+            return
+        self.state.step, self.state.recent = step, list(self.recent)
+        self.card_at(step)  # brings state.seconds up to date
+        save_resume(self.files.resume, self.state, self.model, self.objective, self.optimizers, self.rng,
+                    self.device)
+
+
+def _read_saved(config: TrainConfig, files: RunFiles) -> tuple[dict[str, Any], dict[str, torch.Tensor]] | None:
+    """The resume state to continue from, read (and checked) before anything is built; None for a fresh run."""
+    if files.resume is None or not files.resume_from_file or not files.resume.exists():
+        return None
+    saved = read_resume(files.resume)
+    check_settings(files.resume, saved[0]["config"], int(saved[0]["step"]), asdict(config))
+    return saved
+
+
+def _prepare_data(config: TrainConfig, dataset: FactorDataset | None, ctx: JobContext) -> FactorDataset:
     data = dataset if dataset is not None else get_dataset(config.dataset)
     if hasattr(data, "precompute"):
         ctx.progress(0.0, "preparing the dataset renderer")
         data.precompute()
+    return data
 
+
+def _build_model(config: TrainConfig, arch: Arch, data: FactorDataset, device: torch.device) -> ZooModel:
     c, h, w = data.image_shape
-    arch = ARCHS[config.arch]
     name = config.name or f"{config.arch}-{data.name}"
     net_hp = {"latent_dim": config.latent_dim, "channels": c, "image_size": h, **config.network}
     model = build_network(arch.network, **net_hp)
@@ -166,64 +233,60 @@ def train(config: TrainConfig, ctx: JobContext | None = None, dataset: FactorDat
     model.to(device)
     # channels_last makes the CPU convolutions ~1.5x faster and costs nothing on CUDA.
     model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs omit memory_format
+    return model
+
+
+def _build_run(config: TrainConfig, files: RunFiles, ctx: JobContext, data: FactorDataset, device: torch.device,
+               rng: np.random.Generator) -> _Run:
+    """Build the network, its objective and optimizers: a fresh run at step 0."""
+    arch = ARCHS[config.arch]
+    model = _build_model(config, arch, data, device)
     objective = build_objective(config.arch, **config.objective)
     objective.setup(model, config.steps, data.num_samples)
     lr = config.lr if config.lr is not None else arch.lr
     opt = optimizer_for(objective, model, lr)
     optimizers = {"model": opt, **objective.optimizers()}
+    return _Run(config=config, files=files, ctx=ctx, data=data, arch=arch, model=model, objective=objective,
+                opt=opt, optimizers=optimizers, lr=lr, device=device, rng=rng,
+                state=RunState(step=0, config=asdict(config)))
 
-    run = RunState(step=0, config=asdict(config))
-    if saved is not None:
-        assert files.resume is not None
-        run = restore(files.resume, *saved, model, objective, optimizers, rng, device)
-        run.config = asdict(config)
-        log.info("resuming %s from step %d", files.resume, run.step)
-        ctx.progress(run.step / config.steps, f"resumed at step {run.step}")
-    resumed_from = run.step
-    recent: deque[dict[str, float]] = deque(run.recent, maxlen=100)
-    batches = _batches(data, config.batch_size, rng)
 
-    def next_batch() -> torch.Tensor:
-        return next(batches).to(device).contiguous(memory_format=torch.channels_last)
+def _resume_state(run: _Run, saved: tuple[dict[str, Any], dict[str, torch.Tensor]]) -> None:
+    """Load the saved weights, optimizer states, RNG states and counters into the freshly built run."""
+    assert run.files.resume is not None
+    run.state = restore(run.files.resume, *saved, run.model, run.objective, run.optimizers, run.rng, run.device)
+    run.state.config = asdict(run.config)
+    log.info("resuming %s from step %d", run.files.resume, run.state.step)
+    run.ctx.progress(run.state.step / run.config.steps, f"resumed at step {run.state.step}")
 
-    def card_at(step: int) -> dict[str, Any]:
-        run.seconds += time.monotonic() - clock[0]
-        clock[0] = time.monotonic()
-        return _card(model, config, arch.objective, objective.hparams, data, lr, device, step, run)
 
-    def save_state(step: int) -> None:
-        if files.resume is None:
-            return
-        run.step, run.recent = step, list(recent)
-        card_at(step)  # brings run.seconds up to date
-        save_resume(files.resume, run, model, objective, optimizers, rng, device)
-
-    clock = [time.monotonic()]
-    model.train()
-    step = run.step
+def _train_steps(run: _Run) -> None:
+    """The steps after ``run.state.step``; a cancelled run saves its resume state before the error goes on."""
+    config, files = run.config, run.files
+    step = run.state.step
     try:
-        for step in range(run.step + 1, config.steps + 1):
-            ctx.check()
-            logs = _one_step(model, objective, opt, next_batch, batches, device, step)
-            recent.append(logs)
+        for step in range(run.state.step + 1, config.steps + 1):
+            run.ctx.check()
+            logs = _one_step(run.model, run.objective, run.opt, run.next_batch, run.batches, run.device, step)
+            run.recent.append(logs)
             if step % config.log_every == 0 or step == config.steps:
-                mean = {k: float(np.mean([r[k] for r in recent if k in r])) for k in logs}
-                run.history.append({"step": step, **mean})
-                ctx.partial({"step": step, **mean})
-                ctx.progress(step / config.steps, f"step {step}  " + "  ".join(f"{k} {v:.4g}" for k, v in mean.items()))
+                _log_window(run, step, logs)
             if files.snapshots is not None and files.snapshot_every and (
                     step % files.snapshot_every == 0 or step == config.steps):
-                _snapshot(model, card_at(step), files, step)
+                _snapshot(run.model, run.card_at(step), files, step)
             if step % files.save_every == 0 and step < config.steps:
-                save_state(step)
+                run.save_state(step)
     except JobCancelled:
-        save_state(step - 1)  # ctx.check() runs before a step starts: the state is that of the step before
+        run.save_state(step - 1)  # ctx.check() runs before a step starts: the state is that of the step before
         raise
-    save_state(config.steps)
-    model.eval()
-    model.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]  # torch's stubs omit memory_format
-    card = card_at(config.steps)
-    return TrainResult(model=model, card=card, history=run.history, resumed_from=resumed_from)
+
+
+def _log_window(run: _Run, step: int, logs: dict[str, float]) -> None:
+    """Record and report the mean of the recent steps' losses (those of ``logs``' keys)."""
+    mean = {k: float(np.mean([r[k] for r in run.recent if k in r])) for k in logs}
+    run.state.history.append({"step": step, **mean})
+    run.ctx.partial({"step": step, **mean})
+    run.ctx.progress(step / run.config.steps, f"step {step}  " + "  ".join(f"{k} {v:.4g}" for k, v in mean.items()))
 
 
 def _one_step(model, objective, opt, next_batch, batches, device, step: int) -> dict[str, float]:

@@ -205,27 +205,59 @@ def evaluate_flows(model: LatentModel, flows: Flows, dataset: FactorDataset, *, 
                    classifier_steps: int = 300, seed: int = 0, ctx: JobContext | None = None) -> FlowEvaluation:
     """The full evaluation of ``flows`` on ``model`` with ``dataset``'s ground-truth factors."""
     ctx = ensure_context(ctx)
+    _check_inputs(model, flows, baselines)
+    t0 = time.monotonic()
+    steps = steps or flows.config.horizon
+    kk = flows.n_potentials
+
+    fit_z, fit_f, starts, readout = _encode_and_fit(model, dataset, n_fit, n_starts, seed, ctx)
+    fpaths = flow_paths(flows, starts, steps)
+    lengths = np.linalg.norm(fpaths[:, :, -1] - fpaths[:, :, 0], axis=-1)
+    length = float(np.median(lengths))
+    groups = _path_groups(model, dataset, fit_z, fit_f, baselines, kk, seed)
+    labels, glabels, changes, lens, pix = _factor_rows(model, readout, groups, fpaths, starts, length, steps, ctx)
+
+    dist: dict[str, DistinctnessResult] = {}
+    if distinct:
+        dist = _distinctness_by_group(model, flows, groups, length, steps, n_distinct_train, n_distinct_test,
+                                      classifier_steps, seed, ctx)
+    ctx.progress(1.0, "done")
+    params = {"steps": steps, "n_fit": n_fit, "n_starts": n_starts, "seed": seed, "linear_length": length,
+              "classifier_steps": classifier_steps, "n_distinct_train": n_distinct_train,
+              "n_distinct_test": n_distinct_test, "flows_step": flows.step, "n_potentials": kk,
+              "pde": flows.config.pde, "seconds": round(time.monotonic() - t0, 1)}
+    return FlowEvaluation(labels, glabels, list(dataset.factor_names), np.concatenate(changes),
+                          np.concatenate(lens), np.concatenate(pix), readout.quality, list(readout.categorical), dist, params)
+
+
+# Each group of rows: its row labels and its directions (None: the flows' own paths).
+_Groups = dict[str, tuple[list[str], np.ndarray | None]]
+
+
+def _check_inputs(model: LatentModel, flows: Flows, baselines: tuple[str, ...]) -> None:
     require_encoder(model)
     for b in baselines:
         if b not in BASELINES:
             raise ValueError(f"unknown baseline {b!r}; choose from {', '.join(BASELINES)}")
     if flows.latent_dim != model.info.latent_dim:
         raise ValueError(f"the flows are for {flows.latent_dim} latents, the model has {model.info.latent_dim}")
-    t0 = time.monotonic()
-    steps = steps or flows.config.horizon
-    kk = flows.n_potentials
 
+
+def _encode_and_fit(model: LatentModel, dataset: FactorDataset, n_fit: int, n_starts: int, seed: int,
+                    ctx: JobContext) -> tuple[np.ndarray, np.ndarray, np.ndarray, FactorReadout]:
+    """Encode dataset images: the first ``n_fit`` fit the factor readouts, the other ``n_starts`` start paths."""
     ctx.progress(0.0, "encoding the dataset")
     enc = encode_dataset(model, dataset, n_fit + n_starts, seed=seed, ctx=ctx.sub(0.0, 0.15))
     fit_z, fit_f = enc.mean[:n_fit], enc.factors[:n_fit]
     starts = enc.mean[n_fit:]
     readout = FactorReadout.fit(fit_z, fit_f, dataset.factor_names, dataset.factor_sizes, seed=seed)
+    return fit_z, fit_f, starts, readout
 
-    groups: dict[str, tuple[list[str], np.ndarray | None]] = {}
-    fpaths = flow_paths(flows, starts, steps)
-    groups["flow"] = ([f"flow {k}" for k in range(kk)], None)
-    lengths = np.linalg.norm(fpaths[:, :, -1] - fpaths[:, :, 0], axis=-1)
-    length = float(np.median(lengths))
+
+def _path_groups(model: LatentModel, dataset: FactorDataset, fit_z: np.ndarray, fit_f: np.ndarray,
+                 baselines: tuple[str, ...], kk: int, seed: int) -> _Groups:
+    """The flows' potentials, then each asked-for baseline that has directions for this model."""
+    groups: _Groups = {"flow": ([f"flow {k}" for k in range(kk)], None)}
     dirs: np.ndarray | None
     if "pca" in baselines:
         dirs = pca_directions(fit_z, kk)
@@ -237,8 +269,16 @@ def evaluate_flows(model: LatentModel, flows: Flows, dataset: FactorDataset, *, 
     if "supervised" in baselines:
         dirs, names = supervised_directions(fit_z, fit_f, dataset.factor_names, seed=seed)
         groups["supervised"] = ([f"sup {n}" for n in names], dirs)
+    return groups
 
-    labels, glabels, changes, lens, pix = [], [], [], [], []
+
+def _factor_rows(model: LatentModel, readout: FactorReadout, groups: _Groups, fpaths: np.ndarray,
+                 starts: np.ndarray, length: float, steps: int, ctx: JobContext
+                 ) -> tuple[list[str], list[str], list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Per group, its paths' factor changes, latent lengths and image changes, and the rows' labels."""
+    labels: list[str] = []
+    glabels: list[str] = []
+    changes, lens, pix = [], [], []
     for gi, (g, (labs, dirs)) in enumerate(groups.items()):
         ctx.check()
         ctx.progress(0.15 + 0.35 * gi / len(groups), f"factor changes along {g} paths")
@@ -249,27 +289,26 @@ def evaluate_flows(model: LatentModel, flows: Flows, dataset: FactorDataset, *, 
         lens.append(np.linalg.norm(paths[:, :, -1] - paths[:, :, 0], axis=-1).mean(axis=0))
         labels += labs
         glabels += [g] * len(labs)
+    return labels, glabels, changes, lens, pix
 
+
+def _distinctness_by_group(model: LatentModel, flows: Flows, groups: _Groups, length: float, steps: int,
+                           n_train: int, n_test: int, classifier_steps: int, seed: int,
+                           ctx: JobContext) -> dict[str, DistinctnessResult]:
+    """Each group's distinctness on paths from fresh prior starts (a group of one direction has none)."""
     dist: dict[str, DistinctnessResult] = {}
-    if distinct:
-        tr_starts = prior_starts(model, n_distinct_train, seed + 101)
-        te_starts = prior_starts(model, n_distinct_test, seed + 202)
-        for gi, (g, (_, dirs)) in enumerate(groups.items()):
-            if dirs is not None and len(dirs) < 2:
-                continue
-            sub = ctx.sub(0.5 + 0.5 * gi / len(groups), 0.5 + 0.5 * (gi + 1) / len(groups))
-            if dirs is None:
-                ptr, pte = flow_paths(flows, tr_starts, steps), flow_paths(flows, te_starts, steps)
-            else:
-                ptr, pte = (linear_paths(tr_starts, dirs, length, steps), linear_paths(te_starts, dirs, length, steps))
-            dist[g] = distinctness(model, ptr, pte, steps=classifier_steps, seed=seed, ctx=sub)
-    ctx.progress(1.0, "done")
-    params = {"steps": steps, "n_fit": n_fit, "n_starts": n_starts, "seed": seed, "linear_length": length,
-              "classifier_steps": classifier_steps, "n_distinct_train": n_distinct_train,
-              "n_distinct_test": n_distinct_test, "flows_step": flows.step, "n_potentials": kk,
-              "pde": flows.config.pde, "seconds": round(time.monotonic() - t0, 1)}
-    return FlowEvaluation(labels, glabels, list(dataset.factor_names), np.concatenate(changes),
-                          np.concatenate(lens), np.concatenate(pix), readout.quality, list(readout.categorical), dist, params)
+    tr_starts = prior_starts(model, n_train, seed + 101)
+    te_starts = prior_starts(model, n_test, seed + 202)
+    for gi, (g, (_, dirs)) in enumerate(groups.items()):
+        if dirs is not None and len(dirs) < 2:
+            continue
+        sub = ctx.sub(0.5 + 0.5 * gi / len(groups), 0.5 + 0.5 * (gi + 1) / len(groups))
+        if dirs is None:
+            ptr, pte = flow_paths(flows, tr_starts, steps), flow_paths(flows, te_starts, steps)
+        else:
+            ptr, pte = (linear_paths(tr_starts, dirs, length, steps), linear_paths(te_starts, dirs, length, steps))
+        dist[g] = distinctness(model, ptr, pte, steps=classifier_steps, seed=seed, ctx=sub)
+    return dist
 
 
 def format_table(ev: FlowEvaluation) -> str:

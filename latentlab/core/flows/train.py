@@ -163,62 +163,78 @@ def train(model: LatentModel, config: FlowConfig | None = None, ctx: JobContext 
     """
     ctx = ensure_context(ctx)
     config = config or FlowConfig()
-    if config.device in (None, "auto", "model"):
-        device = device_of(model)
-    else:
-        device = resolve_device(config.device)
-        if device_of(model) != device:
-            model = model.to(device)
+    model, device = _model_on_device(model, config)
     _freeze(model)
     info = model.info
 
     if resume_from is not None:
-        flows = resume_from if not isinstance(resume_from, (str, Path)) else load_flows(
-            resume_from, checkpoint_sha256=checkpoint_sha256, latent_dim=info.latent_dim,
-            allow_mismatch=allow_mismatch)
-        if not isinstance(resume_from, (str, Path)):
-            check_checkpoint(flows_card(flows), "flows", checkpoint_sha256, info.latent_dim, allow_mismatch)
-        # What training does stays as it was; only how long, where and how often to log may change.
-        flows.config = type(config).from_dict({**flows.config.to_dict(), "steps": config.steps,
-                                               "device": config.device, "log_every": config.log_every})
-        if flows.step >= config.steps:
-            raise ValueError(f"these flows are already trained for {flows.step} steps; "
-                             f"ask for more than that (--steps) to resume")
+        flows = _resumed_flows(resume_from, config, info.latent_dim, checkpoint_sha256, allow_mismatch)
     else:
         flows = Flows.build(config, info.latent_dim, info.image_shape[0],
                             checkpoint_ref(model, checkpoint_sha256, checkpoint_file))
-    cfg = flows.config
     flows.to(device)
     flows.potentials.train()
     flows.classifier.train()
+    opt, generator = _optimizer_and_generator(flows)
+    _train_steps(model, flows, opt, generator, ctx)
+    return flows
+
+
+def _model_on_device(model: LatentModel, config: FlowConfig) -> tuple[LatentModel, torch.device]:
+    """The device training runs on (the model's own unless the config names one), and the model moved there."""
+    if config.device in (None, "auto", "model"):
+        return model, device_of(model)
+    device = resolve_device(config.device)
+    if device_of(model) != device:
+        model = model.to(device)
+    return model, device
+
+
+def _resumed_flows(resume_from: str | Path | Flows, config: FlowConfig, latent_dim: int,
+                   checkpoint_sha256: str | None, allow_mismatch: bool) -> Flows:
+    """The flows to continue from, checked against the model, with ``config``'s length, device and logging."""
+    flows = resume_from if not isinstance(resume_from, (str, Path)) else load_flows(
+        resume_from, checkpoint_sha256=checkpoint_sha256, latent_dim=latent_dim,
+        allow_mismatch=allow_mismatch)
+    if not isinstance(resume_from, (str, Path)):
+        check_checkpoint(flows_card(flows), "flows", checkpoint_sha256, latent_dim, allow_mismatch)
+    # What training does stays as it was; only how long, where and how often to log may change.
+    flows.config = type(config).from_dict({**flows.config.to_dict(), "steps": config.steps,
+                                           "device": config.device, "log_every": config.log_every})
+    if flows.step >= config.steps:
+        raise ValueError(f"these flows are already trained for {flows.step} steps; "
+                         f"ask for more than that (--steps) to resume")
+    return flows
+
+
+def _optimizer_and_generator(flows: Flows) -> tuple[torch.optim.Adam, torch.Generator]:
+    """The optimizer and the batch generator, in the state the flows saved them in (fresh ones at step 0)."""
     opt = _optimizer(flows)
-    generator = torch.Generator().manual_seed(cfg.seed)
+    generator = torch.Generator().manual_seed(flows.config.seed)
     if flows.optimizer_state is not None:
         opt.load_state_dict(flows.optimizer_state)
     if flows.rng_state is not None:
         generator.set_state(flows.rng_state.clone())
     elif flows.step > 0:
         log.warning("resuming without the saved random state: the run will not repeat an uninterrupted one exactly")
+    return opt, generator
 
+
+def _train_steps(model: LatentModel, flows: Flows, opt: torch.optim.Adam, generator: torch.Generator,
+                 ctx: JobContext) -> None:
+    """The steps after ``flows.step``; whatever happens, ``flows`` is left holding the last completed one."""
+    cfg = flows.config
     window: deque[dict[str, float]] = deque(maxlen=cfg.log_every)
     start_step, t0, seconds0 = flows.step, time.monotonic(), flows.seconds
     ctx.progress(start_step / cfg.steps, f"step {start_step}")
     try:
         for step in range(start_step + 1, cfg.steps + 1):
             ctx.check()
-            loss, logs = loss_terms(model, flows, generator)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"the flows loss became {loss.item()} at step {step}; "
-                                         "try a lower learning rate or a smaller eta")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            flows.step = step
+            logs = _one_step(model, flows, opt, generator, step)
             window.append(logs)
             ctx.partial({"step": step, **logs})
             if step % cfg.log_every == 0 or step == cfg.steps:
-                flows.history.append({"step": step, **{k: float(np.mean([w[k] for w in window])) for k in logs}})
-                window.clear()
+                _log_window(flows, window, step, logs)
             ctx.progress(step / cfg.steps, f"step {step}  loss {logs['loss']:.4g}  acc {logs['acc']:.2f}")
     except (JobCancelled, KeyboardInterrupt) as exc:
         # The steps done so far are not lost: the caller may save them and resume later.
@@ -231,7 +247,26 @@ def train(model: LatentModel, config: FlowConfig | None = None, ctx: JobContext 
         flows.rng_state = generator.get_state()
         flows.potentials.eval()
         flows.classifier.eval()
-    return flows
+
+
+def _one_step(model: LatentModel, flows: Flows, opt: torch.optim.Adam, generator: torch.Generator,
+              step: int) -> dict[str, float]:
+    """One update of the potentials and the classifier; returns the step's loss terms."""
+    loss, logs = loss_terms(model, flows, generator)
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"the flows loss became {loss.item()} at step {step}; "
+                                 "try a lower learning rate or a smaller eta")
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    flows.step = step
+    return logs
+
+
+def _log_window(flows: Flows, window: deque[dict[str, float]], step: int, logs: dict[str, float]) -> None:
+    """Record the mean of the window's loss terms in the flows' history and start a new window."""
+    flows.history.append({"step": step, **{k: float(np.mean([w[k] for w in window])) for k in logs}})
+    window.clear()
 
 
 def train_to_file(model: LatentModel, config: FlowConfig, out: str | Path, ctx: JobContext | None = None,

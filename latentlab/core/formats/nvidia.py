@@ -17,6 +17,7 @@ TensorFlow pickles are refused (convert those with NVIDIA's ``legacy.py`` first)
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,36 @@ def ada_to_stylegan2(path: Path, tensors: dict[str, torch.Tensor], attrs: dict[s
                      ) -> tuple[dict[str, torch.Tensor], dict[str, Any], list[str]]:
     """Rename a StyleGAN2-ADA generator's tensors onto ``StyleGAN2Generator``: (state, options, notes)."""
     notes: list[str] = []
+    _refuse_other_generators(path, tensors, attrs)
+    src = _AdaTensors(path, tensors)
+    res = _synthesis_resolutions(path, tensors, attrs)
+    n_fc, lr_mul = _mapping_layers(path, tensors, attrs)
+    conv_clamp = attrs.get("synthesis.b4.conv1", ("", {}))[1].get("conv_clamp")
+    state = _map_mapping_network(src, n_fc, notes)
+    _map_synthesis_network(src, res, state, notes)
+    if any(attrs.get(f"synthesis.b{r}", ("", {}))[1].get("use_fp16") for r in res):
+        notes.append("trained with FP16 layers; latentlab computes in FP32 (images differ by rounding only)")
+    options = {"lr_mlp": lr_mul, "conv_clamp": None if conv_clamp is None else float(conv_clamp)}
+    return state, options, notes
+
+
+@dataclass
+class _AdaTensors:
+    """A StyleGAN2-ADA generator's tensors, read by name as float32; a missing one is a CheckpointError."""
+
+    path: Path
+    tensors: dict[str, torch.Tensor]
+
+    def get(self, name: str) -> torch.Tensor:
+        if name not in self.tensors:
+            raise CheckpointError(self.path, f"the pickle's generator has no tensor {name!r}; it is not a "
+                                             "StyleGAN2-ADA generator latentlab can map")
+        return self.tensors[name].float()
+
+
+def _refuse_other_generators(path: Path, tensors: dict[str, torch.Tensor],
+                             attrs: dict[str, tuple[str, dict[str, Any]]]) -> None:
+    """StyleGAN3 and class-conditional generators have their own mappings (``nvidia_sg3``)."""
     root = attrs.get("", ("?", {}))[1]
     if "synthesis.input.freqs" in tensors or attrs.get("synthesis.input", ("",))[0] == "SynthesisInput":
         raise CheckpointError(path, "a StyleGAN3 (alias-free) generator: its synthesis network cannot be mapped "
@@ -100,12 +131,10 @@ def ada_to_stylegan2(path: Path, tensors: dict[str, torch.Tensor], attrs: dict[s
         raise CheckpointError(path, f"a class-conditional generator (c_dim = {root.get('c_dim')}); only "
                                     "unconditional StyleGAN2 generators can be opened")
 
-    def get(name: str) -> torch.Tensor:
-        if name not in tensors:
-            raise CheckpointError(path, f"the pickle's generator has no tensor {name!r}; it is not a StyleGAN2-ADA "
-                                        "generator latentlab can map")
-        return tensors[name].float()
 
+def _synthesis_resolutions(path: Path, tensors: dict[str, torch.Tensor],
+                           attrs: dict[str, tuple[str, dict[str, Any]]]) -> list[int]:
+    """The synthesis blocks' resolutions, 4 first; every block must use the 'skip' architecture."""
     res = sorted({int(m.group(1)) for k in tensors if (m := re.match(r"synthesis\.b(\d+)\.", k))})
     if not res or res[0] != 4:
         raise CheckpointError(path, "no synthesis.b4 block: not a StyleGAN2-ADA generator")
@@ -114,6 +143,12 @@ def ada_to_stylegan2(path: Path, tensors: dict[str, torch.Tensor], attrs: dict[s
         if arch != "skip":
             raise CheckpointError(path, f"synthesis block b{r} uses the {arch!r} architecture; only 'skip' "
                                         "(the StyleGAN2 default) maps onto latentlab's generator")
+    return res
+
+
+def _mapping_layers(path: Path, tensors: dict[str, torch.Tensor],
+                    attrs: dict[str, tuple[str, dict[str, Any]]]) -> tuple[int, float]:
+    """The number of mapping layers (all lrelu) and their learning-rate multiplier."""
     n_fc = 0
     while f"mapping.fc{n_fc}.weight" in tensors:
         n_fc += 1
@@ -125,62 +160,69 @@ def ada_to_stylegan2(path: Path, tensors: dict[str, torch.Tensor], attrs: dict[s
         act = attrs.get(f"mapping.fc{i}", ("", {}))[1].get("activation", "lrelu")
         if act != "lrelu":
             raise CheckpointError(path, f"mapping layer fc{i} uses {act!r}; only lrelu maps onto latentlab's generator")
-    conv_clamp = attrs.get("synthesis.b4.conv1", ("", {}))[1].get("conv_clamp")
+    return n_fc, lr_mul
 
+
+def _map_mapping_network(src: _AdaTensors, n_fc: int, notes: list[str]) -> dict[str, torch.Tensor]:
+    """The mapping layers and the average w (``latent_avg``), the start of the renamed state."""
     state: dict[str, torch.Tensor] = {}
     for i in range(n_fc):
-        state[f"style.{i + 1}.weight"] = get(f"mapping.fc{i}.weight")
-        state[f"style.{i + 1}.bias"] = get(f"mapping.fc{i}.bias")
-    if "mapping.w_avg" in tensors:
-        state["latent_avg"] = get("mapping.w_avg")
+        state[f"style.{i + 1}.weight"] = src.get(f"mapping.fc{i}.weight")
+        state[f"style.{i + 1}.bias"] = src.get(f"mapping.fc{i}.bias")
+    if "mapping.w_avg" in src.tensors:
+        state["latent_avg"] = src.get("mapping.w_avg")
     else:
         notes.append("no mapping.w_avg in the pickle: the average w was estimated from 4096 seeded samples")
-    state["input.input"] = get("synthesis.b4.const").unsqueeze(0)
-    use_noise = "synthesis.b4.conv1.noise_const" in tensors
+    return state
+
+
+def _map_synthesis_network(src: _AdaTensors, res: list[int], state: dict[str, torch.Tensor],
+                           notes: list[str]) -> None:
+    """The constant input, the 4x4 block and each up-sampling block after it, added to ``state``."""
+    state["input.input"] = src.get("synthesis.b4.const").unsqueeze(0)
+    use_noise = "synthesis.b4.conv1.noise_const" in src.tensors
     if not use_noise:
         notes.append("the generator was trained without noise inputs")
-
-    def layer(src: str, dst: str, noise_index: int) -> None:
-        state[f"{dst}.conv.weight"] = get(f"{src}.weight").unsqueeze(0)
-        state[f"{dst}.conv.modulation.weight"] = get(f"{src}.affine.weight")
-        state[f"{dst}.conv.modulation.bias"] = get(f"{src}.affine.bias")
-        state[f"{dst}.activate.bias"] = get(f"{src}.bias")
-        if use_noise:
-            state[f"{dst}.noise.weight"] = get(f"{src}.noise_strength").reshape(1)
-            state[f"noises.noise_{noise_index}"] = get(f"{src}.noise_const")[None, None]
-        else:
-            m = re.match(r"synthesis\.b(\d+)", src)
-            assert m is not None  # every src is one of ours: synthesis.b{resolution}.conv{0,1}
-            r = int(m.group(1))
-            state[f"{dst}.noise.weight"] = torch.zeros(1)
-            state[f"noises.noise_{noise_index}"] = torch.zeros(1, 1, r, r)
-
-    def torgb(src: str, dst: str) -> None:
-        w = get(f"{src}.weight")
-        state[f"{dst}.conv.weight"] = w.unsqueeze(0)
-        state[f"{dst}.conv.modulation.weight"] = get(f"{src}.affine.weight")
-        state[f"{dst}.conv.modulation.bias"] = get(f"{src}.affine.bias")
-        state[f"{dst}.bias"] = get(f"{src}.bias").view(1, -1, 1, 1)
-
-    layer("synthesis.b4.conv1", "conv1", 0)
-    torgb("synthesis.b4.torgb", "to_rgb1")
-    channels = [state["input.input"].shape[1]]
+    _map_conv_layer(src, state, "synthesis.b4.conv1", "conv1", 0, use_noise)
+    _map_torgb(src, state, "synthesis.b4.torgb", "to_rgb1")
     for k, r in enumerate(res[1:]):
-        layer(f"synthesis.b{r}.conv0", f"convs.{2 * k}", 2 * k + 1)
-        layer(f"synthesis.b{r}.conv1", f"convs.{2 * k + 1}", 2 * k + 2)
-        torgb(f"synthesis.b{r}.torgb", f"to_rgbs.{k}")
+        _map_conv_layer(src, state, f"synthesis.b{r}.conv0", f"convs.{2 * k}", 2 * k + 1, use_noise)
+        _map_conv_layer(src, state, f"synthesis.b{r}.conv1", f"convs.{2 * k + 1}", 2 * k + 2, use_noise)
+        _map_torgb(src, state, f"synthesis.b{r}.torgb", f"to_rgbs.{k}")
         # NVIDIA stores the normalised [1, 3, 3, 1] filter; up-sampling by 2 scales it by 2 * 2.
-        filt = tensors.get(f"synthesis.b{r}.conv0.resample_filter")
+        filt = src.tensors.get(f"synthesis.b{r}.conv0.resample_filter")
         if filt is not None and filt.ndim == 2:
             state[f"convs.{2 * k}.conv.blur.kernel"] = filt.float() * 4
-        filt = tensors.get(f"synthesis.b{r}.resample_filter")
+        filt = src.tensors.get(f"synthesis.b{r}.resample_filter")
         if filt is not None and filt.ndim == 2:
             state[f"to_rgbs.{k}.upsample.kernel"] = filt.float() * 4
-        channels.append(state[f"convs.{2 * k}.conv.weight"].shape[1])
-    if any(attrs.get(f"synthesis.b{r}", ("", {}))[1].get("use_fp16") for r in res):
-        notes.append("trained with FP16 layers; latentlab computes in FP32 (images differ by rounding only)")
-    options = {"lr_mlp": lr_mul, "conv_clamp": None if conv_clamp is None else float(conv_clamp)}
-    return state, options, notes
+
+
+def _map_conv_layer(src: _AdaTensors, state: dict[str, torch.Tensor], name: str, dst: str, noise_index: int,
+                    use_noise: bool) -> None:
+    """A modulated convolution: batch axis on the weight, NVIDIA's noise strength and constant noise renamed."""
+    state[f"{dst}.conv.weight"] = src.get(f"{name}.weight").unsqueeze(0)
+    state[f"{dst}.conv.modulation.weight"] = src.get(f"{name}.affine.weight")
+    state[f"{dst}.conv.modulation.bias"] = src.get(f"{name}.affine.bias")
+    state[f"{dst}.activate.bias"] = src.get(f"{name}.bias")
+    if use_noise:
+        state[f"{dst}.noise.weight"] = src.get(f"{name}.noise_strength").reshape(1)
+        state[f"noises.noise_{noise_index}"] = src.get(f"{name}.noise_const")[None, None]
+    else:
+        m = re.match(r"synthesis\.b(\d+)", name)
+        assert m is not None  # every name is one of ours: synthesis.b{resolution}.conv{0,1}
+        r = int(m.group(1))
+        state[f"{dst}.noise.weight"] = torch.zeros(1)
+        state[f"noises.noise_{noise_index}"] = torch.zeros(1, 1, r, r)
+
+
+def _map_torgb(src: _AdaTensors, state: dict[str, torch.Tensor], name: str, dst: str) -> None:
+    """A ToRGB layer: batch axis on the weight, the bias as (1, C, 1, 1)."""
+    w = src.get(f"{name}.weight")
+    state[f"{dst}.conv.weight"] = w.unsqueeze(0)
+    state[f"{dst}.conv.modulation.weight"] = src.get(f"{name}.affine.weight")
+    state[f"{dst}.conv.modulation.bias"] = src.get(f"{name}.affine.bias")
+    state[f"{dst}.bias"] = src.get(f"{name}.bias").view(1, -1, 1, 1)
 
 
 class NvidiaPicklePlugin:

@@ -76,12 +76,36 @@ def is_conditional(tensors: dict[str, torch.Tensor], attrs: Attrs) -> bool:
 def ada_to_stylegan3(path: Path, tensors: dict[str, torch.Tensor], attrs: Attrs
                      ) -> tuple[dict[str, torch.Tensor], dict[str, Any], list[str]]:
     """A StyleGAN3 G_ema onto ``StyleGAN3Generator``: (state, options, notes)."""
-    from latentlab.core.zoo import stylegan3_ops as ops
-    from latentlab.core.zoo.stylegan3 import StyleGAN3Generator
-
     if not is_stylegan3(tensors, attrs):
         raise CheckpointError(path, "not a StyleGAN3 generator (no synthesis.input.freqs)")
     notes: list[str] = []
+    state, hp = _sg3_state_and_hparams(path, tensors, attrs)
+    options = _sg3_options(attrs, state, hp)
+    recorded = _recorded_layers(attrs, hp["channels"], state)
+    radial_guessed = _settle_radial_filters(state, hp, recorded)
+    if not recorded:
+        notes.append("the pickle's module attributes were not readable: the reference's default cutoff schedule, "
+                     "margin and clamp were assumed (the layer names and filter shapes agree with them)")
+    else:
+        _fit_stopbands(path, hp, options, recorded)
+    geos = _reproduced_geometry(path, hp, options, recorded, state)
+    _fill_filters(state, geos, hp, options, notes)
+    if radial_guessed:
+        notes.append("the pickle holds no resampling filters: 1x1 convolutions taken for StyleGAN3-R, whose "
+                     "down-sampling filters are radial")
+    if any(_attr(attrs, f"synthesis.{g.name}", "use_fp16", False) for g in geos):
+        notes.append("trained with FP16 layers; latentlab computes in FP32 (images differ by rounding only)")
+    if not torch.equal(state["synthesis.input.transform"], torch.eye(3)):
+        notes.append("the pickle's input transform is not the identity; it is kept")
+    return state, options, notes
+
+
+def _sg3_state_and_hparams(path: Path, tensors: dict[str, torch.Tensor], attrs: Attrs
+                           ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The generator's mapping and synthesis tensors (float32), and the hyper-parameters their shapes give,
+    checked against what the generator says about itself."""
+    from latentlab.core.zoo.stylegan3 import StyleGAN3Generator
+
     state = {k: t.float() for k, t in tensors.items() if k.startswith(("mapping.", "synthesis."))}
     try:
         hp = StyleGAN3Generator.hparams_from_shapes({k: tuple(v.shape) for k, v in state.items()})
@@ -92,6 +116,12 @@ def ada_to_stylegan3(path: Path, tensors: dict[str, torch.Tensor], attrs: Attrs
         act = _attr(attrs, f"mapping.fc{i}", "activation", "lrelu")
         if act != "lrelu":
             raise CheckpointError(path, f"mapping layer fc{i} uses {act!r}; StyleGAN3's mapping uses lrelu")
+    return state, hp
+
+
+def _sg3_options(attrs: Attrs, state: dict[str, torch.Tensor], hp: dict[str, Any]) -> dict[str, Any]:
+    """The hyper-parameters the shapes cannot tell, from the modules' attributes (the reference's defaults
+    where a pickle does not record them)."""
     options: dict[str, Any] = {
         "lr_mlp": float(_attr(attrs, "mapping.fc0", "bias_gain", 0.01)),
         "num_critical": int(_attr(attrs, "synthesis", "num_critical", 2)),
@@ -110,17 +140,25 @@ def ada_to_stylegan3(path: Path, tensors: dict[str, torch.Tensor], attrs: Attrs
     tmp_rate, in_rate, out_rate = rates
     options["lrelu_upsampling"] = (int(round(tmp_rate / max(in_rate, out_rate))) if tmp_rate and in_rate and out_rate
                                    else 2)
-    recorded = _recorded_layers(attrs, hp["channels"], state)
+    return options
+
+
+def _settle_radial_filters(state: dict[str, torch.Tensor], hp: dict[str, Any],
+                           recorded: list[dict[str, Any]]) -> bool:
+    """Set ``hp["use_radial_filters"]`` where the pickle holds no filters; True when that was a guess."""
     radial_guessed = False
     if not any(k.endswith(".down_filter") for k in state):  # shapes cannot say whether the filters are radial
         said = [bool(r["down_radial"]) for r in recorded if "down_radial" in r]
         radial_guessed = not said and hp["conv_kernel"] == 1
         hp["use_radial_filters"] = any(said) if said else radial_guessed
-    if not recorded:
-        notes.append("the pickle's module attributes were not readable: the reference's default cutoff schedule, "
-                     "margin and clamp were assumed (the layer names and filter shapes agree with them)")
-    else:
-        _fit_stopbands(path, hp, options, recorded)
+    return radial_guessed
+
+
+def _reproduced_geometry(path: Path, hp: dict[str, Any], options: dict[str, Any], recorded: list[dict[str, Any]],
+                         state: dict[str, torch.Tensor]) -> list[Any]:
+    """Every layer's geometry as our generator computes it; refused unless it matches the recorded one."""
+    from latentlab.core.zoo import stylegan3_ops as ops
+
     _, geos = ops.layer_geometry(hp["img_resolution"], hp["channels"], options["num_critical"],
                                  options["first_cutoff"], options["first_stopband"], options["last_stopband_rel"],
                                  options["margin_size"], hp["conv_kernel"], options["filter_size"],
@@ -128,15 +166,7 @@ def ada_to_stylegan3(path: Path, tensors: dict[str, torch.Tensor], attrs: Attrs
     mismatch = _geometry_mismatch(geos, recorded, state)
     if mismatch:
         raise CheckpointError(path, f"the StyleGAN3 synthesis geometry cannot be reproduced ({mismatch})")
-    _fill_filters(state, geos, hp, options, notes)
-    if radial_guessed:
-        notes.append("the pickle holds no resampling filters: 1x1 convolutions taken for StyleGAN3-R, whose "
-                     "down-sampling filters are radial")
-    if any(_attr(attrs, f"synthesis.{g.name}", "use_fp16", False) for g in geos):
-        notes.append("trained with FP16 layers; latentlab computes in FP32 (images differ by rounding only)")
-    if not torch.equal(state["synthesis.input.transform"], torch.eye(3)):
-        notes.append("the pickle's input transform is not the identity; it is kept")
-    return state, options, notes
+    return geos
 
 
 def _check_root(path: Path, attrs: Attrs, hp: dict[str, Any]) -> None:

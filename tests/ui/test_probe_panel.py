@@ -4,6 +4,7 @@ row per latent with its interval, a click on a row brings up that latent's slide
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF
+from PySide6.QtWidgets import QApplication
 
 from tests.ui.conftest import open_and_wait
 
@@ -24,6 +25,7 @@ def test_probing_draws_a_forest_row_per_latent_and_a_click_focuses_its_slider(qt
     focused = []
     panel.latentSelected.connect(focused.append)
     vb = panel.forest.plot.getPlotItem().vb
+    QApplication.processEvents()  # the plot's new range is applied on the event loop: map a click after it
     scene_pos = vb.mapViewToScene(QPointF(0.0, 1.0))
     panel.forest.plot.scene().sigMouseClicked.emit(_Click(scene_pos))
     assert focused == [1]

@@ -109,7 +109,7 @@ class ProbePanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addLayout(self.bar)
-        lay.addLayout(self.props_row)
+        lay.addWidget(self.props_box)
         lay.addWidget(JobStrip(self.runner))
         lay.addWidget(self.forest, 1)
         lay.addWidget(self.status)
@@ -136,7 +136,7 @@ class ProbePanel(QWidget):
         self.bar = FlowLayout()
         for w in (self.n, self.extreme, self.run_button, self.shown):
             self.bar.addWidget(w)
-        self.props_row = FlowLayout()
+        self.props_box = QWidget()  # the property boxes, rebuilt per model (see _on_model)
         self.prop_boxes: dict[str, QCheckBox] = {}
 
     def _connect(self) -> None:
@@ -156,21 +156,27 @@ class ProbePanel(QWidget):
         self.result = None
         self.forest.clear()
         self.shown.clear()
-        for box in self.prop_boxes.values():
-            self.props_row.removeWidget(box)
-            box.deleteLater()
         names = list(BUILTIN)
         dataset = entry.dataset if entry is not None else None
         if dataset is not None:
             names += [f"factor:{f}" for f in dataset.factor_names]
+        # A new holder with a new FlowLayout replaces the old one: taking widgets out of a layout written in
+        # Python (removeWidget -> takeAt) hands Qt items that Python also owns, and the heap does not survive it.
+        holder = QWidget()
+        row = FlowLayout(holder)
         self.prop_boxes = {}
         for name in names:
             box = QCheckBox(name)
             box.setChecked(not name.startswith("factor:") or dataset is not None)
             box.setToolTip("a read-out of this ground-truth factor from the pixels (ridge regression on the dataset)"
                            if name.startswith("factor:") else f"the output's {name.replace('_', ' ')}")
-            self.props_row.addWidget(box)
+            row.addWidget(box)
             self.prop_boxes[name] = box
+        old = self.props_box
+        self.layout().replaceWidget(old, holder)
+        old.setParent(None)
+        old.deleteLater()
+        self.props_box = holder
         self.run_button.setEnabled(entry is not None)
 
     def run(self) -> bool:

@@ -24,6 +24,8 @@ def test_probing_draws_a_forest_row_per_latent_and_a_click_focuses_its_slider(qt
     assert panel.forest.latents == list(range(entry.latent_dim)) and len(panel.forest.items) == 2
     focused = []
     panel.latentSelected.connect(focused.append)
+    window.docks["Probe"].raise_()  # a tab behind others has a plot of no size: clicks map nowhere
+    qtbot.waitUntil(lambda: panel.forest.plot.height() > 50)
     vb = panel.forest.plot.getPlotItem().vb
     QApplication.processEvents()  # the plot's new range is applied on the event loop: map a click after it
     scene_pos = vb.mapViewToScene(QPointF(0.0, 1.0))

@@ -63,20 +63,17 @@ def _dims(text: str | None, d: int) -> list[int] | None:
 
 def cmd_probe(args: argparse.Namespace) -> int:
     from latentlab.core.checkpoint import open_checkpoint
-    from latentlab.core.data import get_dataset
     from latentlab.core.export.outputs import check_file_output
     from latentlab.core.export.writers import write_png
     from latentlab.core.jobs import JobContext, TextProgress, end_progress_line
-    from latentlab.core.probe import BUILTIN, forest_plot, probe, resolve_property
+    from latentlab.core.probe import BUILTIN, forest_plot, probe, properties_for
 
     if args.plot:
         check_file_output(Path(args.plot), "grid", [args.file])
     ck = open_checkpoint(args.file, arch=args.arch, trust=trust_of(args), device=args.device)
     model = styled(ck.model, args)
     names = args.properties or list(BUILTIN)
-    name = args.dataset or model.info.dataset
-    dataset = get_dataset(name) if name and any(n.startswith("factor:") for n in names) else None
-    props = {n: resolve_property(n, dataset) for n in names}
+    props = properties_for(names, args.dataset or model.info.dataset)
     bar = TextProgress(label="probe")
     result = probe(model, props, _dims(args.dims, model.info.latent_dim), n=args.n, extreme=args.extreme,
                    n_boot=args.bootstrap, seed=args.seed, ctx=JobContext(progress=bar))

@@ -32,6 +32,11 @@ class BadInput(LatentlabError, ValueError):
     """An argument or value the user gave cannot be used (a wrong shape, NaN, out of range, ...)."""
 
 
+class AmbiguousSpace(BadInput):
+    """Codes or directions whose size fits two latent spaces of the model (z and w, both 512): the caller must
+    say which (``space=``); the app then uses the space being edited."""
+
+
 class FileError(LatentlabError, ValueError):
     """A file cannot be used: the message names the file and says why."""
 

@@ -20,16 +20,16 @@ from __future__ import annotations
 import os
 import re
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
 from latentlab.core import limits
-from latentlab.core.errors import BadInput, FileError
+from latentlab.core.errors import AmbiguousSpace, BadInput, FileError
 from latentlab.core.input_files import check_regular
 from latentlab.core.npy_files import read_npy, read_npz
 from latentlab.core.text import printable
@@ -139,7 +139,7 @@ def space_rows(array: np.ndarray, spaces: LatentSpaces, space: str | None, hint:
         raise BadInput(f"{where}: holds shape {shape}, which is not {space}: {space} takes {spaces.expected(space)}")
     chosen = space or (fits[0] if len(fits) == 1 else hint if hint in fits else None)
     if chosen is None:
-        raise BadInput(f"{where}: {flat.shape[1]} values could be z or w in this model; give the space (z or w)")
+        raise AmbiguousSpace(f"{where}: {flat.shape[1]} values could be z or w in this model; give the space (z or w)")
     return chosen, _finite(flat, where)
 
 
@@ -244,6 +244,21 @@ def named_arrays(obj: Any, path: Path, what: str) -> list[tuple[str | None, np.n
 
 # --- latent codes -------------------------------------------------------------------------------------------
 
+T = TypeVar("T")
+
+
+def read_in_space(read: Callable[..., T], view_space: str | None) -> tuple[T, str | None]:
+    """``read()``, or, when the file cannot say whether it holds z or w, ``read(space=...)`` in the space being
+    edited (z in z, w in w and W+): the result and the space assumed (None when the file said)."""
+    try:
+        return read(), None
+    except AmbiguousSpace:
+        if view_space is None:
+            raise
+        guess = "z" if view_space == "z" else "w"
+        return read(space=guess), guess
+
+
 def load_latent_codes(path: str | os.PathLike, *, z_dim: int, w_dim: int = 0, num_ws: int = 0,
                       space: str | None = None) -> list[LatentCode]:
     """Every code in ``path`` (.npy, .npz, .pt / .pth) as ``LatentCode``s for a model of these sizes.
@@ -297,4 +312,4 @@ def _code(name: str, space: str, row: np.ndarray) -> LatentCode:
     return LatentCode(name, space, vector)
 
 
-__all__ = ["MAX_CODES", "SPACES", "LatentCode", "LatentSpaces", "load_latent_codes"]
+__all__ = ["MAX_CODES", "SPACES", "LatentCode", "LatentSpaces", "load_latent_codes", "read_in_space"]

@@ -119,6 +119,15 @@ def resolve_property(spec: str, dataset: Any = None) -> Property:
                    f"built-ins: {', '.join(BUILTIN)}; or factor:NAME, or module:function")
 
 
+def properties_for(names: Sequence[str], dataset_name: str | None) -> dict[str, Property]:
+    """The properties named, the dataset loaded only when a ``factor:NAME`` read-out needs it."""
+    from latentlab.core.data import get_dataset
+
+    needs = any(n.startswith("factor:") for n in names)
+    dataset = get_dataset(dataset_name) if dataset_name and needs else None
+    return {n: resolve_property(n, dataset) for n in names}
+
+
 @dataclass
 class Effect:
     latent: int

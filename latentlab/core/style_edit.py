@@ -322,15 +322,17 @@ def mixing_grid(view: Any, rows: list[np.ndarray], cols: list[np.ndarray], start
 
 
 def _decode_uint8(model: Any, latents: np.ndarray, batch: int, ctx: JobContext) -> np.ndarray:
+    """(N, H, W, 3) uint8 images of ``latents``, in batches (cancellable, with progress)."""
+    from latentlab.core.render import to_uint8
+
     param = next(model.parameters())
     out = []
     with torch.no_grad():
         for i in range(0, len(latents), batch):
             ctx.check()
             ctx.progress(i / len(latents), f"decoding {i + 1}-{min(i + batch, len(latents))} of {len(latents)}")
-            x = model.decode(torch.as_tensor(latents[i:i + batch], device=param.device)).clamp(0, 1)
-            x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x[:, :3]
-            out.append((x.permute(0, 2, 3, 1).cpu().numpy() * 255.0 + 0.5).astype(np.uint8))
+            img = to_uint8(model.decode(torch.as_tensor(latents[i:i + batch], device=param.device)))
+            out.append(np.repeat(img[..., None], 3, axis=-1) if img.ndim == 3 else img[..., :3])
     return np.concatenate(out)
 
 

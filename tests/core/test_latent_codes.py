@@ -211,3 +211,19 @@ def test_names_from_the_file_are_escaped_before_they_are_shown(tmp_path):
     np.savez(path, **{"red\x1b[31m": _rand(6), "z": _rand(6, seed=1)})
     names = [c.name for c in load_latent_codes(path, **SMALL)]
     assert names == ["codes.npz: red\\x1b[31m", "codes.npz: z"]
+
+
+def test_a_file_that_cannot_say_its_space_is_read_in_the_space_being_edited(tmp_path):
+    from latentlab.core.errors import AmbiguousSpace
+    from latentlab.core.latent_codes import read_in_space
+
+    np.save(tmp_path / "codes.npy", np.ones((2, 512), np.float32))
+    read = lambda **space: load_latent_codes(tmp_path / "codes.npy", z_dim=512, w_dim=512, num_ws=18, **space)  # noqa: E731
+    with pytest.raises(AmbiguousSpace):
+        read()
+    codes, guess = read_in_space(read, "w+")
+    assert guess == "w" and {c.space for c in codes} == {"w"}
+    codes, guess = read_in_space(read, "z")
+    assert guess == "z" and {c.space for c in codes} == {"z"}
+    with pytest.raises(AmbiguousSpace):
+        read_in_space(read, None)  # a model with one space has nothing to guess from

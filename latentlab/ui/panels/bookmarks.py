@@ -71,8 +71,8 @@ class BookmarksPanel(QWidget):
 
     def import_codes(self, path: Path) -> int:
         """Read ``path``'s codes for the current model (never running code from it) and bookmark them."""
-        from latentlab.core.errors import BadInput, LatentlabError
-        from latentlab.core.latent_codes import load_latent_codes
+        from latentlab.core.errors import LatentlabError
+        from latentlab.core.latent_codes import load_latent_codes, read_in_space
 
         entry = self.state.current
         if entry is None:
@@ -81,13 +81,9 @@ class BookmarksPanel(QWidget):
         style = getattr(m, "latent_space", None) is not None
         sizes = {"z_dim": m.z_dim, "w_dim": m.w_dim, "num_ws": m.num_ws} if style else {"z_dim": entry.latent_dim}
         try:
-            try:
-                codes = load_latent_codes(path, **sizes)
-            except BadInput as exc:
-                if not (style and "space" in str(exc)):
-                    raise
-                guess = "z" if m.latent_space == "z" else "w"
-                codes = load_latent_codes(path, **sizes, space=guess)
+            codes, guess = read_in_space(lambda **space: load_latent_codes(path, **sizes, **space),
+                                         m.latent_space if style else None)
+            if guess:
                 self.state.message.emit("info", f"{path.name} does not say its space: taken as {guess} codes")
         except (LatentlabError, OSError) as exc:
             self.state.message.emit("error", f"could not import latent codes: {exc}")

@@ -32,7 +32,8 @@ from latentlab.app import AppModel
 from latentlab.core.data import get_dataset
 from latentlab.core.directions import DirectionSet, evaluate_directions, load_directions, save_directions
 from latentlab.core.directions.imports import import_directions
-from latentlab.core.errors import BadInput, LatentlabError
+from latentlab.core.errors import LatentlabError
+from latentlab.core.latent_codes import read_in_space
 from latentlab.core.style_edit import direction_space, fit_direction
 from latentlab.ui.charts import Heatmap
 from latentlab.ui.float_slider import FloatSlider
@@ -442,13 +443,9 @@ class DirectionsPanel(QWidget):
         sizes = ({"z_dim": model.z_dim, "w_dim": model.w_dim, "num_ws": model.num_ws} if style
                  else {"latent_dim": entry.latent_dim})
         try:
-            try:
-                dirset = import_directions(path, **sizes)
-            except BadInput as exc:
-                if not (style and "space" in str(exc)):
-                    raise
-                guess = "z" if model.latent_space == "z" else "w"  # the file does not say: the space being edited
-                dirset = import_directions(path, **sizes, space=guess)
+            dirset, guess = read_in_space(lambda **space: import_directions(path, **sizes, **space),
+                                          model.latent_space if style else None)
+            if guess:
                 self.state.message.emit("info", f"{path.name} does not say its space: taken as {guess} directions")
         except (LatentlabError, OSError) as exc:
             self.state.message.emit("error", f"could not import directions: {exc}")

@@ -31,12 +31,9 @@ SIGNIFICANT, PLAIN = "#e4572e", "#8a939c"
 
 
 def _probe_job(ctx, model, names, dataset_name, n, extreme, seed):
-    from latentlab.core.data import get_dataset
-    from latentlab.core.probe import probe, resolve_property
+    from latentlab.core.probe import probe, properties_for
 
-    dataset = get_dataset(dataset_name) if dataset_name and any(s.startswith("factor:") for s in names) else None
-    props = {name: resolve_property(name, dataset) for name in names}
-    return probe(model, props, n=n, extreme=extreme, n_boot=1000, seed=seed, ctx=ctx)
+    return probe(model, properties_for(names, dataset_name), n=n, extreme=extreme, n_boot=1000, seed=seed, ctx=ctx)
 
 
 class ForestPlot(QWidget):

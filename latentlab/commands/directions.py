@@ -30,6 +30,10 @@ from latentlab.core.text import printable
 EPILOG = """\
 methods:
   sefa          closed-form: eigenvectors of W^T W of the first decoder layer (--k, --orthogonal)
+  householder   Householder projector (Song et al. 2023): the first decoder layer as a rank-k orthogonal
+                projector; closed form (= SeFa's top k) or, with --finetune-steps N, fine-tuned in place
+                by distillation from the original; the fine-tuned generator is written to --save-model
+                and the directions (and their evaluation) belong to it
   pca           GANSpace-style PCA of prior samples through the first decoder layer (--space prior),
                 or PCA of encoded dataset latents (--space encoded); --k, --n
   jacobian      directions of largest image change at a latent (--at, default the origin); --k
@@ -80,6 +84,10 @@ def register(sub: Any) -> None:
     p.add_argument("--at", metavar="Z0,Z1,...", help="jacobian: the latent to linearise at (default: the origin)")
     p.add_argument("--top-k", type=int_arg(0, limits.MAX_LATENT_DIM), help="gradctrl: dimensions masked per other attribute (default D/10)")
     p.add_argument("--steps", type=steps_int, default=400, help="gradctrl / adatrans: training steps")
+    p.add_argument("--finetune-steps", type=int_arg(0, limits.MAX_STEPS), default=0,
+                   help="householder: fine-tuning steps with the projector in place (default 0: closed form)")
+    p.add_argument("--save-model", metavar="OUT.safetensors",
+                   help="householder with --finetune-steps: where to write the fine-tuned generator")
     seed_arg(p)
     arch_arg(p, "architecture, for plain state_dict checkpoints")
     p.add_argument("--no-eval", dest="evaluate", action="store_false", help="skip the evaluation")
@@ -120,14 +128,20 @@ def cmd_directions(args: argparse.Namespace) -> int:
         method=args.method, dataset=args.dataset, factors=factors, n=args.n, k=args.k, orthogonal=args.orthogonal,
         protect=list(args.protect), labels_csv=args.labels, attribute=args.attribute, classifier=args.classifier,
         mode=args.mode, threshold=args.threshold, space=args.space, at=_floats(args.at) if args.at else None,
-        top_k=args.top_k, steps=args.steps, seed=args.seed,
+        top_k=args.top_k, steps=args.steps, finetune_steps=args.finetune_steps, save_model=args.save_model,
+        seed=args.seed,
     )
+    _check_save_model(args, src, out)
     ck = open_checkpoint(src, arch=args.arch, trust=trust_of(args), device=args.device)
-    model = ck.model
+    model = _in_w_for_closed_form(ck.model, args.method)
     bar = TextProgress(label=f"directions {args.method}")
     try:
         found = find_directions(model, options, JobContext(progress=bar), ck.sha256, ck.info.name)
         bar.done()
+        if found.source_sha256 != ck.sha256 and args.save_model:  # fine-tuned: the directions are the new model's
+            ck = open_checkpoint(args.save_model, device=args.device)
+            model = ck.model
+            echo(f"wrote the fine-tuned generator {args.save_model}", file=sys.stderr)
         kept = _appended(out, found, ck.sha256) if args.append and out.exists() else found
         save_directions(kept, out)
         evaluation = None
@@ -164,6 +178,30 @@ def cmd_directions(args: argparse.Namespace) -> int:
     elif args.evaluate and not dataset_name:
         echo("(no evaluation: the model names no dataset; pass --dataset to evaluate)", file=sys.stderr)
     return 0
+
+
+def _in_w_for_closed_form(model: Any, method: str) -> Any:
+    """SeFa and the Householder projector read a style generator's affines, which are linear in W only: such a
+    generator is viewed in W for them (and its directions say so), as the paper's StyleGAN experiments are."""
+    from latentlab.core.style_edit import is_style_generator, settings_of, view_of
+
+    if method not in ("sefa", "householder") or not is_style_generator(model) or model.latent_space == "w":
+        return model
+    echo(f"{method} on a style generator works in W: finding w directions (use them with the latent space w)",
+         file=sys.stderr)
+    return view_of(model, settings_of(model).replace(space="w"))
+
+
+def _check_save_model(args: argparse.Namespace, src: Path, out: Path) -> None:
+    if args.save_model is None:
+        return
+    if args.method != "householder" or not args.finetune_steps:
+        raise_usage("--save-model goes with --method householder --finetune-steps N")
+    path = Path(args.save_model)
+    if path.suffix != ".safetensors":
+        raise_usage(f"--save-model must be a .safetensors file, got {path.name!r}")
+    if path.exists() and any(p.exists() and path.resolve() == p.resolve() for p in (src, out)):
+        raise_usage("--save-model would overwrite the checkpoint or the direction file; choose another file")
 
 
 def _appended(out: Path, found: Any, sha256: str) -> Any:

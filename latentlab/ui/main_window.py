@@ -116,6 +116,7 @@ class MainWindow(QMainWindow):
         self.directions = DirectionsPanel(self.state)
         self.grid.direction_source = self.directions.directions_for_grid
         self.grid.direction_span = lambda: float(self.directions.span.value())
+        self.directions.openModel.connect(lambda path: self.open_paths([path]))
         self.metrics = MetricsPanel(self.state)
         self.flows = FlowsPanel(self.state, self.latent_map)
         self.images = ImagesPanel(self.state)

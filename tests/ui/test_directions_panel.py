@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from latentlab.core.directions import Direction, DirectionSet
@@ -21,6 +23,24 @@ def test_find_sefa_in_the_background_adds_sliders(qtbot, window, tiny_ckpt):
     qtbot.waitUntil(lambda: len(window.directions.rows) == 4, timeout=60000)
     vecs = np.stack([r.direction.vector for r in window.directions.rows])
     assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+
+
+def test_fine_tuned_householder_opens_the_new_model_with_its_directions(qtbot, window, tiny_ckpt):
+    open_and_wait(qtbot, window, tiny_ckpt)
+    dlg = window.directions.find_dialog("householder")
+    qtbot.addWidget(dlg)
+    assert not dlg.save_model.isEnabled()  # closed form: nothing to save
+    dlg.k.setValue(2)
+    dlg.finetune.setValue(5)
+    saved = Path(dlg.save_model.text())
+    assert dlg.save_model.isEnabled() and saved.parent == tiny_ckpt.parent and not saved.exists()
+    dlg.run()
+    qtbot.waitUntil(lambda: window.state.current is not None and window.state.current.path == saved, timeout=60000)
+    assert saved.with_name(saved.name.removesuffix(".safetensors") + ".directions.safetensors").exists()
+    qtbot.waitUntil(lambda: len(window.directions.rows) == 2, timeout=30000)
+    assert [r.direction.name for r in window.directions.rows] == ["householder 0", "householder 1"]
+    window.state.select_model(next(e for e in window.state.models if e.path == tiny_ckpt))
+    assert not window.directions.rows  # the original model did not get the tuned model's directions
 
 
 def test_several_direction_sliders_apply_on_top_of_the_current_latent(qtbot, window, tiny_ckpt):

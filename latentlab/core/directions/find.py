@@ -18,7 +18,7 @@ from latentlab.core.jobs import JobContext, ensure_context
 from latentlab.core.limits import check_float, check_int, check_seed
 from latentlab.core.model import LatentModel, device_of
 
-METHODS = ("sefa", "pca", "jacobian", "interfacegan", "gradctrl", "adatrans")
+METHODS = ("sefa", "householder", "pca", "jacobian", "interfacegan", "gradctrl", "adatrans")
 PCA_SPACES = ("prior", "encoded")
 
 
@@ -43,6 +43,8 @@ class FindOptions:
     at: list[float] | None = None  # jacobian: the latent to linearise at (default: the origin)
     top_k: int | None = None  # gradctrl: dimensions masked per other attribute
     steps: int = 400  # gradctrl: classifier training steps
+    finetune_steps: int = 0  # householder: distillation steps with the projector in place (0: closed form)
+    save_model: str | None = None  # householder: where the fine-tuned generator is written (needed to fine-tune)
     seed: int = 0
 
     def validate(self) -> None:
@@ -57,6 +59,10 @@ class FindOptions:
         if self.top_k is not None:
             check_int(self.top_k, "top_k", 0, limits.MAX_LATENT_DIM)
         check_int(self.steps, "steps", 1, limits.MAX_STEPS)
+        check_int(self.finetune_steps, "fine-tuning steps", 0, limits.MAX_STEPS)
+        if self.method == "householder" and self.finetune_steps and not self.save_model:
+            raise ValueError("fine-tuned Householder directions belong to the fine-tuned generator: "
+                             "give a file to save it to (--save-model)")
         check_seed(self.seed)
         if self.threshold is not None:
             check_float(self.threshold, "threshold")
@@ -94,6 +100,8 @@ def find_directions(model: LatentModel, options: FindOptions, ctx: JobContext | 
         from latentlab.core.directions.unsupervised import sefa
 
         dirs = sefa(model, o.k, o.orthogonal, o.seed, ctx)
+    elif m == "householder":
+        dirs, source_sha256, source_name = _householder(model, o, ctx, source_sha256, source_name)
     elif m == "jacobian":
         from latentlab.core.directions.unsupervised import jacobian_directions
 
@@ -110,8 +118,37 @@ def find_directions(model: LatentModel, options: FindOptions, ctx: JobContext | 
             dirs = ganspace(model, k, o.n or 5000, o.orthogonal, o.seed, ctx)
     else:
         dirs = _supervised(model, o, ctx)
+    space = getattr(model, "latent_space", None)
+    if space is not None:  # a style generator's view: directions say which of its spaces they move
+        for d in dirs:
+            d.params.setdefault("space", space)
     meta = {"method": m, "options": o.to_dict()}
     return DirectionSet(model.info.latent_dim, dirs, source_sha256, source_name, meta)
+
+
+def _householder(model: LatentModel, o: FindOptions, ctx: JobContext, sha: str | None,
+                 name: str | None) -> tuple[list[Direction], str | None, str | None]:
+    """Householder projector directions; fine-tuned ones come with their generator, saved to ``o.save_model``
+    (the directions then name that file as their source, so they open with it and not with the original)."""
+    from latentlab.core.directions.householder import householder
+
+    result = householder(model, o.k, o.finetune_steps, seed=o.seed, ctx=ctx)
+    if result.fine_tuned is None:
+        return result.directions, sha, name
+    from dataclasses import replace
+
+    from latentlab.core.checkpoints.card import make_card
+    from latentlab.core.checkpoints.hashing import file_sha256
+    from latentlab.core.checkpoints.native import save_checkpoint
+
+    tuned = result.fine_tuned
+    new_name = f"{model.info.name} · Householder k={len(result.directions)}"
+    tuned.info = replace(model.info, name=new_name)  # type: ignore[assignment]
+    assert o.save_model is not None  # validate() asks for it when fine-tuning
+    path = save_checkpoint(tuned, o.save_model, make_card(tuned, householder={
+        "source_sha256": sha, "source_name": name, "k": len(result.directions),
+        "finetune_steps": o.finetune_steps, "final_loss": result.losses[-1]}))
+    return result.directions, file_sha256(path), new_name
 
 
 def _supervised(model: LatentModel, o: FindOptions, ctx: JobContext) -> list[Direction]:

@@ -1,7 +1,8 @@
 """Unsupervised directions: SeFa, GANSpace-style PCA, PCA of encoded latents, and local Jacobian directions.
 
 - SeFa (Shen & Zhou 2021): the latent directions the decoder's first (linear) layer stretches most are the
-  top eigenvectors of W^T W; closed form, no sampling.
+  top eigenvectors of W^T W; closed form, no sampling. For a style generator (StyleGAN2, SWAGAN, StyleGAN3)
+  viewed in W, W is every synthesis layer's style affine stacked, as in the paper's StyleGAN experiments.
 - GANSpace (Haerkoenen et al. 2020): principal components of the first layer's activations over prior
   samples, mapped back to latent directions by least squares (the BigGAN variant of the paper).
 - PCA of the posterior means of dataset samples: the axes along which the data spread in latent space.
@@ -29,8 +30,9 @@ _ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.SiLU, nn.GELU, nn.ELU, nn.Sig
 
 
 def first_layer(model: Any) -> nn.Linear | None:
-    """The linear layer latents enter first (``decoder.first_layer`` for zoo models), if the model has one."""
-    for owner in (getattr(model, "decoder", None), model):
+    """The linear layer latents enter first (``decoder.first_layer`` for the zoo's autoencoders,
+    ``generator.first_layer`` for its GANs), if the model has one."""
+    for owner in (getattr(model, "decoder", None), getattr(model, "generator", None), model):
         layer = getattr(owner, "first_layer", None) if owner is not None else None
         if isinstance(layer, nn.Linear):
             return layer
@@ -47,6 +49,34 @@ def _activation_after(model: Any, layer: nn.Module) -> nn.Module | None:
                 if child is layer and isinstance(kids[i + 1], _ACTIVATIONS):
                     return kids[i + 1]
     return None
+
+
+def style_weight(model: Any) -> np.ndarray | None:
+    """For a style generator viewed in W: every layer's style affine stacked, (total style channels, w_dim).
+
+    Read off the affines by what they compute (style(e_i) - style(0)), so any generator that implements
+    ``style_vectors`` has one, whatever its layers are called or however their weights are scaled."""
+    if getattr(model, "latent_space", None) != "w" or not hasattr(model, "style_vectors"):
+        return None
+    ref = next(model.parameters())
+    d = int(model.w_dim)
+    basis = torch.cat([torch.zeros(1, d), torch.eye(d)]).to(ref.device, ref.dtype)
+    with torch.no_grad():
+        styles = model.style_vectors(basis.unsqueeze(1).expand(-1, model.num_ws, -1))
+    stacked = torch.cat([s.reshape(d + 1, -1) for s in styles.values()], dim=1).to("cpu", torch.float64)
+    return (stacked[1:] - stacked[0]).T.numpy()
+
+
+def first_weight(model: Any, what: str) -> np.ndarray:
+    """The linear map latents enter through, (outputs, latent_dim): the first layer's weight, or a style
+    generator's stacked style affines in W."""
+    stacked = style_weight(model)
+    if stacked is not None:
+        return stacked
+    if hasattr(model, "style_vectors") and getattr(model, "latent_space", None) in ("z", "w+", "s"):
+        raise ValueError(f"{what} on a style generator works in W, where the style affines are linear in the "
+                         f"latent: switch the latent space to w")
+    return _require_first_layer(model, what).weight.detach().to("cpu", torch.float64).numpy()
 
 
 def _require_first_layer(model: Any, what: str) -> nn.Linear:
@@ -71,8 +101,7 @@ def sefa(model: LatentModel, k: int | None = None, orthogonal: bool = False, see
          ctx: JobContext | None = None) -> list[Direction]:
     """The top-``k`` eigenvectors of W^T W of the first decoder layer, strongest first."""
     ctx = ensure_context(ctx)
-    layer = _require_first_layer(model, "SeFa")
-    w = layer.weight.detach().to("cpu", torch.float64).numpy()
+    w = first_weight(model, "SeFa")
     vals, vecs = np.linalg.eigh(w.T @ w)
     order = np.argsort(vals)[::-1][: _top_k(k, w.shape[1])]
     total = float(vals.sum())

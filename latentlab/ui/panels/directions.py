@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSignalBlocker, Qt
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -123,6 +123,8 @@ class DirectionRow(QWidget):
 
 
 class DirectionsPanel(QWidget):
+    openModel = Signal(object)  # Path of a model a finder wrote (a fine-tuned generator): the window opens it
+
     def __init__(self, state: AppModel, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
@@ -401,6 +403,7 @@ class DirectionsPanel(QWidget):
             return None
         self.dialog = FindDirectionsDialog(self, entry, self.state.z.copy(), self.tagged, method)
         self.dialog.found.connect(self.add_directions)
+        self.dialog.modelWritten.connect(self.openModel.emit)
         self.dialog.show()
         return self.dialog
 

@@ -37,6 +37,10 @@ METHOD_HELP = {
                 "follows it step by step.",
     "sefa": "Unsupervised, closed form (SeFa): eigenvectors of W^T W of the decoder's first layer, the directions it "
             "amplifies most.",
+    "householder": "Unsupervised (Householder projector, Song et al. 2023): the first layer as a rank-k orthogonal "
+                   "projector with one gain, so no direction is favoured for being stretched more. Closed form "
+                   "(SeFa's top k), or fine-tuned: the generator is distilled with the projector in place and "
+                   "saved as a new model, which opens with its directions.",
     "pca": "Unsupervised: PCA of prior samples pushed through the decoder's first layer (GANSpace), or of encoded "
            "latents.",
     "jacobian": "Local: the right singular vectors of the decoder's Jacobian at the current latent, ordered by how "
@@ -46,6 +50,7 @@ METHOD_HELP = {
 
 class FindDirectionsDialog(QDialog):
     found = Signal(object)  # DirectionSet
+    modelWritten = Signal(object)  # Path: a fine-tuned generator, its directions saved beside it
 
     def __init__(self, parent, entry, current_z, tagged: list, method: str = "interfacegan"):
         super().__init__(parent)
@@ -130,6 +135,13 @@ class FindDirectionsDialog(QDialog):
         self.at_current.setChecked(True)
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
+        self.finetune = QSpinBox()
+        self.finetune.setRange(0, 100000)
+        self.finetune.setSingleStep(100)
+        self.finetune.setSpecialValueText("closed form")
+        self.finetune.setToolTip("Householder: distillation steps with the projector in place (0: closed form)")
+        self.save_model = QLineEdit()
+        self.save_model.setPlaceholderText("where the fine-tuned generator is written")
 
     def _form(self, csv_row: QHBoxLayout) -> QFormLayout:
         """Every finder's options in one labelled form."""
@@ -147,6 +159,8 @@ class FindDirectionsDialog(QDialog):
         form.addRow("Samples (n)", self.n)
         form.addRow("", self.orthogonal)
         form.addRow("Jacobian", self.at_current)
+        form.addRow("Fine-tune (steps)", self.finetune)
+        form.addRow("Save tuned model", self.save_model)
         form.addRow("Seed", self.seed)
         return form
 
@@ -175,6 +189,7 @@ class FindDirectionsDialog(QDialog):
         """Method and labels show their options, the dataset its factors; Find and the runner's outcomes."""
         self.method.currentIndexChanged.connect(self._sync)
         self.labels.currentIndexChanged.connect(self._sync)
+        self.finetune.valueChanged.connect(self._sync)
         self.dataset.currentTextChanged.connect(self._fill_factors)
         self.run_button.clicked.connect(self.run)
         self.runner.finished.connect(self._done)
@@ -205,11 +220,25 @@ class FindDirectionsDialog(QDialog):
         self.space.setEnabled(m == "pca")
         self.orthogonal.setEnabled(m not in ("gradctrl", "adatrans"))
         self.at_current.setEnabled(m == "jacobian")
+        self.finetune.setEnabled(m == "householder")
+        tuning = m == "householder" and self.finetune.value() > 0
+        self.save_model.setEnabled(tuning)
+        if tuning and not self.save_model.text().strip():
+            self.save_model.setText(str(self._default_save_path()))
         needs_data = supervised or (m == "pca" and self.space.currentData() == "encoded")
         self.dataset.setEnabled(needs_data)
         if needs_data and not self.entry.encodes and not (supervised and labels == "tagged"):
             self.status.setText("note: this model has no encoder; labels are read back through a factor predictor "
                                 "or need tagged samples")
+
+    def _default_save_path(self) -> Path:
+        """Beside the checkpoint, named for what it is; never an existing file."""
+        src = Path(self.entry.checkpoint.path)
+        stem = f"{src.name.removesuffix('.safetensors').rsplit('.', 1)[0]}.householder"
+        path, i = src.with_name(f"{stem}.safetensors"), 2
+        while path.exists():
+            path, i = src.with_name(f"{stem}-{i}.safetensors"), i + 1
+        return path
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Label CSV", str(Path.cwd()), "CSV (*.csv);;All files (*)")
@@ -233,10 +262,25 @@ class FindDirectionsDialog(QDialog):
             classifier=self.classifier.currentText(),
             space=self.space.currentData(),
             at=[float(v) for v in self.current_z] if m == "jacobian" and self.at_current.isChecked() else None,
+            finetune_steps=self.finetune.value() if m == "householder" else 0,
+            save_model=self._save_path(m),
             seed=self.seed.value(),
         )
         opts.validate()
         return opts
+
+    def _save_path(self, method: str) -> str | None:
+        if method != "householder" or not self.finetune.value():
+            return None
+        text = self.save_model.text().strip()
+        if not text:
+            return None
+        path = Path(text).expanduser()
+        if path.suffix != ".safetensors":
+            raise ValueError(f"the fine-tuned model must be a .safetensors file, not {path.name!r}")
+        if path.exists() and path.resolve() == Path(self.entry.checkpoint.path).resolve():
+            raise ValueError("that would overwrite the model being explored; choose another file")
+        return str(path)
 
     def run(self) -> None:
         try:
@@ -250,8 +294,23 @@ class FindDirectionsDialog(QDialog):
                           label=f"{opts.method} directions")
 
     def _done(self, dirset) -> None:
-        self.status.setText(f"found {len(dirset)} direction(s)")
-        self.found.emit(dirset)
+        if dirset.source_sha256 == self.entry.checkpoint.sha256 or not self.finetune.value():
+            self.status.setText(f"found {len(dirset)} direction(s)")
+            self.found.emit(dirset)
+            return
+        # Fine-tuned: the directions belong to the new generator. Saved as its sidecar, they open with it.
+        from latentlab.core.directions import save_directions
+
+        model_path = Path(self.save_model.text().strip()).expanduser()
+        sidecar = model_path.with_name(model_path.name.removesuffix(".safetensors") + ".directions.safetensors")
+        try:
+            save_directions(dirset, sidecar)
+        except OSError as exc:
+            self.status.setText(f"⚠ the fine-tuned model is in {model_path.name}, its directions could not be "
+                                f"saved: {exc.strerror or exc}")
+            return
+        self.status.setText(f"wrote {model_path.name} and its {len(dirset)} directions; opening it")
+        self.modelWritten.emit(model_path)
 
     def reject(self) -> None:
         self.runner.cancel()

@@ -38,9 +38,8 @@ METHOD_HELP = {
     "sefa": "Unsupervised, closed form (SeFa): eigenvectors of W^T W of the decoder's first layer, the directions it "
             "amplifies most.",
     "householder": "Unsupervised (Householder projector, Song et al. 2023): the first layer as a rank-k orthogonal "
-                   "projector with one gain, so no direction is favoured for being stretched more. Closed form "
-                   "(SeFa's top k), or fine-tuned: the generator is distilled with the projector in place and "
-                   "saved as a new model, which opens with its directions.",
+                   "projector with one gain. Closed form (SeFa's top k), or fine-tuned by distillation and saved "
+                   "as a new model that opens with its directions.",
     "pca": "Unsupervised: PCA of prior samples pushed through the decoder's first layer (GANSpace), or of encoded "
            "latents.",
     "jacobian": "Local: the right singular vectors of the decoder's Jacobian at the current latent, ordered by how "
@@ -58,7 +57,7 @@ class FindDirectionsDialog(QDialog):
         self.current_z = current_z
         self.tagged = tagged
         self.setWindowTitle(f"Find directions — {shown(entry.name, 200)}")
-        self.setMinimumWidth(520)
+        self.setMinimumWidth(560)
         self._build_method(entry, method)
         self._build_factor_lists()
         csv_row = self._build_labels(tagged)
@@ -80,6 +79,8 @@ class FindDirectionsDialog(QDialog):
         self.help = QLabel()
         self.help.setWordWrap(True)
         self.help.setStyleSheet("color: #9aa3ad;")
+        # Room for the longest method's help: a wrapped label's height is not recomputed as its text changes.
+        self.help.setMinimumHeight(5 * self.help.fontMetrics().lineSpacing())
         self.dataset = QComboBox()
         names = list(BUILTIN)
         if entry.model.info.dataset in names:
@@ -233,7 +234,7 @@ class FindDirectionsDialog(QDialog):
 
     def _default_save_path(self) -> Path:
         """Beside the checkpoint, named for what it is; never an existing file."""
-        src = Path(self.entry.checkpoint.path)
+        src = Path(self.entry.checkpoint.path).resolve()
         stem = f"{src.name.removesuffix('.safetensors').rsplit('.', 1)[0]}.householder"
         path, i = src.with_name(f"{stem}.safetensors"), 2
         while path.exists():

@@ -114,7 +114,7 @@ def _floats(text: str) -> list[float]:
 
 def cmd_directions(args: argparse.Namespace) -> int:
     from latentlab.core.checkpoint import open_checkpoint
-    from latentlab.core.directions import FindOptions, evaluate_directions, find_directions
+    from latentlab.core.directions import FindOptions, find_directions
     from latentlab.core.encode import NoEncoderError
     from latentlab.core.jobs import JobContext, TextProgress
 
@@ -144,15 +144,8 @@ def cmd_directions(args: argparse.Namespace) -> int:
             echo(f"wrote the fine-tuned generator {args.save_model}", file=sys.stderr)
         kept = _appended(out, found, ck.sha256) if args.append and out.exists() else found
         save_directions(kept, out)
-        evaluation = None
         dataset_name = args.dataset or model.info.dataset
-        if args.evaluate and dataset_name and len(found):
-            from latentlab.core.data import get_dataset
-
-            ebar = TextProgress(label="evaluate")
-            evaluation = evaluate_directions(model, found, get_dataset(dataset_name), n=args.eval_n, alpha=args.alpha,
-                                             seed=args.seed, ctx=JobContext(progress=ebar))
-            ebar.done()
+        evaluation = _evaluated(args, model, found, dataset_name) if args.evaluate and dataset_name else None
     except NoEncoderError as exc:
         sys.stderr.write("\n")
         raise ValueError(str(exc)) from None
@@ -178,6 +171,21 @@ def cmd_directions(args: argparse.Namespace) -> int:
     elif args.evaluate and not dataset_name:
         echo("(no evaluation: the model names no dataset; pass --dataset to evaluate)", file=sys.stderr)
     return 0
+
+
+def _evaluated(args: argparse.Namespace, model: Any, found: Any, dataset_name: str) -> Any:
+    """The direction x factor evaluation of what was found (None when nothing was)."""
+    from latentlab.core.data import get_dataset
+    from latentlab.core.directions import evaluate_directions
+    from latentlab.core.jobs import JobContext, TextProgress
+
+    if not len(found):
+        return None
+    ebar = TextProgress(label="evaluate")
+    evaluation = evaluate_directions(model, found, get_dataset(dataset_name), n=args.eval_n, alpha=args.alpha,
+                                     seed=args.seed, ctx=JobContext(progress=ebar))
+    ebar.done()
+    return evaluation
 
 
 def _in_w_for_closed_form(model: Any, method: str) -> Any:

@@ -86,7 +86,7 @@ METRICS: dict[str, MetricSpec] = {s.name: s for s in (
                "Without factors: the total correlation of a Gaussian fitted to the latents and the mean mutual "
                "information between pairs of latents, in nats (0 = independent latents).",
                ("gaussian_tc", "mean_pairwise_mi"), unsupervised.compute, unsupervised.DEFAULTS, 0.5),
-    MetricSpec("geometry", "Spectral entropy / intrinsic dimension",
+    MetricSpec("geometry", "Spectral entropy / LID",
                "Without factors: von Neumann entropy of the latents' directions (nats; / log d: 1 = all latents "
                "used evenly, 0 = collapsed to one direction; Kim et al. 2023), diffusion spectral entropy of a "
                "subsample (nats; Liao et al. 2023) and the local intrinsic dimension by maximum likelihood "

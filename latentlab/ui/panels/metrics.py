@@ -102,7 +102,8 @@ class MetricCard(QFrame):
             # The card sits above a per-latent chart: say what one latent carries, not only the sum.
             kl = np.asarray(per_latent, dtype=float)
             parts = [f"max {kl.max():.2f}", f"median {np.median(kl):.2f} nats/latent"]
-        self.value.setText("  ".join(parts) if parts else "—")
+        # More than three figures do not fit a card's rows side by side: one a line (the card grows to show them).
+        self.value.setText(("\n" if len(parts) > 3 else "  ").join(parts) if parts else "—")
         if per_latent is not None and "kl_total" in res.values:
             self.description = f"{METRICS[self.name].description}\n\nTotal over latents: {res.values['kl_total']:.3f} nats"
         detail = [self.description, "", f"representation: {res.representation}"

@@ -128,6 +128,15 @@ def test_same_seed_same_figures():
     assert geometry(z, seed=8).values["vne"] == a.values["vne"]  # VNE uses every point: no subsample
 
 
+def test_permuting_latents_changes_no_figure():
+    # More points than the subsample: the same points must be drawn whatever the order of the latents.
+    z = np.random.default_rng(11).standard_normal((3000, 6)) * np.array([3.0, 1.0, 1.0, 0.5, 0.1, 2.0])
+    a = geometry(z).values
+    b = geometry(z[:, np.random.default_rng(12).permutation(6)]).values
+    for key in KEYS:
+        assert b[key] == pytest.approx(a[key], rel=1e-9), key
+
+
 def test_constant_code_is_collapsed_with_notes():
     res = compute(["geometry"], code_inputs("constant", n=500, sizes=(5,) * 4))["geometry"]
     assert res.ok

@@ -158,7 +158,10 @@ def compute(view: View, params: dict[str, Any], ctx) -> dict[str, Any]:
         vne_norm = vne / np.log(d)
     ctx.progress(0.1, "von Neumann entropy")
 
-    distinct = np.unique(z, axis=0)
+    # Distinct rows in their encoding order (not np.unique's sorted one): the seeded subsample then picks the same
+    # points whatever the order of the latents, so permuting latents changes no figure.
+    _, first = np.unique(z, axis=0, return_index=True)
+    distinct = z[np.sort(first)]
     if len(distinct) < n:
         notes.append(f"{n - len(distinct)} duplicate point(s) left out of LID and DSE")
     rng = child_seed(view.seed, "representation")

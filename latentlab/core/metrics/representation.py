@@ -11,13 +11,13 @@ All three read the geometry of the encoded points alone, so they apply to any en
   one line: a rank-1, fully collapsed code) and log d (the vectors spread evenly over all d directions).
   ``vne_normalized`` = S / log d (undefined for d = 1) compares models with different latent sizes; exp(S) is
   the effective rank, the number of directions the code really uses. ``vne_center`` (default False, as the
-  paper) subtracts the mean first, which makes C the correlation-like covariance of the centred vectors.
+  paper) subtracts the mean first, so that an offset shared by every vector does not read as one direction.
 - **DSE** (Liao et al., "Assessing Neural Network Representations During Training Using Noise-Resilient
   Diffusion Spectral Entropy", 2023). On a seeded subsample of ``n_sub`` points (default 1000): Gaussian
   affinities K_ij = exp(-||z_i - z_j||^2 / (2 sigma^2)), sigma = ``dse_sigma`` (default 10, the reference
   implementation's), the row-normalised diffusion matrix P = D^-1 K (D the row sums), the eigenvalues of P^t
   (t = ``dse_t``, default 1 as in the paper), alpha_i = |lambda_i|^t / sum_j |lambda_j|^t and
-  DSE = -sum_i alpha_i log alpha_i, in nats (the reference prints bits: divide by ln 2). It counts, softly,
+  DSE = -sum_i alpha_i log alpha_i, in nats (the reference code reports bits: divide by ln 2). It counts, softly,
   how many diffusion modes the point cloud supports at scale sigma: 0 when every point sits within sigma of
   every other (one blob), log(#clusters) for well-separated clusters as t grows, up to log n_sub when the
   points are far apart on the scale of sigma. It is not scale-free: compare models at the same sigma, and on
@@ -31,8 +31,8 @@ All three read the geometry of the encoded points alone, so they apply to any en
   ``n_sub`` subsample against all (distinct) encoded points; ``lid_mean`` is the arithmetic mean and
   ``lid_geomean`` the geometric mean, LDReg's aggregate (LID is a ratio scale: LDReg argues from the Fisher-Rao
   distance between local distance distributions that the geometric mean is the right centre, and it is less
-  swayed by a few huge local values). A code whose points fill m dimensions locally
-  reads about m, whatever d is. The estimator is biased upwards on finite k: for a locally uniform density in
+  swayed by a few huge local values). A code whose points fill m dimensions locally reads about m, whatever d
+  is. The estimator is biased upwards on finite k: for a locally uniform density in
   m dimensions E[LID] = m k / (k - 2) and the geometric mean tends to m k exp(-psi(k - 1)) (1.11 m and 1.08 m
   at k = 20); edges and a density that varies within the neighbourhood move it a little further (on 5,000
   points: about -2 % on a uniform square, +1 % on a 5-D Gaussian).
@@ -41,7 +41,8 @@ Degenerate input: NaN or infinite latents and codes with no latent at all make t
 figure that is undefined for the data (all-zero vectors for VNE, one latent for the normalised VNE, fewer than
 k + 1 distinct points for LID) is NaN with a note saying why, the other figures still computed. Exact duplicate
 points (the same image drawn twice, dSprites' first and last orientation) are kept out of LID, whose log
-distance ratios they would make infinite.
+distance ratios they would make infinite, and out of the DSE subsample; quantized codes, whose points share grid
+values, have many.
 """
 
 from __future__ import annotations

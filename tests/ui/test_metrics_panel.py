@@ -24,6 +24,13 @@ def test_compute_fills_cards_and_heatmaps_and_is_stored(qtbot, window, tiny_ckpt
     assert panel.mi_map.matrix.shape == (4, 5)
     assert panel.dci_map.matrix.shape == (4, 5)
     assert panel.kl_bars.values is not None and len(panel.kl_bars.values) == 4
+    # The factor-free geometry figures are computed with the suite and shown on their card, each with its label.
+    geo = panel.results["geometry"]
+    assert geo.ok and set(geo.values) == {"vne", "vne_normalized", "dse", "lid_mean", "lid_geomean"}
+    lines = panel.cards["geometry"].value.text().split("\n")
+    assert [line.rsplit("\u00a0", 1)[0].replace("\u00a0", " ") for line in lines] == [
+        "VNE", "VNE/log d", "DSE", "LID mean", "LID geo"]
+    assert lines[0].endswith(f"{geo.values['vne']:.3f}")
     # Stored: reloading shows every figure at once, without computing.
     panel.load_stored()
     assert set(panel.results) == set(panel.cards)
@@ -54,3 +61,15 @@ def test_generators_cannot_compute_metrics(qtbot, window):
     window.state.add_model(make_checkpoint_entry(SlowModel(), "gen"))
     assert not window.metrics.compute_button.isEnabled()
     assert "no encoder" in window.metrics.status.text()
+
+
+def test_an_undefined_figure_reads_n_a(qtbot, window):
+    from latentlab.core.metrics.base import MetricResult
+
+    panel = window.metrics
+    panel._on_result(MetricResult(metric="geometry", values={"vne": 0.0, "vne_normalized": float("nan"), "dse": 0.1,
+                                                             "lid_mean": 1.1, "lid_geomean": 1.0},
+                                  notes=["VNE: one latent, whose entropy is 0; normalised by log d = 0 it is undefined"]))
+    card = panel.cards["geometry"]
+    assert "VNE/log\u00a0d\u00a0n/a" in card.value.text().split("\n")
+    assert "one latent" in card.toolTip()

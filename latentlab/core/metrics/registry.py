@@ -13,7 +13,18 @@ from threadpoolctl import threadpool_limits
 
 from latentlab.core.encode import REPRESENTATIONS
 from latentlab.core.jobs import JobContext, ensure_context
-from latentlab.core.metrics import activity, betavae, dci, factorvae, infomec, mig, modularity, sap, unsupervised
+from latentlab.core.metrics import (
+    activity,
+    betavae,
+    dci,
+    factorvae,
+    infomec,
+    mig,
+    modularity,
+    representation,
+    sap,
+    unsupervised,
+)
 from latentlab.core.metrics.base import MetricInputs, MetricResult, MetricUnavailable, View
 
 log = logging.getLogger(__name__)
@@ -75,6 +86,13 @@ METRICS: dict[str, MetricSpec] = {s.name: s for s in (
                "Without factors: the total correlation of a Gaussian fitted to the latents and the mean mutual "
                "information between pairs of latents, in nats (0 = independent latents).",
                ("gaussian_tc", "mean_pairwise_mi"), unsupervised.compute, unsupervised.DEFAULTS, 0.5),
+    MetricSpec("geometry", "Spectral entropy / LID",
+               "Without factors: von Neumann entropy of the latents' directions (nats; / log d: 1 = all latents "
+               "used evenly, 0 = collapsed to one direction; Kim et al. 2023), diffusion spectral entropy of a "
+               "subsample (nats; Liao et al. 2023) and the local intrinsic dimension by maximum likelihood "
+               "(mean and LDReg's geometric mean; Levina & Bickel 2004).",
+               ("vne", "vne_normalized", "dse", "lid_mean", "lid_geomean"), representation.compute,
+               representation.DEFAULTS, 0.3),
     MetricSpec("kl", "KL per dimension",
                "Mean KL divergence of each latent's posterior from the N(0, 1) prior, in nats; near 0 means the "
                "latent is unused (collapsed).",

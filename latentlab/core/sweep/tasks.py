@@ -29,7 +29,7 @@ METRIC_GROUPS: dict[str, tuple[str, ...]] = {
     "sap": ("sap",),
     "infomec": ("infomec",),
     "scores": ("betavae", "factorvae"),
-    "info": ("mig", "modularity", "unsupervised", "kl", "activity"),
+    "info": ("mig", "modularity", "unsupervised", "geometry", "kl", "activity"),
 }
 
 

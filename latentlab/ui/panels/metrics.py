@@ -48,6 +48,7 @@ FIGURE_TITLES = {
     "explicitness": "Explicitness", "infom": "InfoM", "infoc": "InfoC", "infoe": "InfoE",
     "gaussian_tc": "TC (nats)", "mean_pairwise_mi": "pair MI (nats)", "kl_total": "KL total (nats)",
     "n_active": "active", "n_mixed": "mixed", "n_passive": "passive",
+    "vne": "VNE", "vne_normalized": "VNE/log d", "dse": "DSE", "lid_mean": "LID mean", "lid_geomean": "LID geo",
 }
 
 
@@ -91,14 +92,18 @@ class MetricCard(QFrame):
         parts = []
         for key in keys:
             v = res.values[key]
-            fmt = f"{v:.0f}" if key.startswith("n_") else f"{v:.3f}"
-            parts.append(fmt if len(keys) == 1 else f"{FIGURE_TITLES.get(key, key)} {fmt}")
+            # An undefined figure (NaN: e.g. LID on fewer points than neighbours) reads n/a; the tooltip's notes say why.
+            fmt = "n/a" if not np.isfinite(v) else f"{v:.0f}" if key.startswith("n_") else f"{v:.3f}"
+            # No-break spaces: a long card wraps between figures, never between a figure and its name.
+            label = FIGURE_TITLES.get(key, key).replace(" ", "\u00a0")
+            parts.append(fmt if len(keys) == 1 else f"{label}\u00a0{fmt}")
         per_latent = res.arrays.get("kl") if self.name == "kl" else None
         if per_latent is not None and len(per_latent):
             # The card sits above a per-latent chart: say what one latent carries, not only the sum.
             kl = np.asarray(per_latent, dtype=float)
             parts = [f"max {kl.max():.2f}", f"median {np.median(kl):.2f} nats/latent"]
-        self.value.setText("  ".join(parts) if parts else "—")
+        # More than three figures do not fit a card's rows side by side: one a line (the card grows to show them).
+        self.value.setText(("\n" if len(parts) > 3 else "  ").join(parts) if parts else "—")
         if per_latent is not None and "kl_total" in res.values:
             self.description = f"{METRICS[self.name].description}\n\nTotal over latents: {res.values['kl_total']:.3f} nats"
         detail = [self.description, "", f"representation: {res.representation}"

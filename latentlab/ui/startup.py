@@ -1,7 +1,8 @@
 """What the user sees while the app starts, and the install check that renders one frame and quits.
 
-Importing torch, scikit-learn and the panels takes seconds on a cold start; a splash screen says what is
-loading from the moment Qt is up, before any of it is imported. ``FirstFrameCheck`` is for install checks
+Importing torch and scikit-learn takes seconds; the window is built without them and shows a loading state
+while torch is imported on the next turn of the event loop (``MainWindow.finish_startup``). Until the window
+is up, a splash screen says what is loading from the moment Qt is up. ``FirstFrameCheck`` is for install checks
 (the wheel test, the bundle's smoke test): it waits for the first frame the preview paints, writes it to a
 PNG, prints a JSON report and quits the app with 0, or with 1 when a model fails to open or no frame comes.
 """
@@ -66,7 +67,7 @@ class _Splash(QSplashScreen):
 class StartupProgress:
     """A splash screen naming each start-up step; every step is also logged with its time since start."""
 
-    STEPS = 4  # what main() announces: PyTorch, the explorer, the window, ready
+    STEPS = 3  # what main() announces with the splash up: the explorer, the window, ready
 
     def __init__(self, app: QApplication, show: bool = True):
         self.app = app
@@ -87,8 +88,8 @@ class StartupProgress:
         if self.splash is not None:
             self.splash.fraction = min(1.0, (len(self.steps) - 1) / (self.STEPS - 1))
             self.splash.showMessage(f"{message}…")
-        # Nothing else runs until the next step; let the splash paint this message now.
-        self.app.processEvents()
+            # Nothing else runs until the next step; let the splash paint this message now.
+            self.app.processEvents()
 
     @property
     def message(self) -> str:

@@ -68,8 +68,9 @@ def test_a_desktop_double_click_on_a_session_restores_it_and_renders_it(tmp_path
     assert report["latent"] == pytest.approx(LATENT)
     assert report["icons_broken"] == []
     steps = report["startup"]
-    assert [s["step"] for s in steps] == ["Loading PyTorch", "Loading the explorer", "Building the window", "ready"]
-    assert not steps[0]["torch_loaded"], "the splash comes up before torch is imported"
+    assert [s["step"] for s in steps] == ["Loading the explorer", "Building the window", "ready", "PyTorch loaded"]
+    assert not steps[2]["torch_loaded"], "the window is up before torch is imported"
+    assert steps[3]["torch_loaded"]
     frame = np.asarray(Image.open(png))
     expected = decoded(open_checkpoint(ckpt, device="cpu").model, np.array(LATENT, np.float32))
     assert frame.shape == expected.shape and np.abs(frame.astype(int) - expected).max() <= 1

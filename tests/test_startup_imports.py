@@ -73,3 +73,39 @@ def test_the_torch_free_copies_of_names_match_the_modules_that_use_them():
     assert (choices.SPACES, choices.NOISE_MODES, choices.EDIT_SPACES) == (SPACES, NOISE_MODES, EDIT_SPACES)
     assert list(ABOUT) == list(METRICS)
     assert all(METRICS[n].title == a.title and METRICS[n].keys == a.keys for n, a in ABOUT.items())
+
+
+FIRST_FRAME = """
+import json, sys, tempfile
+from pathlib import Path
+from PySide6.QtCore import QTimer
+from latentlab.ui.app import make_app
+from tests.helpers import tiny_checkpoint
+app = make_app()
+from latentlab.ui.main_window import MainWindow
+ckpt = tiny_checkpoint(Path(tempfile.mkdtemp()) / "tiny.safetensors", latent_dim=4)
+window = MainWindow(device=None)
+window.show()
+window.open_paths([ckpt])
+QTimer.singleShot(0, lambda: window.finish_startup("cpu"))
+report = {}
+def poll():
+    res = window.preview.last_result
+    if res is not None and res.image is not None:
+        report.update({name: name in sys.modules for name in HEAVY}, shape=list(res.image.shape))
+        window.close()
+        app.quit()
+    else:
+        QTimer.singleShot(5, poll)
+QTimer.singleShot(0, poll)
+QTimer.singleShot(120000, app.quit)
+app.exec()
+print(json.dumps(report))
+"""
+
+
+def test_the_first_frame_comes_before_scikit_learn_and_scipy_are_imported():
+    """Showing a model's stored metrics needs only the metric catalogue: the metrics' libraries load on Compute."""
+    report = run_fresh(FIRST_FRAME)
+    assert report.get("shape"), "no frame was shown"
+    assert report["torch"] and not report["sklearn"] and not report["scipy"]

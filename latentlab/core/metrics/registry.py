@@ -15,7 +15,7 @@ from latentlab.core.encode import REPRESENTATIONS
 from latentlab.core.jobs import JobContext, ensure_context
 from latentlab.core.metrics import activity, betavae, dci, factorvae, infomec, mig, modularity, sap, unsupervised
 from latentlab.core.metrics.base import MetricInputs, MetricResult, MetricUnavailable, View
-from latentlab.core.metrics.catalogue import ABOUT
+from latentlab.core.metrics.catalogue import ABOUT, resolve_params
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +35,7 @@ class MetricSpec:
 
     def resolve(self, params: dict[str, Any] | None) -> dict[str, Any]:
         """Defaults overridden by ``params``; unknown keys are an error that lists the known ones."""
-        params = dict(params or {})
-        unknown = set(params) - set(self.defaults)
-        if unknown:
-            raise ValueError(f"{self.name}: unknown parameter(s) {sorted(unknown)}; known: {sorted(self.defaults)}")
-        return {**self.defaults, **params}
+        return resolve_params(self.name, self.defaults, params)
 
 
 def _spec(name: str, fn: Callable[[View, dict[str, Any], JobContext], dict[str, Any]],

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QRect, Qt, QTimer
-from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
-from PySide6.QtWidgets import QApplication, QSplashScreen
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QPainter, QPixmap
+from PySide6.QtWidgets import QApplication, QWidget
 
 from latentlab import __version__
 from latentlab.ui.icons import broken_icons, icon
@@ -50,10 +50,45 @@ def _splash_pixmap() -> QPixmap:
     return pm
 
 
-class _Splash(QSplashScreen):
-    """The splash's message inset from the edges, above a bar showing how many steps are done."""
+class _Splash(QWidget):
+    """The splash: the picture, the message inset from the edges, above a bar showing how many steps are done.
+
+    A plain frameless window rather than a QSplashScreen: Qt 6's splash screen waits up to a second for its
+    window to be exposed when shown, and again for the main window in ``finish``; on a platform that reports
+    exposure late (or never, offscreen) that was a second of every start spent waiting.
+    """
 
     fraction = 0.0
+
+    def __init__(self, pixmap: QPixmap):
+        flags = Qt.WindowType.SplashScreen | Qt.WindowType.FramelessWindowHint | Qt.WindowType.WindowStaysOnTopHint
+        super().__init__(None, flags)
+        self._pixmap = pixmap
+        self._message = ""
+        self.setFixedSize(pixmap.deviceIndependentSize().toSize())
+        screen = QGuiApplication.primaryScreen()
+        if screen is not None:
+            self.move(screen.availableGeometry().center() - self.rect().center())
+
+    def message(self) -> str:
+        return self._message
+
+    def showMessage(self, text: str) -> None:  # noqa: N802 - QSplashScreen's name
+        self._message = text
+        if self.isVisible():
+            self.repaint()
+
+    def finish(self, window) -> None:
+        self.close()
+
+    def mousePressEvent(self, ev) -> None:  # noqa: N802 - Qt's name
+        self.hide()  # as a splash screen does: a click dismisses it
+
+    def paintEvent(self, ev) -> None:  # noqa: N802 - Qt's name
+        painter = QPainter(self)
+        painter.drawPixmap(0, 0, self._pixmap)
+        self.drawContents(painter)
+        painter.end()
 
     def drawContents(self, painter: QPainter) -> None:  # noqa: N802 - Qt's name
         w, h = SPLASH_SIZE

@@ -179,6 +179,8 @@ def finish_startup(window, args: argparse.Namespace, startup=None) -> None:
         log.warning("%s; using the CPU", exc)
         device = "cpu"
     window.finish_startup(device)
+    if not window.started:
+        return  # the window was closed while torch loaded
     if startup is not None:
         startup.step("PyTorch loaded")
     if not args.session and not args.checkpoints:

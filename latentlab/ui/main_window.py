@@ -105,8 +105,8 @@ class MainWindow(QMainWindow):
 
     def finish_startup(self, device: str) -> None:
         """Start-up's torch half: the render service starts on ``device``, then whatever was asked for while
-        loading (files to open, a session) runs. Idempotent."""
-        if self.started:
+        loading (files to open, a session) runs. Idempotent; nothing happens once the window was closed."""
+        if self.started or getattr(self, "_closed", False):
             return
         from latentlab.core.device import available_devices
 
@@ -535,6 +535,7 @@ class MainWindow(QMainWindow):
         return ok
 
     def closeEvent(self, ev) -> None:
+        self._closed = True  # closed while loading: finish_startup must not start threads for a closed window
         self.sessions.end()  # a clean exit leaves no autosave behind
         self.shutdown()
         super().closeEvent(ev)

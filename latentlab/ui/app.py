@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -163,8 +164,23 @@ def main(argv: list[str] | None = None) -> int:
 
         window.frame_check = FirstFrameCheck(window, Path(args.exit_after_frame) if args.exit_after_frame else None,
                                              startup)
-    QTimer.singleShot(0, lambda: finish_startup(window, args, startup))
+    when_painted(window, lambda: finish_startup(window, args, startup))
     return app.exec()
+
+
+EXPOSE_WAIT_S = 2.0  # a window the platform never exposes (minimised, another workspace) waits no longer
+
+
+def when_painted(window, call, deadline: float | None = None) -> None:
+    """Run ``call`` on a later turn of the event loop, once ``window`` is exposed (so it has painted: Qt paints a
+    window as it is exposed). Importing torch blocks the GUI thread for seconds: the window must be on screen,
+    showing its loading state, before that starts. Polls, without a fixed delay: offscreen, at once."""
+    deadline = time.monotonic() + EXPOSE_WAIT_S if deadline is None else deadline
+    handle = window.windowHandle()
+    if handle is not None and not handle.isExposed() and time.monotonic() < deadline:
+        QTimer.singleShot(10, lambda: when_painted(window, call, deadline))
+        return
+    QTimer.singleShot(0, call)  # one more turn: the paint of the expose comes first
 
 
 def finish_startup(window, args: argparse.Namespace, startup=None) -> None:

@@ -137,6 +137,21 @@ def test_the_window_shows_a_loading_state_until_finish_startup_then_opens_what_w
         win.close()
 
 
+def test_the_torch_half_of_start_up_runs_on_a_later_turn_once_the_window_is_exposed(qtbot):
+    from PySide6.QtWidgets import QMainWindow
+
+    from latentlab.ui.app import when_painted
+
+    win = QMainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    calls = []
+    when_painted(win, lambda: calls.append(win.windowHandle().isExposed()))
+    assert calls == []  # never from inside the call: the event loop paints the window first
+    qtbot.waitUntil(lambda: bool(calls), timeout=5000)
+    assert calls == [True]
+
+
 def test_the_install_check_never_writes_its_png_over_a_checkpoint(tmp_path):
     """``--exit-after-frame`` takes an optional PNG: a checkpoint named after it must not be replaced."""
     import hashlib

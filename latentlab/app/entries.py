@@ -5,16 +5,18 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from latentlab.core.activity import Activity
-from latentlab.core.checkpoints import Checkpoint
-from latentlab.core.data import FactorDataset
-from latentlab.core.encode import Encoded
-from latentlab.core.model import Conditioned, Encodes, LatentModel, Quantized, prior_std
 from latentlab.core.sidecars import Sidecars
+
+if TYPE_CHECKING:  # torch-bound modules: the window is built before torch is imported (ui/app.py)
+    from latentlab.core.activity import Activity
+    from latentlab.core.checkpoints import Checkpoint
+    from latentlab.core.data import FactorDataset
+    from latentlab.core.encode import Encoded
+    from latentlab.core.model import LatentModel
 
 _tokens = itertools.count(1)
 
@@ -70,11 +72,15 @@ class ModelEntry:
 
     @property
     def encodes(self) -> bool:
+        from latentlab.core.model import Encodes
+
         return self._cached("encodes", lambda m: isinstance(m, Encodes))
 
     @property
     def conditioned(self) -> bool:
         """A decoder of (z, c): the app shows its condition beside the sliders."""
+        from latentlab.core.model import Conditioned
+
         return self._cached("conditioned", lambda m: isinstance(m, Conditioned))
 
     def condition(self) -> np.ndarray | None:
@@ -85,6 +91,8 @@ class ModelEntry:
 
     @property
     def quantized(self) -> bool:
+        from latentlab.core.model import Quantized
+
         return self._cached("quantized", lambda m: isinstance(m, Quantized))
 
     def codebooks(self) -> list[np.ndarray] | None:
@@ -95,6 +103,8 @@ class ModelEntry:
 
     def scale(self) -> np.ndarray:
         """Per-dimension prior standard deviation (slider units)."""
+        from latentlab.core.model import prior_std
+
         return prior_std(self.model).numpy().astype(np.float32)
 
 

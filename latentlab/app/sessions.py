@@ -23,7 +23,7 @@ from latentlab.app.settings import ViewSettings
 from latentlab.core.errors import LatentlabError
 from latentlab.core.session import Bookmark as SessionBookmark
 from latentlab.core.session import CheckpointRef, DirectionRef, FileRef, FlowRef, Session
-from latentlab.core.style_edit import EDIT_SPACES, StyleSettings, latent_dim_of
+from latentlab.core.style_settings import EDIT_SPACES, StyleSettings
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,8 @@ def _capture_extras(app: AppModel, entry: ModelEntry, cid: str, session: Session
 def _bookmark_dim(entry: ModelEntry, space: str | None) -> int:
     """The size a bookmark of ``space`` has for ``entry`` (its view's size when it names no space)."""
     if space in EDIT_SPACES and hasattr(entry.model, "latent_space"):
+        from latentlab.core.style_edit import latent_dim_of
+
         return latent_dim_of(entry.model, space)
     return entry.latent_dim
 

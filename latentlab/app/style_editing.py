@@ -15,20 +15,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from latentlab.core.errors import LatentlabError
-from latentlab.core.style_edit import (
-    StyleSettings,
-    blend_seeds,
-    convert_latent,
-    exact_conversion,
-    is_style_generator,
-    mix_styles,
-    settings_of,
-    ws_of,
-)
-from latentlab.core.style_edit import view_of as style_view_of
+from latentlab.core.style_settings import StyleSettings
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from latentlab.app.entries import ModelEntry, ModelExtras
+
+
+def _se() -> ModuleType:
+    """``core.style_edit``, imported on first use: it pulls torch, and the window is built before torch loads."""
+    from latentlab.core import style_edit
+
+    return style_edit
 
 
 class StyleEditing:
@@ -54,8 +53,8 @@ class StyleEditing:
     def style_base(self, entry: ModelEntry) -> Any | None:
         """The generator as opened (None: the model is not a style generator)."""
         ex = self.extras(entry)
-        if ex.style_base is None and is_style_generator(entry.model):
-            ex.style_base, ex.style = entry.model, settings_of(entry.model)
+        if ex.style_base is None and _se().is_style_generator(entry.model):
+            ex.style_base, ex.style = entry.model, _se().settings_of(entry.model)
         return ex.style_base
 
     def style_of(self, entry: ModelEntry) -> StyleSettings | None:
@@ -70,7 +69,7 @@ class StyleEditing:
         ex = self.extras(entry)
         try:
             settings = ex.style.replace(**changes).checked(base)
-            view = style_view_of(base, settings)
+            view = _se().view_of(base, settings)
         except (LatentlabError, TypeError, ValueError) as exc:
             self.message.emit("error", f"could not apply that setting: {exc}")
             return False
@@ -88,7 +87,7 @@ class StyleEditing:
         note = None
         if latent is not None and latent.size:
             ex.last_latents[old.latent_space] = latent.copy()
-            latent, note = convert_latent(old, view, latent, ex.last_z, ex.last_latents)
+            latent, note = _se().convert_latent(old, view, latent, ex.last_z, ex.last_latents)
         entry.checkpoint.model = view
         ex.style = settings
         space_changed = old.latent_space != view.latent_space
@@ -142,7 +141,7 @@ class StyleEditing:
     # --- W+: style mixing ------------------------------------------------------------------------------------------
     def ws(self, entry: ModelEntry, latent: np.ndarray) -> np.ndarray:
         """(num_ws, w_dim): the ws ``entry``'s view decodes ``latent`` (of its space) with."""
-        return ws_of(entry.model, latent)
+        return _se().ws_of(entry.model, latent)
 
     def mix_from(self, source: np.ndarray, start: int, stop: int, source_space: str | None = None) -> bool:
         """Style mixing: the current generator's layers ``start``..``stop`` take their ws from ``source`` (a latent
@@ -157,8 +156,8 @@ class StyleEditing:
         try:
             model: Any = entry.model
             src_view = model if source_space in (None, model.latent_space) else \
-                style_view_of(self.style_base(entry), self.extras(entry).style.replace(space=source_space))
-            mixed = mix_styles(self.ws(entry, self.z), ws_of(src_view, source), start, stop)
+                _se().view_of(self.style_base(entry), self.extras(entry).style.replace(space=source_space))
+            mixed = _se().mix_styles(self.ws(entry, self.z), _se().ws_of(src_view, source), start, stop)
         except (LatentlabError, ValueError, RuntimeError) as exc:
             self.message.emit("error", f"could not mix styles: {exc}")
             return False
@@ -174,7 +173,7 @@ class StyleEditing:
             self.message.emit("error", "blending seeds needs a style-based generator (StyleGAN2/3, SWAGAN)")
             return False
         try:
-            ws = blend_seeds(entry.model, weights)
+            ws = _se().blend_seeds(entry.model, weights)
         except LatentlabError as exc:
             self.message.emit("error", f"could not blend the seeds: {exc}")
             return False
@@ -190,7 +189,7 @@ class StyleEditing:
         view: Any = entry.model
         if space is None or space == getattr(view, "latent_space", None) or self.style_base(entry) is None:
             return latent
-        if not exact_conversion(space, view.latent_space):
+        if not _se().exact_conversion(space, view.latent_space):
             return None  # no exact way there (w back to z, S back to w): the caller switches the space instead
-        source = style_view_of(self.style_base(entry), self.extras(entry).style.replace(space=space))
-        return convert_latent(source, view, latent)[0]
+        source = _se().view_of(self.style_base(entry), self.extras(entry).style.replace(space=space))
+        return _se().convert_latent(source, view, latent)[0]

@@ -27,11 +27,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from latentlab.core import limits
+from latentlab.core.choices import INVERSION_LOSSES
 from latentlab.core.jobs import JobContext, ensure_context
 from latentlab.core.limits import check_float, check_int, check_seed
 from latentlab.core.model import LatentModel, Quantized, device_of
 
-LOSSES = ("pixel", "lap", "pixel+lap")
+LOSSES = INVERSION_LOSSES
 
 
 @dataclass

@@ -62,8 +62,8 @@ def is_sidecar(path: Path) -> bool:
     """
     from safetensors import safe_open
 
-    from latentlab.core.directions.io import HEADER_KEY as DIRECTIONS_KEY
-    from latentlab.core.flows.io import CARD_KEY as FLOWS_KEY
+    from latentlab.core.sidecars import DIRECTIONS_HEADER_KEY as DIRECTIONS_KEY
+    from latentlab.core.sidecars import FLOWS_CARD_KEY as FLOWS_KEY
 
     try:
         with safe_open(str(path), framework="numpy") as fh:

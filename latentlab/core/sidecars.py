@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 FLOWS_SUFFIX = ".flows.safetensors"
 DIRECTIONS_SUFFIX = ".directions.safetensors"
 SERIES_SUFFIX = ".series"
+# The metadata key a directions / flows file is recognised by (its own modules pull torch; ``resources`` tells
+# demo models from sidecars before torch is loaded).
+DIRECTIONS_HEADER_KEY = "latentlab.directions"
+FLOWS_CARD_KEY = "latentlab.flows"
 
 
 def _stem(path: Path) -> str:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 import traceback
 from pathlib import Path
 
-from PySide6.QtCore import QEvent
+from PySide6.QtCore import QEvent, QTimer
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -19,8 +20,10 @@ log = logging.getLogger(__name__)
 SWITCH_INTERVAL_S = 0.0002
 
 
-def apply_theme(app: QApplication) -> None:
-    """A dark Fusion palette: images read better on a dark surround."""
+def apply_theme(app: QApplication, style_sheet: bool = True) -> None:
+    """A dark Fusion palette: images read better on a dark surround. ``style_sheet=False`` leaves the style
+    sheet to a later ``apply_style_sheet``: set before the window is built, it is applied to every widget as
+    it is made; set after, once to the finished window (a faster start)."""
     app.setStyle("Fusion")
     p = QPalette()
     base, window, text = QColor("#1d2024"), QColor("#25292e"), QColor("#e3e6ea")
@@ -39,6 +42,11 @@ def apply_theme(app: QApplication) -> None:
     for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
         p.setColor(QPalette.ColorGroup.Disabled, role, QColor("#6b7178"))
     app.setPalette(p)
+    if style_sheet:
+        apply_style_sheet(app)
+
+
+def apply_style_sheet(app: QApplication) -> None:
     from latentlab.core.resources import read_resource_text, resource_path
 
     icons = resource_path("icons").as_posix()  # the sheet names its images relative to the icon folder
@@ -80,7 +88,7 @@ class LatentlabApplication(QApplication):
         return super().event(event)
 
 
-def make_app(argv: list[str] | None = None) -> QApplication:
+def make_app(argv: list[str] | None = None, style_sheet: bool = True) -> QApplication:
     # Only macOS hands files to a running app as events; elsewhere they come on the command line.
     cls = LatentlabApplication if sys.platform == "darwin" else QApplication
     app = QApplication.instance() or cls(argv or sys.argv[:1])
@@ -88,7 +96,7 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     app.setOrganizationName("latentlab")
     # Matches the installed latentlab.desktop: Wayland compositors and docks group the window under its icon.
     app.setDesktopFileName("latentlab")
-    apply_theme(app)
+    apply_theme(app, style_sheet)
     from latentlab.ui.icons import icon
 
     app.setWindowIcon(icon("latentlab"))
@@ -136,21 +144,16 @@ def main(argv: list[str] | None = None) -> int:
 
     from latentlab.ui.startup import StartupProgress
 
-    app = make_app()
+    app = make_app(style_sheet=False)
     startup = StartupProgress(app)
-    startup.step("Loading PyTorch")
-    from latentlab.core.device import DeviceError, resolve_device
-
-    try:
-        device = str(resolve_device(args.device))
-    except DeviceError as exc:
-        log.warning("%s; using the CPU", exc)
-        device = "cpu"
     startup.step("Loading the explorer")
     from latentlab.ui.main_window import MainWindow
 
     startup.step("Building the window")
-    window = MainWindow(device=device)
+    # Built without torch: the window is up in about a second, showing that PyTorch and the models are loading;
+    # finish_startup imports torch on the next turn of the event loop, once the window has been painted.
+    window = MainWindow(device=None)
+    apply_style_sheet(app)  # once, to the finished window: set earlier, every widget would be styled as made
     install_excepthook(lambda: window)
     if isinstance(app, LatentlabApplication):
         app.window = window
@@ -161,6 +164,41 @@ def main(argv: list[str] | None = None) -> int:
 
         window.frame_check = FirstFrameCheck(window, Path(args.exit_after_frame) if args.exit_after_frame else None,
                                              startup)
+    when_painted(window, lambda: finish_startup(window, args, startup))
+    return app.exec()
+
+
+EXPOSE_WAIT_S = 2.0  # a window the platform never exposes (minimised, another workspace) waits no longer
+
+
+def when_painted(window, call, deadline: float | None = None) -> None:
+    """Run ``call`` on a later turn of the event loop, once ``window`` is exposed (so it has painted: Qt paints a
+    window as it is exposed). Importing torch blocks the GUI thread for seconds: the window must be on screen,
+    showing its loading state, before that starts. Polls, without a fixed delay: offscreen, at once."""
+    deadline = time.monotonic() + EXPOSE_WAIT_S if deadline is None else deadline
+    handle = window.windowHandle()
+    if handle is not None and not handle.isExposed() and time.monotonic() < deadline:
+        QTimer.singleShot(10, lambda: when_painted(window, call, deadline))
+        return
+    QTimer.singleShot(0, call)  # one more turn: the paint of the expose comes first
+
+
+def finish_startup(window, args: argparse.Namespace, startup=None) -> None:
+    """Start-up's second half, with the window on screen: torch, the device, then the models asked for (the
+    command line's files, a session, a crashed session's recovery, or the demo models)."""
+    from latentlab.core.device import DeviceError, resolve_device
+
+    check = args.exit_after_frame is not None
+    try:
+        device = str(resolve_device(args.device))
+    except DeviceError as exc:
+        log.warning("%s; using the CPU", exc)
+        device = "cpu"
+    window.finish_startup(device)
+    if not window.started:
+        return  # the window was closed while torch loaded
+    if startup is not None:
+        startup.step("PyTorch loaded")
     if not args.session and not args.checkpoints:
         # Declining to restore a crashed session still leaves the user something to look at.
         window.sessions.declined.connect(window.open_demo_models)
@@ -173,7 +211,6 @@ def main(argv: list[str] | None = None) -> int:
         window.open_paths(args.checkpoints, trust=Trust.of(args.trust_sha256) if args.trust_sha256 else args.trust)
     elif not args.session and (check or not recoveries):
         window.open_demo_models()
-    return app.exec()
 
 
 if __name__ == "__main__":

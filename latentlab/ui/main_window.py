@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -19,9 +19,7 @@ from PySide6.QtWidgets import (
 
 from latentlab import __version__
 from latentlab.app import AppModel
-from latentlab.core.encode import encode_images
 from latentlab.core.errors import LatentlabError
-from latentlab.core.jobs import release_worker_processes
 from latentlab.core.resources import demo_model_paths, demo_models_dir
 from latentlab.ui.gc_guard import collect_on_gui_thread, freeze_startup_heap
 from latentlab.ui.job_runner import JobRunner, shutdown_all
@@ -53,12 +51,23 @@ CHECKPOINT_FILTER = "Checkpoints (*.safetensors *.pt *.pth *.ckpt *.pkl *.bin *.
 
 
 def _encode_one(ctx, model, image: np.ndarray) -> np.ndarray:
+    from latentlab.core.encode import encode_images
+
     mean, _, _ = encode_images(model, image, ctx=ctx)
     return mean[0]
 
 
+LOADING_TEXT = "Loading PyTorch and models…"
+
+
 class MainWindow(QMainWindow):
-    def __init__(self, device: str = "cpu"):
+    """The explorer. Built without torch when ``device`` is None: the window shows a loading state until
+    ``finish_startup(device)`` imports torch and starts the render service (``ui/app.py`` calls it on the next
+    turn of the event loop, once the window is on screen). Files asked for meanwhile open after it."""
+
+    startupFinished = Signal()
+
+    def __init__(self, device: str | None = "cpu"):
         super().__init__()
         collect_on_gui_thread()  # also when a host (tests, an embedding script) made the QApplication
         self.setWindowTitle("latentlab")
@@ -66,8 +75,9 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
         self.state = AppModel()
-        self.state.device = device
-        self.bridge = RenderBridge(self)
+        self.started = False  # finish_startup has run: torch is loaded, the render service is up
+        self._after_startup: list = []  # what was asked for while loading, run by finish_startup
+        self.bridge = RenderBridge(self, start=False)
         self.models = ModelManager(self.state, self.bridge, self)
         self._render_tokens: set[int] = set()
         self._look_tokens: set[int] = set()  # layer views in the render service (token -entry.token)
@@ -85,10 +95,46 @@ class MainWindow(QMainWindow):
 
         self._connect()
         self.sessions = SessionController(self, self.state)
-        self._show_device(device)
         self._on_model(None)
+        if device is None:
+            self.device_label.setText("device: …")
+            self.preview.canvas.set_overlay(LOADING_TEXT)
+            self.statusBar().showMessage(LOADING_TEXT)
+        else:
+            self.finish_startup(device)
+
+    def finish_startup(self, device: str) -> None:
+        """Start-up's torch half: the render service starts on ``device``, then whatever was asked for while
+        loading (files to open, a session) runs. Idempotent; nothing happens once the window was closed."""
+        if self.started or getattr(self, "_closed", False):
+            return
+        from latentlab.core.device import available_devices
+
+        self.bridge.start_service()
+        self.state.device = device
+        self.browser.set_devices(available_devices(), device)
+        self._show_device(device)
+        self.started = True
+        if self.state.models:  # opened by a script or a test before the service was up
+            self._sync_render_models()
+            self._on_model(self.state.current)
+        if self.statusBar().currentMessage() == LOADING_TEXT:
+            self.statusBar().clearMessage()
+        if self.state.current is None:
+            self.preview.show_loading("")
         # Last: everything imported and built so far lives as long as the app; see gc_guard.
         freeze_startup_heap()
+        pending, self._after_startup = self._after_startup, []
+        for call in pending:
+            call()
+        self.startupFinished.emit()
+
+    def when_started(self, call) -> None:
+        """Run ``call`` now if start-up has finished, else right after ``finish_startup``."""
+        if self.started:
+            call()
+        else:
+            self._after_startup.append(call)
 
     def _build_central(self) -> None:
         """The message banner, the preview and the loading / analysis progress strips."""
@@ -232,7 +278,7 @@ class MainWindow(QMainWindow):
         self._action(f, "Open &images…", self._open_images, QKeySequence("Ctrl+I"),
                      "Encode or invert your own images (files or a folder)")
         f.addSeparator()
-        self._action(f, "Open &session…", lambda: self.sessions.open(), QKeySequence("Ctrl+Shift+O"),
+        self._action(f, "Open &session…", lambda: self.when_started(self.sessions.open), QKeySequence("Ctrl+Shift+O"),
                      "Restore a saved .llab session")
         self._action(f, "&Save session", lambda: self.sessions.save(), QKeySequence.StandardKey.Save)
         self._action(f, "Save session &as…", lambda: self.sessions.save_as(), QKeySequence("Ctrl+Shift+S"))
@@ -278,6 +324,9 @@ class MainWindow(QMainWindow):
 
     # --- models --------------------------------------------------------------------------------------------------
     def open_paths(self, paths, trust: bool = False) -> None:
+        if not self.started:
+            self.when_started(lambda: self.open_paths(paths, trust))
+            return
         for i, p in enumerate(paths):
             self.models.open(Path(p), trust=trust, select=(i == 0))
 
@@ -314,6 +363,8 @@ class MainWindow(QMainWindow):
 
     def _sync_render_models(self) -> None:
         """The render service knows the open models; a closed one is forgotten (and its pending work dropped)."""
+        if not self.bridge.running:
+            return  # finish_startup syncs what opened before the service was up
         open_now = {e.token for e in self.state.models}
         for token in self._render_tokens - open_now:
             self.bridge.remove_model(token)
@@ -323,7 +374,8 @@ class MainWindow(QMainWindow):
         self._render_tokens = open_now
 
     def _on_model(self, entry) -> None:
-        self.bridge.set_model(entry.model if entry else None, entry.token if entry else 0)
+        if self.bridge.running or entry is None:
+            self.bridge.set_model(entry.model if entry else None, entry.token if entry else 0)
         self._sync_look()
         if entry is None:
             self.model_label.setText("no model")
@@ -339,6 +391,8 @@ class MainWindow(QMainWindow):
 
     def _on_style(self, entry) -> None:
         """A style generator decodes through a new view: the render service serves that from now on."""
+        if not self.bridge.running:
+            return
         if entry is self.state.current:
             self.bridge.set_model(entry.model, entry.token)
             self._show_model_label(entry)
@@ -350,6 +404,8 @@ class MainWindow(QMainWindow):
     def _sync_look(self) -> None:
         """The preview shows the current model's layer view when it has one: a model of its own in the render
         service (token -entry.token), built from the generator view shown now."""
+        if not self.bridge.running:
+            return
         from latentlab.core.layer_view import LayerLook
 
         entry = self.state.current
@@ -433,7 +489,7 @@ class MainWindow(QMainWindow):
         images and folders go to the Images panel, anything else is opened as a checkpoint."""
         sessions = [p for p in paths if str(p).lower().endswith(".llab")]
         if sessions:
-            self.sessions.open(Path(sessions[0]))
+            self.when_started(lambda: self.sessions.open(Path(sessions[0])))
             for extra in sessions[1:]:
                 self.show_message("warning", f"{Path(extra).name} not opened: one session at a time")
         paths = [p for p in paths if p not in sessions]
@@ -463,6 +519,8 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> bool:
         """Stop every worker thread; True when all of them ended."""
+        from latentlab.core.jobs import release_worker_processes
+
         ok = self.compare.shutdown()
         ok = self.metrics.runner.shutdown() and ok
         ok = self.directions.shutdown() and ok
@@ -478,6 +536,7 @@ class MainWindow(QMainWindow):
         return ok
 
     def closeEvent(self, ev) -> None:
+        self._closed = True  # closed while loading: finish_startup must not start threads for a closed window
         self.sessions.end()  # a clean exit leaves no autosave behind
         self.shutdown()
         super().closeEvent(ev)

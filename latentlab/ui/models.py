@@ -7,22 +7,22 @@ import logging
 import os
 from collections import deque
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from latentlab.app import AppModel, ModelEntry
-from latentlab.core.activity import classify_activity
-from latentlab.core.checkpoints import Trust, UntrustedFile, open_checkpoint
-from latentlab.core.data import BUILTIN
-from latentlab.core.device import resolve_device
-from latentlab.core.encode import encode_dataset
+from latentlab.core.choices import BUILTIN_DATASETS
 from latentlab.core.errors import LatentlabError
 from latentlab.core.input_files import read_bytes
 from latentlab.core.paths import atomic_write_bytes, data_dir
 from latentlab.core.safe_json import loads_bounded
 from latentlab.core.sidecars import find_sidecars
 from latentlab.ui.job_runner import JobRunner
+
+if TYPE_CHECKING:
+    from latentlab.core.checkpoints import Trust, UntrustedFile
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,8 @@ class RecentFiles:
 
 
 def _open(ctx, path: Path, trust: bool | Trust, device: str, arch: str | None):
+    from latentlab.core.checkpoints import open_checkpoint
+
     ctx.progress(0.1, f"opening {path.name}")
     ck = open_checkpoint(path, arch=arch, trust=trust, device=device)
     sidecars = find_sidecars(ck.path, ck.sha256)
@@ -90,7 +92,9 @@ def read_sidecars(sidecars, ck) -> dict:
 
 def analyse(ctx, model, dataset_name: str, n: int, seed: int = 0):
     """Encode ``n`` dataset samples once per model: activity labels and the latent map both use them."""
+    from latentlab.core.activity import classify_activity
     from latentlab.core.data import get_dataset
+    from latentlab.core.encode import encode_dataset
 
     ds = get_dataset(dataset_name)
     enc = encode_dataset(model, ds, n, seed=seed, ctx=ctx)
@@ -146,7 +150,7 @@ class ModelManager(QObject):
         ck, sidecars, shipped = result
         entry = ModelEntry(ck, sidecars=sidecars)
         ds = ck.model.info.dataset
-        entry.dataset_name = ds if ds in BUILTIN else None
+        entry.dataset_name = ds if ds in BUILTIN_DATASETS else None
         entry = self.state.add_model(entry, select=False)
         # What ships beside the checkpoint, unless a session being restored already set this model up.
         extras = self.state.extras(entry)
@@ -162,6 +166,8 @@ class ModelManager(QObject):
         self._next()
 
     def _on_load_failed(self, exc: Exception) -> None:
+        from latentlab.core.checkpoints import UntrustedFile
+
         assert self._current_load is not None
         path, trust, _, _ = self._current_load
         self._current_load = None
@@ -174,6 +180,8 @@ class ModelManager(QObject):
 
     def open_trusted(self, path: Path, refusal: UntrustedFile) -> None:
         """Open ``path`` trusting exactly the bytes that ``refusal`` was about (changed bytes are refused)."""
+        from latentlab.core.checkpoints import Trust
+
         self.open(path, trust=Trust.for_refusal(refusal))
 
     # --- analysis ----------------------------------------------------------------------------------------------
@@ -204,6 +212,8 @@ class ModelManager(QObject):
 
     # --- device ------------------------------------------------------------------------------------------------
     def set_device(self, device: str) -> None:
+        from latentlab.core.device import resolve_device
+
         self.state.device = device
         entry = self.state.current
         if entry is None:

@@ -13,21 +13,28 @@ decoded latent by latent, as it does on a CPU) is kept in a ``FrameCache`` keyed
 request for a latent already decoded on the model's current device is answered from it, through the same
 queued delivery as a render. A model moved to another device (by the device chooser, by a CPU fallback)
 therefore never shows a frame from the old one.
+
+The service itself (and torch with it) can start later than the bridge: the window is built and shown before
+torch is imported (``MainWindow.finish_startup``); until ``start_service`` runs, requests are dropped (no
+model can be open yet) and ``running`` is False.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from latentlab.core.frame_cache import FrameCache
-from latentlab.core.model import LatentModel, condition_tag
-from latentlab.core.render import RenderRequest, RenderResult
-from latentlab.core.render_service import RenderService
-from latentlab.core.render_worker import RenderWorker
+
+if TYPE_CHECKING:
+    from latentlab.core.model import LatentModel
+    from latentlab.core.render import RenderResult
+    from latentlab.core.render_service import RenderService
+    from latentlab.core.render_worker import RenderWorker
 
 PREFETCH_VIEW = "prefetch:"  # one view per latent: batch-1 decodes, the only ones the cache takes
 PREFETCH_PRIORITY = 5  # after the preview (0), before traversal-grid rows (10)
@@ -40,7 +47,7 @@ class RenderBridge(QObject):
     _fromWorker = Signal(object)
     _moveDone = Signal(int, object, object)
 
-    def __init__(self, parent: QObject | None = None):
+    def __init__(self, parent: QObject | None = None, start: bool = True):
         super().__init__(parent)
         self._seq = itertools.count(1)
         self._shown: dict[str, tuple[int, float]] = {}  # view -> rank of the result shown (request, level)
@@ -50,15 +57,35 @@ class RenderBridge(QObject):
         self.frames = FrameCache()
         self._fromWorker.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
         self._moveDone.connect(self.moved, Qt.ConnectionType.QueuedConnection)
-        self.service = RenderService(self._post, traced=True)
+        self.service: RenderService | None = None
+        if start:
+            self.start_service()
+
+    def start_service(self) -> None:
+        """Start the render service (this imports torch); idempotent."""
+        from latentlab.core.render_service import RenderService
+
+        if self.service is None:
+            self.service = RenderService(self._post, traced=True)
+
+    @property
+    def running(self) -> bool:
+        """Whether the render service has started (views can render)."""
+        return self.service is not None
+
+    def _service(self) -> RenderService:
+        if self.service is None:
+            raise RuntimeError("the render service has not started yet (RenderBridge.start_service)")
+        return self.service
 
     # --- models ---------------------------------------------------------------------------------------------------
     def add_model(self, model: LatentModel, token: int) -> None:
         """Let views render ``model`` under ``token`` (idempotent)."""
-        self.service.add_model(model, token)
+        self._service().add_model(model, token)
 
     def remove_model(self, token: int) -> None:
-        self.service.remove_model(token)
+        if self.service is not None:
+            self.service.remove_model(token)
         self._view_token = {v: t for v, t in self._view_token.items() if t != token}
 
     def set_model(self, model: LatentModel | None, token: int) -> None:
@@ -71,7 +98,7 @@ class RenderBridge(QObject):
 
     def move(self, token: int, device: str) -> None:
         """Move a model to ``device`` on its render thread; ``moved`` says when it is done (GUI thread)."""
-        self.service.move(token, device, lambda model, error: self._emit_moved(token, model, error))
+        self._service().move(token, device, lambda model, error: self._emit_moved(token, model, error))
 
     def _emit_moved(self, token: int, model, error) -> None:
         try:
@@ -88,6 +115,10 @@ class RenderBridge(QObject):
         return self.frames.holds(np.asarray(z, np.float32), self._device_key(self._token if token is None else token))
 
     def _device_key(self, token: int) -> str:
+        if self.service is None:
+            return ""
+        from latentlab.core.model import condition_tag
+
         device = self.service.device_of(token)
         # A conditioned model's frames are also kept by its condition (the render thread tags each result), and
         # every frame by the model object that decoded it (a StyleGAN's new view replaces it under one token).
@@ -101,17 +132,22 @@ class RenderBridge(QObject):
     @property
     def worker(self) -> RenderWorker:
         """The render thread of the current model's device (the one the preview uses)."""
-        return self.service.worker(self.service.device_of(self._token) or "cpu")
+        service = self._service()
+        return service.worker(service.device_of(self._token) or "cpu")
 
     # --- requests -------------------------------------------------------------------------------------------------
     def submit(self, view: str, z: np.ndarray, priority: int = 0, tag: object = None, token: int | None = None,
                progressive: bool = False) -> int:
         """Render ``z`` for ``view`` with model ``token`` (default: the current model); returns its sequence number."""
+        from latentlab.core.render import RenderRequest, RenderResult
+
         if self._view_token.get(view, -1) != token:
             self._view_token[view] = token
             self._shown.pop(view, None)
         token = self._token if token is None else token
         seq = next(self._seq)
+        if self.service is None:
+            return seq  # still starting: no model is open, nothing to render
         z = np.array(z, dtype=np.float32, copy=True)
         image = self.frames.get(z, self._device_key(token)) if z.ndim == 1 else None
         if image is not None:
@@ -128,6 +164,10 @@ class RenderBridge(QObject):
     def prefetch(self, zs: np.ndarray) -> int:
         """Decode these latents of the current model one by one in the background (after the preview, before
         grid rows). Replaces an earlier prefetch not yet started. Returns how many were not decoded already."""
+        from latentlab.core.render import RenderRequest
+
+        if self.service is None:
+            return 0
         self.service.cancel(PREFETCH_VIEW)
         key = self._device_key(self._token)
         todo = [z for z in np.asarray(zs, dtype=np.float32) if not self.frames.holds(z, key)]
@@ -137,7 +177,8 @@ class RenderBridge(QObject):
         return len(todo)
 
     def cancel(self, view_prefix: str) -> None:
-        self.service.cancel(view_prefix)
+        if self.service is not None:
+            self.service.cancel(view_prefix)
 
     # --- results --------------------------------------------------------------------------------------------------
     def _post(self, res: RenderResult) -> None:
@@ -147,7 +188,7 @@ class RenderBridge(QObject):
         except RuntimeError:
             # The bridge's Qt half is gone (its window was deleted without being closed): nobody is left to
             # show results, so the render threads stop instead of logging a failure for every frame.
-            for w in self.service.workers.values():
+            for w in self._service().workers.values():
                 w.stop(timeout=0)
 
     @Slot(object)
@@ -175,4 +216,4 @@ class RenderBridge(QObject):
                 self.frames.put(z, img, key)
 
     def stop(self) -> bool:
-        return self.service.stop()
+        return self.service.stop() if self.service is not None else True

@@ -1,7 +1,8 @@
 """What the user sees while the app starts, and the install check that renders one frame and quits.
 
-Importing torch, scikit-learn and the panels takes seconds on a cold start; a splash screen says what is
-loading from the moment Qt is up, before any of it is imported. ``FirstFrameCheck`` is for install checks
+Importing torch and scikit-learn takes seconds; the window is built without them and shows a loading state
+while torch is imported on the next turn of the event loop (``MainWindow.finish_startup``). Until the window
+is up, a splash screen says what is loading from the moment Qt is up. ``FirstFrameCheck`` is for install checks
 (the wheel test, the bundle's smoke test): it waits for the first frame the preview paints, writes it to a
 PNG, prints a JSON report and quits the app with 0, or with 1 when a model fails to open or no frame comes.
 """
@@ -16,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QRect, Qt, QTimer
-from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
-from PySide6.QtWidgets import QApplication, QSplashScreen
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QPainter, QPixmap
+from PySide6.QtWidgets import QApplication, QWidget
 
 from latentlab import __version__
 from latentlab.ui.icons import broken_icons, icon
@@ -49,10 +50,45 @@ def _splash_pixmap() -> QPixmap:
     return pm
 
 
-class _Splash(QSplashScreen):
-    """The splash's message inset from the edges, above a bar showing how many steps are done."""
+class _Splash(QWidget):
+    """The splash: the picture, the message inset from the edges, above a bar showing how many steps are done.
+
+    A plain frameless window rather than a QSplashScreen: Qt 6's splash screen waits up to a second for its
+    window to be exposed when shown, and again for the main window in ``finish``; on a platform that reports
+    exposure late (or never, offscreen) that was a second of every start spent waiting.
+    """
 
     fraction = 0.0
+
+    def __init__(self, pixmap: QPixmap):
+        flags = Qt.WindowType.SplashScreen | Qt.WindowType.FramelessWindowHint | Qt.WindowType.WindowStaysOnTopHint
+        super().__init__(None, flags)
+        self._pixmap = pixmap
+        self._message = ""
+        self.setFixedSize(pixmap.deviceIndependentSize().toSize())
+        screen = QGuiApplication.primaryScreen()
+        if screen is not None:
+            self.move(screen.availableGeometry().center() - self.rect().center())
+
+    def message(self) -> str:
+        return self._message
+
+    def showMessage(self, text: str) -> None:  # noqa: N802 - QSplashScreen's name
+        self._message = text
+        if self.isVisible():
+            self.repaint()
+
+    def finish(self, window) -> None:
+        self.close()
+
+    def mousePressEvent(self, ev) -> None:  # noqa: N802 - Qt's name
+        self.hide()  # as a splash screen does: a click dismisses it
+
+    def paintEvent(self, ev) -> None:  # noqa: N802 - Qt's name
+        painter = QPainter(self)
+        painter.drawPixmap(0, 0, self._pixmap)
+        self.drawContents(painter)
+        painter.end()
 
     def drawContents(self, painter: QPainter) -> None:  # noqa: N802 - Qt's name
         w, h = SPLASH_SIZE
@@ -66,7 +102,7 @@ class _Splash(QSplashScreen):
 class StartupProgress:
     """A splash screen naming each start-up step; every step is also logged with its time since start."""
 
-    STEPS = 4  # what main() announces: PyTorch, the explorer, the window, ready
+    STEPS = 3  # what main() announces with the splash up: the explorer, the window, ready
 
     def __init__(self, app: QApplication, show: bool = True):
         self.app = app
@@ -87,8 +123,8 @@ class StartupProgress:
         if self.splash is not None:
             self.splash.fraction = min(1.0, (len(self.steps) - 1) / (self.STEPS - 1))
             self.splash.showMessage(f"{message}…")
-        # Nothing else runs until the next step; let the splash paint this message now.
-        self.app.processEvents()
+            # Nothing else runs until the next step; let the splash paint this message now.
+            self.app.processEvents()
 
     @property
     def message(self) -> str:

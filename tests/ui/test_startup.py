@@ -24,7 +24,7 @@ from latentlab.ui.startup import StartupProgress
 from tests.conftest import ROOT
 from tests.core.test_desktop import exec_argv
 from tests.helpers import tiny_checkpoint
-from tests.ui.conftest import decoded
+from tests.ui.conftest import decoded, wait_for_frame
 
 LATENT = [0.75, -1.25, 0.5, 1.5]
 
@@ -68,8 +68,9 @@ def test_a_desktop_double_click_on_a_session_restores_it_and_renders_it(tmp_path
     assert report["latent"] == pytest.approx(LATENT)
     assert report["icons_broken"] == []
     steps = report["startup"]
-    assert [s["step"] for s in steps] == ["Loading PyTorch", "Loading the explorer", "Building the window", "ready"]
-    assert not steps[0]["torch_loaded"], "the splash comes up before torch is imported"
+    assert [s["step"] for s in steps] == ["Loading the explorer", "Building the window", "ready", "PyTorch loaded"]
+    assert not steps[2]["torch_loaded"], "the window is up before torch is imported"
+    assert steps[3]["torch_loaded"]
     frame = np.asarray(Image.open(png))
     expected = decoded(open_checkpoint(ckpt, device="cpu").model, np.array(LATENT, np.float32))
     assert frame.shape == expected.shape and np.abs(frame.astype(int) - expected).max() <= 1
@@ -100,6 +101,55 @@ def test_the_empty_preview_says_what_is_loading(qtbot, window, tiny_ckpt):
     assert overlay.toPlainText() == f"Opening {tiny_ckpt.name}…"
     qtbot.waitUntil(lambda: window.state.current is not None, timeout=30000)
     qtbot.waitUntil(lambda: not overlay.isVisible(), timeout=30000)  # the first frame replaced it
+
+
+def test_the_window_shows_a_loading_state_until_finish_startup_then_opens_what_was_asked(qtbot, empty_models_dir,
+                                                                                          tiny_ckpt):
+    """``latentlab gui``'s window is built before torch: it says so, and a file asked for meanwhile (a drop,
+    the command line) opens once ``finish_startup`` has started the render service."""
+    from latentlab.ui.main_window import LOADING_TEXT, MainWindow
+
+    win = MainWindow(device=None)
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        overlay = win.preview.canvas.overlay
+        assert not win.started and not win.bridge.running
+        assert overlay.isVisible() and overlay.toPlainText() == LOADING_TEXT
+        assert win.statusBar().currentMessage() == LOADING_TEXT
+        assert win.device_label.text() == "device: …"
+        win.open_paths([tiny_ckpt])  # while loading: kept for later
+        assert win.state.current is None and win.models._current_load is None
+        with qtbot.waitSignal(win.startupFinished, timeout=30000):
+            win.finish_startup("cpu")
+        assert win.started and win.bridge.running
+        assert win.statusBar().currentMessage() != LOADING_TEXT
+        assert win.device_label.text() == "device: cpu"
+        qtbot.waitUntil(lambda: win.state.current is not None, timeout=30000)
+        entry = win.state.current
+        assert entry.path == tiny_ckpt and len(win.state.models) == 1
+        wait_for_frame(qtbot, win, win.state.z)
+        assert win.preview.last_result.model_token == entry.token
+        assert not overlay.isVisible()
+        assert np.array_equal(win.preview.last_result.image, decoded(entry.model, win.state.z))
+        win.finish_startup("cpu")  # idempotent
+    finally:
+        win.close()
+
+
+def test_the_torch_half_of_start_up_runs_on_a_later_turn_once_the_window_is_exposed(qtbot):
+    from PySide6.QtWidgets import QMainWindow
+
+    from latentlab.ui.app import when_painted
+
+    win = QMainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    calls = []
+    when_painted(win, lambda: calls.append(win.windowHandle().isExposed()))
+    assert calls == []  # never from inside the call: the event loop paints the window first
+    qtbot.waitUntil(lambda: bool(calls), timeout=5000)
+    assert calls == [True]
 
 
 def test_the_install_check_never_writes_its_png_over_a_checkpoint(tmp_path):

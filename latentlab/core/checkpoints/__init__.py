@@ -12,15 +12,44 @@
 
 from __future__ import annotations
 
-from latentlab.core.checkpoints.build import ArchitectureMismatchError, build_zoo, infer_network_hparams
-from latentlab.core.checkpoints.card import CARD_KEY, FORMAT_VERSION, format_card, make_card
-from latentlab.core.checkpoints.hashing import file_sha256
-from latentlab.core.checkpoints.native import read_card, save_checkpoint
-from latentlab.core.checkpoints.open import Checkpoint, load_model, open_checkpoint
-from latentlab.core.checkpoints.source import Source, Trust, check_file, read_source, sniff_format
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from latentlab.core.errors import CheckpointError, TrustMismatch, UnsupportedLayout, UntrustedFile
 
 UntrustedCheckpointError = UntrustedFile  # the name earlier releases exported
+
+# Imported on first use (PEP 562): ``build``, ``native`` and ``open`` pull torch, and the window imports
+# torch-free submodules (``naming``, ``source``) while it is built, before torch is loaded.
+_WHERE = {
+    "ArchitectureMismatchError": "build", "build_zoo": "build", "infer_network_hparams": "build",
+    "CARD_KEY": "card", "FORMAT_VERSION": "card", "format_card": "card", "make_card": "card",
+    "file_sha256": "hashing", "read_card": "native", "save_checkpoint": "native", "Checkpoint": "open",
+    "load_model": "open", "open_checkpoint": "open", "Source": "source", "Trust": "source", "check_file": "source",
+    "read_source": "source", "sniff_format": "source",
+}
+
+
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{where}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})
+
+
+if TYPE_CHECKING:
+    from latentlab.core.checkpoints.build import ArchitectureMismatchError, build_zoo, infer_network_hparams
+    from latentlab.core.checkpoints.card import CARD_KEY, FORMAT_VERSION, format_card, make_card
+    from latentlab.core.checkpoints.hashing import file_sha256
+    from latentlab.core.checkpoints.native import read_card, save_checkpoint
+    from latentlab.core.checkpoints.open import Checkpoint, load_model, open_checkpoint
+    from latentlab.core.checkpoints.source import Source, Trust, check_file, read_source, sniff_format
 
 __all__ = [
     "ArchitectureMismatchError", "CARD_KEY", "Checkpoint", "CheckpointError", "FORMAT_VERSION", "Source", "Trust",

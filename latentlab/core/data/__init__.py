@@ -5,10 +5,11 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
+from latentlab.core.choices import BUILTIN_DATASETS
 from latentlab.core.data.base import FactorDataset, FactorTorchDataset
 from latentlab.core.data.files import DatasetFileError, DSpritesFile, Shapes3DFile
 
-BUILTIN = ("dsprites", "shapes3d", "xyobject")
+BUILTIN = BUILTIN_DATASETS
 
 
 @cache

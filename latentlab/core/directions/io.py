@@ -28,9 +28,10 @@ from latentlab.core.checkpoints import card_file
 from latentlab.core.directions.base import Direction, DirectionSet, SavableField
 from latentlab.core.errors import FileError
 from latentlab.core.safe_json import JSONFieldError, describe, expect, field
+from latentlab.core.sidecars import DIRECTIONS_HEADER_KEY
 from latentlab.core.text import printable
 
-HEADER_KEY = "latentlab.directions"
+HEADER_KEY = DIRECTIONS_HEADER_KEY
 FORMAT = "latentlab-directions"
 FORMAT_VERSION = 1
 # Field kinds a file may name, and the class that rebuilds them from a spec and tensors.

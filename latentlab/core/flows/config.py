@@ -6,11 +6,11 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from latentlab.core import limits
+from latentlab.core.choices import LOSS_TERMS
 from latentlab.core.errors import BadInput
 from latentlab.core.flows.pde import LAPLACIAN_METHODS, PDES, PDEOptions
 from latentlab.core.limits import check_float, check_int, check_seed
 
-LOSS_TERMS = ("pde", "ic", "jvp", "cls")
 DEFAULT_WEIGHTS = {"pde": 1.0, "ic": 1.0, "jvp": 1.0, "cls": 1.0}  # the reference code weighs all terms 1
 
 

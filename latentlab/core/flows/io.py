@@ -27,12 +27,13 @@ from latentlab.core.flows.potentials import PotentialSet
 from latentlab.core.optim_io import optimizer_from as _optimizer_from
 from latentlab.core.optim_io import optimizer_tensors as _optimizer_tensors
 from latentlab.core.safe_json import JSONFieldError, describe, expect, field
+from latentlab.core.sidecars import FLOWS_CARD_KEY
 from latentlab.core.text import printable
 
 log = logging.getLogger(__name__)
 
 _MAX_CARD = 64 * 1024 * 1024  # hyper-parameters, the loss history (one row per log_every steps) and Adam's scalars
-CARD_KEY = "latentlab.flows"
+CARD_KEY = FLOWS_CARD_KEY
 FORMAT = "latentlab-flows"
 FORMAT_VERSION = 1
 

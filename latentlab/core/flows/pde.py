@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-PDES = ("wave", "heat", "fokker-planck", "hamilton-jacobi")
+from latentlab.core.choices import PDES
+
 LAPLACIAN_METHODS = ("auto", "exact", "hutchinson")
 
 # (z (N, D), t (N,), rows (N,)) -> u (N,); ``rows`` says which sample of the original batch each row copies,

@@ -12,11 +12,12 @@ from latentlab.core.activity import MIXED as _MIXED
 from latentlab.core.activity import PASSIVE as _PASSIVE
 from latentlab.core.encode import Encoded
 from latentlab.core.metrics.base import MetricUnavailable, View
+from latentlab.core.metrics.catalogue import ABOUT
 
 # Integer codes in result arrays (JSON- and heatmap-friendly); LABELS[code] is the name.
 ACTIVE, MIXED, PASSIVE = 0, 1, 2
 LABELS = (_ACTIVE, _MIXED, _PASSIVE)
-DEFAULTS: dict[str, Any] = {"active_below": ACTIVE_BELOW, "min_share": MIN_SHARE}
+DEFAULTS: dict[str, Any] = ABOUT["activity"].defaults  # the catalogue holds them: read without this module
 
 
 def _codes(act) -> np.ndarray:

@@ -11,6 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from latentlab.core.metrics.base import View, child_seed
+from latentlab.core.metrics.catalogue import ABOUT
 from latentlab.core.metrics.sampling import (
     VOTE_CHUNK,
     FactorPool,
@@ -19,7 +20,7 @@ from latentlab.core.metrics.sampling import (
     uniform_factors,
 )
 
-DEFAULTS: dict[str, Any] = {"batch_size": 64, "num_train": 10000, "num_eval": 5000, "sampling": "auto"}
+DEFAULTS: dict[str, Any] = ABOUT["betavae"].defaults  # the catalogue holds them: read without this module
 
 
 def _pool_features(pool: FactorPool, num_factors: int, n: int, batch: int, rng) -> tuple[np.ndarray, np.ndarray]:

@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 
 from latentlab.core.metrics.base import View
+from latentlab.core.metrics.catalogue import ABOUT
 from latentlab.core.metrics.info import normalized_entropy
 
 ESTIMATORS = ("fast", "gbt")
-DEFAULTS: dict[str, Any] = {"estimator": "fast", "fast_stages": 100, "fast_learning_rate": 0.1, "n_jobs": 2}
+DEFAULTS: dict[str, Any] = ABOUT["dci"].defaults  # the catalogue holds them: read without this module
 
 
 def dci_from_importance(r: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from latentlab.core.metrics.base import View, child_seed
+from latentlab.core.metrics.catalogue import ABOUT
 from latentlab.core.metrics.sampling import (
     VOTE_CHUNK,
     FactorPool,
@@ -17,8 +18,7 @@ from latentlab.core.metrics.sampling import (
     uniform_factors,
 )
 
-DEFAULTS: dict[str, Any] = {"batch_size": 64, "num_train": 10000, "num_eval": 5000,
-                            "num_variance_estimate": 10000, "prune_std": 0.05, "sampling": "auto"}
+DEFAULTS: dict[str, Any] = ABOUT["factorvae"].defaults  # the catalogue holds them: read without this module
 
 
 def _pool_votes(pool: FactorPool, scale: np.ndarray, active: np.ndarray, k_total: int, n: int, batch: int,

@@ -16,10 +16,11 @@ from sklearn.metrics import log_loss
 from sklearn.preprocessing import StandardScaler
 
 from latentlab.core.metrics.base import View, parallel_map
+from latentlab.core.metrics.catalogue import ABOUT
 from latentlab.core.metrics.info import entropy, mutual_info_matrix
 from latentlab.core.metrics.knn_mi import mutual_info_classif_1d
 
-DEFAULTS: dict[str, Any] = {"n_neighbors": 10, "active_fraction": 1 / 20, "max_iter": 100, "n_jobs": 1}
+DEFAULTS: dict[str, Any] = ABOUT["infomec"].defaults  # the catalogue holds them: read without this module
 
 
 def _label_encode(y: np.ndarray) -> np.ndarray:

@@ -7,9 +7,10 @@ from typing import Any
 import numpy as np
 
 from latentlab.core.metrics.base import View
-from latentlab.core.metrics.info import NUM_BINS, discretize, entropy, mutual_info_matrix
+from latentlab.core.metrics.catalogue import ABOUT
+from latentlab.core.metrics.info import discretize, entropy, mutual_info_matrix
 
-DEFAULTS: dict[str, Any] = {"num_bins": NUM_BINS}
+DEFAULTS: dict[str, Any] = ABOUT["mig"].defaults  # the catalogue holds them: read without this module
 
 
 def mig_from_matrix(mi: np.ndarray, h: np.ndarray) -> tuple[float, np.ndarray, list[str]]:

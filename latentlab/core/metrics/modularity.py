@@ -12,9 +12,10 @@ from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
 from latentlab.core.metrics.base import View, parallel_map
-from latentlab.core.metrics.info import NUM_BINS, discretize, mutual_info_matrix
+from latentlab.core.metrics.catalogue import ABOUT
+from latentlab.core.metrics.info import discretize, mutual_info_matrix
 
-DEFAULTS: dict[str, Any] = {"num_bins": NUM_BINS, "n_jobs": 1}
+DEFAULTS: dict[str, Any] = ABOUT["modularity"].defaults  # the catalogue holds them: read without this module
 
 
 def modularity_from_matrix(mi: np.ndarray) -> tuple[float, np.ndarray]:

@@ -26,6 +26,7 @@ from latentlab.core.metrics import (
     unsupervised,
 )
 from latentlab.core.metrics.base import MetricInputs, MetricResult, MetricUnavailable, View
+from latentlab.core.metrics.catalogue import ABOUT, resolve_params
 
 log = logging.getLogger(__name__)
 
@@ -45,64 +46,27 @@ class MetricSpec:
 
     def resolve(self, params: dict[str, Any] | None) -> dict[str, Any]:
         """Defaults overridden by ``params``; unknown keys are an error that lists the known ones."""
-        params = dict(params or {})
-        unknown = set(params) - set(self.defaults)
-        if unknown:
-            raise ValueError(f"{self.name}: unknown parameter(s) {sorted(unknown)}; known: {sorted(self.defaults)}")
-        return {**self.defaults, **params}
+        return resolve_params(self.name, self.defaults, params)
+
+
+def _spec(name: str, fn: Callable[[View, dict[str, Any], JobContext], dict[str, Any]],
+          defaults: dict[str, Any]) -> MetricSpec:
+    a = ABOUT[name]
+    return MetricSpec(a.name, a.title, a.description, a.keys, fn, defaults, a.cost, per_latent=a.per_latent)
 
 
 METRICS: dict[str, MetricSpec] = {s.name: s for s in (
-    MetricSpec("betavae", "BetaVAE score",
-               "Accuracy of a linear classifier that tells which factor was held fixed from mean |z1 - z2| over "
-               "pairs sharing it (Higgins et al. 2017). Chance is 1/#factors.",
-               ("betavae", "betavae_train"), betavae.compute, betavae.DEFAULTS, 1.0),
-    MetricSpec("factorvae", "FactorVAE score",
-               "Accuracy of a majority vote that tells the fixed factor from the latent with the least "
-               "normalised variance in a batch (Kim & Mnih 2018).",
-               ("factorvae", "factorvae_train"), factorvae.compute, factorvae.DEFAULTS, 1.0),
-    MetricSpec("mig", "MIG",
-               "Mutual Information Gap: per factor, the gap in MI between the two most informative latents, "
-               "divided by the factor's entropy, averaged (Chen et al. 2018).",
-               ("mig",), mig.compute, mig.DEFAULTS, 0.3),
-    MetricSpec("dci", "DCI",
-               "Disentanglement (each latent explains one factor), Completeness (each factor lives in one latent) "
-               "and Informativeness (classifier accuracy), from boosted-tree importances (Eastwood & Williams 2018).",
-               ("dci_disentanglement", "dci_completeness", "dci_informativeness", "dci_informativeness_train"),
-               dci.compute, dci.DEFAULTS, 5.0),
-    MetricSpec("sap", "SAP",
-               "Separated Attribute Predictability: per factor, the accuracy gap between the two latents that "
-               "best predict it alone with a linear SVM (Kumar et al. 2018).",
-               ("sap",), sap.compute, sap.DEFAULTS, 3.0),
-    MetricSpec("modularity", "Modularity / Explicitness",
-               "Modularity: each latent depends on at most one factor (from MI). Explicitness: ROC AUC of a linear "
-               "classifier of each factor from all latents; chance is 0.5 (Ridgeway & Zemel 2018).",
-               ("modularity", "explicitness", "explicitness_train"), modularity.compute, modularity.DEFAULTS, 1.0),
-    MetricSpec("infomec", "InfoMEC",
-               "InfoM(odularity), InfoC(ompactness), InfoE(xplicitness) from normalised mutual information "
-               "between factors and active latents, and a logistic regression (Hsu et al. 2023).",
-               ("infom", "infoc", "infoe"), infomec.compute, infomec.DEFAULTS, 3.0),
-    MetricSpec("unsupervised", "Total correlation / pairwise MI",
-               "Without factors: the total correlation of a Gaussian fitted to the latents and the mean mutual "
-               "information between pairs of latents, in nats (0 = independent latents).",
-               ("gaussian_tc", "mean_pairwise_mi"), unsupervised.compute, unsupervised.DEFAULTS, 0.5),
-    MetricSpec("geometry", "Spectral entropy / LID",
-               "Without factors: von Neumann entropy of the latents' directions (nats; / log d: 1 = all latents "
-               "used evenly, 0 = collapsed to one direction; Kim et al. 2023), diffusion spectral entropy of a "
-               "subsample (nats; Liao et al. 2023) and the local intrinsic dimension by maximum likelihood "
-               "(mean and LDReg's geometric mean; Levina & Bickel 2004).",
-               ("vne", "vne_normalized", "dse", "lid_mean", "lid_geomean"), representation.compute,
-               representation.DEFAULTS, 0.3),
-    MetricSpec("kl", "KL per dimension",
-               "Mean KL divergence of each latent's posterior from the N(0, 1) prior, in nats; near 0 means the "
-               "latent is unused (collapsed).",
-               ("kl_total",), activity.compute_kl, {}, 0.05, per_latent=True),
-    MetricSpec("activity", "Active / mixed / passive latents",
-               "Per input first (active where the posterior variance is near 0, passive where near 1), then per "
-               "latent by the shares: active on nearly all inputs, passive on nearly all, or mixed "
-               "(Bonheme & Grzes, 'Be More Active!').",
-               ("n_active", "n_mixed", "n_passive"), activity.compute_activity, activity.DEFAULTS, 0.05,
-               per_latent=True),
+    _spec("betavae", betavae.compute, betavae.DEFAULTS),
+    _spec("factorvae", factorvae.compute, factorvae.DEFAULTS),
+    _spec("mig", mig.compute, mig.DEFAULTS),
+    _spec("dci", dci.compute, dci.DEFAULTS),
+    _spec("sap", sap.compute, sap.DEFAULTS),
+    _spec("modularity", modularity.compute, modularity.DEFAULTS),
+    _spec("infomec", infomec.compute, infomec.DEFAULTS),
+    _spec("unsupervised", unsupervised.compute, unsupervised.DEFAULTS),
+    _spec("geometry", representation.compute, representation.DEFAULTS),
+    _spec("kl", activity.compute_kl, {}),
+    _spec("activity", activity.compute_activity, activity.DEFAULTS),
 )}
 
 DEFAULT_SUITE = tuple(METRICS)

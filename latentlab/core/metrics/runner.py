@@ -23,7 +23,7 @@ from latentlab.core.errors import StoreUnavailable
 from latentlab.core.jobs import JobContext, ensure_context
 from latentlab.core.limits import check_int, check_seed
 from latentlab.core.metrics.base import METRICS_VERSION, MetricInputs, MetricResult
-from latentlab.core.metrics.registry import METRICS, compute, parse_names
+from latentlab.core.metrics.catalogue import ABOUT
 from latentlab.core.model import LatentModel, Quantized
 from latentlab.core.store import ResultStore
 
@@ -92,7 +92,7 @@ def dataset_key(dataset: FactorDataset) -> str:
 def metric_key_params(name: str, params: dict[str, Any] | None, n: int, n_test: int, representation: str,
                       drop_passive: bool) -> dict[str, Any]:
     """Everything besides checkpoint, dataset and seed that a stored figure depends on."""
-    return {"metric_params": METRICS[name].resolve(params), "n": n, "n_test": n_test,
+    return {"metric_params": ABOUT[name].resolve(params), "n": n, "n_test": n_test,
             "representation": representation, "drop_passive": bool(drop_passive), "version": METRICS_VERSION}
 
 
@@ -109,6 +109,8 @@ def evaluate(checkpoint: Checkpoint | str, dataset: FactorDataset | str | None =
     read-only or unusable never costs a figure: it is returned with a note (``KEPT_FOR_LATER`` or
     ``NOT_SAVED``) saying where it went.
     """
+    from latentlab.core.metrics.registry import compute, parse_names  # scikit-learn, SciPy: only to compute
+
     ctx = ensure_context(ctx)
     if representation not in REPRESENTATIONS:
         raise ValueError(f"representation must be one of {REPRESENTATIONS}, got {representation!r}")
@@ -163,7 +165,7 @@ def summary_table(results: dict[str, MetricResult]) -> list[tuple[str, str, floa
         if not res.ok:
             rows.append((name, res.message, None, res.seconds))
             continue
-        for key in METRICS[name].keys:
+        for key in ABOUT[name].keys:
             if key in res.values:
                 v = res.values[key]
                 rows.append((name, key, None if not np.isfinite(v) else v, res.seconds))

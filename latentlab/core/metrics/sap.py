@@ -10,8 +10,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import LinearSVC
 
 from latentlab.core.metrics.base import View
+from latentlab.core.metrics.catalogue import ABOUT
 
-DEFAULTS: dict[str, Any] = {"C": 0.01, "continuous_factors": False}
+DEFAULTS: dict[str, Any] = ABOUT["sap"].defaults  # the catalogue holds them: read without this module
 
 
 def sap_from_matrix(scores: np.ndarray) -> tuple[float, np.ndarray]:

@@ -7,9 +7,10 @@ from typing import Any
 import numpy as np
 
 from latentlab.core.metrics.base import View
-from latentlab.core.metrics.info import NUM_BINS, discretize, mutual_info_matrix
+from latentlab.core.metrics.catalogue import ABOUT
+from latentlab.core.metrics.info import discretize, mutual_info_matrix
 
-DEFAULTS: dict[str, Any] = {"num_bins": NUM_BINS}
+DEFAULTS: dict[str, Any] = ABOUT["unsupervised"].defaults  # the catalogue holds them: read without this module
 
 
 def gaussian_total_correlation(cov: np.ndarray) -> float:

@@ -15,10 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.stats import spearmanr
 
-from latentlab.core.metrics.base import MetricResult
-from latentlab.core.metrics.registry import METRICS
+from latentlab.core.metrics.catalogue import ABOUT
 
 
 @dataclass
@@ -79,6 +77,8 @@ def from_report(report) -> SweepTable:
 
 def from_store(store, names: dict[str, str] | None = None) -> SweepTable:
     """Every checkpoint the store has metric figures for (its newest figure per metric key)."""
+    from latentlab.core.metrics.base import MetricResult
+
     names = names or {}
     by_subject: dict[str, dict[str, float | None]] = defaultdict(dict)
     columns: list[str] = []
@@ -86,14 +86,14 @@ def from_store(store, names: dict[str, str] | None = None) -> SweepTable:
         metric = MetricResult.from_dict(res.payload)
         if not metric.ok:
             continue
-        keys = METRICS[res.name].keys if res.name in METRICS else tuple(metric.values)
+        keys = ABOUT[res.name].keys if res.name in ABOUT else tuple(metric.values)
         for key in keys:
             if key in metric.values:
                 col = f"{res.name}.{key}"
                 by_subject[res.subject][col] = _num(metric.values[key])
                 if col not in columns:
                     columns.append(col)
-    order = {c: i for i, c in enumerate(f"{m}.{k}" for m in METRICS for k in METRICS[m].keys)}
+    order = {c: i for i, c in enumerate(f"{m}.{k}" for m in ABOUT for k in ABOUT[m].keys)}
     columns.sort(key=lambda c: order.get(c, len(order)))
     rows = [TableRow(names.get(sha, sha[:12]), None, sha, values=vals) for sha, vals in by_subject.items()]
     return SweepTable(rows, columns)
@@ -103,6 +103,8 @@ def rank_correlation(table: SweepTable, columns: list[str] | None = None, min_mo
                      ) -> tuple[np.ndarray, list[str]]:
     """Spearman rank correlation between every two figures across models (NaN where fewer than ``min_models``
     models have both, or a figure does not vary); figures nobody has are left out."""
+    from scipy.stats import spearmanr
+
     cols = [c for c in (columns or table.columns) if np.isfinite(table.column(c)).sum() >= min_models]
     m = np.full((len(cols), len(cols)), np.nan)
     data = {c: table.column(c) for c in cols}

@@ -55,11 +55,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from latentlab.core.choices import NOISE_MODES, SPACES  # noqa: F401 - re-exported (the UI reads them torch-free)
 from latentlab.core.errors import BadInput
 from latentlab.core.model import ModelInfo
-
-SPACES = ("z", "w", "w+")
-NOISE_MODES = ("const", "random", "none")
 
 
 @dataclass(frozen=True)

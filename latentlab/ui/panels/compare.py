@@ -8,6 +8,8 @@ dimensions. Each slot decodes on its own render thread; decode times are measure
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer
 from PySide6.QtWidgets import (
@@ -26,13 +28,14 @@ from PySide6.QtWidgets import (
 )
 
 from latentlab.app import AppModel, ModelEntry
-from latentlab.core.compare import align_many, checkpoint_series, decode_time
-from latentlab.core.render import RenderResult
 from latentlab.core.traversal import traversal_grid
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.render_bridge import RenderBridge
 from latentlab.ui.safe_text import PlainLabel, plain_rich, shown
 from latentlab.ui.widgets import FlowLayout, ImageCanvas, JobStrip
+
+if TYPE_CHECKING:
+    from latentlab.core.render import RenderResult
 
 MAX_SLOTS = 4
 PAD = 2
@@ -151,6 +154,8 @@ def _encode_same(ctx, models, image):
 
 
 def _timings(ctx, models):
+    from latentlab.core.compare import decode_time
+
     out = []
     for i, m in enumerate(models):
         ctx.check()
@@ -380,6 +385,8 @@ class ComparePanel(QWidget):
 
     # --- alignment ------------------------------------------------------------------------------------------------
     def align(self) -> None:
+        from latentlab.core.compare import align_many
+
         entries = self.entries()
         if len(entries) < 2:
             return
@@ -516,6 +523,8 @@ class ComparePanel(QWidget):
             self.set_series(entry.sidecars.series)
 
     def set_series(self, paths) -> None:
+        from latentlab.core.compare import checkpoint_series
+
         self.series = checkpoint_series(paths)
         self.series_slider.blockSignals(True)
         self.series_slider.setRange(0, max(0, len(self.series) - 1))

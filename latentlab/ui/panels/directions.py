@@ -9,6 +9,7 @@ the new base and the sliders return to 0. Evaluation shows which ground-truth fa
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
@@ -29,18 +30,16 @@ from PySide6.QtWidgets import (
 )
 
 from latentlab.app import AppModel
-from latentlab.core.data import get_dataset
-from latentlab.core.directions import DirectionSet, evaluate_directions, load_directions, save_directions
-from latentlab.core.directions.imports import import_directions
 from latentlab.core.errors import LatentlabError
-from latentlab.core.latent_codes import read_in_space
-from latentlab.core.style_edit import direction_space, fit_direction
 from latentlab.ui.charts import Heatmap
 from latentlab.ui.float_slider import FloatSlider
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.panels.find_directions import METHOD_HELP, FindDirectionsDialog
 from latentlab.ui.safe_text import PlainLabel, plain_rich
 from latentlab.ui.widgets import FlowLayout, JobStrip
+
+if TYPE_CHECKING:
+    from latentlab.core.directions import DirectionSet
 
 SOURCE = "direction"
 
@@ -95,6 +94,8 @@ class DirectionRow(QWidget):
     def fit(self, view) -> None:
         """Apply this row's direction to ``view``'s latent: lifted onto its layer range in W+, or disabled
         (with the reason as its tooltip) when it moves another space."""
+        from latentlab.core.style_edit import direction_space, fit_direction
+
         wplus = getattr(view, "latent_space", None) == "w+" and direction_space(self.direction) == "w"
         for w in (self.layer_from, self.layer_to):
             w.setVisible(wplus)
@@ -303,6 +304,8 @@ class DirectionsPanel(QWidget):
             self.state.set_directions(self.state.current, dirset, file)
 
     def add_directions(self, dirset: DirectionSet) -> None:
+        from latentlab.core.directions import DirectionSet
+
         entry = self.state.current
         if entry is None:
             return
@@ -337,6 +340,8 @@ class DirectionsPanel(QWidget):
         self.rows_layout.insertWidget(len(self.rows) - 1, row)
 
     def remove(self, row: DirectionRow) -> None:
+        from latentlab.core.directions import DirectionSet
+
         if self.set is None:
             return
         keep = [r.direction for r in self.rows if r is not row]
@@ -416,6 +421,9 @@ class DirectionsPanel(QWidget):
             self.load(Path(path))
 
     def load(self, path: Path) -> bool:
+        from latentlab.core.directions import load_directions
+        from latentlab.core.style_edit import direction_space, fit_direction
+
         entry = self.state.current
         if entry is None:
             return False
@@ -439,6 +447,10 @@ class DirectionsPanel(QWidget):
 
     def _import(self, path: Path) -> bool:
         """A published direction file (InterFaceGAN, GANSpace, a plain matrix) added as sliders."""
+        from latentlab.core.directions.imports import import_directions
+        from latentlab.core.latent_codes import read_in_space
+        from latentlab.core.style_edit import direction_space
+
         entry = self.state.current
         assert entry is not None
         model = entry.model
@@ -467,6 +479,8 @@ class DirectionsPanel(QWidget):
             self.save(Path(path))
 
     def save(self, path: Path) -> Path | None:
+        from latentlab.core.directions import save_directions
+
         try:
             out = save_directions(self.set, path)
         except (ValueError, OSError) as exc:
@@ -490,6 +504,9 @@ class DirectionsPanel(QWidget):
 
     # --- evaluation -------------------------------------------------------------------------------------------------
     def evaluate(self) -> None:
+        from latentlab.core.data import get_dataset
+        from latentlab.core.directions import evaluate_directions
+
         entry = self.state.current
         if entry is None or not self.set:
             return

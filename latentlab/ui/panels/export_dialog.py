@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import Qt
@@ -27,16 +28,15 @@ from PySide6.QtWidgets import (
 )
 
 from latentlab.core.errors import LatentlabError
-from latentlab.core.export import ExportOptions, FramePlan, GridPlan, export, preview_frame, preview_grid
-from latentlab.core.export.folder import check_folder_output
-from latentlab.core.export.outputs import check_file_output
-from latentlab.core.export.plan import dimension_traversal, keyframe_traversal, traversal_cells
 from latentlab.core.traversal import EASINGS
 from latentlab.ui.binding import bind
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.panels.grid import parse_dims
 from latentlab.ui.safe_text import PlainLabel
 from latentlab.ui.widgets import ImageCanvas, JobStrip
+
+if TYPE_CHECKING:
+    from latentlab.core.export import ExportOptions, FramePlan, GridPlan
 
 FORMATS = [("MP4 video (H.264)", "mp4"), ("GIF animation", "gif"), ("PNG frames (folder)", "png"),
            ("PNG figure grid", "grid")]
@@ -206,6 +206,8 @@ class ExportDialog(QDialog):
 
     # --- building the plan --------------------------------------------------------------------------------------
     def options(self) -> ExportOptions:
+        from latentlab.core.export import ExportOptions
+
         return ExportOptions(format=self.format.currentData(), fps=float(self.fps.value()), size=self.size.value(),
                              labels=self.labels.isChecked())
 
@@ -222,6 +224,9 @@ class ExportDialog(QDialog):
         return dims[:10]
 
     def plan(self) -> FramePlan | GridPlan:
+        from latentlab.core.export import FramePlan
+        from latentlab.core.export.plan import dimension_traversal, keyframe_traversal, traversal_cells
+
         entry = self.state.current
         if entry is None:
             raise ValueError("open a model first")
@@ -252,6 +257,8 @@ class ExportDialog(QDialog):
         return FramePlan.for_models([model], latents, captions, titles=[entry.name])
 
     def _compare_plan(self, models, latents, captions) -> FramePlan:
+        from latentlab.core.export import FramePlan
+
         compare = self.window.compare
         aligns = compare.alignments if compare.align_box.isChecked() else None
         if aligns is not None and len(aligns) != len(models):
@@ -260,6 +267,8 @@ class ExportDialog(QDialog):
         return FramePlan.for_models(models, latents, captions, alignments=aligns, titles=titles)
 
     def _grid_for(self, models, cells, captions, kind) -> GridPlan:
+        from latentlab.core.export import GridPlan
+
         if kind == "compare":
             compare = self.window.compare
             aligns = compare.alignments if compare.align_box.isChecked() else None
@@ -273,6 +282,8 @@ class ExportDialog(QDialog):
         self.note.setStyleSheet("color: #e07a7a;" if error else "color: #9aa3ad;")
 
     def _changed(self, *_a) -> None:
+        from latentlab.core.export import GridPlan, preview_frame, preview_grid
+
         fmt = self.format.currentData()
         kind = self.kind.currentData()
         self.steps.setEnabled(fmt == "grid")
@@ -320,6 +331,10 @@ class ExportDialog(QDialog):
             self.format.setCurrentIndex(self.format.findData(fmt))
 
     def start(self) -> None:
+        from latentlab.core.export import export
+        from latentlab.core.export.folder import check_folder_output
+        from latentlab.core.export.outputs import check_file_output
+
         self._format_from_out()
         try:
             plan = self.plan()

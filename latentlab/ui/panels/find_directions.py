@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -21,11 +22,13 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from latentlab.core.data import BUILTIN, get_dataset
-from latentlab.core.directions import FindOptions, find_directions
+from latentlab.core.choices import BUILTIN_DATASETS
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.safe_text import PlainLabel, shown
 from latentlab.ui.widgets import JobStrip
+
+if TYPE_CHECKING:
+    from latentlab.core.directions import FindOptions
 
 METHOD_HELP = {
     "interfacegan": "Supervised: the normal of a linear boundary (logistic regression or linear SVM) that separates "
@@ -82,7 +85,7 @@ class FindDirectionsDialog(QDialog):
         # Room for the longest method's help: a wrapped label's height is not recomputed as its text changes.
         self.help.setMinimumHeight(5 * self.help.fontMetrics().lineSpacing())
         self.dataset = QComboBox()
-        names = list(BUILTIN)
+        names = list(BUILTIN_DATASETS)
         if entry.model.info.dataset in names:
             names.remove(entry.model.info.dataset)
             names.insert(0, entry.model.info.dataset)
@@ -199,6 +202,8 @@ class FindDirectionsDialog(QDialog):
         self.runner.busyChanged.connect(lambda b: self.run_button.setEnabled(not b))
 
     def _fill_factors(self, name: str) -> None:
+        from latentlab.core.data import get_dataset
+
         self.factors.clear()
         self.protect.clear()
         try:
@@ -247,6 +252,8 @@ class FindDirectionsDialog(QDialog):
             self.csv.setText(path)
 
     def options(self) -> FindOptions:
+        from latentlab.core.directions import FindOptions
+
         m = self.method.currentData()
         labels = self.labels.currentData()
         opts = FindOptions(
@@ -284,6 +291,8 @@ class FindDirectionsDialog(QDialog):
         return str(path)
 
     def run(self) -> None:
+        from latentlab.core.directions import find_directions
+
         try:
             opts = self.options()
         except ValueError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -35,19 +36,8 @@ from PySide6.QtWidgets import (
 )
 
 from latentlab.app import AppModel
+from latentlab.core.choices import LOSS_TERMS, PDES
 from latentlab.core.errors import LatentlabError
-from latentlab.core.flows import (
-    LOSS_TERMS,
-    PDES,
-    FlowConfig,
-    all_trajectories,
-    flow_vs_linear,
-    load_flows,
-    render_strip,
-    save_flows,
-    train,
-    two_sided,
-)
 from latentlab.core.jobs import JobCancelled
 from latentlab.core.paths import data_dir
 from latentlab.ui.binding import connect_while_alive
@@ -56,11 +46,16 @@ from latentlab.ui.panels.latent_map import PATH_COLOURS
 from latentlab.ui.safe_text import PlainLabel
 from latentlab.ui.widgets import FlowLayout, ImageCanvas, JobStrip, plot_widget
 
+if TYPE_CHECKING:
+    from latentlab.core.flows import FlowConfig
+
 SOURCE = "flow"
 TERM_COLOURS = {"loss": "#e3e6ea", "pde": "#ff6b6b", "ic": "#ffd166", "jvp": "#06d6a0", "cls": "#4cc9f0"}
 
 
 def _train_job(ctx, model, config, sha, resume):
+    from latentlab.core.flows import train
+
     try:
         return {"flows": train(model, config, ctx, checkpoint_sha256=sha, resume_from=resume), "stopped": False}
     except JobCancelled as exc:
@@ -71,6 +66,8 @@ def _train_job(ctx, model, config, sha, resume):
 
 
 def _paths_job(ctx, flows, z0, k, steps):
+    from latentlab.core.flows import all_trajectories, two_sided
+
     back, fwd = two_sided(flows, z0, k, steps)
     ctx.check()
     every = all_trajectories(flows, z0, steps)
@@ -78,6 +75,8 @@ def _paths_job(ctx, flows, z0, k, steps):
 
 
 def _strip_job(ctx, model, flows, z0, k, steps, lift=None):
+    from latentlab.core.flows import flow_vs_linear, render_strip
+
     tr, line = flow_vs_linear(flows, z0, k, steps)
     ctx.check()
     rows = [tr.latents, line] if lift is None else [lift(tr.latents), lift(line)]
@@ -388,10 +387,14 @@ class FlowsPanel(QWidget):
 
     # --- training ------------------------------------------------------------------------------------------------
     def config(self) -> FlowConfig:
+        from latentlab.core.flows import FlowConfig
+
         return FlowConfig(n_potentials=self.k_count.value(), steps=self.train_steps.value(), pde=self.pde.currentText(),
                           weights={t: w.value() for t, w in self.weights.items()})
 
     def start_training(self, resume: bool = False) -> None:
+        from latentlab.core.flows import FlowConfig
+
         entry = self.state.current
         if entry is None:
             return
@@ -455,6 +458,8 @@ class FlowsPanel(QWidget):
 
     def _autosave(self, flows) -> Path | None:
         """Trained flows are written to the data folder, so sessions can refer to them and nothing is lost."""
+        from latentlab.core.flows import save_flows
+
         entry = self.state.current
         if entry is None:
             return None
@@ -475,6 +480,8 @@ class FlowsPanel(QWidget):
             self.load(Path(path))
 
     def load(self, path: Path, allow_mismatch: bool = False) -> bool:
+        from latentlab.core.flows import load_flows
+
         entry = self.state.current
         if entry is None:
             return False
@@ -514,6 +521,8 @@ class FlowsPanel(QWidget):
             self.save(Path(path))
 
     def save(self, path: Path) -> Path | None:
+        from latentlab.core.flows import save_flows
+
         try:
             out = save_flows(self.flows, path)
         except (OSError, ValueError) as exc:

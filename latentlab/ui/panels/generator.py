@@ -33,8 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from latentlab.app import AppModel
-from latentlab.core.export.mixing import parse_seeds, parse_weighted_seeds
-from latentlab.core.style_edit import StyleSettings, layer_presets
+from latentlab.core.style_settings import StyleSettings, layer_presets
 from latentlab.ui.binding import connect_while_alive
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.safe_text import PlainLabel, shown
@@ -426,6 +425,8 @@ class GeneratorPanel(QWidget):
             self.sync()
 
     def blend_seeds(self) -> bool:
+        from latentlab.core.export.mixing import parse_weighted_seeds
+
         try:
             weights = parse_weighted_seeds(self.blend_edit.text())
         except ValueError as exc:
@@ -489,6 +490,8 @@ class GeneratorPanel(QWidget):
 
     def export_grid(self, path: Path) -> bool:
         """Write the mixing grid of the row and column seeds (z samples) to ``path`` off the GUI thread."""
+        from latentlab.core.export.mixing import parse_seeds
+
         entry = self.state.current
         base = self.state.style_base(entry) if entry is not None else None
         if entry is None or base is None:

@@ -8,6 +8,7 @@ the current latent there.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -16,12 +17,14 @@ from PySide6.QtWidgets import QComboBox, QLineEdit, QSpinBox, QVBoxLayout, QWidg
 
 from latentlab.app import AppModel
 from latentlab.core.activity import PASSIVE
-from latentlab.core.render import RenderResult
 from latentlab.core.traversal import traversal_grid
 from latentlab.ui.binding import bind, connect_while_alive
 from latentlab.ui.render_bridge import RenderBridge
 from latentlab.ui.safe_text import PlainLabel, plain_rich, shown
 from latentlab.ui.widgets import FlowLayout, ImageCanvas
+
+if TYPE_CHECKING:
+    from latentlab.core.render import RenderResult
 
 MAX_CELL = 128  # pixels on a cell's side in the composed grid (bigger images are subsampled; a dock shows ~60-100)
 PREFIX = "grid:"

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-import torch
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QComboBox,
@@ -27,10 +26,8 @@ from PySide6.QtWidgets import (
 )
 
 from latentlab.app import AppModel
-from latentlab.core.encode import encode_images
+from latentlab.core.choices import INVERSION_LOSSES
 from latentlab.core.images import IMAGE_SUFFIXES, ImageFileError, load_images
-from latentlab.core.invert import LOSSES, InversionConfig, invert
-from latentlab.core.model import device_of
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.safe_text import PlainLabel, plain_rich
 from latentlab.ui.widgets import FlowLayout, ImageCanvas, JobStrip, float_to_uint8, plot_widget, thumbnail_icon
@@ -42,6 +39,11 @@ def is_image_file(path: str | Path) -> bool:
 
 
 def _encode(ctx, model, images):
+    import torch
+
+    from latentlab.core.encode import encode_images
+    from latentlab.core.model import device_of
+
     mean, _, _ = encode_images(model, images, ctx=ctx)
     with torch.inference_mode():
         recon = model.decode(torch.from_numpy(mean).to(device_of(model)))
@@ -49,6 +51,8 @@ def _encode(ctx, model, images):
 
 
 def _invert(ctx, model, images, config, init):
+    from latentlab.core.invert import invert
+
     res = invert(model, images, config, ctx, init)
     return {"latents": res.latents, "reconstructions": res.reconstructions, "method": "inverted",
             "errors": res.errors, "psnr": res.psnr}
@@ -84,7 +88,7 @@ class ImagesPanel(QWidget):
         self.steps.setValue(300)
         self.steps.setPrefix("steps ")
         self.loss = QComboBox()
-        self.loss.addItems(list(LOSSES))
+        self.loss.addItems(list(INVERSION_LOSSES))
         self.loss.setCurrentText("pixel+lap")
         self.loss.setToolTip("pixel: mean squared error; lap: a Laplacian-pyramid loss that weighs edges and "
                              "structure (needs no downloaded network)")
@@ -214,6 +218,9 @@ class ImagesPanel(QWidget):
         self.original.set_image(float_to_uint8(self.images[i : i + 1])[0], autorange=True)
 
     def run(self) -> None:
+        from latentlab.core.encode import encode_images
+        from latentlab.core.invert import InversionConfig
+
         entry = self.state.current
         i = self.list.currentRow()
         if entry is None or self.images is None or i < 0:

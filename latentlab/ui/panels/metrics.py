@@ -6,6 +6,8 @@ as a model is selected; Compute fills in what is missing, card by card as each m
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -21,26 +23,18 @@ from PySide6.QtWidgets import (
 )
 
 from latentlab.app import AppModel
-from latentlab.core.data import BUILTIN
+from latentlab.core.choices import BUILTIN_DATASETS
 from latentlab.core.errors import StoreUnavailable
-from latentlab.core.metrics.activity import LABELS as ACTIVITY_NAMES
-from latentlab.core.metrics.base import MetricResult
-from latentlab.core.metrics.registry import METRICS
-from latentlab.core.metrics.runner import (
-    FROM_STORE,
-    KEPT_FOR_LATER,
-    KIND,
-    NOT_SAVED,
-    dataset_key,
-    evaluate,
-    metric_key_params,
-)
+from latentlab.core.metrics.catalogue import ABOUT
 from latentlab.core.store import ResultStore
 from latentlab.ui.charts import BarChart, Heatmap
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.panels.sliders import ACTIVITY_COLOURS
 from latentlab.ui.safe_text import PlainLabel, plain_rich
 from latentlab.ui.widgets import FlowLayout, JobStrip
+
+if TYPE_CHECKING:
+    from latentlab.core.metrics.base import MetricResult
 
 FIGURE_TITLES = {
     "betavae": "BetaVAE", "factorvae": "FactorVAE", "mig": "MIG", "dci_disentanglement": "D",
@@ -58,7 +52,7 @@ CARD_WIDTH = 150
 class MetricCard(QFrame):
     def __init__(self, name: str, parent: QWidget | None = None):
         super().__init__(parent)
-        spec = METRICS[name]
+        spec = ABOUT[name]
         self.name = name
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setStyleSheet("MetricCard { background: #22262b; border-radius: 4px; }")
@@ -79,7 +73,7 @@ class MetricCard(QFrame):
 
     def set_result(self, res: MetricResult | None) -> None:
         self.result = res
-        spec = METRICS[self.name]
+        spec = ABOUT[self.name]
         if res is None:
             self.value.setText("—")
             self.setToolTip(self.description)
@@ -105,7 +99,7 @@ class MetricCard(QFrame):
         # More than three figures do not fit a card's rows side by side: one a line (the card grows to show them).
         self.value.setText(("\n" if len(parts) > 3 else "  ").join(parts) if parts else "—")
         if per_latent is not None and "kl_total" in res.values:
-            self.description = f"{METRICS[self.name].description}\n\nTotal over latents: {res.values['kl_total']:.3f} nats"
+            self.description = f"{ABOUT[self.name].description}\n\nTotal over latents: {res.values['kl_total']:.3f} nats"
         detail = [self.description, "", f"representation: {res.representation}"
                   + (", passive latents dropped" if res.drop_passive else ""),
                   f"seed {res.seed}; samples {res.samples}", f"time {res.seconds:.1f} s",
@@ -114,6 +108,8 @@ class MetricCard(QFrame):
 
 
 def _run(ctx, checkpoint, dataset, n, representation, drop_passive, params, force):
+    from latentlab.core.metrics.runner import evaluate
+
     return evaluate(checkpoint, dataset, None, n=n, representation=representation, drop_passive=drop_passive,
                     params=params, force=force, ctx=ctx)
 
@@ -176,7 +172,7 @@ class MetricsPanel(QWidget):
 
     def _build_cards(self) -> FlowLayout:
         """One fixed-width card per metric."""
-        self.cards = {name: MetricCard(name) for name in METRICS}
+        self.cards = {name: MetricCard(name) for name in ABOUT}
         grid = FlowLayout(spacing=6)  # as many cards a row as the dock is wide
         for card in self.cards.values():
             card.setFixedWidth(CARD_WIDTH)
@@ -233,7 +229,7 @@ class MetricsPanel(QWidget):
         self.dataset.blockSignals(True)
         self.dataset.clear()
         if entry is not None:
-            names = list(BUILTIN)
+            names = list(BUILTIN_DATASETS)
             own = entry.model.info.dataset
             if own in names:
                 names.remove(own)
@@ -262,6 +258,9 @@ class MetricsPanel(QWidget):
         self.kl_bars.clear()
         if entry is None or not self.dataset.currentText():
             return
+        from latentlab.core.metrics.base import MetricResult
+        from latentlab.core.metrics.runner import KIND, dataset_key, metric_key_params
+
         s = self.settings()
         n_test = max(2, s["n"] // 2)
         try:
@@ -269,7 +268,7 @@ class MetricsPanel(QWidget):
 
             dkey = dataset_key(get_dataset(self.dataset.currentText()))
             db = self._store()
-            for name in METRICS:
+            for name in ABOUT:
                 kp = metric_key_params(name, s["params"].get(name), s["n"], n_test, s["representation"],
                                        s["drop_passive"])
                 payload = db.get(KIND, entry.checkpoint.sha256, dkey, name, kp, 0)
@@ -279,7 +278,7 @@ class MetricsPanel(QWidget):
             self.status.setText(f"⚠ results store: {exc}")
             return
         stored = len(self.results)
-        self.status.setText(f"{stored} of {len(METRICS)} metrics stored" if stored else "nothing stored yet")
+        self.status.setText(f"{stored} of {len(ABOUT)} metrics stored" if stored else "nothing stored yet")
 
     # --- computing -----------------------------------------------------------------------------------------------
     def _compute_clicked(self) -> None:
@@ -304,6 +303,8 @@ class MetricsPanel(QWidget):
         self._draw(res)
 
     def _on_done(self, results) -> None:
+        from latentlab.core.metrics.runner import FROM_STORE, KEPT_FOR_LATER, NOT_SAVED
+
         took = sum(r.seconds for r in results.values() if FROM_STORE not in r.notes)
         text = f"done: {len(results)} metrics ({took:.0f} s computed, the rest from the store)"
         # A store that could not take the figures: they are shown all the same, and the user hears where they went.
@@ -324,6 +325,8 @@ class MetricsPanel(QWidget):
             self._draw_kl()
 
     def _draw_kl(self) -> None:
+        from latentlab.core.metrics.activity import LABELS as ACTIVITY_NAMES
+
         kl = self.results.get("kl")
         if kl is None or not kl.ok:
             return
@@ -342,6 +345,9 @@ class MetricsPanel(QWidget):
 
     def figures(self, sha256: str) -> dict[str, float]:
         """Headline figures stored for a checkpoint under the current settings (the compare view's table)."""
+        from latentlab.core.metrics.base import MetricResult
+        from latentlab.core.metrics.runner import KIND, dataset_key, metric_key_params
+
         entry = self.state.current
         if entry is None or not self.dataset.currentText():
             return {}
@@ -355,7 +361,7 @@ class MetricsPanel(QWidget):
             db = self._store()
         except StoreUnavailable:  # not a results store at all: the compare table shows no figures, says load_stored
             return out
-        for name in METRICS:
+        for name in ABOUT:
             kp = metric_key_params(name, s["params"].get(name), s["n"], n_test, s["representation"], s["drop_passive"])
             payload = db.get(KIND, sha256, dkey, name, kp, 0)
             if payload is None:

@@ -17,8 +17,6 @@ from PySide6.QtWidgets import (
 )
 
 from latentlab.app import AppModel, ModelEntry
-from latentlab.core.checkpoints.naming import display_name
-from latentlab.core.device import available_devices
 from latentlab.core.resources import demo_model_paths
 from latentlab.ui.models import ModelManager
 from latentlab.ui.safe_text import PlainLabel, plain_rich, shown
@@ -34,7 +32,8 @@ class ModelBrowserPanel(QWidget):
         self.state = state
         self.manager = manager
         self.device = QComboBox()
-        self.device.addItems(available_devices())
+        # The CPU until start-up has loaded torch and can list the GPUs (``set_devices``).
+        self.device.addItems(["cpu"])
         self.device.setToolTip("Where models decode: the CPU, or a CUDA GPU when one is present")
         self.tree = QTreeWidget()
         self.tree.setHeaderHidden(True)
@@ -82,6 +81,17 @@ class ModelBrowserPanel(QWidget):
         self._fill_demo()
         self._fill_recent(manager.recent.load())
 
+    def set_devices(self, devices: list[str], current: str) -> None:
+        """The devices to choose from (once torch can list them), showing ``current``; models are not moved."""
+        self.device.blockSignals(True)
+        try:
+            self.device.clear()
+            self.device.addItems(devices)
+            shown_now = next((d for d in (current, f"{current}:0") if d in devices), devices[0])  # "cuda" is cuda:0
+            self.device.setCurrentText(shown_now)
+        finally:
+            self.device.blockSignals(False)
+
     def _item(self, parent: QTreeWidgetItem, text: str, data, tip: str = "") -> QTreeWidgetItem:
         item = QTreeWidgetItem([shown(text, 300)])  # names and paths may come from files
         item.setData(0, ROLE, data)
@@ -119,6 +129,8 @@ class ModelBrowserPanel(QWidget):
 
     def _fill_recent(self, paths: list[Path] | None = None) -> None:
         """Recent files that are neither open nor demo models."""
+        from latentlab.core.checkpoints.naming import display_name
+
         if paths is not None:
             self._recent = list(paths)
         skip = self._open_paths() | {p.resolve() for p in demo_model_paths()}

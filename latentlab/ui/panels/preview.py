@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QToolButton, QVBoxLayout, QWidget
 
 from latentlab.app import AppModel
-from latentlab.core.render import RenderResult
 from latentlab.ui.render_bridge import RenderBridge
 from latentlab.ui.widgets import ImageCanvas, LiveText
+
+if TYPE_CHECKING:
+    from latentlab.core.render import RenderResult
 
 VIEW = "preview"
 EMPTY_HINT = "Open a checkpoint (File ▸ Open, or drop it here)"

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from latentlab.app import AppModel
+from latentlab.core.choices import PROBE_PROPERTIES
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.safe_text import PlainLabel
 from latentlab.ui.widgets import FlowLayout, JobStrip, plot_widget
@@ -147,13 +148,11 @@ class ProbePanel(QWidget):
 
     def _on_model(self, entry) -> None:
         """The properties this model can be probed for (factor read-outs need its dataset); old figures go."""
-        from latentlab.core.probe import BUILTIN
-
         self.runner.cancel()
         self.result = None
         self.forest.clear()
         self.shown.clear()
-        names = list(BUILTIN)
+        names = list(PROBE_PROPERTIES)
         dataset = entry.dataset if entry is not None else None
         if dataset is not None:
             names += [f"factor:{f}" for f in dataset.factor_names]

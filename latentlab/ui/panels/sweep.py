@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -34,12 +35,13 @@ from PySide6.QtWidgets import (
 )
 
 from latentlab.core.sidecars import is_sidecar
-from latentlab.core.sweep import table as sweep_table
-from latentlab.core.sweep.engine import eta_text
 from latentlab.core.text import printable
 from latentlab.ui.charts import Heatmap
 from latentlab.ui.job_runner import JobRunner
 from latentlab.ui.widgets import FlowLayout, JobStrip, plot_widget
+
+if TYPE_CHECKING:
+    from latentlab.core.sweep import table as sweep_table
 
 FIXED_COLUMNS = ("checkpoint", "objective", "hyper-parameters")
 SHORT = {  # figure -> the heatmap's axis label (the full name is in the table's header)
@@ -71,6 +73,8 @@ def _sweep_job(ctx, files, opts, compute: bool, on_ray: bool):
     start = time.monotonic()
 
     def progress(f: float, m: str = "") -> None:
+        from latentlab.core.sweep.engine import eta_text
+
         eta = eta_text(time.monotonic() - start, f)
         ctx.progress(f, f"{m}, {eta}" if eta else m)
 
@@ -83,6 +87,7 @@ def _sweep_job(ctx, files, opts, compute: bool, on_ray: bool):
 
 def _store_job(ctx, names):
     from latentlab.core.store import ResultStore
+    from latentlab.core.sweep import table as sweep_table
 
     ctx.progress(0.5, "reading the results store")
     return sweep_table.from_store(ResultStore(), names)
@@ -148,6 +153,8 @@ class SweepPanel(QWidget):
     message = Signal(str, str)
 
     def __init__(self, parent: QWidget | None = None):
+        from latentlab.core.sweep import table as sweep_table
+
         super().__init__(parent)
         self.runner = JobRunner(self, "sweep")
         self.files: list[str] = []
@@ -302,6 +309,8 @@ class SweepPanel(QWidget):
         self.runner.start(_store_job, dict(self.names), label="results store")
 
     def _on_result(self, result) -> None:
+        from latentlab.core.sweep import table as sweep_table
+
         if isinstance(result, sweep_table.SweepTable):
             self.show_table(result)
             self._say(f"{len(result.rows)} checkpoint(s) with figures in the results store")
@@ -320,6 +329,8 @@ class SweepPanel(QWidget):
 
     # --- showing ---------------------------------------------------------------------------------------------------
     def show_table(self, data: sweep_table.SweepTable) -> None:
+        from latentlab.core.sweep import table as sweep_table
+
         self.data = data
         self.table.setSortingEnabled(False)
         self.table.clear()
@@ -378,6 +389,8 @@ class SweepPanel(QWidget):
         self._draw_violins()
 
     def _draw_violins(self) -> None:
+        from latentlab.core.sweep import table as sweep_table
+
         objective, metric, hp = self.objective_box.currentText(), self.metric_box.currentText(), self.hparam_box.currentText()
         if not (metric and hp):
             self.violins.set_groups([], metric, hp, "no hyper-parameter varies among these models")

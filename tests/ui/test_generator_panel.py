@@ -58,8 +58,7 @@ def test_a_slider_in_w_plus_moves_only_its_layer(qtbot, window, sg2_file):
     row.valueEdited.emit(row.dim, 1.25, True)
     changed = np.flatnonzero(window.state.z != z)
     assert list(changed) == [g.w_dim + 3]
-    wait_for_frame(qtbot, window, window.state.z)
-    assert np.array_equal(window.preview.last_result.image, decoded(entry.model, window.state.z))
+    assert np.array_equal(wait_for_full_frame(qtbot, window, window.state.z), decoded(entry.model, window.state.z))
 
 
 def test_class_truncation_and_noise_controls_redraw_the_preview(qtbot, window, sg2_file):

@@ -58,6 +58,7 @@ class MetricCard(QFrame):
         self.setStyleSheet("MetricCard { background: #22262b; border-radius: 4px; }")
         self.title = QLabel(spec.title)
         self.title.setStyleSheet("color: #9aa3ad; font-size: 10px;")
+        self.title.setWordWrap(True)  # a long title takes two lines of the fixed-width card instead of being cut
         self.value = PlainLabel("—")
         self.value.setStyleSheet("font-size: 13px; font-weight: bold;")
         self.value.setWordWrap(True)

@@ -64,9 +64,8 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
 
 
 def is_oom(exc: BaseException) -> bool:
-    if isinstance(exc, torch.cuda.OutOfMemoryError):
-        return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    """The GPU ran out of memory: torch's own type (its allocator raises it), never a guess from the message."""
+    return isinstance(exc, torch.OutOfMemoryError)
 
 
 def with_cpu_fallback(

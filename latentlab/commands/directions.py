@@ -205,11 +205,12 @@ def _check_save_model(args: argparse.Namespace, src: Path, out: Path) -> None:
         return
     if args.method != "householder" or not args.finetune_steps:
         raise_usage("--save-model goes with --method householder --finetune-steps N")
-    path = Path(args.save_model)
-    if path.suffix != ".safetensors":
-        raise_usage(f"--save-model must be a .safetensors file, got {path.name!r}")
-    if path.exists() and any(p.exists() and path.resolve() == p.resolve() for p in (src, out)):
-        raise_usage("--save-model would overwrite the checkpoint or the direction file; choose another file")
+    from latentlab.core.directions.find import check_tuned_model_path
+
+    try:
+        check_tuned_model_path(args.save_model, keep=(src, out))
+    except ValueError as exc:
+        raise_usage(f"--save-model {exc}")
 
 
 def _appended(out: Path, found: Any, sha256: str) -> Any:

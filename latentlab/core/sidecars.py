@@ -30,6 +30,12 @@ def _stem(path: Path) -> str:
     return path.name[: -len(".safetensors")] if path.name.endswith(".safetensors") else path.stem
 
 
+def directions_sidecar(checkpoint: str | os.PathLike) -> Path:
+    """The direction file that opens with ``checkpoint`` (``run.safetensors`` -> ``run.directions.safetensors``)."""
+    path = Path(checkpoint)
+    return path.with_name(_stem(path) + DIRECTIONS_SUFFIX)
+
+
 def is_sidecar(path: str | os.PathLike) -> bool:
     """A flows or direction file (named as a sidecar), not a model checkpoint."""
     name = Path(path).name
@@ -75,7 +81,7 @@ def find_sidecars(checkpoint: str | os.PathLike, sha256: str | None = None) -> S
     flows = path.with_name(stem + FLOWS_SUFFIX)
     if flows.is_file() and _belongs(flows, sha256, "flows", out.notes):
         out.flows = flows
-    directions = path.with_name(stem + DIRECTIONS_SUFFIX)
+    directions = directions_sidecar(path)
     if directions.is_file() and _belongs(directions, sha256, "directions", out.notes):
         out.directions = directions
     folder = path.with_name(stem + SERIES_SUFFIX)

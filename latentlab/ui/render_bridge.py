@@ -63,9 +63,13 @@ class RenderBridge(QObject):
 
     def start_service(self) -> None:
         """Start the render service (this imports torch); idempotent."""
+        from latentlab.core.model import condition_tag
+        from latentlab.core.render import RenderRequest, RenderResult
         from latentlab.core.render_service import RenderService
 
         if self.service is None:
+            # Bound once here, not imported on every request: submit runs on each slider change.
+            self._request, self._result, self._condition_tag = RenderRequest, RenderResult, condition_tag
             self.service = RenderService(self._post, traced=True)
 
     @property
@@ -117,13 +121,11 @@ class RenderBridge(QObject):
     def _device_key(self, token: int) -> str:
         if self.service is None:
             return ""
-        from latentlab.core.model import condition_tag
-
         device = self.service.device_of(token)
         # A conditioned model's frames are also kept by its condition (the render thread tags each result), and
         # every frame by the model object that decoded it (a StyleGAN's new view replaces it under one token).
         gen = self.service.generation(token)
-        return f"{device}#{token}~{gen}{condition_tag(self.service.model(token))}" if device else ""
+        return f"{device}#{token}~{gen}{self._condition_tag(self.service.model(token))}" if device else ""
 
     @property
     def token(self) -> int:
@@ -139,8 +141,6 @@ class RenderBridge(QObject):
     def submit(self, view: str, z: np.ndarray, priority: int = 0, tag: object = None, token: int | None = None,
                progressive: bool = False) -> int:
         """Render ``z`` for ``view`` with model ``token`` (default: the current model); returns its sequence number."""
-        from latentlab.core.render import RenderRequest, RenderResult
-
         if self._view_token.get(view, -1) != token:
             self._view_token[view] = token
             self._shown.pop(view, None)
@@ -154,26 +154,24 @@ class RenderBridge(QObject):
             # Decoded before: nothing to render, and an older request still waiting for this view is moot.
             self.service.cancel(view, exact=True)
             now = time.perf_counter()
-            self._fromWorker.emit(RenderResult(view, seq, token, image, created=now, finished=now, z=z,
-                                               tag=tag, cached=True))
+            self._fromWorker.emit(self._result(view, seq, token, image, created=now, finished=now, z=z,
+                                              tag=tag, cached=True))
             return seq
-        self.service.submit(RenderRequest(view, z, seq=seq, model_token=token, priority=priority, tag=tag,
-                                          progressive=progressive))
+        self.service.submit(self._request(view, z, seq=seq, model_token=token, priority=priority, tag=tag,
+                                           progressive=progressive))
         return seq
 
     def prefetch(self, zs: np.ndarray) -> int:
         """Decode these latents of the current model one by one in the background (after the preview, before
         grid rows). Replaces an earlier prefetch not yet started. Returns how many were not decoded already."""
-        from latentlab.core.render import RenderRequest
-
         if self.service is None:
             return 0
         self.service.cancel(PREFETCH_VIEW)
         key = self._device_key(self._token)
         todo = [z for z in np.asarray(zs, dtype=np.float32) if not self.frames.holds(z, key)]
         for i, z in enumerate(todo):
-            self.service.submit(RenderRequest(f"{PREFETCH_VIEW}{i}", z.copy(), seq=next(self._seq),
-                                              model_token=self._token, priority=PREFETCH_PRIORITY))
+            self.service.submit(self._request(f"{PREFETCH_VIEW}{i}", z.copy(), seq=next(self._seq),
+                                               model_token=self._token, priority=PREFETCH_PRIORITY))
         return len(todo)
 
     def cancel(self, view_prefix: str) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from dataclasses import field as dc_field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -124,6 +126,17 @@ def find_directions(model: LatentModel, options: FindOptions, ctx: JobContext | 
             d.params.setdefault("space", space)
     meta = {"method": m, "options": o.to_dict()}
     return DirectionSet(model.info.latent_dim, dirs, source_sha256, source_name, meta)
+
+
+def check_tuned_model_path(path: str | os.PathLike, keep: Iterable[str | os.PathLike] = ()) -> Path:
+    """Where a fine-tuned generator may be written: a .safetensors file that is none of ``keep`` (the checkpoint
+    it was tuned from, the direction file being written). ValueError says why not."""
+    target = Path(path).expanduser()
+    if target.suffix != ".safetensors":
+        raise ValueError(f"must be a .safetensors file, got {target.name!r}")
+    if target.exists() and any(Path(k).exists() and target.resolve() == Path(k).resolve() for k in keep):
+        raise ValueError("would overwrite the checkpoint or the direction file; choose another file")
+    return target
 
 
 def _householder(model: LatentModel, o: FindOptions, ctx: JobContext, sha: str | None,

@@ -154,7 +154,7 @@ def _directions(proj: HouseholderProjector, note: str) -> list[Direction]:
 def householder(model: LatentModel, k: int | None = None, finetune_steps: int = 0, lr: float = 1e-3,
                 batch_size: int = 32, seed: int = 0, ctx: JobContext | None = None) -> HouseholderResult:
     """Householder projector directions of ``model``'s first decoder layer (closed form, then fine-tuned)."""
-    from latentlab.core.directions.unsupervised import _require_first_layer, _top_k, first_layer, first_weight
+    from latentlab.core.directions.unsupervised import _top_k, first_layer, first_weight
 
     ctx = ensure_context(ctx)
     weight = torch.from_numpy(first_weight(model, "The Householder projector"))
@@ -166,7 +166,6 @@ def householder(model: LatentModel, k: int | None = None, finetune_steps: int = 
     if not isinstance(model, nn.Module) or first_layer(model) is None:
         raise ValueError("fine-tuning the projector needs a generator whose latent enters through one linear "
                          "layer (a style generator's affines are many: use the closed form, 0 fine-tuning steps)")
-    _require_first_layer(model, "The Householder projector")
     student = copy.deepcopy(model).train()
     student_layer = first_layer(student)
     assert student_layer is not None  # a copy of a model that has one

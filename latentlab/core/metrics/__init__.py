@@ -11,8 +11,9 @@ The names below are imported on first use (PEP 562): the metrics pull torch, sci
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from latentlab.core.lazy_exports import lazy_exports
 
 _WHERE = {
     "METRICS_VERSION": "base", "MetricInputs": "base", "MetricResult": "base", "MetricUnavailable": "base",
@@ -27,17 +28,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    where = _WHERE.get(name)
-    if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{where}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_WHERE})
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)
 
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -26,33 +26,23 @@ from latentlab.core.metrics import (
     unsupervised,
 )
 from latentlab.core.metrics.base import MetricInputs, MetricResult, MetricUnavailable, View
-from latentlab.core.metrics.catalogue import ABOUT, resolve_params
+from latentlab.core.metrics.catalogue import ABOUT, MetricAbout
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class MetricSpec:
-    """A metric as the UI and CLI list it: what it is called, what it reports, how to compute it."""
+@dataclass(frozen=True, kw_only=True)
+class MetricSpec(MetricAbout):
+    """A metric of the catalogue (what it is called and reports, its parameters) with the function computing it."""
 
-    name: str
-    title: str
-    description: str  # one or two sentences for a tooltip
-    keys: tuple[str, ...]  # the figures it reports, headline first
     fn: Callable[[View, dict[str, Any], JobContext], dict[str, Any]]
-    defaults: dict[str, Any] = field(default_factory=dict)
-    cost: float = 1.0  # relative share of the suite's time, for progress bars
-    per_latent: bool = False  # describes latents themselves: reports every latent, even with drop_passive
-
-    def resolve(self, params: dict[str, Any] | None) -> dict[str, Any]:
-        """Defaults overridden by ``params``; unknown keys are an error that lists the known ones."""
-        return resolve_params(self.name, self.defaults, params)
 
 
 def _spec(name: str, fn: Callable[[View, dict[str, Any], JobContext], dict[str, Any]],
           defaults: dict[str, Any]) -> MetricSpec:
-    a = ABOUT[name]
-    return MetricSpec(a.name, a.title, a.description, a.keys, fn, defaults, a.cost, per_latent=a.per_latent)
+    about = ABOUT[name]
+    listed = {f.name: getattr(about, f.name) for f in fields(about)}
+    return MetricSpec(**{**listed, "defaults": defaults}, fn=fn)
 
 
 METRICS: dict[str, MetricSpec] = {s.name: s for s in (

@@ -283,12 +283,12 @@ class FindDirectionsDialog(QDialog):
         text = self.save_model.text().strip()
         if not text:
             return None
-        path = Path(text).expanduser()
-        if path.suffix != ".safetensors":
-            raise ValueError(f"the fine-tuned model must be a .safetensors file, not {path.name!r}")
-        if path.exists() and path.resolve() == Path(self.entry.checkpoint.path).resolve():
-            raise ValueError("that would overwrite the model being explored; choose another file")
-        return str(path)
+        from latentlab.core.directions.find import check_tuned_model_path
+
+        try:
+            return str(check_tuned_model_path(text, keep=(self.entry.checkpoint.path,)))
+        except ValueError as exc:
+            raise ValueError(f"the fine-tuned model {exc}") from None
 
     def run(self) -> None:
         from latentlab.core.directions import find_directions
@@ -310,9 +310,10 @@ class FindDirectionsDialog(QDialog):
             return
         # Fine-tuned: the directions belong to the new generator. Saved as its sidecar, they open with it.
         from latentlab.core.directions import save_directions
+        from latentlab.core.sidecars import directions_sidecar
 
         model_path = Path(self.save_model.text().strip()).expanduser()
-        sidecar = model_path.with_name(model_path.name.removesuffix(".safetensors") + ".directions.safetensors")
+        sidecar = directions_sidecar(model_path)
         try:
             save_directions(dirset, sidecar)
         except OSError as exc:
